@@ -1,0 +1,155 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Surge.Core;
+
+/// <summary>Sequential little-endian reader over an encoded batch (layout in <see cref="CommandWriter"/>).
+/// Reads past the end throw, so a malformed batch can never be half-understood.</summary>
+public ref struct CommandReader(ReadOnlySpan<byte> data)
+{
+    private readonly ReadOnlySpan<byte> _data = data;
+    private int _position;
+
+    public readonly int Position => _position;
+    public readonly bool AtEnd => _position == _data.Length;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte U8() => _data[_position++];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ushort U16()
+    {
+        var v = BinaryPrimitives.ReadUInt16LittleEndian(_data.Slice(_position, 2));
+        _position += 2;
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int I32()
+    {
+        var v = BinaryPrimitives.ReadInt32LittleEndian(_data.Slice(_position, 4));
+        _position += 4;
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long I64()
+    {
+        var v = BinaryPrimitives.ReadInt64LittleEndian(_data.Slice(_position, 8));
+        _position += 8;
+        return v;
+    }
+
+    public ReadOnlySpan<byte> Bytes(int count)
+    {
+        var s = _data.Slice(_position, count);
+        _position += count;
+        return s;
+    }
+
+    public string Str() => Encoding.UTF8.GetString(Bytes(U16()));
+
+    public void SkipStr() => _position += U16();
+
+    public void Skip(int count)
+    {
+        _ = _data.Slice(_position, count);
+        _position += count;
+    }
+}
+
+/// <summary>Structural checks of an encoded batch, done before any command is applied, so a batch is
+/// either understood whole or refused whole.</summary>
+public static class BatchFormat
+{
+    public static long ReadNowMs(ReadOnlySpan<byte> batch) => BinaryPrimitives.ReadInt64LittleEndian(batch);
+
+    public static int ReadCommandCount(ReadOnlySpan<byte> batch) => BinaryPrimitives.ReadInt32LittleEndian(batch[8..]);
+
+    /// <summary>Throws <see cref="MalformedBatchException"/> unless <paramref name="batch"/> is a complete,
+    /// well-formed batch whose size and command count are within <see cref="Limits"/>.</summary>
+    public static void Validate(ReadOnlySpan<byte> batch)
+    {
+        if (batch.Length < CommandWriter.BatchHeaderBytes || batch.Length > Limits.BatchBytesMax)
+        {
+            throw new MalformedBatchException($"batch of {batch.Length} bytes is outside [{CommandWriter.BatchHeaderBytes}, {Limits.BatchBytesMax}]");
+        }
+        var count = ReadCommandCount(batch);
+        if (count < 0 || count > Limits.CommandsPerBatchMax)
+        {
+            throw new MalformedBatchException($"command count {count} is outside [0, {Limits.CommandsPerBatchMax}]");
+        }
+        var reader = new CommandReader(batch[CommandWriter.BatchHeaderBytes..]);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                SkipCommand(ref reader, i);
+            }
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException)
+        {
+            throw new MalformedBatchException($"batch ends inside command {reader.Position}");
+        }
+        if (!reader.AtEnd)
+        {
+            throw new MalformedBatchException($"{batch.Length - CommandWriter.BatchHeaderBytes - reader.Position} trailing bytes after {count} commands");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SkipCommand(ref CommandReader reader, int index)
+    {
+        var kind = (CommandKind)reader.U8();
+        switch (kind)
+        {
+            case CommandKind.PlaceOrder:
+                reader.Skip(8 * 5 + 4 + 2);
+                reader.Skip(reader.U8() * CommandWriter.OrderLineBytes);
+                break;
+            case CommandKind.ConfirmPayment:
+                reader.Skip(8);
+                break;
+            case CommandKind.CancelOrder:
+            case CommandKind.AdvanceStatus:
+                reader.Skip(9);
+                break;
+            case CommandKind.ReceiveStock:
+            case CommandKind.AdjustStock:
+                reader.Skip(12);
+                break;
+            case CommandKind.Tick:
+                break;
+            case CommandKind.ConfigureFlashSale:
+                reader.Skip(16);
+                break;
+            case CommandKind.UpsertWarehouse:
+                SkipText(ref reader);
+                SkipText(ref reader);
+                reader.Skip(2);
+                break;
+            case CommandKind.UpsertSku:
+                reader.Skip(8);
+                SkipText(ref reader);
+                SkipText(ref reader);
+                SkipText(ref reader);
+                reader.Skip(16 + 2 + 8 + 3);
+                break;
+            default:
+                throw new MalformedBatchException($"command {index} has unknown kind {(byte)kind}");
+        }
+    }
+
+    private static void SkipText(ref CommandReader reader)
+    {
+        var length = reader.U16();
+        if (length > Limits.TextBytesMax)
+        {
+            throw new MalformedBatchException($"text of {length} bytes exceeds {Limits.TextBytesMax}");
+        }
+        reader.Skip(length);
+    }
+}
+
+public sealed class MalformedBatchException(string message) : Exception(message);

@@ -1,0 +1,85 @@
+using System.Runtime.CompilerServices;
+
+namespace Surge.Core;
+
+public sealed partial class Engine
+{
+    public int SkuCount => _skuCount;
+    public int OrderCount => _orderCount;
+    public IReadOnlyList<WarehouseInfo> Warehouses => _warehouses;
+
+    /// <summary>The SKU reference of (seller, code), or -1.</summary>
+    public int FindSku(long sellerId, string code) => _skuByKey.TryGetValue((sellerId, code), out var sku) ? sku : -1;
+
+    public SkuInfo GetSku(int sku) => IsSku(sku) ? _skuInfo[sku] : throw new ArgumentOutOfRangeException(nameof(sku));
+
+    /// <summary>Start time and per-buyer limit of the SKU's flash sale, if one is configured.</summary>
+    public (long StartsAtMs, int PerBuyerLimit)? GetFlashSale(int sku)
+    {
+        ref readonly var state = ref _skus[IsSku(sku) ? sku : throw new ArgumentOutOfRangeException(nameof(sku))];
+        return state.IsFlashSale ? (state.FlashStartsAtMs, state.PerBuyerLimit) : null;
+    }
+
+    public int FindWarehouse(string code) => _warehouseByCode.TryGetValue(code, out var w) ? w : -1;
+
+    /// <summary>The region reference used in <see cref="CommandWriter.PlaceOrder"/>, or -1 when no warehouse is in it.</summary>
+    public int FindRegion(string region) => _regionByName.TryGetValue(region, out var r) ? r : -1;
+
+    public StockCell GetStock(int sku, int warehouse) =>
+        IsSku(sku) && IsWarehouse(warehouse) ? Cell(sku, warehouse) : throw new ArgumentOutOfRangeException(nameof(sku));
+
+    public StockTotals GetStockTotals(int sku)
+    {
+        if (!IsSku(sku))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sku));
+        }
+        long onHand = 0, reserved = 0, sold = 0, received = 0;
+        foreach (var cell in _cells.AsSpan(sku * _stride, _warehouses.Count))
+        {
+            onHand += cell.OnHand;
+            reserved += cell.Reserved;
+            sold += cell.Sold;
+            received += cell.Received;
+        }
+        return new StockTotals(onHand, reserved, onHand - reserved, sold, received);
+    }
+
+    public int BuyerUnits(long buyerId, int sku) => _quotas.Get(buyerId, sku);
+
+    public OrderStatus GetOrderStatus(long orderId)
+    {
+        var index = _orderIndex.Get(orderId);
+        return index < 0 ? OrderStatus.None : _orders[index].Status;
+    }
+
+    public OrderSnapshot? GetOrder(long orderId)
+    {
+        var index = _orderIndex.Get(orderId);
+        if (index < 0)
+        {
+            return null;
+        }
+        ref readonly var o = ref _orders[index];
+        return new OrderSnapshot(o.OrderId, o.ParentId, o.BuyerId, o.SellerId, o.Status, o.CancelReason, o.PlacedAtMs,
+            o.ExpiresAtMs, _allocations.AsSpan(o.AllocationStart, o.AllocationCount).ToArray());
+    }
+
+    public EngineStats Stats()
+    {
+        var live = 0;
+        foreach (ref readonly var o in _orders.AsSpan(0, _orderCount))
+        {
+            if (o.Status == OrderStatus.PendingPayment)
+            {
+                live++;
+            }
+        }
+        var bytes = (long)_skus.Length * Unsafe.SizeOf<SkuState>()
+            + (long)_cells.Length * Unsafe.SizeOf<StockCell>()
+            + (long)_orders.Length * Unsafe.SizeOf<OrderRecord>()
+            + (long)_allocations.Length * Unsafe.SizeOf<Allocation>()
+            + _orderIndex.MemoryBytes + _expiries.MemoryBytes + _quotas.MemoryBytes;
+        return new EngineStats(_skuCount, _warehouses.Count, _orderCount, live, _allocationCount, _quotas.Count, bytes);
+    }
+}

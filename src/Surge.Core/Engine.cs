@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Surge.Core;
+
+/// <summary>Sizes to reserve up front so the steady state allocates nothing.</summary>
+public sealed record EngineOptions(int ExpectedSkus = 1024, int ExpectedOrders = 16 * 1024, int ExpectedBuyerLimits = 1024);
+
+/// <summary>
+/// The deterministic state machine of one partition: <c>Apply(batch) → outcomes + events</c>.
+/// No I/O, no clock, no randomness, no locks: time enters only as the batch's <c>now_ms</c>, so replaying
+/// the same batches yields the same state byte for byte. Single-threaded by contract.
+/// </summary>
+public sealed partial class Engine
+{
+    private const int InitialWarehouseStride = 4;
+
+    // Catalog (cold).
+    private readonly List<WarehouseInfo> _warehouses = [];
+    private readonly Dictionary<string, int> _warehouseByCode = new(StringComparer.Ordinal);
+    private readonly List<string> _regions = [];
+    private readonly Dictionary<string, int> _regionByName = new(StringComparer.Ordinal);
+    private readonly List<SkuInfo> _skuInfo = [];
+    private readonly Dictionary<(long Seller, string Code), int> _skuByKey = [];
+
+    // Hot tables.
+    private int[] _warehouseRegion = new int[Limits.WarehousesMax];
+    private ushort[] _warehouseCountry = new ushort[Limits.WarehousesMax];
+    private SkuState[] _skus;
+    private int _skuCount;
+    private StockCell[] _cells;
+    private int _stride = InitialWarehouseStride;
+    private OrderRecord[] _orders;
+    private int _orderCount;
+    private Allocation[] _allocations;
+    private int _allocationCount;
+    private readonly LongIntMap _orderIndex;
+    private readonly ExpiryHeap _expiries;
+    private readonly BuyerQuotaMap _quotas;
+    private long _nowMs = long.MinValue;
+
+    // Output of the last Apply.
+    private EngineEvent[] _events = new EngineEvent[1024];
+    private int _eventCount;
+    private CommandOutcome[] _outcomes = new CommandOutcome[256];
+    private int _outcomeCount;
+    private int _preludeEventCount;
+
+    public Engine(EngineOptions? options = null)
+    {
+        options ??= new EngineOptions();
+        _skus = new SkuState[Math.Max(16, options.ExpectedSkus)];
+        _cells = new StockCell[_skus.Length * _stride];
+        _orders = new OrderRecord[Math.Max(16, options.ExpectedOrders)];
+        _allocations = new Allocation[Math.Max(16, options.ExpectedOrders * 2)];
+        _orderIndex = new LongIntMap(options.ExpectedOrders);
+        _expiries = new ExpiryHeap(options.ExpectedOrders);
+        _quotas = new BuyerQuotaMap(options.ExpectedBuyerLimits);
+    }
+
+    /// <summary>The engine's clock: the largest <c>now_ms</c> of any batch applied so far.</summary>
+    public long NowMs => _nowMs;
+
+    /// <summary>Outcomes of the last <see cref="Apply"/>, one per command, in command order.</summary>
+    public ReadOnlySpan<CommandOutcome> Outcomes => _outcomes.AsSpan(0, _outcomeCount);
+
+    /// <summary>Events of the last <see cref="Apply"/>: first the expiries due at the batch's time
+    /// (<see cref="PreludeEventCount"/> of them), then each command's events in order.</summary>
+    public ReadOnlySpan<EngineEvent> Events => _events.AsSpan(0, _eventCount);
+
+    public int PreludeEventCount => _preludeEventCount;
+
+    /// <summary>Applies one encoded batch (see <see cref="CommandWriter"/>). A malformed batch is refused
+    /// whole with <see cref="MalformedBatchException"/> before anything changes. Time never runs
+    /// backwards inside the engine: a batch older than the engine's clock is applied at the clock.</summary>
+    public void Apply(ReadOnlySpan<byte> batch)
+    {
+        BatchFormat.Validate(batch);
+        _nowMs = Math.Max(_nowMs, BatchFormat.ReadNowMs(batch));
+        var count = BatchFormat.ReadCommandCount(batch);
+        _eventCount = 0;
+        _outcomeCount = 0;
+        EnsureOutcomeCapacity(count);
+        ExpireDue();
+        _preludeEventCount = _eventCount;
+        var reader = new CommandReader(batch[CommandWriter.BatchHeaderBytes..]);
+        for (var i = 0; i < count; i++)
+        {
+            ApplyOne(ref reader);
+        }
+        Debug.Assert(reader.AtEnd);
+    }
+
+    private void ApplyOne(ref CommandReader reader)
+    {
+        var kind = (CommandKind)reader.U8();
+        ref var outcome = ref _outcomes[_outcomeCount++];
+        outcome = new CommandOutcome { Kind = kind, FirstEvent = _eventCount };
+        outcome.Reason = kind switch
+        {
+            CommandKind.PlaceOrder => PlaceOrder(ref reader, ref outcome.Ref),
+            CommandKind.ConfirmPayment => ConfirmPayment(ref reader, ref outcome.Ref),
+            CommandKind.CancelOrder => CancelOrder(ref reader, ref outcome.Ref),
+            CommandKind.ReceiveStock => ReceiveStock(ref reader, ref outcome.Ref),
+            CommandKind.AdjustStock => AdjustStock(ref reader, ref outcome.Ref),
+            CommandKind.Tick => RejectReason.None,
+            CommandKind.ConfigureFlashSale => ConfigureFlashSale(ref reader, ref outcome.Ref),
+            CommandKind.AdvanceStatus => AdvanceStatus(ref reader, ref outcome.Ref),
+            CommandKind.UpsertWarehouse => UpsertWarehouse(ref reader, ref outcome.Ref),
+            CommandKind.UpsertSku => UpsertSku(ref reader, ref outcome.Ref),
+            _ => throw new UnreachableException($"kind {kind} passed validation"),
+        };
+        outcome.EventCount = _eventCount - outcome.FirstEvent;
+    }
+
+    private void EnsureOutcomeCapacity(int count)
+    {
+        if (_outcomes.Length < count)
+        {
+            _outcomes = new CommandOutcome[Math.Max(count, _outcomes.Length * 2)];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref EngineEvent Emit(EventKind kind, long orderId)
+    {
+        if (_eventCount == _events.Length)
+        {
+            Array.Resize(ref _events, _events.Length * 2);
+        }
+        ref var e = ref _events[_eventCount++];
+        e = new EngineEvent { Kind = kind, OrderId = orderId };
+        return ref e;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref StockCell Cell(int sku, int warehouse) => ref _cells[sku * _stride + warehouse];
+
+    private bool IsSku(int sku) => (uint)sku < (uint)_skuCount;
+
+    private bool IsWarehouse(int warehouse) => (uint)warehouse < (uint)_warehouses.Count;
+}

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Surge.Core;
+
+// Flat, blittable tables of the engine. They are dumped to snapshots byte for byte, so every struct has an
+// explicit field order with no padding holes, and no table depends on memory addresses or hash seeds.
+
+/// <summary>Open-addressing hash map from a non-zero 64-bit key to a non-negative int, linear probing,
+/// load factor at most 1/2. No deletion: order ids are remembered for ever (duplicate detection).</summary>
+internal sealed class LongIntMap
+{
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    internal struct Slot
+    {
+        public long Key;
+        public int ValuePlusOne; // 0 = empty
+    }
+
+    private Slot[] _slots;
+    private int _count;
+    private int _shift;
+
+    public LongIntMap(int expected)
+    {
+        var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, expected * 2));
+        _slots = new Slot[capacity];
+        _shift = 64 - BitOperations.Log2((uint)capacity);
+    }
+
+    public int Count => _count;
+    internal Slot[] Slots => _slots;
+
+    public long MemoryBytes => (long)_slots.Length * Unsafe.SizeOf<Slot>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Home(long key) => (int)((ulong)key * 0x9E3779B97F4A7C15UL >> _shift);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Get(long key)
+    {
+        var mask = _slots.Length - 1;
+        for (var i = Home(key); ; i = (i + 1) & mask)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.ValuePlusOne == 0)
+            {
+                return -1;
+            }
+            if (slot.Key == key)
+            {
+                return slot.ValuePlusOne - 1;
+            }
+        }
+    }
+
+    /// <summary>Adds a key that is known to be absent.</summary>
+    public void Add(long key, int value)
+    {
+        Debug.Assert(value >= 0);
+        if ((_count + 1) * 2 > _slots.Length)
+        {
+            Grow();
+        }
+        Insert(key, value);
+        _count++;
+    }
+
+    private void Insert(long key, int value)
+    {
+        var mask = _slots.Length - 1;
+        var i = Home(key);
+        while (_slots[i].ValuePlusOne != 0)
+        {
+            Debug.Assert(_slots[i].Key != key, "key already present");
+            i = (i + 1) & mask;
+        }
+        _slots[i] = new Slot { Key = key, ValuePlusOne = value + 1 };
+    }
+
+    private void Grow()
+    {
+        var old = _slots;
+        _slots = new Slot[old.Length * 2];
+        _shift--;
+        foreach (var slot in old)
+        {
+            if (slot.ValuePlusOne != 0)
+            {
+                Insert(slot.Key, slot.ValuePlusOne - 1);
+            }
+        }
+    }
+
+    internal void Restore(Slot[] slots, int count)
+    {
+        _slots = slots;
+        _count = count;
+        _shift = 64 - BitOperations.Log2((uint)slots.Length);
+    }
+}
+
+/// <summary>Units a buyer holds of a flash-sale SKU (reserved or bought, not cancelled).
+/// Open addressing over (buyer, sku); counts drop to zero but entries stay.</summary>
+internal sealed class BuyerQuotaMap
+{
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    internal struct Slot
+    {
+        public long Buyer;
+        public int SkuPlusOne; // 0 = empty
+        public int Units;
+    }
+
+    private Slot[] _slots;
+    private int _count;
+    private int _shift;
+
+    public BuyerQuotaMap(int expected)
+    {
+        var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, expected * 2));
+        _slots = new Slot[capacity];
+        _shift = 64 - BitOperations.Log2((uint)capacity);
+    }
+
+    public int Count => _count;
+    internal Slot[] Slots => _slots;
+    public long MemoryBytes => (long)_slots.Length * Unsafe.SizeOf<Slot>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Home(long buyer, int sku) =>
+        (int)(((ulong)buyer * 0x9E3779B97F4A7C15UL ^ (ulong)sku * 0xC2B2AE3D27D4EB4FUL) >> _shift);
+
+    public int Get(long buyer, int sku)
+    {
+        var mask = _slots.Length - 1;
+        for (var i = Home(buyer, sku); ; i = (i + 1) & mask)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.SkuPlusOne == 0)
+            {
+                return 0;
+            }
+            if (slot.Buyer == buyer && slot.SkuPlusOne == sku + 1)
+            {
+                return slot.Units;
+            }
+        }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to the buyer's units of the SKU and returns the new total.</summary>
+    public int Add(long buyer, int sku, int delta)
+    {
+        if ((_count + 1) * 2 > _slots.Length)
+        {
+            Grow();
+        }
+        var mask = _slots.Length - 1;
+        for (var i = Home(buyer, sku); ; i = (i + 1) & mask)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.SkuPlusOne == 0)
+            {
+                Debug.Assert(delta >= 0);
+                slot = new Slot { Buyer = buyer, SkuPlusOne = sku + 1, Units = delta };
+                _count++;
+                return delta;
+            }
+            if (slot.Buyer == buyer && slot.SkuPlusOne == sku + 1)
+            {
+                slot.Units += delta;
+                Debug.Assert(slot.Units >= 0);
+                return slot.Units;
+            }
+        }
+    }
+
+    private void Grow()
+    {
+        var old = _slots;
+        _slots = new Slot[old.Length * 2];
+        _shift--;
+        var mask = _slots.Length - 1;
+        foreach (var slot in old)
+        {
+            if (slot.SkuPlusOne == 0)
+            {
+                continue;
+            }
+            var i = Home(slot.Buyer, slot.SkuPlusOne - 1);
+            while (_slots[i].SkuPlusOne != 0)
+            {
+                i = (i + 1) & mask;
+            }
+            _slots[i] = slot;
+        }
+    }
+
+    internal void Restore(Slot[] slots, int count)
+    {
+        _slots = slots;
+        _count = count;
+        _shift = 64 - BitOperations.Log2((uint)slots.Length);
+    }
+}
+
+/// <summary>Binary min-heap of reservation deadlines ordered by (deadline, order index): ties break by
+/// placement order, so expiry is deterministic. Entries of orders that were paid or cancelled are
+/// dropped lazily when they reach the top.</summary>
+internal sealed class ExpiryHeap
+{
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    internal struct Entry
+    {
+        public long DeadlineMs;
+        public int OrderIndex;
+    }
+
+    private Entry[] _items;
+    private int _count;
+
+    public ExpiryHeap(int capacity) => _items = new Entry[Math.Max(16, capacity)];
+
+    public int Count => _count;
+    internal Entry[] Items => _items;
+    public long MemoryBytes => (long)_items.Length * Unsafe.SizeOf<Entry>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Less(in Entry a, in Entry b) =>
+        a.DeadlineMs < b.DeadlineMs || (a.DeadlineMs == b.DeadlineMs && a.OrderIndex < b.OrderIndex);
+
+    public void Push(long deadlineMs, int orderIndex)
+    {
+        if (_count == _items.Length)
+        {
+            Array.Resize(ref _items, _items.Length * 2);
+        }
+        var entry = new Entry { DeadlineMs = deadlineMs, OrderIndex = orderIndex };
+        var i = _count++;
+        while (i > 0)
+        {
+            var parent = (i - 1) >> 1;
+            if (!Less(entry, _items[parent]))
+            {
+                break;
+            }
+            _items[i] = _items[parent];
+            i = parent;
+        }
+        _items[i] = entry;
+    }
+
+    public bool TryPeek(out Entry top)
+    {
+        top = _count > 0 ? _items[0] : default;
+        return _count > 0;
+    }
+
+    public void Pop()
+    {
+        Debug.Assert(_count > 0);
+        var last = _items[--_count];
+        _items[_count] = default;
+        if (_count == 0)
+        {
+            return;
+        }
+        var i = 0;
+        while (true)
+        {
+            var child = 2 * i + 1;
+            if (child >= _count)
+            {
+                break;
+            }
+            if (child + 1 < _count && Less(_items[child + 1], _items[child]))
+            {
+                child++;
+            }
+            if (!Less(_items[child], last))
+            {
+                break;
+            }
+            _items[i] = _items[child];
+            i = child;
+        }
+        _items[i] = last;
+    }
+
+    internal void Restore(Entry[] items, int count)
+    {
+        _items = items;
+        _count = count;
+    }
+}

@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Surge.Journal;
+
+/// <summary>Journal storage in a local directory. Sync is fdatasync(2); directory changes are made durable
+/// with fsync(2) on the directory, as POSIX requires for new and renamed files.</summary>
+public sealed partial class DirectoryStorage : IJournalStorage
+{
+    private readonly string _directory;
+
+    public DirectoryStorage(string directory)
+    {
+        _directory = Path.GetFullPath(directory);
+        Directory.CreateDirectory(_directory);
+    }
+
+    public string Root => _directory;
+
+    public IReadOnlyList<string> ListFiles() =>
+        Directory.EnumerateFiles(_directory).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+
+    public IStorageFile Open(string name, bool create)
+    {
+        var handle = File.OpenHandle(Path.Combine(_directory, name), create ? FileMode.OpenOrCreate : FileMode.Open,
+            FileAccess.ReadWrite, FileShare.Read);
+        return new DirectoryFile(handle);
+    }
+
+    public void Delete(string name) => File.Delete(Path.Combine(_directory, name));
+
+    public void Rename(string from, string to)
+    {
+        File.Move(Path.Combine(_directory, from), Path.Combine(_directory, to), overwrite: true);
+        SyncDirectory();
+    }
+
+    public void SyncDirectory()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        var fd = NativeMethods.Open(_directory, NativeMethods.ORdOnly | NativeMethods.ODirectory);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory {_directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+        try
+        {
+            if (NativeMethods.Fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of directory {_directory} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = NativeMethods.Close(fd);
+        }
+    }
+
+    public string Describe(string name) => Path.Combine(_directory, name);
+
+    private sealed class DirectoryFile(SafeFileHandle handle) : IStorageFile
+    {
+        public long Length => RandomAccess.GetLength(handle);
+
+        public int Read(long offset, Span<byte> destination)
+        {
+            var total = 0;
+            while (total < destination.Length)
+            {
+                var n = RandomAccess.Read(handle, destination[total..], offset + total);
+                if (n == 0)
+                {
+                    break;
+                }
+                total += n;
+            }
+            return total;
+        }
+
+        public void Write(long offset, ReadOnlySpan<byte> source) => RandomAccess.Write(handle, source, offset);
+
+        public void Sync()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                throw new PlatformNotSupportedException("the journal needs fdatasync(2) (Linux)");
+            }
+            if (NativeMethods.Fdatasync(handle) != 0)
+            {
+                throw new IOException($"fdatasync failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+
+        public void SetLength(long length) => RandomAccess.SetLength(handle, length);
+
+        public void Dispose() => handle.Dispose();
+    }
+
+    private static partial class NativeMethods
+    {
+        public const int ORdOnly = 0;
+        public const int ODirectory = 0x10000;
+
+        [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+        public static partial int Fdatasync(SafeFileHandle fd);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        public static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+        public static partial int Close(int fd);
+    }
+}

@@ -1,0 +1,86 @@
+namespace Surge.Journal;
+
+/// <summary>Where an appended record stands: its sequence number is known at once, and
+/// <see cref="Durable"/> completes when it is on stable storage (or faults if it never will be).</summary>
+public readonly record struct AppendTicket(long Sequence, Task Durable);
+
+/// <summary>Receives records in sequence order during replay. The payload span is valid only during the call.</summary>
+public delegate void RecordVisitor(long sequence, ReadOnlySpan<byte> payload);
+
+/// <summary>A snapshot found in the journal: the state after applying every record up to <see cref="Sequence"/>.</summary>
+public sealed record SnapshotInfo(long Sequence, long Bytes, string Name);
+
+/// <summary>
+/// An append-only, durable, sequenced record log with snapshots: the contract every journal backend
+/// (local segment files, PostgreSQL in cluster mode) fulfils and that JournalContractTests checks.
+/// Appends may come from many threads; <see cref="AppendTicket.Durable"/> completes in sequence order.
+/// </summary>
+public interface IJournal : IAsyncDisposable
+{
+    /// <summary>Sequence number of the last record appended (durable or not); 0 when empty.</summary>
+    long LastSequence { get; }
+
+    /// <summary>Sequence number of the last record known durable.</summary>
+    long DurableSequence { get; }
+
+    /// <summary>Copies <paramref name="payload"/> into the journal and assigns it the next sequence number.
+    /// Throws <see cref="JournalUnavailableException"/> at once if the journal has failed or is closed, and
+    /// <see cref="JournalBackpressureException"/> when the bound on pending bytes is reached.</summary>
+    AppendTicket Append(ReadOnlySpan<byte> payload);
+
+    /// <summary>Visits every durable record with a sequence number greater than <paramref name="afterSequence"/>.
+    /// Throws <see cref="JournalGapException"/> when those records were already compacted away.</summary>
+    void Replay(long afterSequence, RecordVisitor visitor);
+
+    /// <summary>Durably stores a snapshot of the state after record <paramref name="sequence"/>.</summary>
+    Task WriteSnapshotAsync(long sequence, Action<Stream> write, CancellationToken cancellationToken = default);
+
+    /// <summary>The newest valid snapshot, or null.</summary>
+    SnapshotInfo? LatestSnapshot { get; }
+
+    /// <summary>Opens a snapshot for reading; its checksum was verified when it was found.</summary>
+    Stream OpenSnapshot(SnapshotInfo snapshot);
+
+    /// <summary>Deletes records and snapshots no longer needed to recover from the newest snapshot, keeping
+    /// the one before it as a fallback. Returns the number of records removed.</summary>
+    long Compact();
+}
+
+/// <summary>Bounds of a journal, each with its unit.</summary>
+public sealed record JournalOptions
+{
+    /// <summary>A segment is closed and a new one started once it reaches this size.</summary>
+    public long SegmentBytesMax { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Most bytes written by one group commit (one write + one fdatasync).</summary>
+    public int GroupCommitBytesMax { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Most bytes appended but not yet durable; appends beyond it are refused (backpressure).</summary>
+    public long PendingBytesMax { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Snapshots kept: the newest and fallbacks.</summary>
+    public int SnapshotsKept { get; init; } = 2;
+}
+
+public class JournalException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A write or sync failed; records not yet durable were not acknowledged and never will be.</summary>
+public sealed class JournalWriteException(string message, Exception? inner = null) : JournalException(message, inner);
+
+/// <summary>The journal failed earlier or was closed: nothing more can be appended until it is reopened.</summary>
+public sealed class JournalUnavailableException(string message, Exception? inner = null) : JournalException(message, inner);
+
+/// <summary>Too many bytes are waiting for the disk; retry later.</summary>
+public sealed class JournalBackpressureException(string message) : JournalException(message);
+
+/// <summary>Records needed for replay are missing (compacted, or a segment was removed by hand).</summary>
+public sealed class JournalGapException(string message) : JournalException(message);
+
+/// <summary>A record or snapshot failed validation somewhere other than the torn tail: start-up must stop.</summary>
+public sealed class JournalCorruptException(string file, long offset, string reason)
+    : JournalException($"journal corrupt in {file} at byte offset {offset}: {reason}")
+{
+    public string File { get; } = file;
+    public long Offset { get; } = offset;
+    public string Reason { get; } = reason;
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+
+namespace Surge.Journal;
+
+/// <summary>
+/// The local journal: append-only segment files (layout in <see cref="RecordFormat"/>) with group commit.
+/// Appenders copy their record into the open group under a short lock and get a ticket; one writer thread
+/// takes the whole group, writes it with one write and one fdatasync, then completes every ticket of the
+/// group at once. While a sync is in flight new records gather in the next group, so batches grow with load
+/// and a lone record under light load is written at once (no timer, nothing is held back).
+/// </summary>
+public sealed partial class SegmentJournal : IJournal
+{
+    private readonly IJournalStorage _storage;
+    private readonly JournalOptions _options;
+    private readonly object _gate = new();
+    private readonly object _filesGate = new();
+    private readonly List<Segment> _segments;
+    private readonly List<SnapshotInfo> _snapshots;
+    private readonly Thread _writer;
+
+    // Guarded by _gate.
+    private byte[] _group = new byte[64 * 1024];
+    private byte[] _spare = new byte[64 * 1024];
+    private int _groupBytes;
+    private int _groupRecords;
+    private TaskCompletionSource _groupDone = NewGroup();
+    private long _lastSequence;
+    private long _pendingBytes;
+    private bool _writerIdle;
+    private bool _closed;
+    private Exception? _failure;
+
+    // Owned by the writer thread (and by Open before it starts).
+    private IStorageFile? _active;
+    private long _activeLength;
+    private long _durableSequence;
+
+    private sealed class Segment(string name, long firstSequence)
+    {
+        public string Name { get; } = name;
+        public long FirstSequence { get; } = firstSequence;
+        public long LastSequence { get; set; } = firstSequence - 1;
+        public long Length { get; set; } = RecordFormat.SegmentHeaderBytes;
+    }
+
+    private SegmentJournal(IJournalStorage storage, JournalOptions options, List<Segment> segments, List<SnapshotInfo> snapshots)
+    {
+        _storage = storage;
+        _options = options;
+        _segments = segments;
+        _snapshots = snapshots;
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "surge-journal-writer" };
+    }
+
+    public long LastSequence
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastSequence;
+            }
+        }
+    }
+
+    public long DurableSequence => Interlocked.Read(ref _durableSequence);
+
+    public SnapshotInfo? LatestSnapshot
+    {
+        get
+        {
+            lock (_filesGate)
+            {
+                return _snapshots.Count == 0 ? null : _snapshots[^1];
+            }
+        }
+    }
+
+    public AppendTicket Append(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length is 0 or > RecordFormat.RecordPayloadBytesMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payload), payload.Length,
+                $"a record holds 1..{RecordFormat.RecordPayloadBytesMax} bytes");
+        }
+        var size = RecordFormat.RecordHeaderBytes + payload.Length;
+        lock (_gate)
+        {
+            if (_failure is not null)
+            {
+                throw new JournalUnavailableException("the journal failed earlier and accepts no appends until reopened", _failure);
+            }
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_pendingBytes + size > _options.PendingBytesMax)
+            {
+                throw new JournalBackpressureException($"{_pendingBytes} bytes are waiting for the disk (bound {_options.PendingBytesMax})");
+            }
+            if (_groupBytes + size > _group.Length)
+            {
+                Array.Resize(ref _group, Math.Max(_group.Length * 2, _groupBytes + size));
+            }
+            var sequence = ++_lastSequence;
+            RecordFormat.Write(_group.AsSpan(_groupBytes), sequence, payload);
+            _groupBytes += size;
+            _groupRecords++;
+            _pendingBytes += size;
+            if (_writerIdle)
+            {
+                Monitor.Pulse(_gate);
+            }
+            return new AppendTicket(sequence, _groupDone.Task);
+        }
+    }
+
+    private void WriterLoop()
+    {
+        while (TakeGroup(out var buffer, out var bytes, out var firstSequence, out var lastSequence, out var done))
+        {
+            try
+            {
+                WriteGroup(buffer.AsSpan(0, bytes), firstSequence, lastSequence);
+            }
+            catch (Exception e)
+            {
+                Fail(e, done);
+                return;
+            }
+            lock (_gate)
+            {
+                _pendingBytes -= bytes;
+                _spare = buffer;
+            }
+            Interlocked.Exchange(ref _durableSequence, lastSequence);
+            done.SetResult();
+        }
+    }
+
+    /// <summary>Waits for a non-empty group and swaps it out; false once closed and drained.</summary>
+    private bool TakeGroup(out byte[] buffer, out int bytes, out long firstSequence, out long lastSequence, out TaskCompletionSource done)
+    {
+        lock (_gate)
+        {
+            while (_groupBytes == 0 && !_closed)
+            {
+                _writerIdle = true;
+                Monitor.Wait(_gate);
+                _writerIdle = false;
+            }
+            buffer = _group;
+            bytes = _groupBytes;
+            lastSequence = _lastSequence;
+            firstSequence = lastSequence - _groupRecords + 1;
+            done = _groupDone;
+            if (bytes == 0)
+            {
+                return false;
+            }
+            _group = _spare;
+            _groupBytes = 0;
+            _groupRecords = 0;
+            _groupDone = NewGroup();
+            return true;
+        }
+    }
+
+    private void WriteGroup(ReadOnlySpan<byte> records, long firstSequence, long lastSequence)
+    {
+        if (_active is null || _activeLength >= _options.SegmentBytesMax)
+        {
+            StartSegment(firstSequence);
+        }
+        _active!.Write(_activeLength, records);
+        _active.Sync();
+        _activeLength += records.Length;
+        lock (_filesGate)
+        {
+            var segment = _segments[^1];
+            segment.LastSequence = lastSequence;
+            segment.Length = _activeLength;
+        }
+    }
+
+    private void StartSegment(long firstSequence)
+    {
+        _active?.Dispose();
+        _active = null;
+        var name = SegmentScanner.SegmentName(firstSequence);
+        var file = _storage.Open(name, create: true);
+        Span<byte> header = stackalloc byte[RecordFormat.SegmentHeaderBytes];
+        RecordFormat.WriteSegmentHeader(header);
+        file.SetLength(0);
+        file.Write(0, header);
+        _storage.SyncDirectory();
+        _active = file;
+        _activeLength = RecordFormat.SegmentHeaderBytes;
+        lock (_filesGate)
+        {
+            _segments.Add(new Segment(name, firstSequence));
+        }
+    }
+
+    /// <summary>A failed write or sync: nothing of this group or later is acknowledged; the file is cut back
+    /// to its last durable length so that a reopen sees a consistent journal.</summary>
+    private void Fail(Exception cause, TaskCompletionSource inFlight)
+    {
+        var failure = new JournalWriteException($"journal write failed; records after {DurableSequence} were not stored: {cause.Message}", cause);
+        TaskCompletionSource next;
+        lock (_gate)
+        {
+            _failure = failure;
+            next = _groupDone;
+            _groupBytes = 0;
+            _groupRecords = 0;
+        }
+        try
+        {
+            _active?.SetLength(_activeLength);
+        }
+        catch (Exception)
+        {
+            // The tail is then cut by the next open's recovery, which treats it as torn.
+        }
+        inFlight.TrySetException(failure);
+        next.TrySetException(failure);
+    }
+
+    private static TaskCompletionSource NewGroup() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

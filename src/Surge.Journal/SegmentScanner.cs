@@ -1,0 +1,68 @@
+namespace Surge.Journal;
+
+/// <summary>The result of checking the records of one segment's bytes.</summary>
+public readonly record struct SegmentScan(
+    int Records,
+    long FirstSequence,
+    long LastSequence,
+    long ValidBytes,
+    RecordFormat.Defect Defect,
+    long DefectOffset,
+    bool ValidRecordAfterDefect);
+
+/// <summary>Walks the records of a segment image, stopping at the first defect.</summary>
+public static class SegmentScanner
+{
+    /// <summary>Scans <paramref name="segment"/> (header included). <paramref name="expectedFirstSequence"/> is the
+    /// sequence the first record must have, or 0 when any is acceptable.</summary>
+    public static SegmentScan Scan(ReadOnlySpan<byte> segment, long expectedFirstSequence)
+    {
+        long position = RecordFormat.SegmentHeaderBytes;
+        var expected = expectedFirstSequence;
+        long first = 0, last = 0;
+        var records = 0;
+        while (position < segment.Length)
+        {
+            var defect = RecordFormat.TryRead(segment[(int)position..], expected, out var sequence, out var length);
+            if (defect != RecordFormat.Defect.None)
+            {
+                var after = HasValidRecordAfter(segment, position, last);
+                return new SegmentScan(records, first, last, position, defect, position, after);
+            }
+            if (records == 0)
+            {
+                first = sequence;
+            }
+            records++;
+            last = sequence;
+            expected = sequence + 1;
+            position += RecordFormat.RecordHeaderBytes + length;
+        }
+        return new SegmentScan(records, first, last, position, RecordFormat.Defect.None, -1, false);
+    }
+
+    /// <summary>Whether any whole, checksummed record with a later sequence number starts after a defect.
+    /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end.</summary>
+    private static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence)
+    {
+        for (var p = (int)defectOffset + 1; p + RecordFormat.RecordHeaderBytes < segment.Length; p++)
+        {
+            if (RecordFormat.TryRead(segment[p..], 0, out var sequence, out _) == RecordFormat.Defect.None
+                && sequence > lastGoodSequence)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Parses a segment name "{first_sequence:D20}.seg".</summary>
+    public static bool TryParseSegmentName(string name, out long firstSequence)
+    {
+        firstSequence = 0;
+        return name.Length == 24 && name.EndsWith(".seg", StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(0, 20), out firstSequence) && firstSequence > 0;
+    }
+
+    public static string SegmentName(long firstSequence) => $"{firstSequence:D20}.seg";
+}

@@ -1,0 +1,140 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace Surge.Journal;
+
+/// <summary>
+/// Snapshot files "{sequence:D20}.snap", written to "*.tmp", synced, then renamed (atomic and durable).
+/// <code>
+///   0        8          12        16           24               32
+///   +--------+----------+---------+------------+----------------+-----------------+
+///   | magic  | version  | crc32c  | sequence   | payload_bytes  | payload ...     |
+///   +--------+----------+---------+------------+----------------+-----------------+
+///   magic = "SURGESNH", version = 1, crc32c over the payload only.
+/// </code>
+/// </summary>
+public static class SnapshotFiles
+{
+    public const ulong Magic = 0x484E534547525553UL; // "SURGESNH"
+    public const int Version = 1;
+    public const int HeaderBytes = 32;
+    private const int ChunkBytes = 1 << 20;
+
+    public static string Name(long sequence) => $"{sequence:D20}.snap";
+
+    public static bool TryParseName(string name, out long sequence)
+    {
+        sequence = 0;
+        return name.Length == 25 && name.EndsWith(".snap", StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(0, 20), out sequence) && sequence >= 0;
+    }
+
+    public static SnapshotInfo Write(IJournalStorage storage, long sequence, Action<Stream> write)
+    {
+        var name = Name(sequence);
+        var temp = name + ".tmp";
+        using (var file = storage.Open(temp, create: true))
+        {
+            file.SetLength(0);
+            var crc = new Crc32(Crc32ParameterSet.Crc32C);
+            long payloadBytes;
+            using (var raw = new StorageFileStream(file, ownsFile: false) { Position = HeaderBytes })
+            using (var checksummed = new ChecksumStream(raw, crc))
+            using (var buffered = new BufferedStream(checksummed, ChunkBytes))
+            {
+                write(buffered);
+                buffered.Flush();
+                payloadBytes = checksummed.BytesWritten;
+            }
+            Span<byte> header = stackalloc byte[HeaderBytes];
+            BinaryPrimitives.WriteUInt64LittleEndian(header, Magic);
+            BinaryPrimitives.WriteInt32LittleEndian(header[8..], Version);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], crc.GetCurrentHashAsUInt32());
+            BinaryPrimitives.WriteInt64LittleEndian(header[16..], sequence);
+            BinaryPrimitives.WriteInt64LittleEndian(header[24..], payloadBytes);
+            file.Write(0, header);
+            file.Sync();
+        }
+        storage.Rename(temp, name);
+        return new SnapshotInfo(sequence, storage.Open(name, create: false).UsingLength(), name);
+    }
+
+    /// <summary>Checks header and checksum; returns null with a reason when the file is not a valid snapshot.</summary>
+    public static SnapshotInfo? Validate(IJournalStorage storage, string name, out string? problem)
+    {
+        problem = null;
+        if (!TryParseName(name, out var sequence))
+        {
+            problem = "not a snapshot file name";
+            return null;
+        }
+        using var file = storage.Open(name, create: false);
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        if (file.Read(0, header) != HeaderBytes || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic)
+        {
+            problem = "bad snapshot header";
+            return null;
+        }
+        if (BinaryPrimitives.ReadInt32LittleEndian(header[8..]) != Version)
+        {
+            problem = $"unsupported snapshot version {BinaryPrimitives.ReadInt32LittleEndian(header[8..])}";
+            return null;
+        }
+        var payloadBytes = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
+        if (BinaryPrimitives.ReadInt64LittleEndian(header[16..]) != sequence || payloadBytes != file.Length - HeaderBytes)
+        {
+            problem = "snapshot header disagrees with its name or size";
+            return null;
+        }
+        var crc = new Crc32(Crc32ParameterSet.Crc32C);
+        var buffer = new byte[ChunkBytes];
+        for (long offset = HeaderBytes; offset < file.Length;)
+        {
+            var n = file.Read(offset, buffer);
+            crc.Append(buffer.AsSpan(0, n));
+            offset += n;
+        }
+        if (crc.GetCurrentHashAsUInt32() != BinaryPrimitives.ReadUInt32LittleEndian(header[12..]))
+        {
+            problem = "snapshot checksum mismatch";
+            return null;
+        }
+        return new SnapshotInfo(sequence, file.Length, name);
+    }
+
+    public static Stream OpenPayload(IJournalStorage storage, SnapshotInfo snapshot)
+    {
+        var stream = new StorageFileStream(storage.Open(snapshot.Name, create: false), ownsFile: true) { Position = HeaderBytes };
+        return new BufferedStream(stream, ChunkBytes);
+    }
+
+    private static long UsingLength(this IStorageFile file)
+    {
+        using (file)
+        {
+            return file.Length;
+        }
+    }
+
+    private sealed class ChecksumStream(Stream inner, Crc32 crc) : Stream
+    {
+        public long BytesWritten { get; private set; }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            crc.Append(buffer);
+            inner.Write(buffer);
+            BytesWritten += buffer.Length;
+        }
+    }
+}
