@@ -1,0 +1,295 @@
+using Surge.Journal;
+
+namespace Surge.Testing;
+
+/// <summary>Thrown by every operation of a <see cref="SimulatedStorage"/> from the moment it "crashed".</summary>
+public sealed class SimulatedCrashException() : IOException("simulated crash: the process is gone");
+
+/// <summary>
+/// An in-memory disk for the journal that models what a real one may do on power loss: bytes written but
+/// not yet synced may be lost, kept in part (a torn write, cut at any byte), or kept with garbage in the
+/// torn part. Files created but never made durable may vanish. Faults are seeded, so a failure reproduces.
+/// </summary>
+public sealed class SimulatedStorage(int seed) : IJournalStorage
+{
+    private readonly Dictionary<string, SimFile> _files = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _durableNames = new(StringComparer.Ordinal);
+    private readonly Random _random = new(seed);
+    private readonly object _gate = new();
+    private long _bytesWritten;
+
+    /// <summary>When set, the write that crosses this many total bytes writes only up to it, then crashes.</summary>
+    public long? CrashAtByte { get; set; }
+
+    /// <summary>When set, writes beyond this many total bytes fail with "no space left on device".</summary>
+    public long? DiskFullAtByte { get; set; }
+
+    public bool FailNextSync { get; set; }
+
+    public bool Crashed { get; private set; }
+
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Power loss: from now on every operation throws, until <see cref="Restart"/>.</summary>
+    public void Crash()
+    {
+        lock (_gate)
+        {
+            Crashed = true;
+        }
+    }
+
+    /// <summary>Comes back after a crash: keeps durable bytes, and of the unsynced ones a random prefix, with
+    /// the last bytes of that prefix sometimes garbled (a sector that was being written).</summary>
+    public void Restart()
+    {
+        lock (_gate)
+        {
+            foreach (var name in _files.Keys.ToList())
+            {
+                var file = _files[name];
+                if (!_durableNames.Contains(name) && _random.Next(2) == 0)
+                {
+                    _files.Remove(name);
+                    continue;
+                }
+                file.LoseUnsynced(_random);
+            }
+            Crashed = false;
+            CrashAtByte = null;
+        }
+    }
+
+    public IReadOnlyList<string> ListFiles()
+    {
+        lock (_gate)
+        {
+            ThrowIfCrashed();
+            return _files.Keys.Order(StringComparer.Ordinal).ToList();
+        }
+    }
+
+    public IStorageFile Open(string name, bool create)
+    {
+        lock (_gate)
+        {
+            ThrowIfCrashed();
+            if (!_files.TryGetValue(name, out var file))
+            {
+                if (!create)
+                {
+                    throw new FileNotFoundException($"no such simulated file: {name}", name);
+                }
+                file = new SimFile();
+                _files.Add(name, file);
+            }
+            return new Handle(this, file);
+        }
+    }
+
+    public void Delete(string name)
+    {
+        lock (_gate)
+        {
+            ThrowIfCrashed();
+            _files.Remove(name);
+            _durableNames.Remove(name);
+        }
+    }
+
+    public void Rename(string from, string to)
+    {
+        lock (_gate)
+        {
+            ThrowIfCrashed();
+            var file = _files[from];
+            _files.Remove(from);
+            _durableNames.Remove(from);
+            _files[to] = file;
+            _durableNames.Add(to);
+        }
+    }
+
+    public void SyncDirectory()
+    {
+        lock (_gate)
+        {
+            ThrowIfCrashed();
+            _durableNames.UnionWith(_files.Keys);
+        }
+    }
+
+    public string Describe(string name) => "sim:/" + name;
+
+    /// <summary>Flips one byte of a file's durable content (bit rot).</summary>
+    public void Corrupt(string name, long offset)
+    {
+        lock (_gate)
+        {
+            _files[name].Flip(offset);
+        }
+    }
+
+    /// <summary>The current bytes of a file (tests look at them).</summary>
+    public byte[] Contents(string name)
+    {
+        lock (_gate)
+        {
+            return _files[name].Current.ToArray();
+        }
+    }
+
+    private void ThrowIfCrashed()
+    {
+        if (Crashed)
+        {
+            throw new SimulatedCrashException();
+        }
+    }
+
+    private sealed class SimFile
+    {
+        public List<byte> Current { get; } = [];
+        private int _durableLength;
+        private byte[] _durable = [];
+
+        public void Write(long offset, ReadOnlySpan<byte> data)
+        {
+            while (Current.Count < offset + data.Length)
+            {
+                Current.Add(0);
+            }
+            for (var i = 0; i < data.Length; i++)
+            {
+                Current[(int)offset + i] = data[i];
+            }
+        }
+
+        public void Sync()
+        {
+            _durable = Current.ToArray();
+            _durableLength = _durable.Length;
+        }
+
+        public void SetLength(long length)
+        {
+            if (length < Current.Count)
+            {
+                Current.RemoveRange((int)length, Current.Count - (int)length);
+            }
+            while (Current.Count < length)
+            {
+                Current.Add(0);
+            }
+        }
+
+        public void Flip(long offset)
+        {
+            Current[(int)offset] ^= 0x5A;
+            if (offset < _durableLength)
+            {
+                _durable[offset] ^= 0x5A;
+            }
+        }
+
+        /// <summary>Unsynced writes are appends in a journal: keep a random prefix of them.</summary>
+        public void LoseUnsynced(Random random)
+        {
+            var current = Current.ToArray();
+            var keep = _durableLength + random.Next(Math.Max(0, current.Length - _durableLength) + 1);
+            var result = new byte[Math.Max(keep, 0)];
+            _durable.AsSpan(0, Math.Min(_durableLength, keep)).CopyTo(result);
+            if (keep > _durableLength)
+            {
+                current.AsSpan(_durableLength, keep - _durableLength).CopyTo(result.AsSpan(_durableLength));
+                if (random.Next(4) == 0)
+                {
+                    var garbled = Math.Min(keep - _durableLength, 1 + random.Next(16));
+                    random.NextBytes(result.AsSpan(keep - garbled, garbled));
+                }
+            }
+            Current.Clear();
+            Current.AddRange(result);
+            Sync();
+        }
+    }
+
+    private sealed class Handle(SimulatedStorage owner, SimFile file) : IStorageFile
+    {
+        public long Length
+        {
+            get
+            {
+                lock (owner._gate)
+                {
+                    owner.ThrowIfCrashed();
+                    return file.Current.Count;
+                }
+            }
+        }
+
+        public int Read(long offset, Span<byte> destination)
+        {
+            lock (owner._gate)
+            {
+                owner.ThrowIfCrashed();
+                var n = (int)Math.Max(0, Math.Min(destination.Length, file.Current.Count - offset));
+                for (var i = 0; i < n; i++)
+                {
+                    destination[i] = file.Current[(int)offset + i];
+                }
+                return n;
+            }
+        }
+
+        public void Write(long offset, ReadOnlySpan<byte> source)
+        {
+            lock (owner._gate)
+            {
+                owner.ThrowIfCrashed();
+                var before = owner._bytesWritten;
+                if (owner.DiskFullAtByte is { } full && before + source.Length > full)
+                {
+                    throw new IOException("No space left on device (simulated)");
+                }
+                if (owner.CrashAtByte is { } crash && before + source.Length > crash)
+                {
+                    var partial = (int)Math.Max(0, crash - before);
+                    file.Write(offset, source[..partial]);
+                    owner._bytesWritten += partial;
+                    owner.Crashed = true;
+                    throw new SimulatedCrashException();
+                }
+                file.Write(offset, source);
+                owner._bytesWritten += source.Length;
+            }
+        }
+
+        public void Sync()
+        {
+            lock (owner._gate)
+            {
+                owner.ThrowIfCrashed();
+                if (owner.FailNextSync)
+                {
+                    owner.FailNextSync = false;
+                    throw new IOException("Input/output error (simulated fsync failure)");
+                }
+                file.Sync();
+            }
+        }
+
+        public void SetLength(long length)
+        {
+            lock (owner._gate)
+            {
+                owner.ThrowIfCrashed();
+                file.SetLength(length);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
