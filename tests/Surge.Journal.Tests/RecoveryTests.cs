@@ -1,0 +1,218 @@
+using System.Text;
+using Surge.Journal;
+using Surge.Testing;
+
+namespace Surge.Journal.Tests;
+
+public class RecoveryTests
+{
+    private static readonly JournalOptions SmallSegments = new() { SegmentBytesMax = 1024 };
+
+    private static byte[] Payload(int i) => Encoding.UTF8.GetBytes($"payload {i:D4}");
+
+    private static async Task<SimulatedStorage> StorageWithRecords(int count, JournalOptions? options = null)
+    {
+        var storage = new SimulatedStorage(seed: 3);
+        await using var journal = SegmentJournal.Open(storage, options ?? SmallSegments);
+        for (var i = 1; i <= count; i++)
+        {
+            await journal.Append(Payload(i)).Durable;
+        }
+        return storage;
+    }
+
+    private static long[] Sequences(SegmentJournal journal)
+    {
+        var sequences = new List<long>();
+        journal.Replay(0, (s, _) => sequences.Add(s));
+        return sequences.ToArray();
+    }
+
+    [Fact]
+    public void Crc32C_MatchesTheCastagnoliCheckValue() =>
+        Assert.Equal(0xE3069283u, RecordFormat.Checksum("123456789"u8));
+
+    [Fact]
+    public async Task TornTail_CutAtEveryByteOfTheLastRecord_IsDetectedAndCut()
+    {
+        var storage = await StorageWithRecords(3, new JournalOptions());
+        var segment = storage.ListFiles().Single();
+        var whole = storage.Contents(segment);
+        var lastRecordStart = whole.Length - (RecordFormat.RecordHeaderBytes + Payload(3).Length);
+
+        for (var cut = lastRecordStart; cut < whole.Length; cut++)
+        {
+            var torn = new SimulatedStorage(seed: 4);
+            using (var file = torn.Open(segment, create: true))
+            {
+                file.Write(0, whole.AsSpan(0, cut));
+                file.Sync();
+            }
+            torn.SyncDirectory();
+
+            await using var journal = SegmentJournal.Open(torn);
+
+            Assert.Equal([1L, 2L], Sequences(journal));
+            Assert.Equal(lastRecordStart, torn.Contents(segment).Length);
+            var next = journal.Append(Payload(3));
+            await next.Durable;
+            Assert.Equal(3, next.Sequence);
+        }
+    }
+
+    [Fact]
+    public async Task GarbageAtTheTail_IsCut()
+    {
+        var storage = await StorageWithRecords(5, new JournalOptions());
+        var segment = storage.ListFiles().Single();
+        using (var file = storage.Open(segment, create: false))
+        {
+            file.Write(file.Length, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+            file.Sync();
+        }
+
+        await using var journal = SegmentJournal.Open(storage);
+
+        Assert.Equal(5, Sequences(journal).Length);
+    }
+
+    [Fact]
+    public async Task CorruptRecordInTheMiddle_StopsStartUpNamingFileAndOffset()
+    {
+        var storage = await StorageWithRecords(5, new JournalOptions());
+        var segment = storage.ListFiles().Single();
+        var secondRecord = RecordFormat.SegmentHeaderBytes + RecordFormat.RecordHeaderBytes + Payload(1).Length;
+        storage.Corrupt(segment, secondRecord + RecordFormat.RecordHeaderBytes + 2);
+
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+
+        Assert.Equal(storage.Describe(segment), e.File);
+        Assert.Equal(secondRecord, e.Offset);
+        Assert.Contains(segment, e.Message);
+        Assert.Contains(secondRecord.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
+    }
+
+    [Fact]
+    public async Task CorruptLastRecordOfAnEarlierSegment_StopsStartUp()
+    {
+        var storage = await StorageWithRecords(200);
+        var segments = storage.ListFiles().Where(f => f.EndsWith(".seg", StringComparison.Ordinal)).ToList();
+        Assert.True(segments.Count >= 3);
+        var first = storage.Contents(segments[0]);
+        storage.Corrupt(segments[0], first.Length - 1);
+
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+        Assert.Equal(storage.Describe(segments[0]), e.File);
+    }
+
+    [Fact]
+    public async Task Segments_RollAndReplayAcrossThem()
+    {
+        var storage = await StorageWithRecords(200);
+        var segments = storage.ListFiles();
+        Assert.True(segments.Count > 3);
+        Assert.Equal("00000000000000000001.seg", segments[0]);
+
+        await using var journal = SegmentJournal.Open(storage, SmallSegments);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), Sequences(journal));
+    }
+
+    [Fact]
+    public async Task DiskFull_FailsThePendingAppends_AndReopenShowsOnlyAcknowledgedRecords()
+    {
+        var storage = new SimulatedStorage(seed: 5);
+        var journal = SegmentJournal.Open(storage);
+        await journal.Append(Payload(1)).Durable;
+        storage.DiskFullAtByte = storage.BytesWritten + 10;
+
+        var failing = journal.Append(Payload(2));
+        var e = await Assert.ThrowsAsync<JournalWriteException>(() => failing.Durable);
+        Assert.Contains("No space left", e.Message);
+        Assert.Throws<JournalUnavailableException>(() => journal.Append(Payload(3)));
+        await journal.DisposeAsync();
+
+        storage.DiskFullAtByte = null;
+        await using var reopened = SegmentJournal.Open(storage);
+        Assert.Equal([1L], Sequences(reopened));
+    }
+
+    [Fact]
+    public async Task FsyncFailure_FailsTheGroupAndNothingUnsyncedIsReplayed()
+    {
+        var storage = new SimulatedStorage(seed: 6);
+        var journal = SegmentJournal.Open(storage);
+        await journal.Append(Payload(1)).Durable;
+        storage.FailNextSync = true;
+
+        await Assert.ThrowsAsync<JournalWriteException>(() => journal.Append(Payload(2)).Durable);
+        await journal.DisposeAsync();
+
+        await using var reopened = SegmentJournal.Open(storage);
+        Assert.Equal([1L], Sequences(reopened));
+    }
+
+    [Fact]
+    public async Task CorruptSnapshot_StopsStartUp()
+    {
+        var storage = await StorageWithRecords(4, new JournalOptions());
+        await using (var journal = SegmentJournal.Open(storage))
+        {
+            await journal.WriteSnapshotAsync(4, s => s.Write(new byte[100]), TestContext.Current.CancellationToken);
+        }
+        var snapshot = storage.ListFiles().Single(f => f.EndsWith(".snap", StringComparison.Ordinal));
+        storage.Corrupt(snapshot, SnapshotFiles.HeaderBytes + 50);
+
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+        Assert.Contains("checksum", e.Message);
+    }
+
+    [Fact]
+    public async Task Backpressure_RefusesAppendsBeyondThePendingBound()
+    {
+        var storage = new SimulatedStorage(seed: 7);
+        await using var journal = SegmentJournal.Open(storage, new JournalOptions { PendingBytesMax = 64 });
+
+        journal.Append(new byte[40]);
+        Assert.Throws<JournalBackpressureException>(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                journal.Append(new byte[40]);
+            }
+        });
+    }
+
+    [Fact]
+    public async Task Verify_ReportsRecordsAndTheTornTailWithoutChangingAnything()
+    {
+        var storage = await StorageWithRecords(50);
+        var last = storage.ListFiles()[^1];
+        using (var file = storage.Open(last, create: false))
+        {
+            file.Write(file.Length, [9, 9, 9]);
+            file.Sync();
+        }
+        var before = storage.Contents(last);
+
+        var report = JournalVerifier.Verify(storage);
+
+        Assert.Equal(50, report.Records);
+        Assert.Equal(1, report.FirstSequence);
+        Assert.Equal(50, report.LastSequence);
+        Assert.Equal(3, report.TornTailBytes);
+        Assert.Empty(report.Errors);
+        Assert.Equal(before, storage.Contents(last));
+    }
+
+    [Fact]
+    public async Task Verify_ReportsCorruptionAsAnError()
+    {
+        var storage = await StorageWithRecords(50);
+        storage.Corrupt(storage.ListFiles()[0], RecordFormat.SegmentHeaderBytes + 3);
+
+        var report = JournalVerifier.Verify(storage);
+
+        Assert.NotEmpty(report.Errors);
+        Assert.Contains(storage.ListFiles()[0], report.Errors[0]);
+    }
+}
