@@ -1,1 +1,10 @@
-System.Console.WriteLine(1);
+using System.CommandLine;
+using Surge.Cli;
+
+var root = new RootCommand("Surge: order processing for multi-seller marketplaces — a deterministic engine with a durable journal.")
+{
+    DemoCommand.Create(),
+    BenchCommand.Create(),
+    VerifyCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

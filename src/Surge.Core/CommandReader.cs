@@ -71,6 +71,14 @@ public static class BatchFormat
     /// well-formed batch whose size and command count are within <see cref="Limits"/>.</summary>
     public static void Validate(ReadOnlySpan<byte> batch)
     {
+        var none = default(NoLineVisitor);
+        Validate(batch, ref none);
+    }
+
+    /// <summary>Validates like <see cref="Validate(ReadOnlySpan{byte})"/> and shows every order line's SKU to
+    /// <paramref name="visitor"/> on the way (the engine prefetches stock with it: one walk, not two).</summary>
+    public static void Validate<TVisitor>(ReadOnlySpan<byte> batch, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
+    {
         if (batch.Length < CommandWriter.BatchHeaderBytes || batch.Length > Limits.BatchBytesMax)
         {
             throw new MalformedBatchException($"batch of {batch.Length} bytes is outside [{CommandWriter.BatchHeaderBytes}, {Limits.BatchBytesMax}]");
@@ -85,7 +93,7 @@ public static class BatchFormat
         {
             for (var i = 0; i < count; i++)
             {
-                SkipCommand(ref reader, i);
+                SkipCommand(ref reader, i, ref visitor);
             }
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException)
@@ -99,14 +107,19 @@ public static class BatchFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SkipCommand(ref CommandReader reader, int index)
+    private static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
     {
         var kind = (CommandKind)reader.U8();
         switch (kind)
         {
             case CommandKind.PlaceOrder:
-                reader.Skip(8 * 5 + 4 + 2);
-                reader.Skip(reader.U8() * CommandWriter.OrderLineBytes);
+                visitor.Order(reader.I64());
+                reader.Skip(8 * 4 + 4 + 2);
+                for (int lines = reader.U8(); lines > 0; lines--)
+                {
+                    visitor.Line(reader.I32());
+                    reader.Skip(4);
+                }
                 break;
             case CommandKind.ConfirmPayment:
                 reader.Skip(8);
@@ -149,6 +162,25 @@ public static class BatchFormat
             throw new MalformedBatchException($"text of {length} bytes exceeds {Limits.TextBytesMax}");
         }
         reader.Skip(length);
+    }
+}
+
+/// <summary>Sees the id of every new order and the SKU of every order line while a batch is validated.</summary>
+public interface ILineVisitor
+{
+    void Order(long orderId);
+
+    void Line(int sku);
+}
+
+internal struct NoLineVisitor : ILineVisitor
+{
+    public readonly void Order(long orderId)
+    {
+    }
+
+    public readonly void Line(int sku)
+    {
     }
 }
 

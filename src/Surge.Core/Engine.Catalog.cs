@@ -55,7 +55,7 @@ public sealed partial class Engine
         {
             stride *= 2;
         }
-        var cells = new StockCell[_skus.Length * stride];
+        var cells = LargeArray.New<StockCell>(_skus.Length * stride);
         for (var sku = 0; sku < _skuCount; sku++)
         {
             _cells.AsSpan(sku * _stride, _stride).CopyTo(cells.AsSpan(sku * stride));
@@ -105,8 +105,8 @@ public sealed partial class Engine
     {
         if (_skuCount == _skus.Length)
         {
-            Array.Resize(ref _skus, _skus.Length * 2);
-            Array.Resize(ref _cells, _skus.Length * _stride);
+            LargeArray.Resize(ref _skus, _skus.Length * 2);
+            LargeArray.Resize(ref _cells, _skus.Length * _stride);
         }
         var sku = _skuCount++;
         _skus[sku] = new SkuState { SellerId = sellerId };

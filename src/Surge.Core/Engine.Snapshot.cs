@@ -211,7 +211,7 @@ public sealed partial class Engine
 
     private static T[] ReadRaw<T>(BinaryReader r, int count, int capacity) where T : unmanaged
     {
-        var items = new T[Math.Max(count, capacity)];
+        var items = LargeArray.New<T>(Math.Max(count, capacity));
         for (var start = 0; start < count; start += RawChunkElements)
         {
             var chunk = items.AsSpan(start, Math.Min(RawChunkElements, count - start));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Surge.Core;
 
@@ -14,6 +15,7 @@ public sealed record EngineOptions(int ExpectedSkus = 1024, int ExpectedOrders =
 public sealed partial class Engine
 {
     private const int InitialWarehouseStride = 4;
+    private const int AllocationsPerOrderExpected = 4;
 
     // Catalog (cold).
     private readonly List<WarehouseInfo> _warehouses = [];
@@ -49,10 +51,10 @@ public sealed partial class Engine
     public Engine(EngineOptions? options = null)
     {
         options ??= new EngineOptions();
-        _skus = new SkuState[Math.Max(16, options.ExpectedSkus)];
-        _cells = new StockCell[_skus.Length * _stride];
-        _orders = new OrderRecord[Math.Max(16, options.ExpectedOrders)];
-        _allocations = new Allocation[Math.Max(16, options.ExpectedOrders * 2)];
+        _skus = LargeArray.New<SkuState>(Math.Max(16, options.ExpectedSkus));
+        _cells = LargeArray.New<StockCell>(_skus.Length * _stride);
+        _orders = LargeArray.New<OrderRecord>(Math.Max(16, options.ExpectedOrders));
+        _allocations = LargeArray.New<Allocation>(Math.Max(16, options.ExpectedOrders * AllocationsPerOrderExpected));
         _orderIndex = new LongIntMap(options.ExpectedOrders);
         _expiries = new ExpiryHeap(options.ExpectedOrders);
         _quotas = new BuyerQuotaMap(options.ExpectedBuyerLimits);
@@ -75,7 +77,8 @@ public sealed partial class Engine
     /// backwards inside the engine: a batch older than the engine's clock is applied at the clock.</summary>
     public void Apply(ReadOnlySpan<byte> batch)
     {
-        BatchFormat.Validate(batch);
+        var prefetch = new StockPrefetcher(this);
+        BatchFormat.Validate(batch, ref prefetch);
         _nowMs = Math.Max(_nowMs, BatchFormat.ReadNowMs(batch));
         var count = BatchFormat.ReadCommandCount(batch);
         _eventCount = 0;
@@ -111,6 +114,31 @@ public sealed partial class Engine
             _ => throw new UnreachableException($"kind {kind} passed validation"),
         };
         outcome.EventCount = _eventCount - outcome.FirstEvent;
+    }
+
+    /// <summary>
+    /// Touches the order-index slot of every new order and the SKU state and stock row of every order line
+    /// while the batch is validated, before any
+    /// command runs. The loads are independent, so the CPU overlaps their cache misses instead of taking
+    /// them one by one inside the dependent allocation logic (measured: the marketplace mix over 100,000
+    /// SKUs was bound by these misses). A hint only: it reads nothing into the state.
+    /// </summary>
+    private readonly unsafe struct StockPrefetcher(Engine engine) : ILineVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Order(long orderId) => engine._orderIndex.Prefetch(orderId);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Line(int sku)
+        {
+            if (Sse.IsSupported && engine.IsSku(sku))
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref engine._skus[sku]));
+                var row = (byte*)Unsafe.AsPointer(ref engine._cells[sku * engine._stride]);
+                Sse.Prefetch0(row);
+                Sse.Prefetch0(row + 64);
+            }
+        }
     }
 
     private void EnsureOutcomeCapacity(int count)

@@ -26,7 +26,7 @@ internal sealed class LongIntMap
     public LongIntMap(int expected)
     {
         var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, expected * 2));
-        _slots = new Slot[capacity];
+        _slots = LargeArray.New<Slot>(capacity);
         _shift = 64 - BitOperations.Log2((uint)capacity);
     }
 
@@ -35,8 +35,29 @@ internal sealed class LongIntMap
 
     public long MemoryBytes => (long)_slots.Length * Unsafe.SizeOf<Slot>();
 
+    private const int RunBits = 3;
+
+    /// <summary>Ids that differ only in their low <see cref="RunBits"/> bits share a hashed group of adjacent
+    /// slots, so the usual case — ids handed out in sequence by the partition — touches one cache line per
+    /// eight orders instead of one per order; groups themselves are spread by Fibonacci hashing, so no long
+    /// runs of occupied slots build up whatever the ids are.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Home(long key) => (int)((ulong)key * 0x9E3779B97F4A7C15UL >> _shift);
+    private int Home(long key)
+    {
+        var k = (ulong)key;
+        var group = (k >> RunBits) * 0x9E3779B97F4A7C15UL >> (_shift + RunBits);
+        return (int)((group << RunBits) | (k & ((1UL << RunBits) - 1)));
+    }
+
+    /// <summary>Starts loading the slot where <paramref name="key"/> would be (a hint for the CPU).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Prefetch(long key)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref _slots[Home(key)]));
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Get(long key)
@@ -83,7 +104,7 @@ internal sealed class LongIntMap
     private void Grow()
     {
         var old = _slots;
-        _slots = new Slot[old.Length * 2];
+        _slots = LargeArray.New<Slot>(old.Length * 2);
         _shift--;
         foreach (var slot in old)
         {
@@ -121,7 +142,7 @@ internal sealed class BuyerQuotaMap
     public BuyerQuotaMap(int expected)
     {
         var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, expected * 2));
-        _slots = new Slot[capacity];
+        _slots = LargeArray.New<Slot>(capacity);
         _shift = 64 - BitOperations.Log2((uint)capacity);
     }
 
@@ -180,7 +201,7 @@ internal sealed class BuyerQuotaMap
     private void Grow()
     {
         var old = _slots;
-        _slots = new Slot[old.Length * 2];
+        _slots = LargeArray.New<Slot>(old.Length * 2);
         _shift--;
         var mask = _slots.Length - 1;
         foreach (var slot in old)
@@ -221,7 +242,7 @@ internal sealed class ExpiryHeap
     private Entry[] _items;
     private int _count;
 
-    public ExpiryHeap(int capacity) => _items = new Entry[Math.Max(16, capacity)];
+    public ExpiryHeap(int capacity) => _items = LargeArray.New<Entry>(Math.Max(16, capacity));
 
     public int Count => _count;
     internal Entry[] Items => _items;
@@ -235,7 +256,7 @@ internal sealed class ExpiryHeap
     {
         if (_count == _items.Length)
         {
-            Array.Resize(ref _items, _items.Length * 2);
+            LargeArray.Resize(ref _items, _items.Length * 2);
         }
         var entry = new Entry { DeadlineMs = deadlineMs, OrderIndex = orderIndex };
         var i = _count++;

@@ -2,8 +2,12 @@ using Surge.Core;
 
 namespace Surge.Journal;
 
-/// <summary>What a recovery did: where it started and how much it replayed.</summary>
-public readonly record struct RecoveryReport(long SnapshotSequence, long ReplayedRecords, long LastSequence);
+/// <summary>What a recovery did: where it started, how much it replayed, and how long each part took.</summary>
+public readonly record struct RecoveryReport(long SnapshotSequence, long ReplayedRecords, long LastSequence, TimeSpan SnapshotLoad, TimeSpan Replay);
+
+/// <summary>When to snapshot: once this many journal bytes were appended since the last snapshot, which
+/// bounds the replay part of recovery.</summary>
+public sealed record SnapshotPolicy(long SnapshotEveryBytes = 256L * 1024 * 1024);
 
 /// <summary>
 /// One partition made durable: the engine applies a batch, the same bytes are appended to the journal, and
@@ -20,13 +24,20 @@ public sealed class DurablePartition
     }
 
     private Task _lastDurable = Task.CompletedTask;
+    private long _bytesSinceSnapshot;
 
     public Engine Engine { get; }
     public IJournal Journal { get; }
     public RecoveryReport Recovery { get; }
 
+    public SnapshotPolicy Policy { get; init; } = new();
+
+    /// <summary>True once the policy says a snapshot is due.</summary>
+    public bool SnapshotDue => _bytesSinceSnapshot >= Policy.SnapshotEveryBytes;
+
     public static DurablePartition Recover(IJournal journal, EngineOptions? options = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var snapshot = journal.LatestSnapshot;
         Engine engine;
         if (snapshot is null)
@@ -38,13 +49,15 @@ public sealed class DurablePartition
             using var stream = journal.OpenSnapshot(snapshot);
             engine = Engine.ReadSnapshot(stream);
         }
+        var snapshotLoad = clock.Elapsed;
         long replayed = 0;
         journal.Replay(snapshot?.Sequence ?? 0, (_, payload) =>
         {
             engine.Apply(payload);
             replayed++;
         });
-        return new DurablePartition(engine, journal, new RecoveryReport(snapshot?.Sequence ?? 0, replayed, journal.LastSequence));
+        var report = new RecoveryReport(snapshot?.Sequence ?? 0, replayed, journal.LastSequence, snapshotLoad, clock.Elapsed - snapshotLoad);
+        return new DurablePartition(engine, journal, report);
     }
 
     /// <summary>Applies the batch, then journals it. Outcomes are in <see cref="Engine.Outcomes"/> at once;
@@ -54,6 +67,7 @@ public sealed class DurablePartition
         Engine.Apply(batch);
         var ticket = Journal.Append(batch);
         _lastDurable = ticket.Durable;
+        _bytesSinceSnapshot += batch.Length;
         return ticket;
     }
 
@@ -64,6 +78,7 @@ public sealed class DurablePartition
         var sequence = Journal.LastSequence;
         await _lastDurable.ConfigureAwait(false);
         await Journal.WriteSnapshotAsync(sequence, Engine.WriteSnapshot, cancellationToken).ConfigureAwait(false);
+        _bytesSinceSnapshot = 0;
         Journal.Compact();
     }
 }

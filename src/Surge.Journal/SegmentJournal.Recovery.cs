@@ -2,10 +2,14 @@ namespace Surge.Journal;
 
 public sealed partial class SegmentJournal
 {
+    private byte[] _replayBuffer = [];
+
     /// <summary>
-    /// Opens (or creates) the journal in <paramref name="storage"/>, checking every record and snapshot.
-    /// A defect in the last segment with no valid record after it is a write torn by a crash: the tail is cut.
-    /// Any other defect throws <see cref="JournalCorruptException"/> naming the file and byte offset.
+    /// Opens (or creates) the journal in <paramref name="storage"/>. Every snapshot is checked, and every record
+    /// of the last segment: a defect there with no valid record after it is a write torn by a crash, and the
+    /// tail is cut. Earlier segments are closed and complete; their records are checked when replayed (and by
+    /// <see cref="JournalVerifier"/>). Any other defect throws <see cref="JournalCorruptException"/> naming the
+    /// file and byte offset.
     /// </summary>
     public static SegmentJournal Open(IJournalStorage storage, JournalOptions? options = null)
     {
@@ -16,36 +20,48 @@ public sealed partial class SegmentJournal
             storage.Delete(temp);
         }
         var snapshots = LoadSnapshots(storage, files);
-        var segments = new List<Segment>();
-        IStorageFile? active = null;
-        long activeLength = 0;
         var names = files.Where(f => SegmentScanner.TryParseSegmentName(f, out _)).ToList();
-        for (var i = 0; i < names.Count; i++)
+        var segments = new List<Segment>();
+        for (var i = 0; i < names.Count - 1; i++)
         {
-            var isLast = i == names.Count - 1;
-            var segment = RecoverSegment(storage, names[i], isLast, segments.Count == 0 ? 0 : segments[^1].LastSequence + 1);
-            if (segment is null)
-            {
-                continue;
-            }
-            segments.Add(segment);
-            if (isLast)
-            {
-                active = storage.Open(segment.Name, create: false);
-                activeLength = segment.Length;
-            }
+            segments.Add(ClosedSegment(storage, names[i], names[i + 1]));
+        }
+        var tail = names.Count > 0 ? RecoverLastSegment(storage, names[^1], segments.Count > 0 ? segments[^1].LastSequence + 1 : 0) : null;
+        if (tail is not null)
+        {
+            segments.Add(tail);
         }
         var journal = new SegmentJournal(storage, options, segments, snapshots);
         var last = segments.Count > 0 ? segments[^1].LastSequence : snapshots.Count > 0 ? snapshots[^1].Sequence : 0;
         journal._lastSequence = last;
         journal._durableSequence = last;
-        journal._active = active;
-        journal._activeLength = activeLength;
+        if (tail is not null)
+        {
+            journal._active = storage.Open(tail.Name, create: false);
+            journal._activeLength = tail.Length;
+        }
         journal._writer.Start();
         return journal;
     }
 
-    private static Segment? RecoverSegment(IJournalStorage storage, string name, bool isLast, long expectedFirst)
+    private static Segment ClosedSegment(IJournalStorage storage, string name, string nextName)
+    {
+        _ = SegmentScanner.TryParseSegmentName(name, out var first);
+        _ = SegmentScanner.TryParseSegmentName(nextName, out var next);
+        using var file = storage.Open(name, create: false);
+        Span<byte> header = stackalloc byte[RecordFormat.SegmentHeaderBytes];
+        if (file.Read(0, header) != header.Length || !RecordFormat.IsSegmentHeader(header))
+        {
+            throw new JournalCorruptException(storage.Describe(name), 0, "bad segment header");
+        }
+        if (next <= first)
+        {
+            throw new JournalCorruptException(storage.Describe(nextName), 0, $"segment starts at sequence {next}, not after {first}");
+        }
+        return new Segment(name, first) { LastSequence = next - 1, Length = file.Length };
+    }
+
+    private static Segment? RecoverLastSegment(IJournalStorage storage, string name, long expectedFirst)
     {
         _ = SegmentScanner.TryParseSegmentName(name, out var firstSequence);
         if (expectedFirst > 0 && firstSequence != expectedFirst)
@@ -56,7 +72,7 @@ public sealed partial class SegmentJournal
         var image = ReadAll(storage, name);
         if (!RecordFormat.IsSegmentHeader(image))
         {
-            if (isLast && image.Length <= RecordFormat.SegmentHeaderBytes)
+            if (image.Length <= RecordFormat.SegmentHeaderBytes)
             {
                 storage.Delete(name); // created by a crash before its header was durable
                 return null;
@@ -66,7 +82,7 @@ public sealed partial class SegmentJournal
         var scan = SegmentScanner.Scan(image, firstSequence);
         if (scan.Defect != RecordFormat.Defect.None)
         {
-            if (!isLast || scan.ValidRecordAfterDefect)
+            if (scan.ValidRecordAfterDefect)
             {
                 throw new JournalCorruptException(storage.Describe(name), scan.DefectOffset,
                     $"{scan.Defect} at the record after sequence {(scan.Records > 0 ? scan.LastSequence : firstSequence - 1)}");
@@ -123,26 +139,29 @@ public sealed partial class SegmentJournal
 
     private void ReplaySegment(string name, long first, long length, long afterSequence, long durable, RecordVisitor visitor)
     {
-        byte[] image;
+        if (_replayBuffer.Length < length)
+        {
+            _replayBuffer = GC.AllocateUninitializedArray<byte>(checked((int)length));
+        }
+        var image = _replayBuffer.AsSpan(0, (int)length);
         using (var file = _storage.Open(name, create: false))
         {
-            image = GC.AllocateUninitializedArray<byte>(checked((int)length));
             if (file.Read(0, image) != image.Length)
             {
-                throw new JournalCorruptException(_storage.Describe(name), 0, "segment is shorter than when it was opened");
+                throw new JournalCorruptException(_storage.Describe(name), 0, "segment is shorter than expected");
             }
         }
         var position = RecordFormat.SegmentHeaderBytes;
         for (var expected = first; position < image.Length && expected <= durable; expected++)
         {
-            var defect = RecordFormat.TryRead(image.AsSpan(position), expected, out var sequence, out var size);
+            var defect = RecordFormat.TryRead(image[position..], expected, out var sequence, out var size);
             if (defect != RecordFormat.Defect.None)
             {
                 throw new JournalCorruptException(_storage.Describe(name), position, $"{defect} while replaying sequence {expected}");
             }
             if (sequence > afterSequence)
             {
-                visitor(sequence, image.AsSpan(position + RecordFormat.RecordHeaderBytes, size));
+                visitor(sequence, image.Slice(position + RecordFormat.RecordHeaderBytes, size));
             }
             position += RecordFormat.RecordHeaderBytes + size;
         }

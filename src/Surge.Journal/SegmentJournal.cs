@@ -35,6 +35,7 @@ public sealed partial class SegmentJournal : IJournal
     private IStorageFile? _active;
     private long _activeLength;
     private long _durableSequence;
+    private long _groupCommits;
 
     private sealed class Segment(string name, long firstSequence)
     {
@@ -65,6 +66,9 @@ public sealed partial class SegmentJournal : IJournal
     }
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
+
+    /// <summary>Group commits (write + fdatasync) done since open.</summary>
+    public long GroupCommits => Interlocked.Read(ref _groupCommits);
 
     public SnapshotInfo? LatestSnapshot
     {
@@ -132,6 +136,7 @@ public sealed partial class SegmentJournal : IJournal
                 _spare = buffer;
             }
             Interlocked.Exchange(ref _durableSequence, lastSequence);
+            Interlocked.Increment(ref _groupCommits);
             done.SetResult();
         }
     }

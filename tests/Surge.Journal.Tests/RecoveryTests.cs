@@ -93,16 +93,18 @@ public class RecoveryTests
     }
 
     [Fact]
-    public async Task CorruptLastRecordOfAnEarlierSegment_StopsStartUp()
+    public async Task CorruptLastRecordOfAnEarlierSegment_StopsRecovery()
     {
         var storage = await StorageWithRecords(200);
         var segments = storage.ListFiles().Where(f => f.EndsWith(".seg", StringComparison.Ordinal)).ToList();
         Assert.True(segments.Count >= 3);
         var first = storage.Contents(segments[0]);
         storage.Corrupt(segments[0], first.Length - 1);
+        await using var journal = SegmentJournal.Open(storage);
 
-        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+        var e = Assert.Throws<JournalCorruptException>(() => Sequences(journal));
         Assert.Equal(storage.Describe(segments[0]), e.File);
+        Assert.False(JournalVerifier.Verify(storage).Ok);
     }
 
     [Fact]

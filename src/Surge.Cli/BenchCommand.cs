@@ -1,0 +1,103 @@
+using System.CommandLine;
+using Spectre.Console;
+using Surge.Benchmarks;
+
+namespace Surge.Cli;
+
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure Surge on this machine (results also in docs/BENCHMARKS.md).");
+        bench.Subcommands.Add(Engine());
+        bench.Subcommands.Add(JournalBench());
+        bench.Subcommands.Add(Recovery());
+        return bench;
+    }
+
+    private static Option<FileInfo?> JsonOption() => new("--json") { Description = "Also write the results as JSON to this file." };
+
+    private static Command Engine()
+    {
+        var json = JsonOption();
+        var orders = new Option<int>("--orders") { Description = "Marketplace orders to apply (1–5 lines over 100,000 SKUs).", DefaultValueFactory = _ => 5_000_000 };
+        var batch = new Option<int>("--batch") { Description = "Orders per engine batch.", DefaultValueFactory = _ => 1000 };
+        var buyers = new Option<int>("--flash-buyers") { Description = "Distinct buyers in the flash-sale mix (10,000 units, limit 1 each).", DefaultValueFactory = _ => 1_000_000 };
+        var command = new Command("engine", "Orders applied per second by one engine on one core, and bytes allocated per order.") { json, orders, batch, buyers };
+        command.SetAction(parse =>
+        {
+            var options = new EngineBenchOptions(
+                Orders: Positive(parse.GetValue(orders), "--orders"),
+                OrdersPerBatch: Math.Clamp(parse.GetValue(batch), 1, Core.Limits.CommandsPerBatchMax),
+                FlashBuyers: Positive(parse.GetValue(buyers), "--flash-buyers"));
+            var result = Output.WithProgress("engine", p => EngineBenchmark.Run(options, p));
+            var table = new Table().AddColumns("mix", "orders", "orders/s", "allocated B/order", "accepted", "note");
+            table.AddRow("marketplace (1–5 lines, 100k SKUs)", $"{result.Orders:N0}",
+                $"{Output.Rate(result.OrdersPerS)} (rounds {Output.Rate(result.WorstRoundOrdersPerS)}–{Output.Rate(result.BestRoundOrdersPerS)})",
+                $"{result.AllocatedBytesPerOrder:F2}", $"{result.Accepted:N0}", $"state {result.StateBytesPerOrder:F0} B/order");
+            table.AddRow("flash sale (1 SKU, limit 1)", $"{result.FlashBuyers:N0}", Output.Rate(result.FlashOrdersPerS),
+                $"{result.FlashAllocatedBytesPerOrder:F2}", $"{result.FlashAccepted:N0}", $"oversold {result.FlashOversold}");
+            table.AddRow("baseline: object model, same rules", $"{result.BaselineOrders:N0}", Output.Rate(result.BaselineOrdersPerS), "", "",
+                $"engine = {result.RatioVsBaseline:F1}× baseline");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command JournalBench()
+    {
+        var json = JsonOption();
+        var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory on the disk to measure (default: a temporary directory)." };
+        var seconds = new Option<double>("--seconds") { Description = "Duration of each measured phase.", DefaultValueFactory = _ => 5 };
+        var appenders = new Option<int>("--appenders") { Description = "Concurrent appenders.", DefaultValueFactory = _ => 2048 };
+        var command = new Command("journal", "Durable 128-byte records per second with many appenders; ack and raw fsync latency.") { json, dir, seconds, appenders };
+        command.SetAction(async (parse, token) =>
+        {
+            var options = new JournalBenchOptions(
+                Directory: parse.GetValue(dir)?.FullName,
+                PhaseSeconds: Math.Clamp(parse.GetValue(seconds), 0.5, 600),
+                Appenders: Math.Clamp(parse.GetValue(appenders), 1, 100_000));
+            var result = await JournalBenchmark.RunAsync(options, (stage, _) => Console.Error.WriteLine($"journal: {stage}"), token);
+            var table = new Table().AddColumns("measure", "value");
+            table.AddRow("raw fdatasync p50 / p99 (4 KiB writes)", $"{result.FsyncP50Ms:F3} ms / {result.FsyncP99Ms:F3} ms");
+            table.AddRow($"durable records/s ({result.Appenders} appenders, 128 B)", Output.Rate(result.RecordsPerS));
+            table.AddRow("records per group commit (mean)", $"{result.RecordsPerGroup:F0}");
+            table.AddRow("ack p50 / p99 at full load", $"{result.FullLoadAckP50Ms:F3} ms / {result.FullLoadAckP99Ms:F3} ms");
+            table.AddRow($"ack p50 / p99 at half rate ({Output.Rate(result.HalfRateRecordsPerS)})", $"{result.HalfRateAckP50Ms:F3} ms / {result.AckP99Ms:F3} ms");
+            table.AddRow("ack p99 at half rate − fsync p99 (target ≤ 2 ms)", $"{result.AckP99MinusFsyncP99Ms:F3} ms");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Recovery()
+    {
+        var json = JsonOption();
+        var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory for the journal (default: a temporary directory, removed afterwards)." };
+        var orders = new Option<int>("--orders") { Description = "Orders in the journal.", DefaultValueFactory = _ => 10_000_000 };
+        var command = new Command("recovery", "Time to recover a journal of many orders, and memory per live order.") { json, dir, orders };
+        command.SetAction(async (parse, token) =>
+        {
+            var options = new RecoveryBenchOptions(parse.GetValue(dir)?.FullName, Positive(parse.GetValue(orders), "--orders"));
+            var result = await RecoveryBenchmark.RunAsync(options, (stage, _) => Console.Error.WriteLine($"recovery: {stage}"), token);
+            var table = new Table().AddColumns("measure", "value");
+            table.AddRow("orders in journal", $"{result.Orders:N0}");
+            table.AddRow("journal bytes / snapshot bytes", $"{result.JournalBytes:N0} / {result.SnapshotBytes:N0}");
+            table.AddRow("recovery (open + snapshot + replay)", $"{result.RecoveryS:F2} s");
+            table.AddRow("  of which: open / snapshot load / replay", $"{result.OpenS:F2} s / {result.SnapshotLoadS:F2} s / {result.ReplayS:F2} s ({result.ReplayedRecords:N0} records)");
+            table.AddRow("memory per live order", $"{result.BytesPerLiveOrder:F0} B");
+            table.AddRow("state hash matches the writer's", result.StateMatches ? "yes" : "NO");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), result);
+            return result.StateMatches ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static int Positive(int value, string name) =>
+        value > 0 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive");
+}

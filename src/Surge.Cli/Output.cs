@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+
+namespace Surge.Cli;
+
+/// <summary>Shared console and JSON output of the verbs.</summary>
+internal static class Output
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static void WriteJson<T>(FileInfo? file, T value)
+    {
+        if (file is null)
+        {
+            return;
+        }
+        file.Directory?.Create();
+        File.WriteAllText(file.FullName, JsonSerializer.Serialize(value, Json) + "\n");
+        AnsiConsole.MarkupLineInterpolated($"[grey]wrote {file.FullName}[/]");
+    }
+
+    /// <summary>Runs <paramref name="work"/> under a progress display; it reports (stage, fraction 0..1).</summary>
+    public static T WithProgress<T>(string title, Func<Action<string, double>, T> work)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            var last = "";
+            return work((stage, _) =>
+            {
+                if (stage != last)
+                {
+                    Console.Error.WriteLine($"{title}: {stage}");
+                    last = stage;
+                }
+            });
+        }
+        return AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                return work((stage, fraction) =>
+                {
+                    if (!tasks.TryGetValue(stage, out var task))
+                    {
+                        foreach (var open in tasks.Values)
+                        {
+                            open.Value = open.MaxValue;
+                        }
+                        task = tasks[stage] = ctx.AddTask($"{title}: {stage}");
+                    }
+                    task.Value = Math.Clamp(fraction * 100, 0, 100);
+                });
+            });
+    }
+
+    public static string Rate(double perSecond) => perSecond >= 1e6 ? $"{perSecond / 1e6:F2} M/s" : perSecond >= 1e3 ? $"{perSecond / 1e3:F1} k/s" : $"{perSecond:F0}/s";
+}
