@@ -52,8 +52,9 @@ public sealed record JournalOptions
     /// <summary>A segment is closed and a new one started once it reaches this size.</summary>
     public long SegmentBytesMax { get; init; } = 64L * 1024 * 1024;
 
-    /// <summary>Most bytes written by one group commit (one write + one fdatasync).</summary>
-    public int GroupCommitBytesMax { get; init; } = 4 * 1024 * 1024;
+    /// <summary>Zero-fill each segment to <see cref="SegmentBytesMax"/> ahead of use (in the background), so
+    /// that group commits overwrite allocated blocks instead of growing the file.</summary>
+    public bool PreallocateSegments { get; init; } = true;
 
     /// <summary>Most bytes appended but not yet durable; appends beyond it are refused (backpressure).</summary>
     public long PendingBytesMax { get; init; } = 64L * 1024 * 1024;

@@ -75,7 +75,7 @@ public static class JournalVerifier
         {
             if (isLast && !scan.ValidRecordAfterDefect)
             {
-                tornTail = image.Length - scan.ValidBytes;
+                tornTail = image.AsSpan().LastIndexOfAnyExcept((byte)0) + 1 - scan.ValidBytes;
             }
             else
             {

@@ -40,6 +40,18 @@ public sealed partial class SegmentJournal
             journal._active = storage.Open(tail.Name, create: false);
             journal._activeLength = tail.Length;
         }
+        if (options.PreallocateSegments)
+        {
+            if (tail is null)
+            {
+                journal.PrepareSpare(syncEveryChunk: false); // nothing else is writing yet: one flush is fastest
+                journal._spareSegment = Task.CompletedTask;
+            }
+            else
+            {
+                journal._spareSegment = Task.Run(journal.PrepareSpare);
+            }
+        }
         journal._writer.Start();
         return journal;
     }
@@ -72,9 +84,9 @@ public sealed partial class SegmentJournal
         var image = ReadAll(storage, name);
         if (!RecordFormat.IsSegmentHeader(image))
         {
-            if (image.Length <= RecordFormat.SegmentHeaderBytes)
+            if (image.Length <= RecordFormat.SegmentHeaderBytes || SegmentScanner.IsZero(image.AsSpan(RecordFormat.SegmentHeaderBytes)))
             {
-                storage.Delete(name); // created by a crash before its header was durable
+                storage.Delete(name); // created by a crash before its header was durable: it holds no record
                 return null;
             }
             throw new JournalCorruptException(storage.Describe(name), 0, "bad segment header");
@@ -88,7 +100,8 @@ public sealed partial class SegmentJournal
                     $"{scan.Defect} at the record after sequence {(scan.Records > 0 ? scan.LastSequence : firstSequence - 1)}");
             }
             using var file = storage.Open(name, create: false);
-            file.SetLength(scan.ValidBytes);
+            var tornEnd = image.Length - TrailingZeroBytes(image);
+            WriteZeros(file, scan.ValidBytes, tornEnd - scan.ValidBytes);
             file.Sync();
         }
         return new Segment(name, firstSequence)
@@ -96,6 +109,12 @@ public sealed partial class SegmentJournal
             LastSequence = scan.Records > 0 ? scan.LastSequence : firstSequence - 1,
             Length = scan.ValidBytes,
         };
+    }
+
+    private static long TrailingZeroBytes(ReadOnlySpan<byte> image)
+    {
+        var last = image.LastIndexOfAnyExcept((byte)0);
+        return image.Length - (last + 1);
     }
 
     private static List<SnapshotInfo> LoadSnapshots(IJournalStorage storage, IReadOnlyList<string> files)
@@ -133,11 +152,11 @@ public sealed partial class SegmentJournal
         }
         foreach (var segment in segments.Where(s => s.Last > afterSequence))
         {
-            ReplaySegment(segment.Name, segment.First, segment.Length, afterSequence, durable, visitor);
+            ReplaySegment(segment.Name, segment.First, segment.Length, afterSequence, Math.Min(durable, segment.Last), visitor);
         }
     }
 
-    private void ReplaySegment(string name, long first, long length, long afterSequence, long durable, RecordVisitor visitor)
+    private void ReplaySegment(string name, long first, long length, long afterSequence, long last, RecordVisitor visitor)
     {
         if (_replayBuffer.Length < length)
         {
@@ -152,7 +171,7 @@ public sealed partial class SegmentJournal
             }
         }
         var position = RecordFormat.SegmentHeaderBytes;
-        for (var expected = first; position < image.Length && expected <= durable; expected++)
+        for (var expected = first; position < image.Length && expected <= last; expected++)
         {
             var defect = RecordFormat.TryRead(image[position..], expected, out var sequence, out var size);
             if (defect != RecordFormat.Defect.None)
@@ -222,6 +241,17 @@ public sealed partial class SegmentJournal
             Monitor.Pulse(_gate);
         }
         await Task.Run(_writer.Join).ConfigureAwait(false);
+        if (_spareSegment is not null)
+        {
+            try
+            {
+                await _spareSegment.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // A spare that could not be prepared is simply prepared again by the next open.
+            }
+        }
         _active?.Dispose();
         _active = null;
     }

@@ -24,6 +24,10 @@ public static class SegmentScanner
         while (position < segment.Length)
         {
             var defect = RecordFormat.TryRead(segment[(int)position..], expected, out var sequence, out var length);
+            if (defect != RecordFormat.Defect.None && IsZero(segment[(int)position..]))
+            {
+                break; // preallocated space: the records end here
+            }
             if (defect != RecordFormat.Defect.None)
             {
                 var after = HasValidRecordAfter(segment, position, last);
@@ -40,6 +44,8 @@ public static class SegmentScanner
         }
         return new SegmentScan(records, first, last, position, RecordFormat.Defect.None, -1, false);
     }
+
+    public static bool IsZero(ReadOnlySpan<byte> bytes) => !bytes.ContainsAnyExcept((byte)0);
 
     /// <summary>Whether any whole, checksummed record with a later sequence number starts after a defect.
     /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end.</summary>

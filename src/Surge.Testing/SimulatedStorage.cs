@@ -26,6 +26,9 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
 
     public bool FailNextSync { get; set; }
 
+    /// <summary>When set, <see cref="FailNextSync"/> applies only to files whose name ends with this.</summary>
+    public string? FailSyncOfSuffix { get; set; }
+
     public bool Crashed { get; private set; }
 
     public long BytesWritten => Interlocked.Read(ref _bytesWritten);
@@ -83,7 +86,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
                 file = new SimFile();
                 _files.Add(name, file);
             }
-            return new Handle(this, file);
+            return new Handle(this, file, name);
         }
     }
 
@@ -147,74 +150,91 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
         }
     }
 
+    /// <summary>A file as the disk holds it (<c>_durable</c>) plus the writes since the last sync, in order.
+    /// A crash keeps a random prefix of those writes, the last one possibly cut at any byte and its cut end
+    /// sometimes garbled.</summary>
     private sealed class SimFile
     {
-        public List<byte> Current { get; } = [];
-        private int _durableLength;
         private byte[] _durable = [];
+        private readonly List<(long Offset, byte[] Data, long? NewLength)> _pending = [];
+
+        public byte[] Current { get; private set; } = [];
 
         public void Write(long offset, ReadOnlySpan<byte> data)
         {
-            while (Current.Count < offset + data.Length)
-            {
-                Current.Add(0);
-            }
-            for (var i = 0; i < data.Length; i++)
-            {
-                Current[(int)offset + i] = data[i];
-            }
+            _pending.Add((offset, data.ToArray(), null));
+            Current = Apply(Current, offset, data);
+        }
+
+        public void SetLength(long length)
+        {
+            _pending.Add((0, [], length));
+            Current = Resize(Current, length);
         }
 
         public void Sync()
         {
             _durable = Current.ToArray();
-            _durableLength = _durable.Length;
-        }
-
-        public void SetLength(long length)
-        {
-            if (length < Current.Count)
-            {
-                Current.RemoveRange((int)length, Current.Count - (int)length);
-            }
-            while (Current.Count < length)
-            {
-                Current.Add(0);
-            }
+            _pending.Clear();
         }
 
         public void Flip(long offset)
         {
-            Current[(int)offset] ^= 0x5A;
-            if (offset < _durableLength)
+            Current[offset] ^= 0x5A;
+            if (offset < _durable.Length)
             {
                 _durable[offset] ^= 0x5A;
             }
         }
 
-        /// <summary>Unsynced writes are appends in a journal: keep a random prefix of them.</summary>
         public void LoseUnsynced(Random random)
         {
-            var current = Current.ToArray();
-            var keep = _durableLength + random.Next(Math.Max(0, current.Length - _durableLength) + 1);
-            var result = new byte[Math.Max(keep, 0)];
-            _durable.AsSpan(0, Math.Min(_durableLength, keep)).CopyTo(result);
-            if (keep > _durableLength)
+            var image = _durable.ToArray();
+            var kept = random.Next(_pending.Count + 1);
+            for (var i = 0; i < kept; i++)
             {
-                current.AsSpan(_durableLength, keep - _durableLength).CopyTo(result.AsSpan(_durableLength));
-                if (random.Next(4) == 0)
+                var (offset, data, newLength) = _pending[i];
+                if (newLength is { } length)
                 {
-                    var garbled = Math.Min(keep - _durableLength, 1 + random.Next(16));
-                    random.NextBytes(result.AsSpan(keep - garbled, garbled));
+                    image = Resize(image, length);
+                    continue;
                 }
+                if (i < kept - 1 || random.Next(3) == 0)
+                {
+                    image = Apply(image, offset, data);
+                    continue;
+                }
+                var cut = random.Next(data.Length + 1);
+                var torn = data.AsSpan(0, cut).ToArray();
+                if (cut > 0 && random.Next(4) == 0)
+                {
+                    random.NextBytes(torn.AsSpan(Math.Max(0, cut - 1 - random.Next(16))));
+                }
+                image = Apply(image, offset, torn);
             }
-            Current.Clear();
-            Current.AddRange(result);
+            Current = image;
             Sync();
+        }
+
+        private static byte[] Apply(byte[] image, long offset, ReadOnlySpan<byte> data)
+        {
+            if (offset + data.Length > image.Length)
+            {
+                image = Resize(image, offset + data.Length);
+            }
+            data.CopyTo(image.AsSpan((int)offset));
+            return image;
+        }
+
+        private static byte[] Resize(byte[] image, long length)
+        {
+            var resized = new byte[length];
+            image.AsSpan(0, (int)Math.Min(length, image.Length)).CopyTo(resized);
+            return resized;
         }
     }
 
-    private sealed class Handle(SimulatedStorage owner, SimFile file) : IStorageFile
+    private sealed class Handle(SimulatedStorage owner, SimFile file, string name) : IStorageFile
     {
         public long Length
         {
@@ -223,7 +243,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
                 lock (owner._gate)
                 {
                     owner.ThrowIfCrashed();
-                    return file.Current.Count;
+                    return file.Current.Length;
                 }
             }
         }
@@ -233,11 +253,8 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
             lock (owner._gate)
             {
                 owner.ThrowIfCrashed();
-                var n = (int)Math.Max(0, Math.Min(destination.Length, file.Current.Count - offset));
-                for (var i = 0; i < n; i++)
-                {
-                    destination[i] = file.Current[(int)offset + i];
-                }
+                var n = (int)Math.Max(0, Math.Min(destination.Length, file.Current.Length - offset));
+                file.Current.AsSpan((int)offset, n).CopyTo(destination);
                 return n;
             }
         }
@@ -270,7 +287,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
             lock (owner._gate)
             {
                 owner.ThrowIfCrashed();
-                if (owner.FailNextSync)
+                if (owner.FailNextSync && (owner.FailSyncOfSuffix is null || name.EndsWith(owner.FailSyncOfSuffix, StringComparison.Ordinal)))
                 {
                     owner.FailNextSync = false;
                     throw new IOException("Input/output error (simulated fsync failure)");

@@ -7,6 +7,13 @@ namespace Surge.Journal.Tests;
 public class RecoveryTests
 {
     private static readonly JournalOptions SmallSegments = new() { SegmentBytesMax = 1024 };
+    private static readonly JournalOptions OneSegment = new() { SegmentBytesMax = 64 * 1024 };
+
+    private static List<string> Segments(SimulatedStorage storage) =>
+        storage.ListFiles().Where(f => f.EndsWith(".seg", StringComparison.Ordinal)).ToList();
+
+    /// <summary>Where the records of a preallocated segment end (the zero fill starts).</summary>
+    private static int RecordsEnd(byte[] segment) => segment.AsSpan().LastIndexOfAnyExcept((byte)0) + 1;
 
     private static byte[] Payload(int i) => Encoding.UTF8.GetBytes($"payload {i:D4}");
 
@@ -35,9 +42,9 @@ public class RecoveryTests
     [Fact]
     public async Task TornTail_CutAtEveryByteOfTheLastRecord_IsDetectedAndCut()
     {
-        var storage = await StorageWithRecords(3, new JournalOptions());
-        var segment = storage.ListFiles().Single();
-        var whole = storage.Contents(segment);
+        var storage = await StorageWithRecords(3, OneSegment);
+        var segment = Segments(storage).Single();
+        var whole = storage.Contents(segment)[..RecordsEnd(storage.Contents(segment))];
         var lastRecordStart = whole.Length - (RecordFormat.RecordHeaderBytes + Payload(3).Length);
 
         for (var cut = lastRecordStart; cut < whole.Length; cut++)
@@ -50,10 +57,10 @@ public class RecoveryTests
             }
             torn.SyncDirectory();
 
-            await using var journal = SegmentJournal.Open(torn);
+            await using var journal = SegmentJournal.Open(torn, OneSegment);
 
             Assert.Equal([1L, 2L], Sequences(journal));
-            Assert.Equal(lastRecordStart, torn.Contents(segment).Length);
+            Assert.Equal(lastRecordStart, RecordsEnd(torn.Contents(segment)));
             var next = journal.Append(Payload(3));
             await next.Durable;
             Assert.Equal(3, next.Sequence);
@@ -63,15 +70,15 @@ public class RecoveryTests
     [Fact]
     public async Task GarbageAtTheTail_IsCut()
     {
-        var storage = await StorageWithRecords(5, new JournalOptions());
-        var segment = storage.ListFiles().Single();
+        var storage = await StorageWithRecords(5, OneSegment);
+        var segment = Segments(storage).Single();
         using (var file = storage.Open(segment, create: false))
         {
-            file.Write(file.Length, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+            file.Write(RecordsEnd(storage.Contents(segment)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
             file.Sync();
         }
 
-        await using var journal = SegmentJournal.Open(storage);
+        await using var journal = SegmentJournal.Open(storage, OneSegment);
 
         Assert.Equal(5, Sequences(journal).Length);
     }
@@ -79,12 +86,12 @@ public class RecoveryTests
     [Fact]
     public async Task CorruptRecordInTheMiddle_StopsStartUpNamingFileAndOffset()
     {
-        var storage = await StorageWithRecords(5, new JournalOptions());
-        var segment = storage.ListFiles().Single();
+        var storage = await StorageWithRecords(5, OneSegment);
+        var segment = Segments(storage).Single();
         var secondRecord = RecordFormat.SegmentHeaderBytes + RecordFormat.RecordHeaderBytes + Payload(1).Length;
         storage.Corrupt(segment, secondRecord + RecordFormat.RecordHeaderBytes + 2);
 
-        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage, OneSegment));
 
         Assert.Equal(storage.Describe(segment), e.File);
         Assert.Equal(secondRecord, e.Offset);
@@ -96,11 +103,10 @@ public class RecoveryTests
     public async Task CorruptLastRecordOfAnEarlierSegment_StopsRecovery()
     {
         var storage = await StorageWithRecords(200);
-        var segments = storage.ListFiles().Where(f => f.EndsWith(".seg", StringComparison.Ordinal)).ToList();
+        var segments = Segments(storage);
         Assert.True(segments.Count >= 3);
-        var first = storage.Contents(segments[0]);
-        storage.Corrupt(segments[0], first.Length - 1);
-        await using var journal = SegmentJournal.Open(storage);
+        storage.Corrupt(segments[0], RecordsEnd(storage.Contents(segments[0])) - 1);
+        await using var journal = SegmentJournal.Open(storage, SmallSegments);
 
         var e = Assert.Throws<JournalCorruptException>(() => Sequences(journal));
         Assert.Equal(storage.Describe(segments[0]), e.File);
@@ -111,7 +117,7 @@ public class RecoveryTests
     public async Task Segments_RollAndReplayAcrossThem()
     {
         var storage = await StorageWithRecords(200);
-        var segments = storage.ListFiles();
+        var segments = Segments(storage);
         Assert.True(segments.Count > 3);
         Assert.Equal("00000000000000000001.seg", segments[0]);
 
@@ -123,7 +129,7 @@ public class RecoveryTests
     public async Task DiskFull_FailsThePendingAppends_AndReopenShowsOnlyAcknowledgedRecords()
     {
         var storage = new SimulatedStorage(seed: 5);
-        var journal = SegmentJournal.Open(storage);
+        var journal = SegmentJournal.Open(storage, OneSegment);
         await journal.Append(Payload(1)).Durable;
         storage.DiskFullAtByte = storage.BytesWritten + 10;
 
@@ -134,7 +140,7 @@ public class RecoveryTests
         await journal.DisposeAsync();
 
         storage.DiskFullAtByte = null;
-        await using var reopened = SegmentJournal.Open(storage);
+        await using var reopened = SegmentJournal.Open(storage, OneSegment);
         Assert.Equal([1L], Sequences(reopened));
     }
 
@@ -142,37 +148,51 @@ public class RecoveryTests
     public async Task FsyncFailure_FailsTheGroupAndNothingUnsyncedIsReplayed()
     {
         var storage = new SimulatedStorage(seed: 6);
-        var journal = SegmentJournal.Open(storage);
+        var journal = SegmentJournal.Open(storage, OneSegment);
         await journal.Append(Payload(1)).Durable;
+        storage.FailSyncOfSuffix = ".seg";
         storage.FailNextSync = true;
 
         await Assert.ThrowsAsync<JournalWriteException>(() => journal.Append(Payload(2)).Durable);
         await journal.DisposeAsync();
 
-        await using var reopened = SegmentJournal.Open(storage);
+        await using var reopened = SegmentJournal.Open(storage, OneSegment);
         Assert.Equal([1L], Sequences(reopened));
     }
 
     [Fact]
     public async Task CorruptSnapshot_StopsStartUp()
     {
-        var storage = await StorageWithRecords(4, new JournalOptions());
-        await using (var journal = SegmentJournal.Open(storage))
+        var storage = await StorageWithRecords(4, OneSegment);
+        await using (var journal = SegmentJournal.Open(storage, OneSegment))
         {
             await journal.WriteSnapshotAsync(4, s => s.Write(new byte[100]), TestContext.Current.CancellationToken);
         }
         var snapshot = storage.ListFiles().Single(f => f.EndsWith(".snap", StringComparison.Ordinal));
         storage.Corrupt(snapshot, SnapshotFiles.HeaderBytes + 50);
 
-        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage));
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage, OneSegment));
         Assert.Contains("checksum", e.Message);
+    }
+
+    [Fact]
+    public async Task PreallocatedSegment_IsZeroFilledAheadAndRecordsOverwriteIt()
+    {
+        var storage = await StorageWithRecords(3, OneSegment);
+
+        var segment = Segments(storage).Single();
+        Assert.Equal(OneSegment.SegmentBytesMax, storage.Contents(segment).Length);
+        Assert.Contains("next-segment.tmp", storage.ListFiles());
+        await using var journal = SegmentJournal.Open(storage, OneSegment);
+        Assert.Equal([1L, 2L, 3L], Sequences(journal));
+        Assert.DoesNotContain(storage.ListFiles(), f => f.EndsWith(".tmp", StringComparison.Ordinal) && f != "next-segment.tmp");
     }
 
     [Fact]
     public async Task Backpressure_RefusesAppendsBeyondThePendingBound()
     {
         var storage = new SimulatedStorage(seed: 7);
-        await using var journal = SegmentJournal.Open(storage, new JournalOptions { PendingBytesMax = 64 });
+        await using var journal = SegmentJournal.Open(storage, OneSegment with { PendingBytesMax = 64 });
 
         journal.Append(new byte[40]);
         Assert.Throws<JournalBackpressureException>(() =>
@@ -188,10 +208,10 @@ public class RecoveryTests
     public async Task Verify_ReportsRecordsAndTheTornTailWithoutChangingAnything()
     {
         var storage = await StorageWithRecords(50);
-        var last = storage.ListFiles()[^1];
+        var last = Segments(storage)[^1];
         using (var file = storage.Open(last, create: false))
         {
-            file.Write(file.Length, [9, 9, 9]);
+            file.Write(RecordsEnd(storage.Contents(last)), [9, 9, 9]);
             file.Sync();
         }
         var before = storage.Contents(last);
@@ -210,11 +230,11 @@ public class RecoveryTests
     public async Task Verify_ReportsCorruptionAsAnError()
     {
         var storage = await StorageWithRecords(50);
-        storage.Corrupt(storage.ListFiles()[0], RecordFormat.SegmentHeaderBytes + 3);
+        storage.Corrupt(Segments(storage)[0], RecordFormat.SegmentHeaderBytes + 3);
 
         var report = JournalVerifier.Verify(storage);
 
         Assert.NotEmpty(report.Errors);
-        Assert.Contains(storage.ListFiles()[0], report.Errors[0]);
+        Assert.Contains(Segments(storage)[0], report.Errors[0]);
     }
 }
