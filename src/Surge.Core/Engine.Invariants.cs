@@ -22,6 +22,7 @@ public sealed partial class Engine
                 OrderStatus.Cancelled => null,
                 _ => sold,
             };
+            Require(order.AllocationCount > 0, $"order {order.OrderId} has no allocation");
             foreach (ref readonly var a in _allocations.AsSpan(order.AllocationStart, order.AllocationCount))
             {
                 Require(a.Quantity > 0, $"order {order.OrderId} has an allocation of {a.Quantity}");

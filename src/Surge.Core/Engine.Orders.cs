@@ -36,7 +36,7 @@ public sealed partial class Engine
             RollBack(allocationStart, buyerId);
             return reason;
         }
-        RecordOrder(orderId, parentId, buyerId, sellerId, expiresAtMs, allocationStart);
+        RecordOrder(orderId, parentId, buyerId, expiresAtMs, allocationStart);
         return RejectReason.None;
     }
 
@@ -93,11 +93,11 @@ public sealed partial class Engine
         _allocationCount = allocationStart;
     }
 
-    private void RecordOrder(long orderId, long parentId, long buyerId, long sellerId, long expiresAtMs, int allocationStart)
+    private void RecordOrder(long orderId, long parentId, long buyerId, long expiresAtMs, int allocationStart)
     {
         if (_orderCount == _orders.Length)
         {
-            LargeArray.Resize(ref _orders, _orders.Length * 2);
+            LargeArray.Resize(ref _orders, LargeArray.Grown(_orders.Length));
         }
         var index = _orderCount++;
         _orders[index] = new OrderRecord
@@ -105,7 +105,6 @@ public sealed partial class Engine
             OrderId = orderId,
             ParentId = parentId,
             BuyerId = buyerId,
-            SellerId = sellerId,
             ExpiresAtMs = expiresAtMs,
             PlacedAtMs = _nowMs,
             AllocationStart = allocationStart,

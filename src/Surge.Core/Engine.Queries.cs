@@ -61,7 +61,8 @@ public sealed partial class Engine
             return null;
         }
         ref readonly var o = ref _orders[index];
-        return new OrderSnapshot(o.OrderId, o.ParentId, o.BuyerId, o.SellerId, o.Status, o.CancelReason, o.PlacedAtMs,
+        var sellerId = _skus[_allocations[o.AllocationStart].Sku].SellerId;
+        return new OrderSnapshot(o.OrderId, o.ParentId, o.BuyerId, sellerId, o.Status, o.CancelReason, o.PlacedAtMs,
             o.ExpiresAtMs, _allocations.AsSpan(o.AllocationStart, o.AllocationCount).ToArray());
     }
 

@@ -78,7 +78,7 @@ public sealed partial class Engine
         Debug.Assert(cell.Reserved <= cell.OnHand);
         if (_allocationCount == _allocations.Length)
         {
-            LargeArray.Resize(ref _allocations, _allocations.Length * 2);
+            LargeArray.Resize(ref _allocations, LargeArray.Grown(_allocations.Length));
         }
         _allocations[_allocationCount++] = new Allocation
         {

@@ -37,6 +37,10 @@ internal static unsafe partial class LargeArray
         return array;
     }
 
+    /// <summary>The next capacity of a growing table: half as large again. Doubling would leave up to half of
+    /// a table of hundreds of megabytes empty (memory per live order is a watched figure).</summary>
+    public static int Grown(int length) => checked(length + Math.Max(16, length / 2));
+
     /// <summary>Replaces <paramref name="array"/> with a larger one holding the same leading elements.</summary>
     public static void Resize<T>(ref T[] array, int length) where T : unmanaged
     {

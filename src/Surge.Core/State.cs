@@ -28,15 +28,15 @@ internal struct SkuState
     public readonly bool IsFlashSale => (Flags & FlashSaleFlag) != 0;
 }
 
-/// <summary>One seller order. Its reservations are <see cref="AllocationCount"/> entries of the allocation
-/// arena starting at <see cref="AllocationStart"/>.</summary>
+/// <summary>One seller order (48 bytes). Its reservations are <see cref="AllocationCount"/> entries of the
+/// allocation arena starting at <see cref="AllocationStart"/>; an order always has at least one, and its seller
+/// is the seller of their SKUs.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct OrderRecord
 {
     public long OrderId;
     public long ParentId;
     public long BuyerId;
-    public long SellerId;
     public long ExpiresAtMs;
     public long PlacedAtMs;
     public int AllocationStart;

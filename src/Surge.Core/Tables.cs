@@ -256,7 +256,7 @@ internal sealed class ExpiryHeap
     {
         if (_count == _items.Length)
         {
-            LargeArray.Resize(ref _items, _items.Length * 2);
+            LargeArray.Resize(ref _items, LargeArray.Grown(_items.Length));
         }
         var entry = new Entry { DeadlineMs = deadlineMs, OrderIndex = orderIndex };
         var i = _count++;

@@ -7,7 +7,7 @@ public readonly record struct RecoveryReport(long SnapshotSequence, long Replaye
 
 /// <summary>When to snapshot: once this many journal bytes were appended since the last snapshot, which
 /// bounds the replay part of recovery.</summary>
-public sealed record SnapshotPolicy(long SnapshotEveryBytes = 256L * 1024 * 1024);
+public sealed record SnapshotPolicy(long SnapshotEveryBytes = 128L * 1024 * 1024);
 
 /// <summary>
 /// One partition made durable: the engine applies a batch, the same bytes are appended to the journal, and
@@ -48,6 +48,10 @@ public sealed class DurablePartition
         {
             using var stream = journal.OpenSnapshot(snapshot);
             engine = Engine.ReadSnapshot(stream);
+            if (stream.ReadByte() != -1) // reaching the end verifies the checksum
+            {
+                throw new JournalCorruptException(snapshot.Name, snapshot.Bytes, "snapshot has bytes after the engine state");
+            }
         }
         var snapshotLoad = clock.Elapsed;
         long replayed = 0;

@@ -38,7 +38,8 @@ public interface IJournal : IAsyncDisposable
     /// <summary>The newest valid snapshot, or null.</summary>
     SnapshotInfo? LatestSnapshot { get; }
 
-    /// <summary>Opens a snapshot for reading; its checksum was verified when it was found.</summary>
+    /// <summary>Opens a snapshot for reading. Its checksum is verified as it is read: reading to the end throws
+    /// <see cref="JournalCorruptException"/> if the payload was damaged.</summary>
     Stream OpenSnapshot(SnapshotInfo snapshot);
 
     /// <summary>Deletes records and snapshots no longer needed to recover from the newest snapshot, keeping

@@ -5,8 +5,8 @@ public sealed partial class SegmentJournal
     private byte[] _replayBuffer = [];
 
     /// <summary>
-    /// Opens (or creates) the journal in <paramref name="storage"/>. Every snapshot is checked, and every record
-    /// of the last segment: a defect there with no valid record after it is a write torn by a crash, and the
+    /// Opens (or creates) the journal in <paramref name="storage"/>. Every snapshot header is checked (payload
+    /// checksums as the payload is read), and every record of the last segment: a defect there with no valid record after it is a write torn by a crash, and the
     /// tail is cut. Earlier segments are closed and complete; their records are checked when replayed (and by
     /// <see cref="JournalVerifier"/>). Any other defect throws <see cref="JournalCorruptException"/> naming the
     /// file and byte offset.
@@ -122,7 +122,7 @@ public sealed partial class SegmentJournal
         var snapshots = new List<SnapshotInfo>();
         foreach (var name in files.Where(f => SnapshotFiles.TryParseName(f, out _)))
         {
-            var info = SnapshotFiles.Validate(storage, name, out var problem)
+            var info = SnapshotFiles.ValidateHeader(storage, name, out var problem)
                 ?? throw new JournalCorruptException(storage.Describe(name), 0, problem ?? "invalid snapshot");
             snapshots.Add(info);
         }

@@ -37,7 +37,7 @@ public class CodesTests
         Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<StockCell>());
         Assert.Equal(32, System.Runtime.CompilerServices.Unsafe.SizeOf<EngineEvent>());
         Assert.Equal(12, System.Runtime.CompilerServices.Unsafe.SizeOf<Allocation>());
-        Assert.Equal(56, System.Runtime.CompilerServices.Unsafe.SizeOf<OrderRecord>());
+        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<OrderRecord>());
     }
 
     private static int[] Values<T>() where T : struct, Enum =>

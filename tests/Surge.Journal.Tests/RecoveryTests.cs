@@ -161,7 +161,7 @@ public class RecoveryTests
     }
 
     [Fact]
-    public async Task CorruptSnapshot_StopsStartUp()
+    public async Task CorruptSnapshot_StopsRecoveryWhenRead()
     {
         var storage = await StorageWithRecords(4, OneSegment);
         await using (var journal = SegmentJournal.Open(storage, OneSegment))
@@ -171,8 +171,11 @@ public class RecoveryTests
         var snapshot = storage.ListFiles().Single(f => f.EndsWith(".snap", StringComparison.Ordinal));
         storage.Corrupt(snapshot, SnapshotFiles.HeaderBytes + 50);
 
-        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage, OneSegment));
+        await using var reopened = SegmentJournal.Open(storage, OneSegment);
+        using var stream = reopened.OpenSnapshot(reopened.LatestSnapshot!);
+        var e = Assert.Throws<JournalCorruptException>(() => stream.CopyTo(Stream.Null));
         Assert.Contains("checksum", e.Message);
+        Assert.False(JournalVerifier.Verify(storage).Ok);
     }
 
     [Fact]
