@@ -75,8 +75,8 @@ public static class BatchFormat
         Validate(batch, ref none);
     }
 
-    /// <summary>Validates like <see cref="Validate(ReadOnlySpan{byte})"/> and shows every order line's SKU to
-    /// <paramref name="visitor"/> on the way (the engine prefetches stock with it: one walk, not two).</summary>
+    /// <summary>Validates like <see cref="Validate(ReadOnlySpan{byte})"/> and shows every new order's id and
+    /// every order line's SKU to <paramref name="visitor"/> on the way.</summary>
     public static void Validate<TVisitor>(ReadOnlySpan<byte> batch, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
     {
         if (batch.Length < CommandWriter.BatchHeaderBytes || batch.Length > Limits.BatchBytesMax)
@@ -107,7 +107,7 @@ public static class BatchFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
+    internal static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
     {
         var kind = (CommandKind)reader.U8();
         switch (kind)
