@@ -60,6 +60,10 @@ public sealed record JournalOptions
     /// <summary>Most bytes appended but not yet durable; appends beyond it are refused (backpressure).</summary>
     public long PendingBytesMax { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Segments freed by compaction that are kept (renamed *.free) to be reused instead of zero-filling
+    /// new ones; beyond this many they are deleted.</summary>
+    public int FreeSegmentsMax { get; init; } = 4;
+
     /// <summary>Snapshots kept: the newest and fallbacks.</summary>
     public int SnapshotsKept { get; init; } = 2;
 }

@@ -32,6 +32,10 @@ public sealed partial class SegmentJournal
             segments.Add(tail);
         }
         var journal = new SegmentJournal(storage, options, segments, snapshots);
+        foreach (var free in files.Where(f => f.EndsWith(FreeSegmentExtension, StringComparison.Ordinal)))
+        {
+            journal._freeSegments.Enqueue(free);
+        }
         var last = segments.Count > 0 ? segments[^1].LastSequence : snapshots.Count > 0 ? snapshots[^1].Sequence : 0;
         journal._lastSequence = last;
         journal._durableSequence = last;
@@ -40,7 +44,7 @@ public sealed partial class SegmentJournal
             journal._active = storage.Open(tail.Name, create: false);
             journal._activeLength = tail.Length;
         }
-        if (options.PreallocateSegments)
+        if (options.PreallocateSegments && journal._freeSegments.Count == 0)
         {
             if (tail is null)
             {
@@ -222,12 +226,33 @@ public sealed partial class SegmentJournal
             while (_segments.Count > 1 && _segments[0].LastSequence <= oldestKept)
             {
                 removed += _segments[0].LastSequence - _segments[0].FirstSequence + 1;
-                _storage.Delete(_segments[0].Name);
+                Retire(_segments[0]);
                 _segments.RemoveAt(0);
             }
             return removed;
         }
     }
+
+    /// <summary>Keeps a full-size segment that is no longer needed as a future segment (up to
+    /// <see cref="JournalOptions.FreeSegmentsMax"/>), or deletes it.</summary>
+    private void Retire(Segment segment)
+    {
+        long length;
+        using (var file = _storage.Open(segment.Name, create: false))
+        {
+            length = file.Length;
+        }
+        if (_options.PreallocateSegments && _freeSegments.Count < _options.FreeSegmentsMax && length >= _options.SegmentBytesMax)
+        {
+            var free = Path.ChangeExtension(segment.Name, FreeSegmentExtension);
+            _storage.Rename(segment.Name, free);
+            _freeSegments.Enqueue(free);
+            return;
+        }
+        _storage.Delete(segment.Name);
+    }
+
+    private const string FreeSegmentExtension = ".free";
 
     public async ValueTask DisposeAsync()
     {

@@ -28,9 +28,13 @@ public static class SegmentScanner
             {
                 break; // preallocated space: the records end here
             }
+            if (defect == RecordFormat.Defect.BadSequence && sequence < expectedFirstSequence)
+            {
+                break; // a whole record from this file's previous life as an older segment: the records end here
+            }
             if (defect != RecordFormat.Defect.None)
             {
-                var after = HasValidRecordAfter(segment, position, last);
+                var after = HasValidRecordAfter(segment, position, Math.Max(last, expected - 1));
                 return new SegmentScan(records, first, last, position, defect, position, after);
             }
             if (records == 0)

@@ -192,6 +192,42 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task CompactedSegments_AreReused_AndTheirStaleRecordsNeverReplay()
+    {
+        var storage = new SimulatedStorage(seed: 8);
+        var options = new JournalOptions { SegmentBytesMax = 1024, FreeSegmentsMax = 2 };
+        await using (var journal = SegmentJournal.Open(storage, options))
+        {
+            for (var i = 1; i <= 90; i++)
+            {
+                await journal.Append(Payload(i)).Durable;
+                if (i % 30 == 0)
+                {
+                    await journal.WriteSnapshotAsync(i, s => s.WriteByte(1), TestContext.Current.CancellationToken);
+                    journal.Compact();
+                }
+            }
+            var free = storage.ListFiles().Where(f => f.EndsWith(".free", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(free);
+            for (var i = 91; i <= 160; i++)
+            {
+                await journal.Append(Payload(i)).Durable;
+            }
+            Assert.Contains(free, f => !storage.ListFiles().Contains(f)); // renamed into a new segment
+        }
+
+        await using var reopened = SegmentJournal.Open(storage, options);
+        var records = new List<(long, string)>();
+        reopened.Replay(90, (s, p) => records.Add((s, System.Text.Encoding.UTF8.GetString(p))));
+        Assert.Equal(Enumerable.Range(91, 70).Select(i => (long)i), records.Select(r => r.Item1));
+        Assert.All(records, r => Assert.Equal($"payload {r.Item1:D4}", r.Item2));
+        Assert.True(JournalVerifier.Verify(storage).Ok);
+        var next = reopened.Append(Payload(161));
+        await next.Durable;
+        Assert.Equal(161, next.Sequence);
+    }
+
+    [Fact]
     public async Task Backpressure_RefusesAppendsBeyondThePendingBound()
     {
         var storage = new SimulatedStorage(seed: 7);
