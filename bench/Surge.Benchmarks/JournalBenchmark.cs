@@ -4,30 +4,47 @@ using Surge.Journal;
 
 namespace Surge.Benchmarks;
 
-public sealed record JournalBenchOptions(string? Directory = null, double PhaseSeconds = 5, int Appenders = 2048, int RecordBytes = 128);
+public sealed record JournalBenchOptions(
+    string? Directory = null,
+    double PhaseSeconds = 5,
+    int Appenders = 64,
+    int BurstRecords = 64,
+    int SingleRecordAppenders = 2048,
+    int RecordBytes = 128);
 
 public sealed record JournalBenchResult(
     int RecordBytes,
-    int Appenders,
     double FsyncP50Ms,
     double FsyncP99Ms,
+    int Appenders,
+    int BurstRecords,
     double RecordsPerS,
     double RecordsPerGroup,
     double FullLoadAckP50Ms,
     double FullLoadAckP99Ms,
+    int SingleRecordAppenders,
+    double RecordsPerSOneAtATime,
+    double OneAtATimeAckP99Ms,
     double HalfRateRecordsPerS,
     double HalfRateAckP50Ms,
     double AckP99Ms,
-    double AckP99MinusFsyncP99Ms);
+    double AckP99MinusFsyncP99Ms,
+    double HalfRateCommitP50MsAtMost,
+    double HalfRateCommitP99MsAtMost,
+    long CompactEveryBytes);
 
 /// <summary>
-/// Durable records per second through the segment journal with many concurrent appenders, ack latency at
-/// full load and at half that rate (open loop), and the raw fdatasync latency of the same disk measured
-/// in the same run as the baseline the ack latency is compared with.
+/// Durable 128-byte records per second through the segment journal, run the way partitions use it:
+/// many concurrent appenders, each appending its micro-batch of records and awaiting the last ticket,
+/// with a snapshot and compaction every <see cref="CompactEveryBytes"/> as a partition's policy does.
+/// Also: appenders that await every single record, ack latency at half the full rate (open loop), and
+/// the raw fdatasync latency of the same disk measured in the same run as the baseline.
 /// </summary>
 public static class JournalBenchmark
 {
+    public const long CompactEveryBytes = 64L * 1024 * 1024;
     private const long HistogramMaxTicks = 10L * TimeSpan.TicksPerSecond;
+    private const double WarmUpSeconds = 1;
 
     public static async Task<JournalBenchResult> RunAsync(JournalBenchOptions o, Action<string, double>? progress, CancellationToken token)
     {
@@ -38,15 +55,21 @@ public static class JournalBenchmark
         {
             progress?.Invoke("raw fdatasync latency", 0);
             var fsync = MeasureFsync(Path.Combine(work, "fsync"), o.PhaseSeconds);
-            progress?.Invoke("full load", 0);
-            var full = await FullLoadAsync(Path.Combine(work, "full"), o, token);
+            progress?.Invoke($"{o.Appenders} appenders × {o.BurstRecords}-record bursts", 0);
+            var full = await RunPhaseAsync(Path.Combine(work, "full"), o, o.Appenders, o.BurstRecords, token);
+            progress?.Invoke($"{o.SingleRecordAppenders} appenders awaiting every record", 0);
+            var single = await RunPhaseAsync(Path.Combine(work, "single"), o, o.SingleRecordAppenders, 1, token);
             var halfRate = full.RecordsPerS / 2;
-            progress?.Invoke("half rate", 0);
+            progress?.Invoke($"open loop at half rate ({halfRate:F0}/s)", 0);
             var half = await FixedRateAsync(Path.Combine(work, "half"), o, halfRate, token);
             var ackP99 = Ms(half.Latency, 99);
+            var commitP50 = CommitStats.PercentileMicros(half.Commits, 50) / 1000.0;
+            var commitP99 = CommitStats.PercentileMicros(half.Commits, 99) / 1000.0;
             var fsyncP99 = Ms(fsync, 99);
-            return new JournalBenchResult(o.RecordBytes, o.Appenders, Ms(fsync, 50), fsyncP99, full.RecordsPerS, full.RecordsPerGroup,
-                Ms(full.Latency, 50), Ms(full.Latency, 99), half.RecordsPerS, Ms(half.Latency, 50), ackP99, ackP99 - fsyncP99);
+            return new JournalBenchResult(o.RecordBytes, Ms(fsync, 50), fsyncP99, o.Appenders, o.BurstRecords, full.RecordsPerS,
+                full.RecordsPerGroup, Ms(full.Latency, 50), Ms(full.Latency, 99), o.SingleRecordAppenders, single.RecordsPerS,
+                Ms(single.Latency, 99), half.RecordsPerS, Ms(half.Latency, 50), ackP99, ackP99 - fsyncP99, commitP50, commitP99,
+                CompactEveryBytes);
         }
         finally
         {
@@ -80,51 +103,89 @@ public static class JournalBenchmark
         return histogram;
     }
 
-    private static async Task<(double RecordsPerS, double RecordsPerGroup, LongHistogram Latency)> FullLoadAsync(string directory, JournalBenchOptions o, CancellationToken token)
+    /// <summary>Snapshots (a few bytes: the records carry no state here) and compacts every
+    /// <see cref="CompactEveryBytes"/> of records made durable, like a partition's snapshot policy.</summary>
+    private static async Task MaintainAsync(SegmentJournal journal, int recordBytes, Func<bool> running, CancellationToken token)
+    {
+        var recordsPerSnapshot = CompactEveryBytes / (recordBytes + RecordFormat.RecordHeaderBytes);
+        var last = 0L;
+        while (running())
+        {
+            var durable = journal.DurableSequence;
+            if (durable - last >= recordsPerSnapshot)
+            {
+                await journal.WriteSnapshotAsync(durable, s => s.WriteByte(0), token);
+                journal.Compact();
+                last = durable;
+            }
+            await Task.Delay(20, token);
+        }
+    }
+
+    private static async Task<(double RecordsPerS, double RecordsPerGroup, LongHistogram Latency)> RunPhaseAsync(
+        string directory, JournalBenchOptions o, int appenders, int burst, CancellationToken token)
     {
         await using var journal = SegmentJournal.Open(new DirectoryStorage(directory));
         var payload = new byte[o.RecordBytes];
-        var histograms = new LongHistogram[o.Appenders];
+        var histograms = new LongHistogram[appenders];
+        var counts = new long[appenders];
+        var measuring = false;
         var stop = false;
-        var counts = new long[o.Appenders];
-        var groupsBefore = journal.GroupCommits;
-        var clock = Stopwatch.StartNew();
-        var appenders = Enumerable.Range(0, o.Appenders).Select(i => Task.Run(async () =>
+        var maintenance = MaintainAsync(journal, o.RecordBytes, () => !Volatile.Read(ref stop), token);
+        var tasks = Enumerable.Range(0, appenders).Select(i => Task.Run(async () =>
         {
             var h = histograms[i] = new LongHistogram(HistogramMaxTicks, 3);
             while (!Volatile.Read(ref stop))
             {
                 var start = Stopwatch.GetTimestamp();
-                await journal.Append(payload).Durable.ConfigureAwait(false);
-                h.RecordValue(TicksSince(start));
-                counts[i]++;
+                AppendTicket last = default;
+                for (var r = 0; r < burst; r++)
+                {
+                    last = journal.Append(payload);
+                }
+                await last.Durable.ConfigureAwait(false);
+                if (Volatile.Read(ref measuring))
+                {
+                    h.RecordValue(TicksSince(start));
+                    counts[i] += burst;
+                }
             }
         }, token)).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds), token); // compaction starts freeing segments
+        var groupsBefore = journal.GroupCommits;
+        Volatile.Write(ref measuring, true);
+        var clock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(o.PhaseSeconds), token);
-        Volatile.Write(ref stop, true);
-        await Task.WhenAll(appenders);
+        Volatile.Write(ref measuring, false);
         clock.Stop();
+        var groups = journal.GroupCommits - groupsBefore;
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(tasks);
+        await maintenance;
         var total = counts.Sum();
         var merged = new LongHistogram(HistogramMaxTicks, 3);
         foreach (var h in histograms)
         {
             merged.Add(h);
         }
-        var groups = journal.GroupCommits - groupsBefore;
         return (total / clock.Elapsed.TotalSeconds, (double)total / Math.Max(1, groups), merged);
     }
 
     /// <summary>Open loop at a fixed rate: records are appended on schedule whether or not earlier ones are
     /// durable yet, and each record's ack latency is the time from its append to its group's completion.</summary>
-    private static async Task<(double RecordsPerS, LongHistogram Latency)> FixedRateAsync(string directory, JournalBenchOptions o, double rate, CancellationToken token)
+    private static async Task<(double RecordsPerS, LongHistogram Latency, long[] Commits)> FixedRateAsync(string directory, JournalBenchOptions o, double rate, CancellationToken token)
     {
         await using var journal = SegmentJournal.Open(new DirectoryStorage(directory));
         var payload = new byte[o.RecordBytes];
         var histogram = new LongHistogram(HistogramMaxTicks, 3);
         var pending = new List<Task>();
+        var stop = false;
+        var maintenance = MaintainAsync(journal, o.RecordBytes, () => !Volatile.Read(ref stop), token);
         var start = Stopwatch.GetTimestamp();
-        var deadline = start + (long)(o.PhaseSeconds * Stopwatch.Frequency);
-        long sent = 0;
+        var measureFrom = start + (long)(WarmUpSeconds * Stopwatch.Frequency);
+        long[]? commitsBefore = null;
+        var deadline = measureFrom + (long)(o.PhaseSeconds * Stopwatch.Frequency);
+        long sent = 0, measured = 0;
         Task? group = null;
         List<long>? stamps = null;
         while (Stopwatch.GetTimestamp() < deadline)
@@ -134,6 +195,12 @@ public static class JournalBenchmark
             {
                 var stamp = Stopwatch.GetTimestamp();
                 var ticket = journal.Append(payload);
+                if (stamp < measureFrom)
+                {
+                    continue;
+                }
+                commitsBefore ??= journal.Stats.Counts();
+                measured++;
                 if (!ReferenceEquals(ticket.Durable, group))
                 {
                     group = ticket.Durable;
@@ -158,7 +225,9 @@ public static class JournalBenchmark
             await Task.Delay(1, token);
         }
         await Task.WhenAll(pending);
-        var seconds = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
-        return (sent / seconds, histogram);
+        var commits = journal.Stats.Counts().Zip(commitsBefore ?? new long[CommitStats.Buckets], (a, b) => a - b).ToArray();
+        Volatile.Write(ref stop, true);
+        await maintenance;
+        return (measured / o.PhaseSeconds, histogram, commits);
     }
 }

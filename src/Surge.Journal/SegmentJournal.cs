@@ -68,6 +68,9 @@ public sealed partial class SegmentJournal : IJournal
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
 
+    /// <summary>Durations and sizes of the group commits since open.</summary>
+    public CommitStats Stats { get; } = new();
+
     /// <summary>Group commits (write + fdatasync) done since open.</summary>
     public long GroupCommits => Interlocked.Read(ref _groupCommits);
 
@@ -122,6 +125,7 @@ public sealed partial class SegmentJournal : IJournal
     {
         while (TakeGroup(out var buffer, out var bytes, out var firstSequence, out var lastSequence, out var done))
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 WriteGroup(buffer.AsSpan(0, bytes), firstSequence, lastSequence);
@@ -138,6 +142,7 @@ public sealed partial class SegmentJournal : IJournal
             }
             Interlocked.Exchange(ref _durableSequence, lastSequence);
             Interlocked.Increment(ref _groupCommits);
+            Stats.Record(started, (int)(lastSequence - firstSequence + 1), bytes);
             done.SetResult();
         }
     }
