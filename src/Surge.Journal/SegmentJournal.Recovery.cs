@@ -103,22 +103,14 @@ public sealed partial class SegmentJournal
                 throw new JournalCorruptException(storage.Describe(name), scan.DefectOffset,
                     $"{scan.Defect} at the record after sequence {(scan.Records > 0 ? scan.LastSequence : firstSequence - 1)}");
             }
-            using var file = storage.Open(name, create: false);
-            var tornEnd = image.Length - TrailingZeroBytes(image);
-            WriteZeros(file, scan.ValidBytes, tornEnd - scan.ValidBytes);
-            file.Sync();
+            // Nothing valid follows the defect, so the bytes from here on can never be mistaken for records
+            // (every later record must carry the next sequence number): the writer simply overwrites them.
         }
         return new Segment(name, firstSequence)
         {
             LastSequence = scan.Records > 0 ? scan.LastSequence : firstSequence - 1,
             Length = scan.ValidBytes,
         };
-    }
-
-    private static long TrailingZeroBytes(ReadOnlySpan<byte> image)
-    {
-        var last = image.LastIndexOfAnyExcept((byte)0);
-        return image.Length - (last + 1);
     }
 
     private static List<SnapshotInfo> LoadSnapshots(IJournalStorage storage, IReadOnlyList<string> files)

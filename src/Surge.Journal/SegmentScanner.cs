@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Surge.Journal;
 
 /// <summary>The result of checking the records of one segment's bytes.</summary>
@@ -52,19 +54,31 @@ public static class SegmentScanner
     public static bool IsZero(ReadOnlySpan<byte> bytes) => !bytes.ContainsAnyExcept((byte)0);
 
     /// <summary>Whether any whole, checksummed record with a later sequence number starts after a defect.
-    /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end.</summary>
+    /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end. Checks
+    /// the cheap header fields before the checksum: after a reused segment's records come megabytes of stale
+    /// bytes, and only a plausible header is worth a CRC.</summary>
     private static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence)
     {
         for (var p = (int)defectOffset + 1; p + RecordFormat.RecordHeaderBytes < segment.Length; p++)
         {
-            if (RecordFormat.TryRead(segment[p..], 0, out var sequence, out _) == RecordFormat.Defect.None
-                && sequence > lastGoodSequence)
+            var length = BinaryPrimitives.ReadInt32LittleEndian(segment[(p + 4)..]);
+            var sequence = BinaryPrimitives.ReadInt64LittleEndian(segment[(p + 8)..]);
+            if (length <= 0 || length > RecordFormat.RecordPayloadBytesMax || sequence <= lastGoodSequence
+                || sequence > lastGoodSequence + SequenceLookaheadMax)
+            {
+                continue;
+            }
+            if (RecordFormat.TryRead(segment[p..], sequence, out _, out _) == RecordFormat.Defect.None)
             {
                 return true;
             }
         }
         return false;
     }
+
+    /// <summary>A record after a defect counts as evidence of damage only if its sequence number is within
+    /// this many of the last good one (one group commit holds far fewer); random bytes rarely are.</summary>
+    private const long SequenceLookaheadMax = 1L << 32;
 
     /// <summary>Parses a segment name "{first_sequence:D20}.seg".</summary>
     public static bool TryParseSegmentName(string name, out long firstSequence)

@@ -57,13 +57,17 @@ public class RecoveryTests
             }
             torn.SyncDirectory();
 
-            await using var journal = SegmentJournal.Open(torn, OneSegment);
-
-            Assert.Equal([1L, 2L], Sequences(journal));
-            Assert.Equal(lastRecordStart, RecordsEnd(torn.Contents(segment)));
-            var next = journal.Append(Payload(3));
-            await next.Durable;
-            Assert.Equal(3, next.Sequence);
+            await using (var journal = SegmentJournal.Open(torn, OneSegment))
+            {
+                Assert.Equal([1L, 2L], Sequences(journal));
+                var next = journal.Append("written again"u8);
+                await next.Durable;
+                Assert.Equal(3, next.Sequence);
+            }
+            await using var reopened = SegmentJournal.Open(torn, OneSegment);
+            var payloads = new List<string>();
+            reopened.Replay(0, (_, p) => payloads.Add(Encoding.UTF8.GetString(p)));
+            Assert.Equal([Encoding.UTF8.GetString(Payload(1)), Encoding.UTF8.GetString(Payload(2)), "written again"], payloads);
         }
     }
 
