@@ -42,7 +42,7 @@ public sealed record JournalBenchResult(
 /// </summary>
 public static class JournalBenchmark
 {
-    public const long CompactEveryBytes = 64L * 1024 * 1024;
+    public static readonly long CompactEveryBytes = new SnapshotPolicy().SnapshotEveryBytes;
     private const long HistogramMaxTicks = 10L * TimeSpan.TicksPerSecond;
     private const double WarmUpSeconds = 1;
 
@@ -207,10 +207,12 @@ public static class JournalBenchmark
                 {
                     Track(group, groupFirstStamp, groupRecords);
                     group = ticket.Durable;
-                    groupFirstStamp = stamp;
                     groupRecords = 0;
                 }
-                groupRecords++;
+                if (groupRecords++ == 0)
+                {
+                    groupFirstStamp = stamp;
+                }
             }
             Track(group, groupFirstStamp, groupRecords);
             await Task.Delay(1, token);

@@ -51,7 +51,7 @@ public interface IJournal : IAsyncDisposable
 public sealed record JournalOptions
 {
     /// <summary>A segment is closed and a new one started once it reaches this size.</summary>
-    public long SegmentBytesMax { get; init; } = 64L * 1024 * 1024;
+    public long SegmentBytesMax { get; init; } = 128L * 1024 * 1024;
 
     /// <summary>Zero-fill each segment to <see cref="SegmentBytesMax"/> ahead of use (in the background), so
     /// that group commits overwrite allocated blocks instead of growing the file.</summary>

@@ -228,7 +228,10 @@ public sealed partial class SegmentJournal : IJournal
         RecordFormat.WriteSegmentHeader(header);
         file.Write(0, header);
         file.Sync(); // a durable header before any record: a bad header later is damage, not a crash
-        _storage.SyncDirectory();
+        if (recycled is null && !_options.PreallocateSegments)
+        {
+            _storage.SyncDirectory(); // a renamed segment's directory entry was made durable by the rename
+        }
         _active = file;
         _activeLength = RecordFormat.SegmentHeaderBytes;
         int free;
