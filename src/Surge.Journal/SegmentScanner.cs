@@ -23,6 +23,7 @@ public static class SegmentScanner
         var expected = expectedFirstSequence;
         long first = 0, last = 0;
         var records = 0;
+        var longest = 0;
         while (position < segment.Length)
         {
             var defect = RecordFormat.TryRead(segment[(int)position..], expected, out var sequence, out var length);
@@ -36,7 +37,7 @@ public static class SegmentScanner
             }
             if (defect != RecordFormat.Defect.None)
             {
-                var after = HasValidRecordAfter(segment, position, Math.Max(last, expected - 1));
+                var after = HasValidRecordAfter(segment, position, Math.Max(last, expected - 1), Math.Max(longest, EvidenceLengthMin));
                 return new SegmentScan(records, first, last, position, defect, position, after);
             }
             if (records == 0)
@@ -45,6 +46,7 @@ public static class SegmentScanner
             }
             records++;
             last = sequence;
+            longest = Math.Max(longest, length);
             expected = sequence + 1;
             position += RecordFormat.RecordHeaderBytes + length;
         }
@@ -57,14 +59,18 @@ public static class SegmentScanner
     /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end. Checks
     /// the cheap header fields before the checksum: after a reused segment's records come megabytes of stale
     /// bytes, and only a plausible header is worth a CRC.</summary>
-    private static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence)
+    private static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence, int lengthMax)
     {
+        var sequenceMax = lastGoodSequence + segment.Length / (RecordFormat.RecordHeaderBytes + 1);
         for (var p = (int)defectOffset + 1; p + RecordFormat.RecordHeaderBytes < segment.Length; p++)
         {
             var length = BinaryPrimitives.ReadInt32LittleEndian(segment[(p + 4)..]);
+            if (length <= 0 || length > lengthMax)
+            {
+                continue;
+            }
             var sequence = BinaryPrimitives.ReadInt64LittleEndian(segment[(p + 8)..]);
-            if (length <= 0 || length > RecordFormat.RecordPayloadBytesMax || sequence <= lastGoodSequence
-                || sequence > lastGoodSequence + SequenceLookaheadMax)
+            if (sequence <= lastGoodSequence || sequence > sequenceMax)
             {
                 continue;
             }
@@ -76,9 +82,9 @@ public static class SegmentScanner
         return false;
     }
 
-    /// <summary>A record after a defect counts as evidence of damage only if its sequence number is within
-    /// this many of the last good one (one group commit holds far fewer); random bytes rarely are.</summary>
-    private const long SequenceLookaheadMax = 1L << 32;
+    /// <summary>Evidence of damage is a record no longer than the longest valid one before it (at least this
+    /// long) whose sequence number could still fit in the segment: a checksum is only tried on such headers.</summary>
+    private const int EvidenceLengthMin = 64 * 1024;
 
     /// <summary>Parses a segment name "{first_sequence:D20}.seg".</summary>
     public static bool TryParseSegmentName(string name, out long firstSequence)
