@@ -20,16 +20,16 @@ internal static class BenchCommand
     private static Command Engine()
     {
         var json = JsonOption();
-        var orders = new Option<int>("--orders") { Description = "Marketplace orders to apply (1–5 lines over 100,000 SKUs).", DefaultValueFactory = _ => 5_000_000 };
-        var batch = new Option<int>("--batch") { Description = "Orders per engine batch.", DefaultValueFactory = _ => 1000 };
-        var buyers = new Option<int>("--flash-buyers") { Description = "Distinct buyers in the flash-sale mix (10,000 units, limit 1 each).", DefaultValueFactory = _ => 1_000_000 };
+        var orders = Output.PositiveOption("--orders", "Marketplace orders to apply (1–5 lines over 100,000 SKUs).", 5_000_000);
+        var batch = Output.PositiveOption("--batch", "Orders per engine batch.", 1000, Core.Limits.CommandsPerBatchMax);
+        var buyers = Output.PositiveOption("--flash-buyers", "Distinct buyers in the flash-sale mix (10,000 units, limit 1 each).", 1_000_000);
         var command = new Command("engine", "Orders applied per second by one engine on one core, and bytes allocated per order.") { json, orders, batch, buyers };
         command.SetAction(parse =>
         {
             var options = new EngineBenchOptions(
-                Orders: Positive(parse.GetValue(orders), "--orders"),
-                OrdersPerBatch: Math.Clamp(parse.GetValue(batch), 1, Core.Limits.CommandsPerBatchMax),
-                FlashBuyers: Positive(parse.GetValue(buyers), "--flash-buyers"));
+                Orders: parse.GetValue(orders),
+                OrdersPerBatch: parse.GetValue(batch),
+                FlashBuyers: parse.GetValue(buyers));
             var result = Output.WithProgress("engine", p => EngineBenchmark.Run(options, p));
             var table = new Table().AddColumns("mix", "orders", "orders/s", "allocated B/order", "accepted", "note");
             table.AddRow("marketplace (1–5 lines, 100k SKUs)", $"{result.Orders:N0}",
@@ -50,19 +50,26 @@ internal static class BenchCommand
     {
         var json = JsonOption();
         var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory on the disk to measure (default: a temporary directory)." };
-        var seconds = new Option<double>("--seconds") { Description = "Measured duration of each phase (after 1 s of warm-up).", DefaultValueFactory = _ => 5 };
-        var appenders = new Option<int>("--appenders") { Description = "Concurrent appenders, each appending a burst of records and awaiting the last.", DefaultValueFactory = _ => 64 };
-        var burst = new Option<int>("--burst") { Description = "Records per burst (a partition's micro-batch).", DefaultValueFactory = _ => 64 };
-        var single = new Option<int>("--single-appenders") { Description = "Concurrent appenders in the phase where each awaits every record.", DefaultValueFactory = _ => 2048 };
+        var seconds = new Option<double>("--seconds") { Description = "Measured duration of each phase in seconds, 0.5–600 (after 1 s of warm-up).", DefaultValueFactory = _ => 5 };
+        seconds.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0.5 or > 600)
+            {
+                r.AddError("--seconds must be between 0.5 and 600");
+            }
+        });
+        var appenders = Output.PositiveOption("--appenders", "Concurrent appenders, each appending a burst of records and awaiting the last.", 64, 100_000);
+        var burst = Output.PositiveOption("--burst", "Records per burst (a partition's micro-batch).", 64, 100_000);
+        var single = Output.PositiveOption("--single-appenders", "Concurrent appenders in the phase where each awaits every record.", 2048, 100_000);
         var command = new Command("journal", "Durable 128-byte records per second with many appenders; ack and raw fsync latency.") { json, dir, seconds, appenders, burst, single };
         command.SetAction(async (parse, token) =>
         {
             var options = new JournalBenchOptions(
                 Directory: parse.GetValue(dir)?.FullName,
-                PhaseSeconds: Math.Clamp(parse.GetValue(seconds), 0.5, 600),
-                Appenders: Math.Clamp(parse.GetValue(appenders), 1, 100_000),
-                BurstRecords: Math.Clamp(parse.GetValue(burst), 1, 100_000),
-                SingleRecordAppenders: Math.Clamp(parse.GetValue(single), 1, 100_000));
+                PhaseSeconds: parse.GetValue(seconds),
+                Appenders: parse.GetValue(appenders),
+                BurstRecords: parse.GetValue(burst),
+                SingleRecordAppenders: parse.GetValue(single));
             var result = await JournalBenchmark.RunAsync(options, (stage, _) => Console.Error.WriteLine($"journal: {stage}"), token);
             var table = new Table().AddColumns("measure", "value");
             table.AddRow("raw fdatasync p50 / p99 (4 KiB appended)", $"{result.FsyncP50Ms:F3} ms / {result.FsyncP99Ms:F3} ms");
@@ -85,11 +92,11 @@ internal static class BenchCommand
     {
         var json = JsonOption();
         var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory for the journal (default: a temporary directory, removed afterwards)." };
-        var orders = new Option<int>("--orders") { Description = "Orders in the journal.", DefaultValueFactory = _ => 10_000_000 };
+        var orders = Output.PositiveOption("--orders", "Orders in the journal.", 10_000_000);
         var command = new Command("recovery", "Time to recover a journal of many orders, and memory per live order.") { json, dir, orders };
         command.SetAction(async (parse, token) =>
         {
-            var options = new RecoveryBenchOptions(parse.GetValue(dir)?.FullName, Positive(parse.GetValue(orders), "--orders"));
+            var options = new RecoveryBenchOptions(parse.GetValue(dir)?.FullName, parse.GetValue(orders));
             var result = await RecoveryBenchmark.RunAsync(options, (stage, _) => Console.Error.WriteLine($"recovery: {stage}"), token);
             var table = new Table().AddColumns("measure", "value");
             table.AddRow("orders in journal", $"{result.Orders:N0}");
@@ -105,6 +112,4 @@ internal static class BenchCommand
         return command;
     }
 
-    private static int Positive(int value, string name) =>
-        value > 0 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive");
 }

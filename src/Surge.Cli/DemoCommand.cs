@@ -20,8 +20,8 @@ internal static class DemoCommand
 
     public static Command Create()
     {
-        var buyers = new Option<int>("--buyers") { Description = "Buyers rushing the flash sale.", DefaultValueFactory = _ => 200_000 };
-        var units = new Option<int>("--units") { Description = "Phones on sale.", DefaultValueFactory = _ => 10_000 };
+        var buyers = Output.PositiveOption("--buyers", "Buyers rushing the flash sale.", 200_000, 5_000_000);
+        var units = Output.PositiveOption("--units", "Phones on sale.", 10_000, Limits.StockMovementUnitsMax);
         var data = new Option<DirectoryInfo?>("--data") { Description = "Keep the journal in this directory (default: a temporary one, removed at the end)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the summary as JSON to this file." };
         var command = new Command("demo", "Run a flash sale on an embedded, durable partition and show what happened.") { buyers, units, data, json };
@@ -29,11 +29,6 @@ internal static class DemoCommand
         {
             var buyerCount = parse.GetValue(buyers);
             var unitCount = parse.GetValue(units);
-            if (buyerCount < 1 || unitCount < 1 || unitCount > Limits.StockMovementUnitsMax)
-            {
-                AnsiConsole.MarkupLine($"[red]error:[/] --buyers must be ≥ 1 and --units in 1..{Limits.StockMovementUnitsMax}");
-                return 2;
-            }
             var keep = parse.GetValue(data);
             var directory = keep?.FullName ?? Path.Combine(Path.GetTempPath(), $"surge-demo-{Environment.ProcessId}");
             try

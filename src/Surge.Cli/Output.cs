@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Spectre.Console;
@@ -58,6 +59,21 @@ internal static class Output
                     task.Value = Math.Clamp(fraction * 100, 0, 100);
                 });
             });
+    }
+
+    /// <summary>An integer option that must lie in 1..<paramref name="max"/>; the parser reports violations.</summary>
+    public static Option<int> PositiveOption(string name, string description, int defaultValue, int max = int.MaxValue)
+    {
+        var option = new Option<int>(name) { Description = $"{description} (1–{max:N0})", DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<int>();
+            if (value < 1 || value > max)
+            {
+                result.AddError($"{name} must be between 1 and {max:N0}, not {value}");
+            }
+        });
+        return option;
     }
 
     public static string Rate(double perSecond) => perSecond >= 1e6 ? $"{perSecond / 1e6:F2} M/s" : perSecond >= 1e3 ? $"{perSecond / 1e3:F1} k/s" : $"{perSecond:F0}/s";
