@@ -6,8 +6,9 @@ public sealed partial class SegmentJournal
 
     /// <summary>
     /// Opens (or creates) the journal in <paramref name="storage"/>. Every snapshot header is checked (payload
-    /// checksums as the payload is read), and every record of the last segment: a defect there with no valid record after it is a write torn by a crash, and the
-    /// tail is cut. Earlier segments are closed and complete; their records are checked when replayed (and by
+    /// checksums as the payload is read), and every record of the last segment: a defect there with no valid
+    /// record after it is a write torn by a crash, and the journal ends before it (new records overwrite it).
+    /// Earlier segments are closed and complete; their records are checked when replayed (and by
     /// <see cref="JournalVerifier"/>). Any other defect throws <see cref="JournalCorruptException"/> naming the
     /// file and byte offset.
     /// </summary>
@@ -88,12 +89,15 @@ public sealed partial class SegmentJournal
         var image = ReadAll(storage, name);
         if (!RecordFormat.IsSegmentHeader(image))
         {
-            if (image.Length <= RecordFormat.SegmentHeaderBytes || SegmentScanner.IsZero(image.AsSpan(RecordFormat.SegmentHeaderBytes)))
+            if (image.Length > RecordFormat.SegmentHeaderBytes
+                && SegmentScanner.HasValidRecordAfter(image, RecordFormat.SegmentHeaderBytes - 1, firstSequence - 1, SegmentScanner.EvidenceLengthMin))
             {
-                storage.Delete(name); // created by a crash before its header was durable: it holds no record
-                return null;
+                throw new JournalCorruptException(storage.Describe(name), 0, "bad segment header before valid records");
             }
-            throw new JournalCorruptException(storage.Describe(name), 0, "bad segment header");
+            // Records are written only after the header is durable: a crash while starting this segment left it
+            // without any record.
+            storage.Delete(name);
+            return null;
         }
         var scan = SegmentScanner.Scan(image, firstSequence);
         if (scan.Defect != RecordFormat.Defect.None)

@@ -11,6 +11,9 @@ namespace Surge.Journal;
 /// </summary>
 public sealed partial class SegmentJournal : IJournal
 {
+    private const string SpareSegmentName = "next-segment.tmp";
+    private const int ZeroChunkBytes = 1024 * 1024;
+
     private readonly IJournalStorage _storage;
     private readonly JournalOptions _options;
     private readonly object _gate = new();
@@ -32,11 +35,11 @@ public sealed partial class SegmentJournal : IJournal
     private bool _closed;
     private Exception? _failure;
 
-    // Owned by the writer thread (and by Open before it starts).
+    // Owned by the writer thread (and by Open before it starts, and Dispose after it ends).
     private IStorageFile? _active;
     private long _activeLength;
-    private long _durableSequence;
-    private long _groupCommits;
+    private Task? _spareSegment;
+    private long _durableSequence; // read by anyone through Interlocked
 
     private sealed class Segment(string name, long firstSequence)
     {
@@ -72,7 +75,7 @@ public sealed partial class SegmentJournal : IJournal
     public CommitStats Stats { get; } = new();
 
     /// <summary>Group commits (write + fdatasync) done since open.</summary>
-    public long GroupCommits => Interlocked.Read(ref _groupCommits);
+    public long GroupCommits => Stats.Commits;
 
     public SnapshotInfo? LatestSnapshot
     {
@@ -125,7 +128,7 @@ public sealed partial class SegmentJournal : IJournal
     {
         while (TakeGroup(out var buffer, out var bytes, out var firstSequence, out var lastSequence, out var done))
         {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 WriteGroup(buffer.AsSpan(0, bytes), firstSequence, lastSequence);
@@ -141,7 +144,6 @@ public sealed partial class SegmentJournal : IJournal
                 _spare = buffer;
             }
             Interlocked.Exchange(ref _durableSequence, lastSequence);
-            Interlocked.Increment(ref _groupCommits);
             Stats.Record(started, (int)(lastSequence - firstSequence + 1), bytes);
             done.SetResult();
         }
@@ -245,10 +247,6 @@ public sealed partial class SegmentJournal : IJournal
             _spareSegment = OffThePool(PrepareSpare);
         }
     }
-
-    private const string SpareSegmentName = "next-segment.tmp";
-    private const int ZeroChunkBytes = 1024 * 1024;
-    private Task? _spareSegment;
 
     /// <summary>Writes a zero-filled file of <see cref="JournalOptions.SegmentBytesMax"/> bytes, syncing after
     /// every chunk: one large flush would queue the journal's own small fdatasyncs behind it (measured: a

@@ -59,7 +59,7 @@ public static class SegmentScanner
     /// If one does, the defect is damage inside the journal, not a write torn by a crash at its end. Checks
     /// the cheap header fields before the checksum: after a reused segment's records come megabytes of stale
     /// bytes, and only a plausible header is worth a CRC.</summary>
-    private static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence, int lengthMax)
+    internal static bool HasValidRecordAfter(ReadOnlySpan<byte> segment, long defectOffset, long lastGoodSequence, int lengthMax)
     {
         var sequenceMax = lastGoodSequence + segment.Length / (RecordFormat.RecordHeaderBytes + 1);
         for (var p = (int)defectOffset + 1; p + RecordFormat.RecordHeaderBytes < segment.Length; p++)
@@ -84,7 +84,7 @@ public static class SegmentScanner
 
     /// <summary>Evidence of damage is a record no longer than the longest valid one before it (at least this
     /// long) whose sequence number could still fit in the segment: a checksum is only tried on such headers.</summary>
-    private const int EvidenceLengthMin = 64 * 1024;
+    internal const int EvidenceLengthMin = 64 * 1024;
 
     /// <summary>Parses a segment name "{first_sequence:D20}.seg".</summary>
     public static bool TryParseSegmentName(string name, out long firstSequence)

@@ -232,6 +232,40 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task SegmentStartedByACrashWithATornHeader_IsDropped()
+    {
+        var storage = await StorageWithRecords(200);
+        var next = SegmentScanner.SegmentName(201);
+        using (var file = storage.Open(next, create: true))
+        {
+            file.Write(0, [0xAB, 0xCD, 0xEF]);
+            file.Write(3, new byte[1021]);
+            file.Sync();
+        }
+        storage.SyncDirectory();
+
+        await using var journal = SegmentJournal.Open(storage, SmallSegments);
+
+        Assert.Equal(200, journal.LastSequence);
+        Assert.DoesNotContain(next, storage.ListFiles());
+        var ticket = journal.Append(Payload(201));
+        await ticket.Durable;
+        Assert.Equal(201, ticket.Sequence);
+    }
+
+    [Fact]
+    public async Task LastSegmentWithADamagedHeaderAndFirstRecordBeforeValidRecords_StopsStartUp()
+    {
+        var storage = await StorageWithRecords(200);
+        var last = Segments(storage)[^1];
+        storage.Corrupt(last, 2);
+        storage.Corrupt(last, RecordFormat.SegmentHeaderBytes + 5);
+
+        var e = Assert.Throws<JournalCorruptException>(() => SegmentJournal.Open(storage, SmallSegments));
+        Assert.Equal(0, e.Offset);
+    }
+
+    [Fact]
     public async Task Backpressure_RefusesAppendsBeyondThePendingBound()
     {
         var storage = new SimulatedStorage(seed: 7);
