@@ -50,8 +50,6 @@ public ref struct CommandReader(ReadOnlySpan<byte> data)
 
     public string Str() => Encoding.UTF8.GetString(Bytes(U16()));
 
-    public void SkipStr() => _position += U16();
-
     public void Skip(int count)
     {
         _ = _data.Slice(_position, count);

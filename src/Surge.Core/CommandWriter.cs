@@ -57,7 +57,6 @@ public sealed class CommandWriter
     public int CommandCount => _count;
     public int Length => _length;
     public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
 
     /// <summary>Starts a new batch stamped with <paramref name="nowMs"/> (Unix milliseconds).</summary>
     public CommandWriter Begin(long nowMs)

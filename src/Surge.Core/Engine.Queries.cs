@@ -66,6 +66,7 @@ public sealed partial class Engine
             o.ExpiresAtMs, _allocations.AsSpan(o.AllocationStart, o.AllocationCount).ToArray());
     }
 
+    /// <summary>Counts and memory of the state. Walks the order table: O(orders), for reports, not the hot path.</summary>
     public EngineStats Stats()
     {
         var live = 0;

@@ -15,8 +15,6 @@ public sealed partial class DirectoryStorage : IJournalStorage
         Directory.CreateDirectory(_directory);
     }
 
-    public string Root => _directory;
-
     public IReadOnlyList<string> ListFiles() =>
         Directory.EnumerateFiles(_directory).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
 

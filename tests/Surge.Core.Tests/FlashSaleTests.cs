@@ -18,6 +18,13 @@ public class FlashSaleTests
         _h.PlaceFor(order, Harness.SellerA, buyer, "kr-seoul", "KR", new OrderLine(_sku, quantity));
 
     [Fact]
+    public void Configuration_IsReadBack()
+    {
+        Assert.Equal((Harness.T0 + 1000, 1), _h.Engine.GetFlashSale(_sku));
+        Assert.Null(_h.Engine.GetFlashSale(_h.Sku(Harness.SellerA, "plain")));
+    }
+
+    [Fact]
     public void BeforeTheStart_IsSaleNotStarted()
     {
         Assert.Equal(RejectReason.SaleNotStarted, Buy(1, buyer: 1).Reason);
