@@ -252,6 +252,7 @@ public sealed partial class SegmentJournal
 
     public async ValueTask DisposeAsync()
     {
+        bool wake;
         lock (_gate)
         {
             if (_closed)
@@ -259,7 +260,12 @@ public sealed partial class SegmentJournal
                 return;
             }
             _closed = true;
-            Monitor.Pulse(_gate);
+            wake = _writerIdle;
+            _writerIdle = false;
+        }
+        if (wake)
+        {
+            _wakeWriter.Release();
         }
         await OffThePool(_writer.Join).ConfigureAwait(false);
         if (_spareSegment is not null)
@@ -275,5 +281,6 @@ public sealed partial class SegmentJournal
         }
         _active?.Dispose();
         _active = null;
+        _wakeWriter.Dispose();
     }
 }

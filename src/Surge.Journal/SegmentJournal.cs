@@ -16,7 +16,8 @@ public sealed partial class SegmentJournal : IJournal
 
     private readonly IJournalStorage _storage;
     private readonly JournalOptions _options;
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _wakeWriter = new(0);
     private readonly object _filesGate = new();
     private readonly List<Segment> _segments;
     private readonly List<SnapshotInfo> _snapshots;
@@ -96,6 +97,8 @@ public sealed partial class SegmentJournal : IJournal
                 $"a record holds 1..{RecordFormat.RecordPayloadBytesMax} bytes");
         }
         var size = RecordFormat.RecordHeaderBytes + payload.Length;
+        AppendTicket ticket;
+        bool wake;
         lock (_gate)
         {
             if (_failure is not null)
@@ -116,12 +119,15 @@ public sealed partial class SegmentJournal : IJournal
             _groupBytes += size;
             _groupRecords++;
             _pendingBytes += size;
-            if (_writerIdle)
-            {
-                Monitor.Pulse(_gate);
-            }
-            return new AppendTicket(sequence, _groupDone.Task);
+            ticket = new AppendTicket(sequence, _groupDone.Task);
+            wake = _writerIdle;
+            _writerIdle = false;
         }
+        if (wake)
+        {
+            _wakeWriter.Release();
+        }
+        return ticket;
     }
 
     private void WriterLoop()
@@ -152,14 +158,20 @@ public sealed partial class SegmentJournal : IJournal
     /// <summary>Waits for a non-empty group and swaps it out; false once closed and drained.</summary>
     private bool TakeGroup(out byte[] buffer, out int bytes, out long firstSequence, out long lastSequence, out TaskCompletionSource done)
     {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (_groupBytes > 0 || _closed)
+                {
+                    break;
+                }
+                _writerIdle = true;
+            }
+            _wakeWriter.Wait();
+        }
         lock (_gate)
         {
-            while (_groupBytes == 0 && !_closed)
-            {
-                _writerIdle = true;
-                Monitor.Wait(_gate);
-                _writerIdle = false;
-            }
             buffer = _group;
             bytes = _groupBytes;
             lastSequence = _lastSequence;
