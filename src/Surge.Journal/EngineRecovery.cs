@@ -25,6 +25,7 @@ public sealed class DurablePartition
 
     private Task _lastDurable = Task.CompletedTask;
     private long _bytesSinceSnapshot;
+    private bool _diverged;
 
     public Engine Engine { get; }
     public IJournal Journal { get; }
@@ -64,12 +65,29 @@ public sealed class DurablePartition
         return new DurablePartition(engine, journal, report);
     }
 
-    /// <summary>Applies the batch, then journals it. Outcomes are in <see cref="Engine.Outcomes"/> at once;
-    /// they may be shown to a client only after the ticket's durable task completes.</summary>
+    /// <summary>
+    /// Applies the batch, then journals it. Outcomes are in <see cref="Engine.Outcomes"/> at once; they may be
+    /// shown to a client only after the ticket's durable task completes. If the append is refused, or the
+    /// durable task faults, the engine holds a batch the journal does not: this instance refuses further
+    /// batches, and the partition must be recovered from its journal (<see cref="Recover"/>) before it serves.
+    /// </summary>
     public AppendTicket Submit(ReadOnlySpan<byte> batch)
     {
+        if (_diverged || _lastDurable.IsFaulted)
+        {
+            throw new InvalidOperationException("the partition's engine is ahead of its journal after a failed append; recover the partition");
+        }
         Engine.Apply(batch);
-        var ticket = Journal.Append(batch);
+        AppendTicket ticket;
+        try
+        {
+            ticket = Journal.Append(batch);
+        }
+        catch
+        {
+            _diverged = true;
+            throw;
+        }
         _lastDurable = ticket.Durable;
         _bytesSinceSnapshot += batch.Length;
         return ticket;
