@@ -9,9 +9,11 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-if ! dotnet build Surge.slnx -c Release --nologo 2>&1 | tee "$log" | tail -n 3; then :; fi
-if ! grep -q "Build succeeded" "$log"; then
-  grep -E "error|Error" "$log" | head -n 40
+dotnet build Surge.slnx -c Release --nologo > "$log" 2>&1
+build_status=$?
+tail -n 3 "$log"
+if [[ $build_status -ne 0 ]]; then
+  grep -E " error " "$log" | sort -u | head -n 40
   echo "0 passed, 1 failed"
   exit 1
 fi
