@@ -68,6 +68,13 @@ public sealed class CommandWriter
         return this;
     }
 
+    /// <summary>Re-stamps the batch being written (a batch collected over time is stamped when it is closed).</summary>
+    public CommandWriter Stamp(long nowMs)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(_buffer, nowMs);
+        return this;
+    }
+
     public CommandWriter UpsertWarehouse(string code, string region, string country)
     {
         Start(CommandKind.UpsertWarehouse, 3 * (2 + Limits.TextBytesMax));

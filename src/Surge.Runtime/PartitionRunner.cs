@@ -1,0 +1,275 @@
+using Surge.Core;
+using Surge.Journal;
+
+namespace Surge.Runtime;
+
+/// <summary>Bounds of a partition runner, each with its unit.</summary>
+public sealed record RunnerOptions
+{
+    /// <summary>Commands waiting for the next batch; beyond this a submit is refused at once (overload).</summary>
+    public int QueuedCommandsMax { get; init; } = 65_536;
+
+    /// <summary>Commands in one engine batch (and one journal record).</summary>
+    public int BatchCommandsMax { get; init; } = 4_096;
+
+    /// <summary>Bytes after which a batch takes no more commands (one command adds at most a few KiB, so a
+    /// batch stays far below <see cref="Limits.BatchBytesMax"/>).</summary>
+    public int BatchBytesMax { get; init; } = 1024 * 1024;
+
+    /// <summary>Batches applied and journaled but not yet durable; the runner waits before applying more.</summary>
+    public int BatchesInFlightMax { get; init; } = 8;
+}
+
+/// <summary>What one command came to: its outcome, and the events it produced (copied out of the engine).</summary>
+public sealed record CommandResult(CommandOutcome Outcome, EngineEvent[] Events);
+
+/// <summary>The partition's queue is full: answer 429 with Retry-After, do not wait.</summary>
+public sealed class PartitionOverloadedException(string message) : Exception(message);
+
+/// <summary>
+/// Runs one durable partition for many concurrent callers. Commands are queued (bounded), collected into a
+/// batch whenever the partition is free (so a lone command goes at once and a crowd shares one batch),
+/// stamped with the clock, applied and journaled as one record; each caller's task completes with its
+/// command's result only when that record is durable. The next batch is applied while earlier ones are still
+/// being synced, up to <see cref="RunnerOptions.BatchesInFlightMax"/>; the journal's group commit then writes
+/// them together. If the journal fails, every pending and later command fails until the partition is recovered.
+/// </summary>
+public sealed class PartitionRunner : IAsyncDisposable
+{
+    private readonly DurablePartition _partition;
+    private readonly RunnerOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _work = new(0);
+    private readonly SemaphoreSlim _inFlight;
+    private readonly Task _loop;
+
+    // Guarded by _gate.
+    private readonly Queue<Pending> _full = new();
+    private readonly Stack<CommandWriter> _writers = new();
+    private Pending _open;
+    private int _queued;
+    private bool _closed;
+    private Exception? _failure;
+
+    private sealed class Pending(CommandWriter writer)
+    {
+        public CommandWriter Writer { get; } = writer;
+        public List<TaskCompletionSource<CommandResult>> Waiters { get; } = [];
+    }
+
+    public PartitionRunner(DurablePartition partition, RunnerOptions? options = null, TimeProvider? clock = null)
+    {
+        _partition = partition;
+        _options = options ?? new RunnerOptions();
+        if (_options.BatchCommandsMax is < 1 or > Limits.CommandsPerBatchMax || _options.BatchBytesMax > Limits.BatchBytesMax / 2
+            || _options.QueuedCommandsMax < 1 || _options.BatchesInFlightMax < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options, "runner bounds out of range");
+        }
+        _clock = clock ?? TimeProvider.System;
+        _inFlight = new SemaphoreSlim(_options.BatchesInFlightMax);
+        _open = new Pending(RentWriter());
+        _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public DurablePartition Partition => _partition;
+
+    /// <summary>Commands queued and not yet applied.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queued;
+            }
+        }
+    }
+
+    /// <summary>Queues one command, written by <paramref name="encode"/> (exactly one call on the writer).
+    /// Throws <see cref="PartitionOverloadedException"/> at once when the queue is full.</summary>
+    public Task<CommandResult> SubmitAsync(Action<CommandWriter> encode)
+    {
+        var waiter = new TaskCompletionSource<CommandResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool wake;
+        lock (_gate)
+        {
+            if (_failure is not null)
+            {
+                throw new InvalidOperationException("the partition failed and must be recovered", _failure);
+            }
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_queued >= _options.QueuedCommandsMax)
+            {
+                throw new PartitionOverloadedException($"{_queued} commands are queued (bound {_options.QueuedCommandsMax})");
+            }
+            if (_open.Waiters.Count >= _options.BatchCommandsMax || _open.Writer.Length >= _options.BatchBytesMax)
+            {
+                _full.Enqueue(_open);
+                _open = new Pending(RentWriter());
+            }
+            var writer = _open.Writer;
+            var (count, length) = (writer.CommandCount, writer.Length);
+            encode(writer);
+            if (writer.CommandCount != count + 1)
+            {
+                throw new ArgumentException("encode must write exactly one command", nameof(encode));
+            }
+            _open.Waiters.Add(waiter);
+            wake = ++_queued == 1;
+        }
+        if (wake)
+        {
+            _work.Release();
+        }
+        return waiter.Task;
+    }
+
+    private CommandWriter RentWriter() => (_writers.Count > 0 ? _writers.Pop() : new CommandWriter(64 * 1024)).Begin(0);
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            await _work.WaitAsync().ConfigureAwait(false);
+            while (true)
+            {
+                // Take a batch only once it can go: commands keep gathering (and the bound keeps holding)
+                // while earlier batches wait for the disk.
+                await _inFlight.WaitAsync().ConfigureAwait(false);
+                if (TakeBatch() is not { } batch)
+                {
+                    _inFlight.Release();
+                    break;
+                }
+                Apply(batch);
+            }
+            lock (_gate)
+            {
+                if (_closed && _queued == 0)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>The oldest queued batch (the open one if no full one waits), or null when nothing is queued.</summary>
+    private Pending? TakeBatch()
+    {
+        lock (_gate)
+        {
+            Pending batch;
+            if (_full.Count > 0)
+            {
+                batch = _full.Dequeue();
+            }
+            else if (_open.Waiters.Count > 0)
+            {
+                batch = _open;
+                _open = new Pending(RentWriter());
+            }
+            else
+            {
+                return null;
+            }
+            _queued -= batch.Waiters.Count;
+            return batch;
+        }
+    }
+
+    private void Apply(Pending batch)
+    {
+        batch.Writer.Stamp(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+        AppendTicket ticket;
+        try
+        {
+            ticket = _partition.Submit(batch.Writer.Written);
+        }
+        catch (Exception e)
+        {
+            _inFlight.Release();
+            FailAll(batch.Waiters, e);
+            return;
+        }
+        var results = CopyResults(_partition.Engine);
+        lock (_gate)
+        {
+            _writers.Push(batch.Writer); // the journal copied the bytes
+        }
+        _ = CompleteWhenDurableAsync(ticket, batch.Waiters, results);
+    }
+
+    private static CommandResult[] CopyResults(Engine engine)
+    {
+        var events = engine.Events;
+        var results = new CommandResult[engine.Outcomes.Length];
+        for (var i = 0; i < results.Length; i++)
+        {
+            var outcome = engine.Outcomes[i];
+            results[i] = new CommandResult(outcome, events.Slice(outcome.FirstEvent, outcome.EventCount).ToArray());
+        }
+        return results;
+    }
+
+    private async Task CompleteWhenDurableAsync(AppendTicket ticket, List<TaskCompletionSource<CommandResult>> waiters, CommandResult[] results)
+    {
+        try
+        {
+            await ticket.Durable.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            FailAll(waiters, e);
+            return;
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
+        for (var i = 0; i < waiters.Count; i++)
+        {
+            waiters[i].TrySetResult(results[i]);
+        }
+    }
+
+    private void FailAll(List<TaskCompletionSource<CommandResult>> waiters, Exception cause)
+    {
+        var queued = new List<TaskCompletionSource<CommandResult>>();
+        lock (_gate)
+        {
+            _failure ??= cause;
+            while (_full.TryDequeue(out var pending))
+            {
+                queued.AddRange(pending.Waiters);
+            }
+            queued.AddRange(_open.Waiters);
+            _open = new Pending(RentWriter());
+            _queued = 0;
+        }
+        foreach (var waiter in waiters.Concat(queued))
+        {
+            waiter.TrySetException(cause);
+        }
+    }
+
+    /// <summary>Stops accepting commands, finishes the queued ones, and waits until they are durable.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            _closed = true;
+        }
+        _work.Release();
+        await _loop.ConfigureAwait(false);
+        for (var i = 0; i < _options.BatchesInFlightMax; i++)
+        {
+            await _inFlight.WaitAsync().ConfigureAwait(false);
+        }
+    }
+}
