@@ -6,5 +6,6 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     DemoCommand.Create(),
     BenchCommand.Create(),
     VerifyCommand.Create(),
+    ForecastCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
