@@ -1,7 +1,8 @@
 namespace Surge.Forecast;
 
 /// <summary>Test-period accuracy, defined as in R's forecast package (see the data README):
-/// MASE scaled by the in-sample seasonal-naive MAE, RMSE, sMAPE in percent (0–200), interval coverage.</summary>
+/// MASE scaled by the in-sample seasonal-naive MAE, RMSE, sMAPE in percent (0–200), interval coverage
+/// (NaN for a method that gives no intervals).</summary>
 public sealed record Accuracy(double Mase, double Rmse, double Smape, double Coverage80, double Coverage95)
 {
     public static Accuracy Measure(TimeSeries train, double[] actual, Forecast forecast)
@@ -29,6 +30,8 @@ public sealed record Accuracy(double Mase, double Rmse, double Smape, double Cov
             in95 += y >= forecast.Lower95[i] && y <= forecast.Upper95[i] ? 1 : 0;
         }
         var n = actual.Length;
-        return new Accuracy(absolute / n / scale, Math.Sqrt(squared / n), smape / n, (double)in80 / n, (double)in95 / n);
+        var hasIntervals = !forecast.Lower95.Any(double.IsNaN);
+        return new Accuracy(absolute / n / scale, Math.Sqrt(squared / n), smape / n,
+            hasIntervals ? (double)in80 / n : double.NaN, hasIntervals ? (double)in95 / n : double.NaN);
     }
 }
