@@ -15,17 +15,24 @@ internal static class ForecastCommand
             Required = true,
         };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
-        var eval = new Command("eval", "Hold out the last two seasonal cycles of every series and score the forecasts (MASE, RMSE, sMAPE, "
-            + "80/95 % interval coverage) next to R's reference figures. The model today is seasonal naive; the ETS family is not built yet.")
+        var model = new Option<string>("--model")
         {
-            data, json,
+            Description = "ets (automatic ETS by AICc) or snaive (seasonal naive).",
+            DefaultValueFactory = _ => "ets",
+        };
+        model.AcceptOnlyFromAmong("ets", "snaive");
+        var eval = new Command("eval", "Hold out the last two seasonal cycles of every series and score the forecasts (MASE, RMSE, sMAPE, "
+            + "80/95 % interval coverage) next to R's reference figures.")
+        {
+            data, json, model,
         };
         eval.SetAction(parse =>
         {
             IReadOnlyList<SeriesEvaluation> results;
             try
             {
-                results = Evaluation.Run(parse.GetValue(data)!.FullName, SeasonalNaive.Predict);
+                Func<TimeSeries, int, Forecast.Forecast> forecaster = parse.GetValue(model) == "snaive" ? SeasonalNaive.Predict : Ets.Predict;
+                results = Evaluation.Run(parse.GetValue(data)!.FullName, forecaster);
             }
             catch (ForecastInputException e)
             {
@@ -45,11 +52,13 @@ internal static class ForecastCommand
             AnsiConsole.MarkupLineInterpolated($"mean MASE {meanMase:F3} over {results.Count} series");
             Output.WriteJson(parse.GetValue(json), new
             {
-                model = "snaive",
+                model = parse.GetValue(model),
                 mean_mase = meanMase,
+                better_than_snaive = results.Count(r => r.Reference.FirstOrDefault(x => x.Model == "snaive") is { } s && r.Accuracy.Mase < s.Accuracy.Mase),
                 series = results.Select(r => new
                 {
                     series = r.Series,
+                    model = r.Model,
                     train = r.Train,
                     test = r.Test,
                     mase = r.Accuracy.Mase,

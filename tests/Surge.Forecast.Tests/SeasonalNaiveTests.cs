@@ -5,7 +5,7 @@ namespace Surge.Forecast.Tests;
 public class SeasonalNaiveTests
 {
     /// <summary>The benchmark series shipped beside the repository (../shared/data/forecast-benchmarks).</summary>
-    private static string DataDirectory()
+    internal static string DataDirectory()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
