@@ -34,6 +34,10 @@ public static class Ets
     private const int SimulationSeed = 20261126;
     private const int IterationsMax = 4000;
 
+    /// <summary>Nelder–Mead restarted from its own result: a fresh simplex escapes the collapsed one a single
+    /// run often ends in (a standard remedy, not a tuning to particular series).</summary>
+    private const int OptimizerRuns = 3;
+
     /// <summary>Fits every admissible member and forecasts with the one of lowest AICc.</summary>
     public static Forecast Predict(TimeSeries train, int horizon) => Predict(SelectModel(train), train, horizon);
 
@@ -76,19 +80,22 @@ public static class Ets
         var m = spec.Season == SeasonType.None ? 1 : train.SeasonLength;
         var start = InitialGuess(spec, train, m);
         var objective = ObjectiveFunction.Value(p => Objective(spec, train.Values, m, p.ToArray()));
-        double[] best;
-        try
+        var best = start;
+        for (var restart = 0; restart < OptimizerRuns; restart++)
         {
-            var result = new NelderMeadSimplex(1e-8, IterationsMax).FindMinimum(objective, Vector<double>.Build.DenseOfArray(start));
-            best = result.MinimizingPoint.ToArray();
-            if (Objective(spec, train.Values, m, best) > Objective(spec, train.Values, m, start))
+            try
             {
-                best = start;
+                var result = new NelderMeadSimplex(1e-8, IterationsMax).FindMinimum(objective, Vector<double>.Build.DenseOfArray(best));
+                var point = result.MinimizingPoint.ToArray();
+                if (Objective(spec, train.Values, m, point) < Objective(spec, train.Values, m, best))
+                {
+                    best = point;
+                }
             }
-        }
-        catch (MaximumIterationsException)
-        {
-            best = start;
+            catch (MaximumIterationsException)
+            {
+                break;
+            }
         }
         return Describe(spec, train, m, best);
     }
@@ -248,7 +255,8 @@ public static class Ets
             (level, trend, seasons[t % m]) = Update(spec, q, level, trend, s, delta);
         }
         var rotated = Enumerable.Range(0, m).Select(i => seasons[(n + i) % m]).ToArray();
-        var k = p.Length + 1;
+        // Free parameters: the vector, plus σ², minus one seasonal state (they are normalised, so m − 1 are free).
+        var k = p.Length + 1 - (spec.Season == SeasonType.None ? 0 : 1);
         var logLikelihood = -0.5 * (minus2LogL + n * (Math.Log(2 * Math.PI) + 1));
         var aicc = -2 * logLikelihood + 2 * k + (n - k - 1 > 0 ? 2.0 * k * (k + 1) / (n - k - 1) : double.PositiveInfinity);
         return new EtsFit(spec, q.Alpha, q.Beta, q.Gamma, q.Phi, level, trend, rotated, Math.Sqrt(squares / n), logLikelihood, aicc, m);
