@@ -32,11 +32,11 @@ public static class Ets
 {
     private const int SimulatedPaths = 2000;
     private const int SimulationSeed = 20261126;
-    private const int IterationsMax = 4000;
+    private const int IterationsMax = 10000;
 
     /// <summary>Nelder–Mead restarted from its own result: a fresh simplex escapes the collapsed one a single
     /// run often ends in (a standard remedy, not a tuning to particular series).</summary>
-    private const int OptimizerRuns = 3;
+    private const int OptimizerRuns = 6;
 
     /// <summary>Fits every admissible member and forecasts with the one of lowest AICc.</summary>
     public static Forecast Predict(TimeSeries train, int horizon) => Predict(SelectModel(train), train, horizon);
