@@ -72,6 +72,89 @@ internal static class ForecastCommand
             return 0;
         });
         forecast.Subcommands.Add(eval);
+        forecast.Subcommands.Add(Skus());
         return forecast;
+    }
+
+    private static Command Skus()
+    {
+        var data = new Option<FileInfo>("--data")
+        {
+            Description = "Weekly demand per SKU: week_start,stock_code,units (e.g. ../shared/data/sales-series/weekly_top100_sku.csv).",
+            Required = true,
+        };
+        var lead = Output.PositiveOption("--lead-time-weeks", "Weeks from ordering to stock on hand.", 2, 52);
+        var onHandWeeks = Output.PositiveOption("--weeks-of-stock",
+            "Stock on hand assumed for each SKU, in weeks of its average demand over the last 8 weeks (the file has no stock).", 4, 520);
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the plans as JSON to this file." };
+        var command = new Command("skus", "Forecast the next 8 weeks of every SKU with 95 % intervals, the week its stock runs out, and how much "
+            + "to order now for a 95 % service level.") { data, lead, onHandWeeks, json };
+        command.SetAction(parse =>
+        {
+            var file = parse.GetValue(data)!;
+            IReadOnlyList<TimeSeries> series;
+            try
+            {
+                series = file.Exists ? WeeklySkuCsv.Read(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
+            }
+            catch (ForecastInputException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            var options = new PlanningOptions { LeadTimeWeeks = parse.GetValue(lead) };
+            var plans = new List<SkuPlan>();
+            var failed = new List<string>();
+            Output.WithProgress("forecast skus", progress =>
+            {
+                foreach (var (sku, i) in series.Select((s, i) => (s, i)))
+                {
+                    progress("fitting SKUs", (double)i / series.Count);
+                    var onHand = parse.GetValue(onHandWeeks) * sku.Values.TakeLast(8).Average();
+                    try
+                    {
+                        plans.Add(Planning.Plan(sku, onHand, options));
+                    }
+                    catch (ForecastInputException e)
+                    {
+                        failed.Add(e.Message);
+                    }
+                }
+                progress("fitting SKUs", 1);
+                return plans.Count;
+            });
+            var table = new Table().AddColumns("SKU", "model", "on hand", "next 8 weeks (mean)", "runs out", "order now");
+            foreach (var p in plans.Take(25))
+            {
+                table.AddRow(p.Sku, p.Model, $"{p.OnHand:F0}", string.Join(" ", p.Mean.Select(m => m.ToString("F0"))),
+                    p.StockoutWeek ?? "not within 8 weeks", $"{p.ReorderUnits:F0}");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{plans.Count} SKUs planned (first 25 shown), {failed.Count} could not be fitted; lead time {options.LeadTimeWeeks} weeks, service level {options.ServiceLevel:P0}");
+            foreach (var reason in failed.Take(10))
+            {
+                AnsiConsole.MarkupLineInterpolated($"[yellow]skipped:[/] {reason}");
+            }
+            Output.WriteJson(parse.GetValue(json), new
+            {
+                lead_time_weeks = options.LeadTimeWeeks,
+                service_level = options.ServiceLevel,
+                skus = plans.Select(p => new
+                {
+                    sku = p.Sku,
+                    model = p.Model,
+                    on_hand = p.OnHand,
+                    weeks = p.Weeks,
+                    mean = p.Mean,
+                    lower95 = p.Lower95,
+                    upper95 = p.Upper95,
+                    stockout_week = p.StockoutWeek,
+                    reorder_units = p.ReorderUnits,
+                }),
+                skipped = failed,
+            });
+            return 0;
+        });
+        return command;
     }
 }
