@@ -12,6 +12,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Engine());
         bench.Subcommands.Add(JournalBench());
         bench.Subcommands.Add(Recovery());
+        bench.Subcommands.Add(Forecast());
         return bench;
     }
 
@@ -84,6 +85,38 @@ internal static class BenchCommand
             table.AddRow("ack p99 at half rate − fsync p99 (target ≤ 2 ms)", $"{result.AckP99MinusFsyncP99Ms:F3} ms");
             table.AddRow($"ack p50 / p99 at half the 1.5 M/s target ({Output.Rate(result.TargetHalfRateRecordsPerS)}, open loop)",
                 $"{result.TargetHalfRateAckP50Ms:F3} ms / {result.TargetHalfRateAckP99Ms:F3} ms (commit p99 ≤ {result.TargetHalfRateCommitP99MsAtMost:F3} ms)");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Forecast()
+    {
+        var json = JsonOption();
+        var data = new Option<FileInfo>("--data")
+        {
+            Description = "Weekly SKU demand to derive the series from.",
+            DefaultValueFactory = _ => new FileInfo(Path.Combine("..", "shared", "data", "sales-series", "weekly_top100_sku.csv")),
+        };
+        var series = Output.PositiveOption("--series", "SKU series to fit and forecast.", 10_000, 1_000_000);
+        var command = new Command("forecast", "Fit automatic ETS and forecast 8 weeks for many SKU series (target: 10,000 in 30 s).") { json, data, series };
+        command.SetAction(parse =>
+        {
+            var file = parse.GetValue(data)!;
+            if (!file.Exists)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] no such file: {file.FullName} (pass --data)");
+                return 2;
+            }
+            var result = Output.WithProgress("forecast", p => ForecastBenchmark.Run(new ForecastBenchOptions(file.FullName, parse.GetValue(series)), p));
+            var table = new Table().AddColumns("measure", "value");
+            table.AddRow("series × weeks", $"{result.Series:N0} × {result.Weeks}");
+            table.AddRow($"fit + forecast, {result.Threads} threads", $"{result.Seconds:F1} s ({result.SeriesPerS:F0} series/s)");
+            table.AddRow("baseline: seasonal naive", $"{result.BaselineSeriesPerS:F0} series/s (ETS = {result.RatioVsBaseline:F4}× its rate)");
+            table.AddRow("models chosen", string.Join(", ", result.Models.Select(m => $"{m.Key} {m.Value}")));
+            table.AddRow("series that could not be fitted", $"{result.Failed}");
             AnsiConsole.Write(table);
             Output.WriteJson(parse.GetValue(json), result);
             return 0;

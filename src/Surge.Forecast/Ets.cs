@@ -34,9 +34,12 @@ public static class Ets
     private const int SimulationSeed = 20261126;
     private const int IterationsMax = 10000;
 
-    /// <summary>Nelder–Mead restarted from its own result: a fresh simplex escapes the collapsed one a single
-    /// run often ends in (a standard remedy, not a tuning to particular series).</summary>
+    /// <summary>Nelder–Mead restarted from its own result, up to this many times: a fresh simplex escapes the
+    /// collapsed one a single run often ends in (a standard remedy, not a tuning to particular series).</summary>
     private const int OptimizerRuns = 6;
+
+    /// <summary>Restarts stop once one improves the objective by less than this share of it.</summary>
+    private const double RestartGainMin = 1e-7;
 
     /// <summary>Fits every admissible member and forecasts with the one of lowest AICc.</summary>
     public static Forecast Predict(TimeSeries train, int horizon) => Predict(SelectModel(train), train, horizon);
@@ -81,15 +84,22 @@ public static class Ets
         var start = InitialGuess(spec, train, m);
         var objective = ObjectiveFunction.Value(p => Objective(spec, train.Values, m, p.ToArray()));
         var best = start;
+        var bestValue = Objective(spec, train.Values, m, start);
         for (var restart = 0; restart < OptimizerRuns; restart++)
         {
             try
             {
                 var result = new NelderMeadSimplex(1e-8, IterationsMax).FindMinimum(objective, Vector<double>.Build.DenseOfArray(best));
                 var point = result.MinimizingPoint.ToArray();
-                if (Objective(spec, train.Values, m, point) < Objective(spec, train.Values, m, best))
+                var value = Objective(spec, train.Values, m, point);
+                var improved = bestValue - value;
+                if (value < bestValue)
                 {
-                    best = point;
+                    (best, bestValue) = (point, value);
+                }
+                if (!(improved > RestartGainMin * Math.Max(1, Math.Abs(bestValue))))
+                {
+                    break; // a fresh simplex found nothing better: converged
                 }
             }
             catch (MaximumIterationsException)
@@ -291,7 +301,11 @@ public static class Ets
                 paths[h][path] = values[h];
             }
         }
-        double Quantile(int h, double level) => MathNet.Numerics.Statistics.Statistics.Quantile(paths[h], level);
+        foreach (var values in paths)
+        {
+            Array.Sort(values); // once per horizon; the four quantiles then read the sorted sample
+        }
+        double Quantile(int h, double level) => MathNet.Numerics.Statistics.SortedArrayStatistics.Quantile(paths[h], level);
         return new Forecast(fit.Spec.ToString(), mean,
             Enumerable.Range(0, horizon).Select(h => Quantile(h, 0.10)).ToArray(),
             Enumerable.Range(0, horizon).Select(h => Quantile(h, 0.90)).ToArray(),
