@@ -18,10 +18,18 @@ public enum IntermittentMethod
 /// <summary>
 /// Croston, SBA and TSB point forecasts (flat over the horizon). Initialisation: the first non-zero demand for
 /// the size, the periods up to and including it for the interval, and the share of non-zero periods for TSB's
-/// probability. These methods have no likelihood, so they give no prediction intervals: the bounds are NaN.
+/// probability. The methods have no likelihood; the intervals are normal ones around the forecast with σ the
+/// root mean square of the method's own one-step errors in the sample, cut at zero (demand is never negative).
 /// </summary>
 public static class Intermittent
 {
+    private const double Z80 = 1.2815515655446004;
+    private const double Z95 = 1.959963984540054;
+
+    /// <summary>Syntetos–Boylan cut-off: a series whose average interval between demands exceeds this many
+    /// periods is intermittent, and Croston-type methods beat exponential smoothing on it.</summary>
+    public const double IntermittentIntervalMin = 1.32;
+
     public const double DefaultAlpha = 0.1;
     public const double DefaultBeta = 0.1;
 
@@ -35,24 +43,48 @@ public static class Intermittent
         {
             throw new ForecastInputException($"{train.Name}: smoothing parameters must lie in (0, 1]");
         }
+        if (train.Values.Any(v => v < 0 || !double.IsFinite(v)))
+        {
+            throw new ForecastInputException($"{train.Name}: demand must be finite and non-negative");
+        }
         var demands = train.Values.Count(v => v > 0);
         if (demands < 2)
         {
             throw new ForecastInputException($"{train.Name}: {demands} non-zero periods are too few for {method} (need at least 2)");
         }
-        var level = method == IntermittentMethod.Tsb ? Tsb(train.Values, alpha, beta) : CrostonRatio(train.Values, alpha);
-        if (method == IntermittentMethod.Sba)
+        var y = train.Values;
+        var first = Array.FindIndex(y, v => v > 0);
+        double level = 0, squares = 0;
+        var errors = 0;
+        for (var t = first + 1; t <= y.Length; t++)
         {
-            level *= 1 - alpha / 2;
+            level = method == IntermittentMethod.Tsb ? Tsb(y.AsSpan(0, t), alpha, beta) : CrostonRatio(y.AsSpan(0, t), alpha);
+            if (method == IntermittentMethod.Sba)
+            {
+                level *= 1 - alpha / 2;
+            }
+            if (t < y.Length)
+            {
+                squares += (y[t] - level) * (y[t] - level);
+                errors++;
+            }
         }
+        var sigma = errors > 0 ? Math.Sqrt(squares / errors) : 0;
         var mean = Enumerable.Repeat(level, horizon).ToArray();
-        var none = Enumerable.Repeat(double.NaN, horizon).ToArray();
-        return new Forecast(method.ToString().ToLowerInvariant(), mean, none, none, none, none);
+        double[] Bound(double z) => Enumerable.Repeat(Math.Max(0, level + z * sigma), horizon).ToArray();
+        return new Forecast(method.ToString().ToLowerInvariant(), mean, Bound(-Z80), Bound(Z80), Bound(-Z95), Bound(Z95));
     }
 
-    private static double CrostonRatio(double[] y, double alpha)
+    /// <summary>Average number of periods per period with demand (∞ without demand).</summary>
+    public static double AverageDemandInterval(TimeSeries series)
     {
-        var first = Array.FindIndex(y, v => v > 0);
+        var demands = series.Values.Count(v => v > 0);
+        return demands == 0 ? double.PositiveInfinity : (double)series.Count / demands;
+    }
+
+    private static double CrostonRatio(ReadOnlySpan<double> y, double alpha)
+    {
+        var first = y.IndexOfAnyExcept(0.0);
         double size = y[first], interval = first + 1;
         var sinceLast = 0;
         for (var t = first + 1; t < y.Length; t++)
@@ -68,11 +100,11 @@ public static class Intermittent
         return size / interval;
     }
 
-    private static double Tsb(double[] y, double alpha, double beta)
+    private static double Tsb(ReadOnlySpan<double> y, double alpha, double beta)
     {
-        var first = Array.FindIndex(y, v => v > 0);
+        var first = y.IndexOfAnyExcept(0.0);
         var size = y[first];
-        var probability = (double)y.Count(v => v > 0) / y.Length;
+        var probability = (double)(y.Length - y.Count(0.0)) / y.Length;
         for (var t = first + 1; t < y.Length; t++)
         {
             var occurred = y[t] > 0 ? 1.0 : 0.0;
@@ -84,4 +116,14 @@ public static class Intermittent
         }
         return probability * size;
     }
+}
+
+/// <summary>The automatic choice per series: Croston-type (SBA) when demand is intermittent by the
+/// Syntetos–Boylan rule, otherwise automatic ETS.</summary>
+public static class AutoForecast
+{
+    public static Forecast Predict(TimeSeries series, int horizon) =>
+        Intermittent.AverageDemandInterval(series) > Intermittent.IntermittentIntervalMin && series.Values.Count(v => v > 0) >= 2
+            ? Intermittent.Predict(series, horizon, IntermittentMethod.Sba)
+            : Ets.Predict(series, horizon);
 }

@@ -31,7 +31,8 @@ public sealed record PlanningOptions
 }
 
 /// <summary>
-/// Per-SKU planning on weekly demand. The forecast is automatic ETS. The stockout week is the first week in
+/// Per-SKU planning on weekly demand. The forecast is <see cref="AutoForecast"/> (SBA for intermittent demand,
+/// else automatic ETS). The stockout week is the first week in
 /// which forecast demand, accumulated, exceeds the stock on hand (none within the horizon: null). The order
 /// brings stock up to the demand expected over lead time + review period plus safety stock
 /// z(service level)·σ, where σ combines the weekly forecast spreads (read from the 95 % intervals).
@@ -46,7 +47,7 @@ public static class Planning
         }
         var cover = options.LeadTimeWeeks + options.ReviewWeeks;
         var horizon = Math.Max(options.HorizonWeeks, cover);
-        var forecast = Ets.Predict(weekly, horizon);
+        var forecast = AutoForecast.Predict(weekly, horizon);
         return FromForecast(weekly, onHand, forecast, options);
     }
 

@@ -15,8 +15,8 @@ public class IntermittentTests
 
         Assert.Equal(3.98 / 1.99, f.Mean[0], 1e-12);
         Assert.All(f.Mean, m => Assert.Equal(f.Mean[0], m));
-        Assert.All(f.Lower95, b => Assert.True(double.IsNaN(b)));
-        Assert.True(double.IsNaN(Accuracy.Measure(Series(1, 2, 3, 4), [1, 1, 1], f).Coverage95));
+        Assert.All(f.Lower95, b => Assert.InRange(b, 0, f.Mean[0]));
+        Assert.All(f.Upper95, b => Assert.True(b > f.Upper80[0] && f.Upper80[0] > f.Mean[0]));
     }
 
     [Fact]
@@ -37,6 +37,25 @@ public class IntermittentTests
         Assert.True(Intermittent.Predict(stopped, 1, IntermittentMethod.Tsb).Mean[0] < Intermittent.Predict(selling, 1, IntermittentMethod.Tsb).Mean[0]);
         Assert.Equal(Intermittent.Predict(selling, 1, IntermittentMethod.Croston).Mean[0],
             Intermittent.Predict(stopped, 1, IntermittentMethod.Croston).Mean[0], 1e-12);
+    }
+
+    [Fact]
+    public void AutomaticChoice_UsesSbaForIntermittentAndEtsForSmoothDemand()
+    {
+        var intermittent = Series(0, 0, 5, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 6, 0, 0, 2, 0, 0, 0);
+        var smooth = Series(Enumerable.Range(0, 30).Select(i => 20.0 + i % 3).ToArray());
+
+        Assert.Equal("sba", AutoForecast.Predict(intermittent, 4).Model);
+        Assert.StartsWith("ETS(", AutoForecast.Predict(smooth, 4).Model);
+    }
+
+    [Fact]
+    public void MethodsWithoutIntervals_HaveNoCoverage()
+    {
+        var nan = new[] { double.NaN, double.NaN };
+        var forecast = new Forecast("points only", [1, 1], nan, nan, nan, nan);
+
+        Assert.True(double.IsNaN(Accuracy.Measure(Series(1, 2, 3, 4), [1, 1], forecast).Coverage95));
     }
 
     [Theory]
