@@ -29,7 +29,8 @@ public interface IJournal : IAsyncDisposable
     AppendTicket Append(ReadOnlySpan<byte> payload);
 
     /// <summary>Visits every durable record with a sequence number greater than <paramref name="afterSequence"/>.
-    /// Throws <see cref="JournalGapException"/> when those records were already compacted away.</summary>
+    /// Throws <see cref="JournalGapException"/> when those records were already compacted away. One replay at a
+    /// time per journal (recovery and readers take turns); appends may continue meanwhile.</summary>
     void Replay(long afterSequence, RecordVisitor visitor);
 
     /// <summary>Durably stores a snapshot of the state after record <paramref name="sequence"/>.</summary>
