@@ -73,7 +73,56 @@ internal static class ForecastCommand
         });
         forecast.Subcommands.Add(eval);
         forecast.Subcommands.Add(Skus());
+        forecast.Subcommands.Add(TrafficCommand());
         return forecast;
+    }
+
+    private static Command TrafficCommand()
+    {
+        var data = new Option<FileInfo>("--data")
+        {
+            Description = "Order history in the Online Retail format (.csv or .csv.gz), e.g. ../shared/data/online-retail/online_retail.csv.gz.",
+            Required = true,
+        };
+        var hours = Output.PositiveOption("--hours", "Hours to forecast.", 24, Traffic.HoursPerWeek);
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the forecast as JSON to this file." };
+        var command = new Command("traffic", "Orders per minute for the next hours, with 80/95 % intervals: the input for capacity planning.") { data, hours, json };
+        command.SetAction(parse =>
+        {
+            var file = parse.GetValue(data)!;
+            HourlyOrders history;
+            Forecast.Forecast forecast;
+            try
+            {
+                history = file.Exists ? Traffic.ReadHourlyOrders(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
+                forecast = Traffic.Predict(history.Series, parse.GetValue(hours));
+            }
+            catch (ForecastInputException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            var last = DateTime.ParseExact(history.Series.Periods[^1], "yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture);
+            var table = new Table().AddColumns("hour", "orders/min", "80 %", "95 %");
+            var rows = forecast.Mean.Select((m, h) => new
+            {
+                hour = last.AddHours(h + 1).ToString("yyyy-MM-dd HH:00", System.Globalization.CultureInfo.InvariantCulture),
+                orders_per_min = m / 60,
+                lower80 = forecast.Lower80[h] / 60,
+                upper80 = forecast.Upper80[h] / 60,
+                lower95 = forecast.Lower95[h] / 60,
+                upper95 = forecast.Upper95[h] / 60,
+            }).ToList();
+            foreach (var r in rows)
+            {
+                table.AddRow(r.hour, $"{r.orders_per_min:F2}", $"{r.lower80:F2}–{r.upper80:F2}", $"{r.lower95:F2}–{r.upper95:F2}");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{history.Series.Count:N0} hours of history ({history.Rows:N0} rows, {history.CancellationRows:N0} cancellations left out, {history.MalformedRows:N0} malformed rows skipped); model: {forecast.Model}");
+            Output.WriteJson(parse.GetValue(json), new { model = forecast.Model, history_hours = history.Series.Count, malformed_rows = history.MalformedRows, hours = rows });
+            return 0;
+        });
+        return command;
     }
 
     private static Command Skus()

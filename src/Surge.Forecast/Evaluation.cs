@@ -51,32 +51,6 @@ public static class Evaluation
             reference.Where(r => r.Series == series.Name).ToList());
     }
 
-    /// <summary>Splits one CSV line on commas outside double quotes (R quotes text such as "ETS(M,Ad,M)").</summary>
-    private static string[] SplitQuoted(string line)
-    {
-        var cells = new List<string>();
-        var cell = new System.Text.StringBuilder();
-        var quoted = false;
-        foreach (var ch in line)
-        {
-            if (ch == '"')
-            {
-                quoted = !quoted;
-            }
-            else if (ch == ',' && !quoted)
-            {
-                cells.Add(cell.ToString());
-                cell.Clear();
-            }
-            else
-            {
-                cell.Append(ch);
-            }
-        }
-        cells.Add(cell.ToString());
-        return cells.ToArray();
-    }
-
     public static IReadOnlyList<ReferenceRow> ReadReference(string path)
     {
         if (!File.Exists(path))
@@ -86,7 +60,7 @@ public static class Evaluation
         var rows = new List<ReferenceRow>();
         foreach (var line in File.ReadLines(path).Skip(1).Where(l => l.Length > 0))
         {
-            var c = SplitQuoted(line);
+            var c = Csv.Split(line);
             if (c.Length != 12)
             {
                 throw new ForecastInputException($"{path}: expected 12 columns, found {c.Length} in '{line}'");

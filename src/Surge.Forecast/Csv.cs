@@ -1,0 +1,42 @@
+using System.Text;
+
+namespace Surge.Forecast;
+
+internal static class Csv
+{
+    /// <summary>Splits one CSV line on commas outside double quotes (R and the retail data quote text that
+    /// holds commas, e.g. "ETS(M,Ad,M)"); a doubled quote inside quotes is a literal quote.</summary>
+    public static string[] Split(string line)
+    {
+        var cells = new List<string>();
+        var cell = new StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < line.Length; i++)
+        {
+            var ch = line[i];
+            if (ch == '"')
+            {
+                if (quoted && i + 1 < line.Length && line[i + 1] == '"')
+                {
+                    cell.Append('"');
+                    i++;
+                }
+                else
+                {
+                    quoted = !quoted;
+                }
+            }
+            else if (ch == ',' && !quoted)
+            {
+                cells.Add(cell.ToString());
+                cell.Clear();
+            }
+            else
+            {
+                cell.Append(ch);
+            }
+        }
+        cells.Add(cell.ToString());
+        return [.. cells];
+    }
+}
