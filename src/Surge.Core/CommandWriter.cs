@@ -6,7 +6,8 @@ namespace Surge.Core;
 /// <summary>One line of an order as the caller asks for it: a SKU reference and a quantity.</summary>
 public readonly record struct OrderLine(int Sku, int Quantity);
 
-/// <summary>SKU attributes of an upsert. Text is UTF-8 encoded into the batch.</summary>
+/// <summary>A SKU's catalog attributes: what an upsert carries (text UTF-8 encoded into the batch) and what the
+/// engine keeps and answers with <see cref="Engine.GetSku"/>.</summary>
 public sealed record SkuDefinition(
     long SellerId,
     string Code,

@@ -96,7 +96,7 @@ public sealed partial class Engine
             _skuByKey.Add((sellerId, code), sku);
         }
         reference = sku;
-        _skuInfo[sku] = new SkuInfo(sellerId, code, title, category, weight, length, width, height, temperature, hazmat == 1, price, currency);
+        _skuInfo[sku] = new SkuDefinition(sellerId, code, title, category, weight, length, width, height, temperature, hazmat == 1, price, currency);
         Emit(EventKind.SkuUpserted, 0).Sku = sku;
         return RejectReason.None;
     }

@@ -11,7 +11,7 @@ public sealed partial class Engine
     /// <summary>The SKU reference of (seller, code), or -1.</summary>
     public int FindSku(long sellerId, string code) => _skuByKey.TryGetValue((sellerId, code), out var sku) ? sku : -1;
 
-    public SkuInfo GetSku(int sku) => IsSku(sku) ? _skuInfo[sku] : throw new ArgumentOutOfRangeException(nameof(sku));
+    public SkuDefinition GetSku(int sku) => IsSku(sku) ? _skuInfo[sku] : throw new ArgumentOutOfRangeException(nameof(sku));
 
     /// <summary>Start time and per-buyer limit of the SKU's flash sale, if one is configured.</summary>
     public (long StartsAtMs, int PerBuyerLimit)? GetFlashSale(int sku)

@@ -180,7 +180,7 @@ public sealed partial class Engine
     private static int CheckedCount(int count, int max) =>
         count >= 0 && count <= max ? count : throw new InvalidDataException($"snapshot count {count} is outside [0, {max}]");
 
-    private static void WriteSkuInfo(BinaryWriter w, SkuInfo s)
+    private static void WriteSkuInfo(BinaryWriter w, SkuDefinition s)
     {
         w.Write(s.SellerId);
         w.Write(s.Code);
@@ -196,7 +196,7 @@ public sealed partial class Engine
         w.Write(s.Currency);
     }
 
-    private static SkuInfo ReadSkuInfo(BinaryReader r) => new(
+    private static SkuDefinition ReadSkuInfo(BinaryReader r) => new(
         r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(),
         r.ReadInt32(), (TemperatureClass)r.ReadByte(), r.ReadBoolean(), r.ReadInt64(), r.ReadString());
 

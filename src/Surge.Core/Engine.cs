@@ -23,7 +23,7 @@ public sealed partial class Engine
     private readonly Dictionary<string, int> _warehouseByCode = new(StringComparer.Ordinal);
     private readonly List<string> _regions = [];
     private readonly Dictionary<string, int> _regionByName = new(StringComparer.Ordinal);
-    private readonly List<SkuInfo> _skuInfo = [];
+    private readonly List<SkuDefinition> _skuInfo = [];
     private readonly Dictionary<(long Seller, string Code), int> _skuByKey = [];
 
     // Hot tables.

@@ -15,7 +15,7 @@ public struct StockCell
     public readonly int Available => OnHand - Reserved;
 }
 
-/// <summary>Hot per-SKU state (the descriptive catalog lives in <see cref="SkuInfo"/>).</summary>
+/// <summary>Hot per-SKU state (the descriptive catalog is kept as the <see cref="SkuDefinition"/> last upserted).</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct SkuState
 {
@@ -92,21 +92,6 @@ public struct CommandOutcome
 
     public readonly bool Accepted => Reason == RejectReason.None;
 }
-
-/// <summary>Descriptive catalog data of a SKU.</summary>
-public sealed record SkuInfo(
-    long SellerId,
-    string Code,
-    string Title,
-    string Category,
-    int WeightGrams,
-    int LengthMm,
-    int WidthMm,
-    int HeightMm,
-    TemperatureClass Temperature,
-    bool Hazmat,
-    long PriceMinor,
-    string Currency);
 
 public sealed record WarehouseInfo(string Code, string Region, string Country);
 
