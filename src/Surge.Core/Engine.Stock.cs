@@ -89,33 +89,13 @@ public sealed partial class Engine
         };
     }
 
-    private RejectReason ReceiveStock(ref CommandReader reader, ref long reference)
-    {
-        var sku = reader.I32();
-        var warehouse = reader.I32();
-        var quantity = reader.I32();
-        reference = sku;
-        var check = CheckStockTarget(sku, warehouse);
-        if (check != RejectReason.None)
-        {
-            return check;
-        }
-        if (quantity <= 0 || quantity > Limits.StockMovementUnitsMax)
-        {
-            return RejectReason.InvalidQuantity;
-        }
-        ref var cell = ref Cell(sku, warehouse);
-        if ((long)cell.OnHand + quantity > Limits.OnHandUnitsMax)
-        {
-            return RejectReason.CapacityExceeded;
-        }
-        cell.OnHand += quantity;
-        cell.Received += quantity;
-        EmitStock(EventKind.StockReceived, sku, warehouse, quantity);
-        return RejectReason.None;
-    }
+    private RejectReason ReceiveStock(ref CommandReader reader, ref long reference) => MoveStock(ref reader, ref reference, receipt: true);
 
-    private RejectReason AdjustStock(ref CommandReader reader, ref long reference)
+    private RejectReason AdjustStock(ref CommandReader reader, ref long reference) => MoveStock(ref reader, ref reference, receipt: false);
+
+    /// <summary>A receipt (positive units only) or an adjustment (either sign, never below what is reserved):
+    /// on hand and received move together, so received = on_hand + sold keeps holding.</summary>
+    private RejectReason MoveStock(ref CommandReader reader, ref long reference, bool receipt)
     {
         var sku = reader.I32();
         var warehouse = reader.I32();
@@ -126,7 +106,7 @@ public sealed partial class Engine
         {
             return check;
         }
-        if (delta == 0 || Math.Abs((long)delta) > Limits.StockMovementUnitsMax)
+        if (delta == 0 || (receipt && delta < 0) || Math.Abs((long)delta) > Limits.StockMovementUnitsMax)
         {
             return RejectReason.InvalidQuantity;
         }
@@ -141,7 +121,7 @@ public sealed partial class Engine
         }
         cell.OnHand += delta;
         cell.Received += delta;
-        EmitStock(EventKind.StockAdjusted, sku, warehouse, delta);
+        EmitStock(receipt ? EventKind.StockReceived : EventKind.StockAdjusted, sku, warehouse, delta);
         return RejectReason.None;
     }
 
