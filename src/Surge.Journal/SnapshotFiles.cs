@@ -59,16 +59,31 @@ public static class SnapshotFiles
         return new SnapshotInfo(sequence, storage.Open(name, create: false).UsingLength(), name);
     }
 
-    /// <summary>Checks header and checksum; returns null with a reason when the file is not a valid snapshot.</summary>
-    public static SnapshotInfo? Validate(IJournalStorage storage, string name, out string? problem) =>
-        Check(storage, name, verifyChecksum: true, out problem);
+    /// <summary>Checks header and checksum (by reading the payload through <see cref="OpenPayload"/>); returns
+    /// null with a reason when the file is not a valid snapshot.</summary>
+    public static SnapshotInfo? Validate(IJournalStorage storage, string name, out string? problem)
+    {
+        var info = ValidateHeader(storage, name, out problem);
+        if (info is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var payload = OpenPayload(storage, info);
+            payload.CopyTo(Stream.Null);
+        }
+        catch (JournalCorruptException e)
+        {
+            problem = e.Reason;
+            return null;
+        }
+        return info;
+    }
 
     /// <summary>Checks the header only (the checksum is verified while the payload is read, see
     /// <see cref="OpenPayload"/>): opening a journal then does not read gigabytes of snapshot twice.</summary>
-    public static SnapshotInfo? ValidateHeader(IJournalStorage storage, string name, out string? problem) =>
-        Check(storage, name, verifyChecksum: false, out problem);
-
-    private static SnapshotInfo? Check(IJournalStorage storage, string name, bool verifyChecksum, out string? problem)
+    public static SnapshotInfo? ValidateHeader(IJournalStorage storage, string name, out string? problem)
     {
         problem = null;
         if (!TryParseName(name, out var sequence))
@@ -92,23 +107,6 @@ public static class SnapshotFiles
         if (BinaryPrimitives.ReadInt64LittleEndian(header[16..]) != sequence || payloadBytes != file.Length - HeaderBytes)
         {
             problem = "snapshot header disagrees with its name or size";
-            return null;
-        }
-        if (!verifyChecksum)
-        {
-            return new SnapshotInfo(sequence, file.Length, name);
-        }
-        var crc = new Crc32(Crc32ParameterSet.Crc32C);
-        var buffer = new byte[ChunkBytes];
-        for (long offset = HeaderBytes; offset < file.Length;)
-        {
-            var n = file.Read(offset, buffer);
-            crc.Append(buffer.AsSpan(0, n));
-            offset += n;
-        }
-        if (crc.GetCurrentHashAsUInt32() != BinaryPrimitives.ReadUInt32LittleEndian(header[12..]))
-        {
-            problem = "snapshot checksum mismatch";
             return null;
         }
         return new SnapshotInfo(sequence, file.Length, name);
