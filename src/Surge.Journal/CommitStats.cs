@@ -4,8 +4,8 @@ using System.Numerics;
 namespace Surge.Journal;
 
 /// <summary>
-/// Durations of group commits (write + fdatasync) in power-of-two microsecond buckets, and records per
-/// commit. Lock-free counters, cheap enough for every commit; the shape Prometheus histograms want.
+/// Durations of group commits (write + fdatasync) in power-of-two microsecond buckets. Lock-free counters,
+/// cheap enough for every commit; the shape Prometheus histograms want.
 /// </summary>
 public sealed class CommitStats
 {
@@ -14,25 +14,27 @@ public sealed class CommitStats
 
     private readonly long[] _counts = new long[Buckets];
     private long _commits;
-    private long _records;
-    private long _bytes;
 
     public long Commits => Interlocked.Read(ref _commits);
-    public long Records => Interlocked.Read(ref _records);
-    public long Bytes => Interlocked.Read(ref _bytes);
 
-    internal void Record(long startTimestamp, int records, int bytes)
+    internal void Record(long startTimestamp)
     {
         var micros = (long)(Stopwatch.GetElapsedTime(startTimestamp).TotalMicroseconds);
         var bucket = Math.Min(Buckets - 1, micros <= 1 ? 0 : 64 - BitOperations.LeadingZeroCount((ulong)(micros - 1)));
         Interlocked.Increment(ref _counts[bucket]);
         Interlocked.Increment(ref _commits);
-        Interlocked.Add(ref _records, records);
-        Interlocked.Add(ref _bytes, bytes);
     }
 
     /// <summary>Copies of the bucket counts.</summary>
-    public long[] Counts() => _counts.Select(c => Interlocked.Read(ref c)).ToArray();
+    public long[] Counts()
+    {
+        var counts = new long[Buckets];
+        for (var i = 0; i < Buckets; i++)
+        {
+            counts[i] = Interlocked.Read(ref _counts[i]);
+        }
+        return counts;
+    }
 
     /// <summary>Upper bound (µs) of the bucket holding the given percentile of commits in <paramref name="counts"/>.</summary>
     public static long PercentileMicros(long[] counts, double percentile)

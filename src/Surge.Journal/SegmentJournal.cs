@@ -72,7 +72,7 @@ public sealed partial class SegmentJournal : IJournal
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
 
-    /// <summary>Durations and sizes of the group commits since open.</summary>
+    /// <summary>Durations of the group commits since open.</summary>
     public CommitStats Stats { get; } = new();
 
     /// <summary>Group commits (write + fdatasync) done since open.</summary>
@@ -150,7 +150,7 @@ public sealed partial class SegmentJournal : IJournal
                 _spare = buffer;
             }
             Interlocked.Exchange(ref _durableSequence, lastSequence);
-            Stats.Record(started, (int)(lastSequence - firstSequence + 1), bytes);
+            Stats.Record(started);
             done.SetResult();
         }
     }
