@@ -141,13 +141,7 @@ public sealed class CommandWriter
         return this;
     }
 
-    public CommandWriter CancelOrder(long orderId, CancelReason reason)
-    {
-        Start(CommandKind.CancelOrder, 10);
-        I64(orderId);
-        _buffer[_length++] = (byte)reason;
-        return this;
-    }
+    public CommandWriter CancelOrder(long orderId, CancelReason reason) => OrderAndCode(CommandKind.CancelOrder, orderId, (byte)reason);
 
     public CommandWriter Tick()
     {
@@ -164,11 +158,13 @@ public sealed class CommandWriter
         return this;
     }
 
-    public CommandWriter AdvanceStatus(long orderId, OrderStatus status)
+    public CommandWriter AdvanceStatus(long orderId, OrderStatus status) => OrderAndCode(CommandKind.AdvanceStatus, orderId, (byte)status);
+
+    private CommandWriter OrderAndCode(CommandKind kind, long orderId, byte code)
     {
-        Start(CommandKind.AdvanceStatus, 10);
+        Start(kind, 10);
         I64(orderId);
-        _buffer[_length++] = (byte)status;
+        _buffer[_length++] = code;
         return this;
     }
 
