@@ -81,15 +81,7 @@ public sealed partial class Engine
 
     private void RollBack(int allocationStart, long buyerId)
     {
-        for (var i = allocationStart; i < _allocationCount; i++)
-        {
-            ref readonly var a = ref _allocations[i];
-            Cell(a.Sku, a.Warehouse).Reserved -= a.Quantity;
-            if (a.CountsAgainstLimit)
-            {
-                _quotas.Add(buyerId, a.Sku, -a.Quantity);
-            }
-        }
+        ReturnUnits(_allocations.AsSpan(allocationStart, _allocationCount - allocationStart), buyerId, wasPaid: false);
         _allocationCount = allocationStart;
     }
 
@@ -183,11 +175,11 @@ public sealed partial class Engine
         }
     }
 
-    /// <summary>Returns an order's units: held reservations go back to available, sold units back on hand.</summary>
-    private void Release(ref OrderRecord order, CancelReason reason, EventKind kind)
+    /// <summary>Gives allocated units back: held reservations go back to available, sold units back on hand,
+    /// and the buyer's flash-sale limit is freed.</summary>
+    private void ReturnUnits(ReadOnlySpan<Allocation> allocations, long buyerId, bool wasPaid)
     {
-        var wasPaid = order.Status != OrderStatus.PendingPayment;
-        foreach (ref readonly var a in _allocations.AsSpan(order.AllocationStart, order.AllocationCount))
+        foreach (ref readonly var a in allocations)
         {
             ref var cell = ref Cell(a.Sku, a.Warehouse);
             if (wasPaid)
@@ -201,10 +193,17 @@ public sealed partial class Engine
             }
             if (a.CountsAgainstLimit)
             {
-                _quotas.Add(order.BuyerId, a.Sku, -a.Quantity);
+                _quotas.Add(buyerId, a.Sku, -a.Quantity);
             }
             Debug.Assert(cell.Reserved >= 0 && cell.Sold >= 0);
         }
+    }
+
+    /// <summary>Cancels an order, returning its units.</summary>
+    private void Release(ref OrderRecord order, CancelReason reason, EventKind kind)
+    {
+        ReturnUnits(_allocations.AsSpan(order.AllocationStart, order.AllocationCount), order.BuyerId,
+            wasPaid: order.Status != OrderStatus.PendingPayment);
         order.Status = OrderStatus.Cancelled;
         order.CancelReason = reason;
         ref var e = ref Emit(kind, order.OrderId);
