@@ -16,11 +16,10 @@ internal static class BenchCommand
         return bench;
     }
 
-    private static Option<FileInfo?> JsonOption() => new("--json") { Description = "Also write the results as JSON to this file." };
 
     private static Command Engine()
     {
-        var json = JsonOption();
+        var json = Output.JsonOption();
         var orders = Output.PositiveOption("--orders", "Marketplace orders to apply (1–5 lines over 100,000 SKUs).", 5_000_000);
         var batch = Output.PositiveOption("--batch", "Orders per engine batch.", 1000, Core.Limits.CommandsPerBatchMax);
         var buyers = Output.PositiveOption("--flash-buyers", "Distinct buyers in the flash-sale mix (10,000 units, limit 1 each).", 1_000_000);
@@ -49,7 +48,7 @@ internal static class BenchCommand
 
     private static Command JournalBench()
     {
-        var json = JsonOption();
+        var json = Output.JsonOption();
         var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory on the disk to measure (default: a temporary directory)." };
         var seconds = new Option<double>("--seconds") { Description = "Measured duration of each phase in seconds, 0.5–600 (after 1 s of warm-up).", DefaultValueFactory = _ => 5 };
         seconds.Validators.Add(r =>
@@ -94,7 +93,7 @@ internal static class BenchCommand
 
     private static Command Forecast()
     {
-        var json = JsonOption();
+        var json = Output.JsonOption();
         var data = new Option<FileInfo>("--data")
         {
             Description = "Weekly SKU demand to derive the series from.",
@@ -126,7 +125,7 @@ internal static class BenchCommand
 
     private static Command Recovery()
     {
-        var json = JsonOption();
+        var json = Output.JsonOption();
         var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory for the journal (default: a temporary directory, removed afterwards)." };
         var orders = Output.PositiveOption("--orders", "Orders in the journal.", 10_000_000);
         var command = new Command("recovery", "Time to recover a journal of many orders, and memory per live order.") { json, dir, orders };

@@ -25,7 +25,7 @@ internal static class DemoCommand
         var buyers = Output.PositiveOption("--buyers", "Buyers rushing the flash sale.", 200_000, 5_000_000);
         var units = Output.PositiveOption("--units", "Phones on sale.", 10_000, Limits.StockMovementUnitsMax);
         var data = new Option<DirectoryInfo?>("--data") { Description = "Keep the journal in this directory (default: a temporary one, removed at the end)." };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the summary as JSON to this file." };
+        var json = Output.JsonOption("summary");
         var command = new Command("demo", "Run a flash sale on an embedded, durable partition and show what happened.") { buyers, units, data, json };
         command.SetAction(async (parse, token) =>
         {

@@ -14,7 +14,7 @@ internal static class ForecastCommand
             Description = "Directory of series files (period,value or ds,y) and optionally reference_accuracy.csv.",
             Required = true,
         };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
+        var json = Output.JsonOption();
         var model = new Option<string>("--model")
         {
             Description = "ets (automatic ETS by AICc) or snaive (seasonal naive).",
@@ -85,7 +85,7 @@ internal static class ForecastCommand
             Required = true,
         };
         var hours = Output.PositiveOption("--hours", "Hours to forecast.", 24, Traffic.HoursPerWeek);
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the forecast as JSON to this file." };
+        var json = Output.JsonOption("forecast");
         var command = new Command("traffic", "Orders per minute for the next hours, with 80/95 % intervals: the input for capacity planning.") { data, hours, json };
         command.SetAction(parse =>
         {
@@ -135,7 +135,7 @@ internal static class ForecastCommand
         var lead = Output.PositiveOption("--lead-time-weeks", "Weeks from ordering to stock on hand.", 2, 52);
         var onHandWeeks = Output.PositiveOption("--weeks-of-stock",
             "Stock on hand assumed for each SKU, in weeks of its average demand over the last 8 weeks (the file has no stock).", 4, 520);
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the plans as JSON to this file." };
+        var json = Output.JsonOption("plans");
         var command = new Command("skus", "Forecast the next 8 weeks of every SKU with 95 % intervals, the week its stock runs out, and how much "
             + "to order now for a 95 % service level.") { data, lead, onHandWeeks, json };
         command.SetAction(parse =>

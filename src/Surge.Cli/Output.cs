@@ -61,6 +61,10 @@ internal static class Output
             });
     }
 
+    /// <summary>The <c>--json FILE</c> option every verb has; <paramref name="what"/> names what is written.</summary>
+    public static Option<FileInfo?> JsonOption(string what = "results") =>
+        new("--json") { Description = $"Also write the {what} as JSON to this file." };
+
     /// <summary>An integer option that must lie in 1..<paramref name="max"/>; the parser reports violations.</summary>
     public static Option<int> PositiveOption(string name, string description, int defaultValue, int max = int.MaxValue)
     {

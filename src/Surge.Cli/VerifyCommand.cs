@@ -10,7 +10,7 @@ internal static class VerifyCommand
     {
         var verify = new Command("verify", "Check stored data without changing it.");
         var dir = new Argument<DirectoryInfo>("DIR") { Description = "The journal directory (segments *.seg and snapshots *.snap)." };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the report as JSON to this file." };
+        var json = Output.JsonOption("report");
         var journal = new Command("journal", "Check every record (length, CRC32C, sequence) and every snapshot of a journal.") { dir, json };
         journal.SetAction(parse =>
         {
