@@ -154,12 +154,13 @@ public sealed partial class Engine
     /// were sized or restored.</summary>
     public ulong StateHash()
     {
-        using var stream = new HashingStream();
+        var hash = new XxHash3();
+        using var stream = new HashingWriteStream(hash);
         using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             WriteState(w, canonical: true);
         }
-        return stream.Hash.GetCurrentHashAsUInt64();
+        return hash.GetCurrentHashAsUInt64();
     }
 
     private void WriteCanonicalQuotas(BinaryWriter w)
@@ -218,22 +219,5 @@ public sealed partial class Engine
             r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(chunk));
         }
         return items;
-    }
-
-    /// <summary>A write-only stream that feeds XXH3; lets the snapshot writer double as the state hasher.</summary>
-    private sealed class HashingStream : Stream
-    {
-        public XxHash3 Hash { get; } = new();
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Hash.Append(buffer.AsSpan(offset, count));
-        public override void Write(ReadOnlySpan<byte> buffer) => Hash.Append(buffer);
     }
 }

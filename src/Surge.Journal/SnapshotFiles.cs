@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using Surge.Core;
 
 namespace Surge.Journal;
 
@@ -39,7 +40,7 @@ public static class SnapshotFiles
             var crc = new Crc32(Crc32ParameterSet.Crc32C);
             long payloadBytes;
             using (var raw = new StorageFileStream(file, ownsFile: false) { Position = HeaderBytes })
-            using (var checksummed = new ChecksumStream(raw, crc))
+            using (var checksummed = new HashingWriteStream(crc, raw))
             using (var buffered = new BufferedStream(checksummed, ChunkBytes))
             {
                 write(buffered);
@@ -170,28 +171,6 @@ public static class SnapshotFiles
         using (file)
         {
             return file.Length;
-        }
-    }
-
-    private sealed class ChecksumStream(Stream inner, Crc32 crc) : Stream
-    {
-        public long BytesWritten { get; private set; }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            crc.Append(buffer);
-            inner.Write(buffer);
-            BytesWritten += buffer.Length;
         }
     }
 }
