@@ -20,23 +20,24 @@ public sealed record RunnerOptions
     public int BatchesInFlightMax { get; init; } = 8;
 }
 
-/// <summary>What one command came to: its outcome, and the events it produced (copied out of the engine).</summary>
-public sealed record CommandResult(CommandOutcome Outcome, EngineEvent[] Events);
+/// <summary>What one command came to: its outcome, and the events it produced (a slice of its batch's reply).</summary>
+public readonly record struct CommandResult(CommandOutcome Outcome, ReadOnlyMemory<EngineEvent> Events);
 
 /// <summary>The partition's queue is full: answer 429 with Retry-After, do not wait.</summary>
 public sealed class PartitionOverloadedException(string message) : Exception(message);
 
 /// <summary>
-/// Runs one durable partition for many concurrent callers. Commands are queued (bounded), collected into a
-/// batch whenever the partition is free (so a lone command goes at once and a crowd shares one batch),
-/// stamped with the clock, applied and journaled as one record; each caller's task completes with its
-/// command's result only when that record is durable. The next batch is applied while earlier ones are still
-/// being synced, up to <see cref="RunnerOptions.BatchesInFlightMax"/>; the journal's group commit then writes
-/// them together. If the journal fails, every pending and later command fails until the partition is recovered.
+/// Runs one partition for many concurrent callers. Commands are queued (bounded), collected into a batch
+/// whenever the partition is free (so a lone command goes at once and a crowd shares one batch), stamped with
+/// the clock and handed to the partition's <see cref="IBatchSink"/> (applied and journaled as one record);
+/// each caller's task completes with its command's result only when the sink says that record is durable.
+/// The next batch goes while earlier ones are still being synced, up to
+/// <see cref="RunnerOptions.BatchesInFlightMax"/>; the journal's group commit then writes them together. If
+/// the sink fails, every pending and later command fails until the partition is recovered.
 /// </summary>
 public sealed class PartitionRunner : IAsyncDisposable
 {
-    private readonly DurablePartition _partition;
+    private readonly IBatchSink _sink;
     private readonly RunnerOptions _options;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
@@ -58,9 +59,15 @@ public sealed class PartitionRunner : IAsyncDisposable
         public List<TaskCompletionSource<CommandResult>> Waiters { get; } = [];
     }
 
+    /// <summary>A runner that applies batches to a partition in this process (<see cref="DurableSink"/>).</summary>
     public PartitionRunner(DurablePartition partition, RunnerOptions? options = null, TimeProvider? clock = null)
+        : this(new DurableSink(partition), options, clock)
     {
-        _partition = partition;
+    }
+
+    public PartitionRunner(IBatchSink sink, RunnerOptions? options = null, TimeProvider? clock = null)
+    {
+        _sink = sink;
         _options = options ?? new RunnerOptions();
         if (_options.BatchCommandsMax is < 1 or > Limits.CommandsPerBatchMax || _options.BatchBytesMax > Limits.BatchBytesMax / 2
             || _options.QueuedCommandsMax < 1 || _options.BatchesInFlightMax < 1)
@@ -73,7 +80,7 @@ public sealed class PartitionRunner : IAsyncDisposable
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
-    public DurablePartition Partition => _partition;
+    public IBatchSink Sink => _sink;
 
     /// <summary>Commands queued and not yet applied.</summary>
     public int Queued
@@ -182,10 +189,10 @@ public sealed class PartitionRunner : IAsyncDisposable
     private void Apply(Pending batch)
     {
         batch.Writer.Stamp(_clock.GetUtcNow().ToUnixTimeMilliseconds());
-        AppendTicket ticket;
+        Task<BatchReply> reply;
         try
         {
-            ticket = _partition.Submit(batch.Writer.Written);
+            reply = _sink.ExecuteAsync(batch.Writer.Written);
         }
         catch (Exception e)
         {
@@ -193,31 +200,19 @@ public sealed class PartitionRunner : IAsyncDisposable
             FailAll(batch.Waiters, e);
             return;
         }
-        var results = CopyResults(_partition.Engine);
         lock (_gate)
         {
-            _writers.Push(batch.Writer); // the journal copied the bytes
+            _writers.Push(batch.Writer); // the sink is done with the bytes once it returned
         }
-        _ = CompleteWhenDurableAsync(ticket, batch.Waiters, results);
+        _ = CompleteAsync(reply, batch.Waiters);
     }
 
-    private static CommandResult[] CopyResults(Engine engine)
+    private async Task CompleteAsync(Task<BatchReply> pending, List<TaskCompletionSource<CommandResult>> waiters)
     {
-        var events = engine.Events;
-        var results = new CommandResult[engine.Outcomes.Length];
-        for (var i = 0; i < results.Length; i++)
-        {
-            var outcome = engine.Outcomes[i];
-            results[i] = new CommandResult(outcome, events.Slice(outcome.FirstEvent, outcome.EventCount).ToArray());
-        }
-        return results;
-    }
-
-    private async Task CompleteWhenDurableAsync(AppendTicket ticket, List<TaskCompletionSource<CommandResult>> waiters, CommandResult[] results)
-    {
+        BatchReply reply;
         try
         {
-            await ticket.Durable.ConfigureAwait(false);
+            reply = await pending.ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -228,9 +223,14 @@ public sealed class PartitionRunner : IAsyncDisposable
         {
             _inFlight.Release();
         }
+        if (reply.Outcomes.Length != waiters.Count)
+        {
+            FailAll(waiters, new InvalidOperationException($"the sink answered {reply.Outcomes.Length} outcomes for {waiters.Count} commands"));
+            return;
+        }
         for (var i = 0; i < waiters.Count; i++)
         {
-            waiters[i].TrySetResult(results[i]);
+            waiters[i].TrySetResult(reply.Result(i));
         }
     }
 

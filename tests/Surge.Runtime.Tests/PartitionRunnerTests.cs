@@ -21,6 +21,8 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
         return _runner;
     }
 
+    private static DurablePartition Partition(PartitionRunner runner) => ((DurableSink)runner.Sink).Partition;
+
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async Task<int> CatalogAsync(PartitionRunner runner, int units)
@@ -45,10 +47,10 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
 
         Assert.Equal(300, results.Count(r => r.Outcome.Accepted));
         Assert.Equal(700, results.Count(r => r.Outcome.Reason == RejectReason.InsufficientStock));
-        Assert.All(results.Where(r => r.Outcome.Accepted), r => Assert.Equal(EventKind.OrderPlaced, r.Events[0].Kind));
-        var journal = runner.Partition.Journal;
+        Assert.All(results.Where(r => r.Outcome.Accepted), r => Assert.Equal(EventKind.OrderPlaced, r.Events.Span[0].Kind));
+        var journal = Partition(runner).Journal;
         Assert.True(journal.DurableSequence < 1003, $"{journal.DurableSequence} journal records for 1,003 commands: batched");
-        var hash = runner.Partition.Engine.StateHash();
+        var hash = Partition(runner).Engine.StateHash();
         await runner.DisposeAsync();
         await journal.DisposeAsync();
 
@@ -111,7 +113,7 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
 
         Assert.True(tick.Outcome.Accepted);
         Assert.True((await Order(runner, 3, sku)).Outcome.Accepted);
-        Assert.Equal(OrderStatus.Cancelled, runner.Partition.Engine.GetOrderStatus(1));
+        Assert.Equal(OrderStatus.Cancelled, Partition(runner).Engine.GetOrderStatus(1));
     }
 
     [Fact]
@@ -138,7 +140,7 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
         if (_runner is not null)
         {
             await _runner.DisposeAsync();
-            await _runner.Partition.Journal.DisposeAsync();
+            await Partition(_runner).Journal.DisposeAsync();
         }
         _storage.Dispose();
     }
