@@ -3,6 +3,7 @@ using Surge.Cli;
 
 var root = new RootCommand("Surge: order processing for multi-seller marketplaces — a deterministic engine with a durable journal.")
 {
+    ServeCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
     VerifyCommand.Create(),

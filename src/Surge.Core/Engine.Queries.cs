@@ -56,15 +56,30 @@ public sealed partial class Engine
     public OrderSnapshot? GetOrder(long orderId)
     {
         var index = _orderIndex.Get(orderId);
-        if (index < 0)
+        return index < 0 ? null : GetOrderAt(index);
+    }
+
+    /// <summary>The order at a position of the order table (0 ≤ index &lt; <see cref="OrderCount"/>), in placement
+    /// order: a stable cursor for listings.</summary>
+    public OrderSnapshot GetOrderAt(int index)
+    {
+        if ((uint)index >= (uint)_orderCount)
         {
-            return null;
+            throw new ArgumentOutOfRangeException(nameof(index));
         }
         ref readonly var o = ref _orders[index];
         var sellerId = _skus[_allocations[o.AllocationStart].Sku].SellerId;
         return new OrderSnapshot(o.OrderId, o.ParentId, o.BuyerId, sellerId, o.Status, o.CancelReason, o.PlacedAtMs,
             o.ExpiresAtMs, _allocations.AsSpan(o.AllocationStart, o.AllocationCount).ToArray());
     }
+
+    /// <summary>The seller of the order at a position of the order table (cheap filter for listings).</summary>
+    public long SellerAt(int index) =>
+        (uint)index < (uint)_orderCount ? _skus[_allocations[_orders[index].AllocationStart].Sku].SellerId : throw new ArgumentOutOfRangeException(nameof(index));
+
+    /// <summary>The earliest deadline waiting in the expiry queue, or null. It may belong to an order paid or
+    /// cancelled since (those leave the queue lazily); a batch at or after it clears it either way.</summary>
+    public long? NextExpiryMs => _expiries.TryPeek(out var top) ? top.DeadlineMs : null;
 
     /// <summary>Counts and memory of the state. Walks the order table: O(orders), for reports, not the hot path.</summary>
     public EngineStats Stats()

@@ -31,7 +31,7 @@ public sealed class DurablePartition
     public IJournal Journal { get; }
     public RecoveryReport Recovery { get; }
 
-    public SnapshotPolicy Policy { get; init; } = new();
+    public SnapshotPolicy Policy { get; set; } = new();
 
     /// <summary>True once the policy says a snapshot is due.</summary>
     public bool SnapshotDue => _bytesSinceSnapshot >= Policy.SnapshotEveryBytes;

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Surge.Server;
+
+namespace Surge.Cli;
+
+/// <summary>`surge serve`: the embedded server (Orleans silo + HTTP API in one process) until Ctrl+C / SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "HTTP port on the host address (0 picks a free one).", DefaultValueFactory = _ => 8080 };
+        port.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 65_535)
+            {
+                r.AddError("--port must be 0..65535");
+            }
+        });
+        var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var data = new Option<DirectoryInfo>("--data") { Description = "Data directory (journals, snapshots, keys).", DefaultValueFactory = _ => new DirectoryInfo("surge-data") };
+        var partitions = Output.PositiveOption("--partitions", "Partitions, a power of two; fixed for a data directory", 64, ServerOptions.PartitionsMax);
+        var verbose = new Option<bool>("--verbose") { Description = "Log at Information level (default: warnings only)." };
+        var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json.")
+        {
+            port, host, data, partitions, verbose,
+        };
+        command.SetAction(async (parse, token) =>
+        {
+            var options = new ServerOptions
+            {
+                DataDirectory = parse.GetValue(data)!.FullName,
+                Port = parse.GetValue(port),
+                Host = parse.GetValue(host)!,
+                Partitions = parse.GetValue(partitions),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"surge serve: {e.Message}");
+                return 2;
+            }
+            await using var server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
+            Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions)");
+            Console.WriteLine($"surge: recovered {server.Recovery.Orders:N0} orders ({server.Recovery.ReplayedRecords:N0} journal records replayed, "
+                + $"{server.Recovery.Reconciled} multi-seller orders finished) in {server.Recovery.Elapsed.TotalMilliseconds:F0} ms");
+            if (server.AdminKeyGenerated)
+            {
+                Console.WriteLine($"surge: admin key (shown once, stored in {Path.Combine(options.DataDirectory, SurgeServer.AdminKeyFile)}): {server.AdminKey}");
+            }
+            Console.WriteLine("surge: ready");
+            var stopped = new TaskCompletionSource();
+            using var registration = token.Register(() => stopped.TrySetResult());
+            await stopped.Task;
+            Console.WriteLine("surge: stopping (draining queues, closing journals)");
+            return 0;
+        });
+        return command;
+    }
+}

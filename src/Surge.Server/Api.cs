@@ -1,0 +1,651 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Core;
+
+namespace Surge.Server;
+
+/// <summary>The /v1 HTTP API: authentication, validation, and the translation between JSON and engine commands.
+/// Every failure leaves as problem+json (see <see cref="Problems.Middleware"/>).</summary>
+public sealed class Api(ServerState state)
+{
+    public const int TitleCharsMax = 200;
+    public const int CategoryCharsMax = 100;
+    public const int SellerNameCharsMax = 200;
+    public const int PageOrdersMax = 500;
+    public const int PageOrdersDefault = 100;
+    public const int PageScanMax = 200_000;
+
+    private ServerOptions Options => state.Options;
+    private Gateway Gateway => state.Gateway;
+    private Catalog Catalog => state.Catalog;
+
+    public void Map(IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1");
+        v1.MapPost("/sellers", Handler(CreateSeller)).WithName("createSeller").WithTags("catalog")
+            .Accepts<CreateSellerRequest>("application/json").Produces<CreateSellerResponse>(201).Problems(400, 401, 403, 422);
+        v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithTags("catalog")
+            .Accepts<CreateKeyRequest>("application/json").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422);
+        v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithTags("catalog")
+            .Accepts<WarehouseBody>("application/json").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503);
+        v1.MapGet("/warehouses", Handler(ListWarehouses)).WithName("listWarehouses").WithTags("catalog")
+            .Produces<WarehouseList>(200).Problems(401);
+        v1.MapPost("/skus", Handler(UpsertSku)).WithName("upsertSku").WithTags("catalog")
+            .Accepts<SkuBody>("application/json").Produces<SkuResponse>(201).Produces<SkuResponse>(200).Problems(400, 401, 403, 409, 422, 429, 503);
+        v1.MapPost("/skus/batch", Handler(UpsertSkus)).WithName("upsertSkus").WithTags("catalog")
+            .Accepts<SkuBatchRequest>("application/json").Produces<SkuBatchResponse>(200).Problems(400, 401, 403, 422, 429, 503);
+        v1.MapGet("/skus/{sku}", Handler(GetSku)).WithName("getSku").WithTags("catalog")
+            .Produces<SkuResponse>(200).Problems(401, 403, 404, 422);
+        v1.MapGet("/skus/{sku}/stock", Handler(GetStock)).WithName("getStock").WithTags("stock")
+            .Produces<StockResponse>(200).Problems(401, 403, 404, 422);
+        v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithTags("stock")
+            .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+        v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithTags("stock")
+            .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+        v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithTags("orders")
+            .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503);
+        v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithTags("orders")
+            .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503);
+        v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404);
+        v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+        v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders").WithTags("orders")
+            .Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
+        v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithTags("tracking").AllowAnonymous()
+            .Produces<TrackingResponse>(200).Problems(404);
+        app.MapGet("/healthz", Handler(Health)).WithName("health").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
+    }
+
+    /// <summary>As a <see cref="Delegate"/>, so that the route gets a builder that takes OpenAPI metadata.</summary>
+    private static Delegate Handler(Func<HttpContext, Task> handler) => handler;
+
+    // ---- catalog ----
+
+    private async Task CreateSeller(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.CreateSellerRequest);
+        var name = Text(request.Name, "name", SellerNameCharsMax);
+        var (seller, key) = state.Control.CreateSeller(name);
+        context.Response.Headers.Location = "/v1/sellers/" + Ids.Seller(seller.Id);
+        await WriteAsync(context, 201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), ApiJson.Default.CreateSellerResponse);
+    }
+
+    private async Task CreateStorefrontKey(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.CreateKeyRequest);
+        var name = Text(request.Name, "name", SellerNameCharsMax);
+        var key = state.Control.CreateStorefrontKey(name);
+        await WriteAsync(context, 201, new CreateKeyResponse(name, key), ApiJson.Default.CreateKeyResponse);
+    }
+
+    private async Task CreateWarehouse(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.WarehouseBody);
+        var warehouse = new Warehouse(Code(request.Id, "id"), Text(request.Region, "region", OrderJson.RegionCharsMax), Country(request.Country, "country"));
+        if (state.Control.Warehouses.Count >= Limits.WarehousesMax && Catalog.WarehouseIndex(warehouse.Id) < 0)
+        {
+            throw new ApiProblemException(409, RejectReason.CapacityExceeded.ToCode(), $"at most {Limits.WarehousesMax} warehouses");
+        }
+        if (!state.Control.AddWarehouse(warehouse, out var created))
+        {
+            throw new ApiProblemException(409, "warehouse_exists", $"warehouse '{warehouse.Id}' exists with another region or country");
+        }
+        await state.SyncWarehousesAsync();
+        await WriteAsync(context, created ? 201 : 200, new WarehouseBody(warehouse.Id, warehouse.Region, warehouse.Country), ApiJson.Default.WarehouseBody);
+    }
+
+    private Task ListWarehouses(HttpContext context)
+    {
+        Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var list = state.Control.Warehouses.Select(w => new WarehouseBody(w.Id, w.Region, w.Country)).ToArray();
+        return WriteAsync(context, 200, new WarehouseList(list), ApiJson.Default.WarehouseList);
+    }
+
+    private async Task UpsertSku(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var body = await ReadAsync(context, ApiJson.Default.SkuBody);
+        var (status, sku, problem) = await UpsertOneAsync(seller, body);
+        if (problem is not null)
+        {
+            throw new ApiProblemException(problem.Status, problem.Code, problem.Detail);
+        }
+        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku);
+        await WriteAsync(context, status, SkuResponse(view!), ApiJson.Default.SkuResponse);
+    }
+
+    private async Task UpsertSkus(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var body = await ReadAsync(context, ApiJson.Default.SkuBatchRequest);
+        if (body.Skus.Length == 0 || body.Skus.Length > Options.BatchSkusMax)
+        {
+            throw new RequestShapeException($"skus: 1 to {Options.BatchSkusMax} items");
+        }
+        var results = await Task.WhenAll(body.Skus.Select(async item =>
+        {
+            var (status, _, problem) = await UpsertOneAsync(seller, item);
+            return new BatchItemResult(status, problem is null ? item.Sku : null, problem);
+        }));
+        await WriteAsync(context, 200, new SkuBatchResponse(results), ApiJson.Default.SkuBatchResponse);
+    }
+
+    private async Task<(int Status, int Sku, ProblemBody? Problem)> UpsertOneAsync(long seller, SkuBody body)
+    {
+        SkuDefinition definition;
+        try
+        {
+            definition = Definition(seller, body);
+        }
+        catch (RequestShapeException e)
+        {
+            return (422, -1, Problems.Body(422, "invalid_request", e.Message));
+        }
+        var existed = Catalog.TryFindSku(seller, definition.Code, out _);
+        Runtime.CommandResult result;
+        try
+        {
+            result = await Gateway.Submit(Gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(Options.RequestDeadline);
+        }
+        catch (AdmissionException e)
+        {
+            return (e.Status, -1, Problems.Body(e.Status, e.Code, e.Message));
+        }
+        if (!result.Outcome.Accepted)
+        {
+            var reason = result.Outcome.Reason;
+            var status = reason == RejectReason.InvalidArgument ? 422 : 409;
+            return (status, -1, Problems.Body(status, reason.ToCode(), OrderService.Describe(reason)));
+        }
+        var sku = (int)result.Outcome.Ref;
+        Catalog.AddSku(seller, definition.Code, sku);
+        return (existed ? 200 : 201, sku, null);
+    }
+
+    private static SkuDefinition Definition(long seller, SkuBody body)
+    {
+        var temperature = body.Temperature switch
+        {
+            "ambient" => TemperatureClass.Ambient,
+            "chilled" => TemperatureClass.Chilled,
+            "frozen" => TemperatureClass.Frozen,
+            _ => throw new RequestShapeException("temperature: one of ambient, chilled, frozen"),
+        };
+        if (body.PriceMinor is < 0 or > Limits.PriceMinorMax)
+        {
+            throw new RequestShapeException($"price_minor: 0 to {Limits.PriceMinorMax} minor units");
+        }
+        if (body.WeightG is < 0 or > Limits.WeightGramsMax)
+        {
+            throw new RequestShapeException($"weight_g: 0 to {Limits.WeightGramsMax} grams");
+        }
+        if (!CurrencyCode.IsValid(body.Currency))
+        {
+            throw new RequestShapeException("currency: an ISO 4217 code such as \"KRW\"");
+        }
+        var dims = body.DimensionsMm ?? new DimensionsBody(0, 0, 0);
+        foreach (var (value, name) in new[] { (dims.LengthMm, "length_mm"), (dims.WidthMm, "width_mm"), (dims.HeightMm, "height_mm") })
+        {
+            if (value is < 0 or > Limits.DimensionMmMax)
+            {
+                throw new RequestShapeException($"dimensions_mm.{name}: 0 to {Limits.DimensionMmMax} mm");
+            }
+        }
+        return new SkuDefinition(seller, Code(body.Sku, "sku"), Text(body.Title, "title", TitleCharsMax),
+            body.Category is null ? "" : Text(body.Category, "category", CategoryCharsMax), body.WeightG,
+            dims.LengthMm, dims.WidthMm, dims.HeightMm, temperature, body.Hazmat, body.PriceMinor, body.Currency);
+    }
+
+    private async Task GetSku(HttpContext context)
+    {
+        var (seller, sku) = ResolveSku(context, (string)context.Request.RouteValues["sku"]!);
+        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku)
+            ?? throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), "no such SKU");
+        await WriteAsync(context, 200, SkuResponse(view), ApiJson.Default.SkuResponse);
+    }
+
+    private static SkuResponse SkuResponse(SkuView view) => new(view.Code, Ids.Seller(view.SellerId), view.Title, view.Category, view.PriceMinor,
+        view.Currency, view.WeightGrams, view.Temperature.ToString().ToLowerInvariant(), view.Hazmat,
+        view.FlashStartsAtMs is { } starts ? new FlashSaleBody(DateTimeOffset.FromUnixTimeMilliseconds(starts), view.PerBuyerLimit) : null);
+
+    // ---- stock ----
+
+    private async Task GetStock(HttpContext context)
+    {
+        var (seller, sku) = ResolveSku(context, (string)context.Request.RouteValues["sku"]!);
+        await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
+    }
+
+    private async Task<StockResponse> StockAsync(long seller, int sku)
+    {
+        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku)
+            ?? throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), "no such SKU");
+        var warehouses = Catalog.Warehouses;
+        var cells = view.Stock.Where(c => c.Warehouse < warehouses.Count && (c.OnHand != 0 || c.Reserved != 0 || c.Sold != 0))
+            .Select(c => new WarehouseStockBody(warehouses[c.Warehouse], c.OnHand, c.Reserved, c.OnHand - c.Reserved, c.Sold)).ToArray();
+        return new StockResponse(view.Code, cells.Sum(c => c.OnHand), cells.Sum(c => c.Reserved), cells.Sum(c => c.Available), cells.Sum(c => c.Sold), cells);
+    }
+
+    private async Task ReceiveStock(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var request = await ReadAsync(context, ApiJson.Default.StockReceiptRequest);
+        var sku = SellerSku(seller, request.Sku);
+        var warehouse = Catalog.WarehouseIndex(request.WarehouseId);
+        if (warehouse < 0)
+        {
+            throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
+        }
+        if (request.Quantity is < 1 or > Limits.StockMovementUnitsMax)
+        {
+            throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
+        }
+        await SubmitOrThrowAsync(seller, w => w.ReceiveStock(sku, warehouse, request.Quantity));
+        await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
+    }
+
+    private async Task ConfigureFlashSale(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var request = await ReadAsync(context, ApiJson.Default.FlashSaleRequest);
+        var sku = SellerSku(seller, request.Sku);
+        if (request.PerBuyerLimit is < 1 or > Limits.PerBuyerLimitMax)
+        {
+            throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
+        }
+        var starts = request.StartsAt.ToUnixTimeMilliseconds();
+        await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
+        await WriteAsync(context, 201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit),
+            ApiJson.Default.FlashSaleResponse);
+    }
+
+    private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
+    {
+        var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.RequestDeadline);
+        if (!result.Outcome.Accepted)
+        {
+            var reason = result.Outcome.Reason;
+            throw new ApiProblemException(reason == RejectReason.InvalidArgument ? 422 : 409, reason.ToCode(), OrderService.Describe(reason));
+        }
+    }
+
+    // ---- orders ----
+
+    private async Task PlaceOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var body = await ReadBodyAsync(context);
+        await IdempotentAsync(context, principal, body, async json =>
+        {
+            var request = OrderJson.ReadOrder(body);
+            var result = await WithDeadline(state.Orders.PlaceAsync(request));
+            return WriteResult(json, result, 201);
+        });
+    }
+
+    private async Task PlaceOrders(HttpContext context)
+    {
+        Authorize(context, Role.Admin, Role.Storefront);
+        var body = await ReadBodyAsync(context);
+        var requests = OrderJson.ReadBatch(body, Options.BatchOrdersMax);
+        var pending = new Task<OrderResult>[requests.Count];
+        for (var i = 0; i < pending.Length; i++)
+        {
+            pending[i] = requests[i].Order is { } order
+                ? state.Orders.PlaceAsync(order)
+                : Task.FromResult(OrderResult.Problem(422, "invalid_request", requests[i].Error!));
+        }
+        var deadline = Task.Delay(Options.RequestDeadline, Options.Clock);
+        var all = Task.WhenAll(pending);
+        await Task.WhenAny(all, deadline);
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { SkipValidation = true });
+        json.WriteStartObject();
+        json.WriteStartArray("results"u8);
+        foreach (var task in pending)
+        {
+            json.WriteStartObject();
+            if (!task.IsCompletedSuccessfully)
+            {
+                json.WriteNumber("status"u8, 503);
+                json.WritePropertyName("problem"u8);
+                Problems.Write(json, Problems.Body(503, "deadline_exceeded", "not answered within the deadline; the order may still be placed"));
+            }
+            else if (task.Result.Order is { } order)
+            {
+                json.WriteNumber("status"u8, task.Result.Status);
+                json.WriteString("id"u8, Ids.Order(order.Id));
+            }
+            else
+            {
+                json.WriteNumber("status"u8, task.Result.Status);
+                json.WritePropertyName("problem"u8);
+                Problems.Write(json, Problems.Body(task.Result.Status, task.Result.Code!, task.Result.Detail!));
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    private async Task GetOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var parent = OrderId(context);
+        var order = await state.Orders.GetAsync(parent) ?? throw NotFound(parent);
+        if (principal.Role == Role.Seller)
+        {
+            var own = order.SellerOrders.Where(c => c.SellerId == principal.SellerId).ToArray();
+            order = own.Length > 0 ? order with { SellerOrders = own } : throw NotFound(parent);
+        }
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens);
+        }
+        await WriteRawAsync(context, 200, buffer.WrittenMemory);
+    }
+
+    private async Task PayOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var parent = OrderId(context);
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), async json =>
+            WriteResult(json, await WithDeadline(state.Orders.PayAsync(parent)), 200));
+    }
+
+    private async Task CancelOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var parent = OrderId(context);
+        var reason = principal.Role == Role.Admin ? CancelReason.Operator : CancelReason.Buyer;
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), async json =>
+            WriteResult(json, await WithDeadline(state.Orders.CancelAsync(parent, reason)), 200));
+    }
+
+    private async Task ListSellerOrders(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Seller);
+        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is null)
+        {
+            throw new ApiProblemException(404, "unknown_seller", "no such seller");
+        }
+        if (principal.Role == Role.Seller && principal.SellerId != seller)
+        {
+            throw new ApiProblemException(403, "forbidden", "a seller key sees only its own orders");
+        }
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
+        var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
+        var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListOrders(seller, from, limit, PageScanMax);
+        var stats = await Gateway.Grain(Gateway.PartitionOf(seller)).Stats();
+        var warehouses = Catalog.Warehouses;
+        var orders = page.Orders.Select(o => new SellerOrderBody(Ids.SellerOrder(o.Id), Ids.Seller(o.SellerId), o.Status.ToCode(),
+            o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
+            o.Lines.Select(x => new PlacedLineBody(x.Sku, x.Quantity, x.Warehouse < warehouses.Count ? warehouses[x.Warehouse] : "")).ToArray())).ToArray();
+        var next = page.NextIndex < stats.Orders ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
+        await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
+    }
+
+    private async Task Track(HttpContext context)
+    {
+        var token = (string)context.Request.RouteValues["token"]!;
+        if (!state.Tokens.TryRead(token, out var parent) || await state.Orders.GetAsync(parent) is not { } order)
+        {
+            throw new ApiProblemException(404, "unknown_tracking_token", "no order has this tracking token");
+        }
+        var placed = DateTimeOffset.FromUnixTimeMilliseconds(order.PlacedAtMs);
+        var timeline = new List<TrackingEvent> { new("placed", placed) };
+        if (order.Status != OrderStatus.PendingPayment)
+        {
+            timeline.Add(new TrackingEvent(order.Status.ToCode(), placed));
+        }
+        await WriteAsync(context, 200, new TrackingResponse(Ids.Order(order.Id), order.Status.ToCode(), placed, timeline.ToArray()),
+            ApiJson.Default.TrackingResponse);
+    }
+
+    private async Task Health(HttpContext context)
+    {
+        var ready = state.Ready;
+        await WriteAsync(context, ready ? 200 : 503, new HealthResponse(ready ? "ready" : "starting", Options.Partitions, Catalog.SkuCount,
+            state.OrdersAtStart), ApiJson.Default.HealthResponse);
+    }
+
+    // ---- helpers ----
+
+    private async Task<OrderResult> WithDeadline(Task<OrderResult> work)
+    {
+        try
+        {
+            return await work.WaitAsync(Options.RequestDeadline, Options.Clock);
+        }
+        catch (TimeoutException)
+        {
+            return OrderResult.Problem(503, "deadline_exceeded",
+                $"not answered within {Options.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
+        }
+    }
+
+    private int WriteResult(Utf8JsonWriter json, OrderResult result, int successStatus)
+    {
+        if (result.Order is { } order)
+        {
+            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens);
+            return successStatus;
+        }
+        var problem = Problems.Body(result.Status, result.Code!, result.Detail!);
+        Problems.Write(json, problem);
+        return -result.Status; // negative: a problem
+    }
+
+    /// <summary>Runs a write under the request's Idempotency-Key (if any): see <see cref="IdempotencyStore"/>.</summary>
+    private async Task IdempotentAsync(HttpContext context, Principal principal, byte[] body, Func<Utf8JsonWriter, Task<int>> run)
+    {
+        string? scoped = null;
+        if (context.Request.Headers.TryGetValue("Idempotency-Key", out var keys))
+        {
+            var key = keys.ToString();
+            if (key.Length is 0 or > IdempotencyStore.KeyCharsMax || key.Any(char.IsControl))
+            {
+                throw new ApiProblemException(400, "invalid_idempotency_key", $"Idempotency-Key: 1 to {IdempotencyStore.KeyCharsMax} printable characters");
+            }
+            scoped = $"{principal.Role}:{principal.SellerId}:{context.Request.Path}:{key}";
+            switch (state.Idempotency.Begin(scoped, body, out var stored))
+            {
+                case IdempotencyStore.Verdict.Replay:
+                    context.Response.Headers["Idempotent-Replayed"] = "true";
+                    if (stored!.Location is not null)
+                    {
+                        context.Response.Headers.Location = stored.Location;
+                    }
+                    await WriteRawAsync(context, stored.Status, stored.Body, stored.Status >= 400);
+                    return;
+                case IdempotencyStore.Verdict.InFlight:
+                    throw new ApiProblemException(409, "idempotency_key_in_use", "a request with this Idempotency-Key is still running", TimeSpan.FromSeconds(1));
+                case IdempotencyStore.Verdict.Mismatch:
+                    throw new ApiProblemException(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body");
+            }
+        }
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        int status;
+        try
+        {
+            using var json = new Utf8JsonWriter(buffer);
+            status = await run(json);
+        }
+        catch
+        {
+            if (scoped is not null)
+            {
+                state.Idempotency.Abandon(scoped);
+            }
+            throw;
+        }
+        var problem = status < 0;
+        status = Math.Abs(status);
+        string? location = null;
+        if (status == 201 && !problem)
+        {
+            var id = JsonDocument.Parse(buffer.WrittenMemory).RootElement.GetProperty("id").GetString();
+            location = "/v1/orders/" + id;
+            context.Response.Headers.Location = location;
+        }
+        if (scoped is not null)
+        {
+            state.Idempotency.Complete(scoped, new StoredResponse(status, buffer.WrittenSpan.ToArray(), location));
+        }
+        if (status is 429 or 503)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+        await WriteRawAsync(context, status, buffer.WrittenMemory, problem);
+    }
+
+    private static async Task WriteRawAsync(HttpContext context, int status, ReadOnlyMemory<byte> body, bool problem = false)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = problem ? Problems.ContentType : "application/json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    private static async Task WriteAsync<T>(HttpContext context, int status, T value, JsonTypeInfo<T> type)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, value, type, context.RequestAborted);
+    }
+
+    /// <summary>The caller, from <c>Authorization: Bearer …</c>; 401 without a valid key, 403 when its role may not.</summary>
+    private Principal Authorize(HttpContext context, params Role[] allowed)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.Ordinal) || header.Length > 300)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            throw new ApiProblemException(401, "unauthorized", "send Authorization: Bearer <api key>");
+        }
+        var principal = state.Control.Authenticate(header["Bearer ".Length..].Trim());
+        if (principal is null)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+            throw new ApiProblemException(401, "unauthorized", "the API key is not valid");
+        }
+        if (!allowed.Contains(principal.Value.Role))
+        {
+            throw new ApiProblemException(403, "forbidden", $"a {principal.Value.Role.ToString().ToLowerInvariant()} key may not do this");
+        }
+        return principal.Value;
+    }
+
+    /// <summary>A SKU named in a route: a seller's own, or (admin) any seller's given <c>?seller_id=</c>.</summary>
+    private (long Seller, int Sku) ResolveSku(HttpContext context, string code)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Seller);
+        var seller = principal.SellerId;
+        if (principal.Role == Role.Admin)
+        {
+            if (!Ids.TryParseSeller(context.Request.Query["seller_id"].ToString(), out seller))
+            {
+                throw new RequestShapeException("seller_id: required with the admin key (\"sel_…\")");
+            }
+        }
+        return (seller, SellerSku(seller, code));
+    }
+
+    private int SellerSku(long seller, string code) =>
+        Catalog.TryFindSku(seller, code, out var sku) ? sku : throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), $"no SKU '{code}' for this seller");
+
+    private static long OrderId(HttpContext context) =>
+        Ids.TryParseOrder((string)context.Request.RouteValues["id"]!, out var parent) ? parent
+            : throw new ApiProblemException(404, RejectReason.OrderNotFound.ToCode(), "not an order id");
+
+    private static ApiProblemException NotFound(long parent) => new(404, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
+
+    private static int ParseInt(string? text, string name, int min, int max) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max ? value
+            : throw new RequestShapeException($"{name}: an integer from {min} to {max}");
+
+    private static string Text(string value, string name, int charsMax) =>
+        value.Length > 0 && value.Length <= charsMax && !value.Any(char.IsControl) && Encoding.UTF8.GetByteCount(value) <= Limits.TextBytesMax
+            ? value : throw new RequestShapeException($"{name}: 1 to {charsMax} printable characters");
+
+    private static string Code(string value, string name) =>
+        value.Length > 0 && Encoding.UTF8.GetByteCount(value) <= Limits.CodeBytesMax && !value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))
+            ? value : throw new RequestShapeException($"{name}: 1 to {Limits.CodeBytesMax} bytes, no spaces or control characters");
+
+    private static string Country(string value, string name) =>
+        value.Length == 2 && char.IsAsciiLetterUpper(value[0]) && char.IsAsciiLetterUpper(value[1])
+            ? value : throw new RequestShapeException($"{name}: an ISO 3166-1 alpha-2 code such as \"KR\"");
+
+    /// <summary>The request body (JSON only), at most <see cref="ServerOptions.RequestBodyBytesMax"/> bytes.</summary>
+    private async Task<byte[]> ReadBodyAsync(HttpContext context)
+    {
+        var type = context.Request.ContentType;
+        if (type is null || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiProblemException(415, "unsupported_media_type", "send the body as application/json");
+        }
+        var reader = context.Request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(context.RequestAborted);
+            if (read.Buffer.Length > Options.RequestBodyBytesMax)
+            {
+                throw new ApiProblemException(413, "body_too_large", $"the body exceeds {Options.RequestBodyBytesMax} bytes");
+            }
+            if (read.IsCompleted)
+            {
+                var bytes = read.Buffer.ToArray();
+                reader.AdvanceTo(read.Buffer.End);
+                return bytes;
+            }
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+    }
+
+    /// <summary>Reads a JSON body into a request record: broken JSON → 400, wrong shape → 422 naming the problem.</summary>
+    private async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
+    {
+        var body = await ReadBodyAsync(context);
+        var syntax = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 16 });
+        while (syntax.Read())
+        {
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(body, type) ?? throw new RequestShapeException("the body must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new RequestShapeException(e.Message);
+        }
+    }
+}
+
+internal static class EndpointMetadata
+{
+    public static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var status in statuses)
+        {
+            builder.ProducesProblem(status);
+        }
+        return builder;
+    }
+}

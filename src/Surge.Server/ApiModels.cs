@@ -1,0 +1,111 @@
+using System.Text.Json.Serialization;
+
+namespace Surge.Server;
+
+// Request and response shapes of the HTTP API (snake_case on the wire). Orders are read and written by hand
+// (OrderJson, the hot path); these records are for the rest, and for the OpenAPI document.
+
+public sealed record CreateSellerRequest(string Name);
+
+public sealed record CreateSellerResponse(string Id, string Name, string ApiKey);
+
+public sealed record CreateKeyRequest(string Name);
+
+public sealed record CreateKeyResponse(string Name, string ApiKey);
+
+public sealed record WarehouseBody(string Id, string Region, string Country);
+
+public sealed record WarehouseList(WarehouseBody[] Warehouses);
+
+public sealed record DimensionsBody(int LengthMm, int WidthMm, int HeightMm);
+
+public sealed record SkuBody(
+    string Sku,
+    string Title,
+    long PriceMinor,
+    string Currency,
+    int WeightG,
+    string Temperature,
+    bool Hazmat = false,
+    string? Category = null,
+    DimensionsBody? DimensionsMm = null);
+
+public sealed record SkuBatchRequest(SkuBody[] Skus);
+
+public sealed record SkuResponse(string Sku, string SellerId, string Title, string Category, long PriceMinor, string Currency, int WeightG,
+    string Temperature, bool Hazmat, FlashSaleBody? FlashSale);
+
+public sealed record FlashSaleBody(DateTimeOffset StartsAt, int PerBuyerLimit);
+
+public sealed record BatchItemResult(int Status, string? Sku = null, ProblemBody? Problem = null);
+
+public sealed record SkuBatchResponse(BatchItemResult[] Results);
+
+public sealed record StockReceiptRequest(string Sku, string WarehouseId, int Quantity);
+
+public sealed record WarehouseStockBody(string WarehouseId, long OnHand, long Reserved, long Available, long Sold);
+
+public sealed record StockResponse(string Sku, long OnHand, long Reserved, long Available, long Sold, WarehouseStockBody[] Warehouses);
+
+public sealed record FlashSaleRequest(string Sku, DateTimeOffset StartsAt, int PerBuyerLimit);
+
+public sealed record FlashSaleResponse(string Sku, DateTimeOffset StartsAt, int PerBuyerLimit);
+
+public sealed record ProblemBody(string Type, string Title, int Status, string Detail, string Code);
+
+public sealed record HealthResponse(string Status, int Partitions, int Skus, long Orders);
+
+// Shapes of the hand-written order JSON, described for the OpenAPI document.
+public sealed record ShipToBody(string Country, string Region, string? PostalCode);
+
+public sealed record OrderLineBody(string SellerId, string Sku, int Quantity);
+
+public sealed record PlaceOrderRequest(string BuyerId, ShipToBody ShipTo, OrderLineBody[] Lines);
+
+public sealed record PlaceOrdersRequest(PlaceOrderRequest[] Orders);
+
+public sealed record PlacedLineBody(string Sku, int Quantity, string WarehouseId);
+
+public sealed record SellerOrderBody(string Id, string SellerId, string Status, string? CancelReason, PlacedLineBody[] Lines);
+
+public sealed record OrderBody(string Id, string Status, DateTimeOffset PlacedAt, DateTimeOffset ExpiresAt, string TrackingToken, SellerOrderBody[] SellerOrders);
+
+public sealed record OrderBatchItem(int Status, string? Id, OrderBody? Order, ProblemBody? Problem);
+
+public sealed record OrderBatchResponse(OrderBatchItem[] Results);
+
+public sealed record SellerOrderPage(SellerOrderBody[] Orders, string? NextCursor);
+
+public sealed record TrackingEvent(string Status, DateTimeOffset At);
+
+public sealed record TrackingResponse(string OrderId, string Status, DateTimeOffset PlacedAt, TrackingEvent[] Timeline);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(CreateSellerRequest))]
+[JsonSerializable(typeof(CreateSellerResponse))]
+[JsonSerializable(typeof(CreateKeyRequest))]
+[JsonSerializable(typeof(CreateKeyResponse))]
+[JsonSerializable(typeof(WarehouseBody))]
+[JsonSerializable(typeof(WarehouseList))]
+[JsonSerializable(typeof(SkuBody))]
+[JsonSerializable(typeof(SkuBatchRequest))]
+[JsonSerializable(typeof(SkuResponse))]
+[JsonSerializable(typeof(SkuBatchResponse))]
+[JsonSerializable(typeof(StockReceiptRequest))]
+[JsonSerializable(typeof(StockResponse))]
+[JsonSerializable(typeof(FlashSaleRequest))]
+[JsonSerializable(typeof(FlashSaleResponse))]
+[JsonSerializable(typeof(ProblemBody))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(PlaceOrderRequest))]
+[JsonSerializable(typeof(PlaceOrdersRequest))]
+[JsonSerializable(typeof(OrderBody))]
+[JsonSerializable(typeof(OrderBatchResponse))]
+[JsonSerializable(typeof(SellerOrderPage))]
+[JsonSerializable(typeof(TrackingResponse))]
+public sealed partial class ApiJson : JsonSerializerContext;

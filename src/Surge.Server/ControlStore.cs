@@ -1,0 +1,185 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Surge.Server;
+
+/// <summary>One line of the control log: a seller, a warehouse or a storefront key came into being.</summary>
+public sealed record ControlRecord
+{
+    public required string Kind { get; init; }
+    public long SellerId { get; init; }
+    public string? Name { get; init; }
+    public string? KeySha256 { get; init; }
+    public string? WarehouseId { get; init; }
+    public string? Region { get; init; }
+    public string? Country { get; init; }
+}
+
+public sealed record Seller(long Id, string Name);
+
+public sealed record Warehouse(string Id, string Region, string Country);
+
+/// <summary>Who a request speaks for, from its bearer key.</summary>
+public enum Role
+{
+    Admin,
+    Storefront,
+    Seller,
+}
+
+public readonly record struct Principal(Role Role, long SellerId);
+
+/// <summary>
+/// The node's control data — sellers, warehouses, API keys (as SHA-256 hashes only) — in an append-only JSON
+/// lines file, fsync'd before a change is acknowledged; loaded at start. Rare writes, so one lock and one
+/// sync each. A torn last line (crash while appending) is ignored: it was never acknowledged.
+/// </summary>
+public sealed class ControlStore : IDisposable
+{
+    public const string FileName = "control.jsonl";
+    public const int NameBytesMax = 200;
+
+    private readonly Lock _gate = new();
+    private readonly FileStream _log;
+    private readonly Dictionary<long, Seller> _sellers = [];
+    private readonly List<Warehouse> _warehouses = [];
+    private readonly Dictionary<string, Principal> _keys = new(StringComparer.Ordinal);
+    private long _lastSellerId;
+
+    private ControlStore(string path)
+    {
+        var lines = File.Exists(path) ? File.ReadAllLines(path) : [];
+        for (var i = 0; i < lines.Length; i++)
+        {
+            ControlRecord? record;
+            try
+            {
+                record = JsonSerializer.Deserialize(lines[i], ControlJson.Default.ControlRecord);
+            }
+            catch (JsonException) when (i == lines.Length - 1)
+            {
+                break; // torn tail
+            }
+            Apply(record ?? throw new InvalidDataException($"{path}: line {i + 1} is empty"));
+        }
+        _log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+    }
+
+    public static ControlStore Open(string dataDirectory) => new(Path.Combine(dataDirectory, FileName));
+
+    public IReadOnlyList<Warehouse> Warehouses
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _warehouses.ToArray();
+            }
+        }
+    }
+
+    public Seller? FindSeller(long id)
+    {
+        lock (_gate)
+        {
+            return _sellers.GetValueOrDefault(id);
+        }
+    }
+
+    public Principal? Authenticate(string key)
+    {
+        var hash = Hash(key);
+        lock (_gate)
+        {
+            return _keys.TryGetValue(hash, out var principal) ? principal : null;
+        }
+    }
+
+    /// <summary>Creates a seller and its key; returns the key (shown once, stored only as a hash).</summary>
+    public (Seller Seller, string ApiKey) CreateSeller(string name)
+    {
+        var key = NewKey("sk_");
+        lock (_gate)
+        {
+            var record = new ControlRecord { Kind = "seller", SellerId = _lastSellerId + 1, Name = name, KeySha256 = Hash(key) };
+            Append(record);
+            return (_sellers[record.SellerId], key);
+        }
+    }
+
+    public string CreateStorefrontKey(string name)
+    {
+        var key = NewKey("sf_");
+        lock (_gate)
+        {
+            Append(new ControlRecord { Kind = "storefront", Name = name, KeySha256 = Hash(key) });
+        }
+        return key;
+    }
+
+    /// <summary>Adds a warehouse, or returns false when one with this id exists with other attributes.
+    /// Its engine index in every partition is its position in this list.</summary>
+    public bool AddWarehouse(Warehouse warehouse, out bool created)
+    {
+        lock (_gate)
+        {
+            var existing = _warehouses.Find(w => w.Id == warehouse.Id);
+            created = existing is null;
+            if (existing is not null)
+            {
+                return existing == warehouse;
+            }
+            Append(new ControlRecord { Kind = "warehouse", WarehouseId = warehouse.Id, Region = warehouse.Region, Country = warehouse.Country });
+            return true;
+        }
+    }
+
+    private void Append(ControlRecord record)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(record, ControlJson.Default.ControlRecord);
+        _log.Write(line);
+        _log.WriteByte((byte)'\n');
+        _log.Flush(flushToDisk: true);
+        Apply(record);
+    }
+
+    private void Apply(ControlRecord record)
+    {
+        switch (record.Kind)
+        {
+            case "seller":
+                _sellers[record.SellerId] = new Seller(record.SellerId, record.Name ?? "");
+                _lastSellerId = Math.Max(_lastSellerId, record.SellerId);
+                _keys[record.KeySha256!] = new Principal(Role.Seller, record.SellerId);
+                break;
+            case "storefront":
+                _keys[record.KeySha256!] = new Principal(Role.Storefront, 0);
+                break;
+            case "warehouse":
+                _warehouses.Add(new Warehouse(record.WarehouseId!, record.Region!, record.Country!));
+                break;
+            default:
+                throw new InvalidDataException($"unknown control record kind '{record.Kind}'");
+        }
+    }
+
+    public void AddAdminKey(string key)
+    {
+        lock (_gate)
+        {
+            _keys[Hash(key)] = new Principal(Role.Admin, 0);
+        }
+    }
+
+    public static string NewKey(string prefix) => prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+
+    private static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    public void Dispose() => _log.Dispose();
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault)]
+[JsonSerializable(typeof(ControlRecord))]
+internal sealed partial class ControlJson : JsonSerializerContext;

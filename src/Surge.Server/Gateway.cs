@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Orleans.Concurrency;
+using Surge.Core;
+using Surge.Runtime;
+
+namespace Surge.Server;
+
+/// <summary>Why a command was not taken: the API answers 429 (one partition full) or 503 (node saturated,
+/// partition failed) with Retry-After, at once.</summary>
+public sealed class AdmissionException(int status, string code, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+    public string Code { get; } = code;
+}
+
+/// <summary>
+/// The API side of the partitions: one <see cref="PartitionRunner"/> per partition micro-batches the commands
+/// of concurrent requests (a lone command goes at once, a crowd shares a batch) and sends each batch to the
+/// partition's grain. Admission: each partition's queue is bounded (a hot seller fills only its own, and gets
+/// 429 while the others go on), and so is the node's total of commands not yet answered (503).
+/// </summary>
+public sealed class Gateway : IAsyncDisposable
+{
+    private readonly PartitionRunner[] _runners;
+    private readonly IPartitionGrain[] _grains;
+    private readonly ServerOptions _options;
+    private int _nodeQueued;
+    private long _overloaded;
+
+    public Gateway(IGrainFactory grains, ServerOptions options)
+    {
+        _options = options;
+        _grains = new IPartitionGrain[options.Partitions];
+        _runners = new PartitionRunner[options.Partitions];
+        var runnerOptions = new RunnerOptions
+        {
+            QueuedCommandsMax = options.PartitionQueuedCommandsMax,
+            BatchCommandsMax = options.BatchCommandsMax,
+            BatchesInFlightMax = options.BatchesInFlightMax,
+        };
+        for (var i = 0; i < options.Partitions; i++)
+        {
+            _grains[i] = grains.GetGrain<IPartitionGrain>(i);
+            _runners[i] = new PartitionRunner(new GrainSink(_grains[i]), runnerOptions, options.Clock);
+        }
+    }
+
+    public int Partitions => _runners.Length;
+
+    public int NodeQueued => Volatile.Read(ref _nodeQueued);
+
+    /// <summary>Requests refused by admission control since start.</summary>
+    public long Overloaded => Interlocked.Read(ref _overloaded);
+
+    public int PartitionOf(long sellerId) => Ids.PartitionOf(sellerId, _runners.Length);
+
+    public IPartitionGrain Grain(int partition) => _grains[partition];
+
+    public int QueuedIn(int partition) => _runners[partition].Queued;
+
+    /// <summary>Queues one command for a partition; the task completes when its batch is durable.
+    /// Throws <see cref="AdmissionException"/> at once when the partition or the node is full.</summary>
+    public Task<CommandResult> Submit(int partition, Action<CommandWriter> encode)
+    {
+        if (Interlocked.Increment(ref _nodeQueued) > _options.NodeQueuedCommandsMax)
+        {
+            Interlocked.Decrement(ref _nodeQueued);
+            Interlocked.Increment(ref _overloaded);
+            throw new AdmissionException(503, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
+        }
+        Task<CommandResult> pending;
+        try
+        {
+            pending = _runners[partition].SubmitAsync(encode);
+        }
+        catch (PartitionOverloadedException e)
+        {
+            Interlocked.Decrement(ref _nodeQueued);
+            Interlocked.Increment(ref _overloaded);
+            throw new AdmissionException(429, "partition_overloaded", e.Message);
+        }
+        catch (InvalidOperationException e)
+        {
+            Interlocked.Decrement(ref _nodeQueued);
+            throw new AdmissionException(503, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
+        }
+        return Track(pending);
+    }
+
+    private async Task<CommandResult> Track(Task<CommandResult> pending)
+    {
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _nodeQueued);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var runner in _runners)
+        {
+            await runner.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed class GrainSink(IPartitionGrain grain) : IBatchSink
+    {
+        public Task<BatchReply> ExecuteAsync(ReadOnlySpan<byte> batch) => CallAsync(batch.ToArray());
+
+        private async Task<BatchReply> CallAsync(byte[] batch) =>
+            BatchReply.Unpack((await grain.Execute(batch.AsImmutable()).ConfigureAwait(false)).Value);
+    }
+}
+
+/// <summary>
+/// The gateway's routing view of the catalog: (seller, SKU code) → the SKU's reference in its partition, and the
+/// warehouses and regions, whose engine references are the same in every partition because every partition
+/// receives the same warehouse upserts in the same order (the control log's). Filled from the partitions at
+/// start, then kept current as upserts succeed.
+/// </summary>
+public sealed class Catalog
+{
+    private readonly ConcurrentDictionary<(long Seller, string Code), int> _skus = new();
+    private volatile string[] _warehouses = [];
+    private volatile Dictionary<string, int> _warehouseIndex = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, int> _regionIndex = new(StringComparer.Ordinal);
+
+    public int SkuCount => _skus.Count;
+
+    public bool TryFindSku(long sellerId, string code, out int sku) => _skus.TryGetValue((sellerId, code), out sku);
+
+    public void AddSku(long sellerId, string code, int sku) => _skus[(sellerId, code)] = sku;
+
+    public IEnumerable<(long SellerId, string Code)> SkusOf(long sellerId) =>
+        _skus.Keys.Where(k => k.Seller == sellerId).Select(k => (k.Seller, k.Code));
+
+    public IReadOnlyList<string> Warehouses => _warehouses;
+
+    public int WarehouseIndex(string id) => _warehouseIndex.GetValueOrDefault(id, -1);
+
+    /// <summary>The engine's region reference, or -1 when no warehouse is in that region (allocation then
+    /// goes by country, then anywhere).</summary>
+    public int RegionIndex(string region) => _regionIndex.GetValueOrDefault(region, -1);
+
+    public void SetWarehouses(IReadOnlyList<Warehouse> warehouses)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var regions = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < warehouses.Count; i++)
+        {
+            index[warehouses[i].Id] = i;
+            regions.TryAdd(warehouses[i].Region, regions.Count);
+        }
+        _warehouseIndex = index;
+        _regionIndex = regions;
+        _warehouses = warehouses.Select(w => w.Id).ToArray();
+    }
+}

@@ -1,0 +1,341 @@
+using Orleans.Concurrency;
+using Surge.Core;
+using Surge.Runtime;
+
+namespace Surge.Server;
+
+public sealed record OrderLineRequest(long SellerId, string Sku, int Quantity);
+
+public sealed record OrderRequest(string BuyerId, string Country, string Region, string PostalCode, OrderLineRequest[] Lines);
+
+public sealed record PlacedLine(string Sku, int Warehouse, int Quantity);
+
+public sealed record ChildView(long Id, long SellerId, OrderStatus Status, CancelReason CancelReason, PlacedLine[] Lines);
+
+/// <summary>An order as the API shows it: the parent and its seller orders. <see cref="Status"/> is derived:
+/// cancelled if any seller order is, else the least advanced seller order's status.</summary>
+public sealed record OrderView(long Id, OrderStatus Status, long PlacedAtMs, long ExpiresAtMs, ChildView[] SellerOrders)
+{
+    public static OrderStatus Derive(IEnumerable<OrderStatus> children)
+    {
+        var statuses = children.ToArray();
+        if (statuses.Length == 0)
+        {
+            return OrderStatus.None;
+        }
+        if (statuses.Any(s => s == OrderStatus.Cancelled))
+        {
+            return OrderStatus.Cancelled;
+        }
+        return statuses.Min();
+    }
+}
+
+/// <summary>What a write on an order came to: the order, or a problem (status, stable code, detail).</summary>
+public sealed record OrderResult(OrderView? Order, int Status, string? Code = null, string? Detail = null)
+{
+    public static OrderResult Problem(int status, string code, string detail) => new(null, status, code, detail);
+}
+
+/// <summary>
+/// Orders across partitions. A buyer's order becomes a parent with one seller order per seller; each seller
+/// order reserves in its seller's partition. Placement: all children are placed at once; if any is refused,
+/// the accepted ones are cancelled (reason parent_aborted) and the order is refused as a whole. Payment
+/// confirms every child; if any cannot be confirmed (its hold expired) every child is cancelled (refund).
+/// Every step is a journaled engine command, and every hold carries its expiry, so a crash mid-way leaks
+/// nothing past the expiry; <see cref="ReconcileAsync"/> (at start) finishes what a crash interrupted so the
+/// parent ends in a definite state: all paid or all cancelled.
+/// </summary>
+public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions options)
+{
+    private long _sequence;
+
+    /// <summary>Continues parent ids after the largest one in any partition (called once at start).</summary>
+    public void ResumeSequence(long lastSequence) => _sequence = Math.Max(_sequence, lastSequence);
+
+    public async Task<OrderResult> PlaceAsync(OrderRequest request)
+    {
+        // Group lines by seller, in order of first appearance; resolve SKUs through the catalog.
+        var sellers = new List<long>(2);
+        var lines = new List<List<OrderLine>>(2);
+        var codes = new Dictionary<(long, int), string>();
+        foreach (var line in request.Lines)
+        {
+            if (!catalog.TryFindSku(line.SellerId, line.Sku, out var sku))
+            {
+                return OrderResult.Problem(409, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(line.SellerId)} has no SKU '{line.Sku}'");
+            }
+            var group = sellers.IndexOf(line.SellerId);
+            if (group < 0)
+            {
+                group = sellers.Count;
+                sellers.Add(line.SellerId);
+                lines.Add([]);
+            }
+            lines[group].Add(new OrderLine(sku, line.Quantity));
+            codes[(line.SellerId, sku)] = line.Sku;
+        }
+        if (sellers.Count > Ids.SellersPerOrderMax)
+        {
+            return OrderResult.Problem(422, "too_many_sellers", $"an order may span at most {Ids.SellersPerOrderMax} sellers");
+        }
+        var buyer = Ids.Buyer(request.BuyerId);
+        var region = catalog.RegionIndex(request.Region);
+        var country = CountryCode.Pack(request.Country);
+        var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
+        var sequence = Interlocked.Increment(ref _sequence);
+        var parent = Ids.Parent(sequence, sellers.Count > 1, gateway.PartitionOf(sellers[0]));
+
+        var placements = new Task<CommandResult>[sellers.Count];
+        AdmissionException? refused = null;
+        for (var i = 0; i < sellers.Count; i++)
+        {
+            var (child, seller, childLines) = (Ids.Child(parent, i), sellers[i], lines[i].ToArray());
+            try
+            {
+                placements[i] = gateway.Submit(gateway.PartitionOf(seller),
+                    w => w.PlaceOrder(child, parent, buyer, seller, expires, region, country, childLines));
+            }
+            catch (AdmissionException e)
+            {
+                refused = e;
+                Array.Resize(ref placements, i);
+                break;
+            }
+        }
+        var (results, failure) = await AwaitAllAsync(placements);
+        var rejected = Array.FindIndex(results, r => r is { } result && !result.Outcome.Accepted);
+        if (refused is null && failure is null && rejected < 0)
+        {
+            var children = new ChildView[sellers.Count];
+            for (var i = 0; i < children.Length; i++)
+            {
+                children[i] = new ChildView(Ids.Child(parent, i), sellers[i], OrderStatus.PendingPayment, CancelReason.None,
+                    Reserved(results[i]!.Value, sellers[i], codes));
+            }
+            return new OrderResult(new OrderView(parent, OrderStatus.PendingPayment, now, expires, children), 201);
+        }
+
+        // Release what was reserved; the order is refused as a whole.
+        var accepted = Enumerable.Range(0, results.Length).Where(i => results[i] is { Outcome.Accepted: true }).ToArray();
+        await CancelChildrenAsync(accepted.Select(i => (Ids.Child(parent, i), sellers[i])), CancelReason.ParentAborted);
+        if (refused is not null || failure is AdmissionException)
+        {
+            var admission = refused ?? (AdmissionException)failure!;
+            return OrderResult.Problem(admission.Status, admission.Code, admission.Message);
+        }
+        if (failure is not null)
+        {
+            return Unavailable(failure);
+        }
+        var reason = results[rejected]!.Value.Outcome.Reason;
+        return OrderResult.Problem(reason == RejectReason.InvalidArgument ? 422 : 409, reason.ToCode(),
+            $"seller order for {Ids.Seller(sellers[rejected])}: {Describe(reason)}");
+    }
+
+    private static PlacedLine[] Reserved(CommandResult result, long seller, Dictionary<(long, int), string> codes)
+    {
+        var placed = new List<PlacedLine>(result.Events.Length);
+        foreach (var e in result.Events.Span)
+        {
+            if (e.Kind == EventKind.ItemReserved)
+            {
+                placed.Add(new PlacedLine(codes[(seller, e.Sku)], e.Warehouse, e.Quantity));
+            }
+        }
+        return placed.ToArray();
+    }
+
+    public static string Describe(RejectReason reason) => reason switch
+    {
+        RejectReason.UnknownSku => "a SKU does not exist for this seller",
+        RejectReason.InsufficientStock => "not enough stock available",
+        RejectReason.LimitExceeded => "the per-buyer limit of a flash sale would be exceeded",
+        RejectReason.SaleNotStarted => "the flash sale has not started",
+        RejectReason.DuplicateOrder => "the order already exists",
+        RejectReason.InvalidQuantity => "a quantity is out of range",
+        RejectReason.OrderNotFound => "no such order",
+        RejectReason.InvalidTransition => "the order is not in a state that allows this",
+        RejectReason.CapacityExceeded => "the partition is full",
+        _ => "the request is invalid",
+    };
+
+    public async Task<OrderView?> GetAsync(long parent)
+    {
+        var children = await FindChildrenAsync(parent);
+        return children.Length == 0 ? null : ToView(parent, children);
+    }
+
+    /// <summary>Confirms payment of every seller order. Already paid → the order as it is.</summary>
+    public async Task<OrderResult> PayAsync(long parent)
+    {
+        var children = await FindChildrenAsync(parent);
+        if (children.Length == 0)
+        {
+            return OrderResult.Problem(404, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
+        }
+        if (children.Any(c => c.Status == OrderStatus.Cancelled))
+        {
+            return OrderResult.Problem(409, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is cancelled");
+        }
+        var pending = children.Where(c => c.Status == OrderStatus.PendingPayment).ToArray();
+        var (results, failure) = await SubmitEachAsync(pending, c => w => w.ConfirmPayment(c.Id));
+        if (failure is AdmissionException admission)
+        {
+            return OrderResult.Problem(admission.Status, admission.Code, admission.Message + " (retry the payment)");
+        }
+        if (failure is not null)
+        {
+            return Unavailable(failure);
+        }
+        if (results.Any(r => r is { Outcome.Accepted: false }))
+        {
+            // A hold expired before payment: the parent cannot be paid as a whole, so nothing of it is.
+            await CancelChildrenAsync(children.Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
+            return OrderResult.Problem(409, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
+        }
+        return new OrderResult(await GetAsync(parent), 200);
+    }
+
+    public async Task<OrderResult> CancelAsync(long parent, CancelReason reason)
+    {
+        var children = await FindChildrenAsync(parent);
+        if (children.Length == 0)
+        {
+            return OrderResult.Problem(404, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
+        }
+        var open = children.Where(c => c.Status != OrderStatus.Cancelled).ToArray();
+        if (open.Any(c => c.Status > OrderStatus.Paid))
+        {
+            return OrderResult.Problem(409, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is already on its way");
+        }
+        var (results, failure) = await SubmitEachAsync(open, c => w => w.CancelOrder(c.Id, reason));
+        if (failure is AdmissionException admission)
+        {
+            return OrderResult.Problem(admission.Status, admission.Code, admission.Message + " (retry the cancellation)");
+        }
+        if (failure is not null)
+        {
+            return Unavailable(failure);
+        }
+        var rejected = results.FirstOrDefault(r => r is { Outcome.Accepted: false });
+        return rejected is { } r
+            ? OrderResult.Problem(409, r.Outcome.Reason.ToCode(), Describe(r.Outcome.Reason))
+            : new OrderResult(await GetAsync(parent), 200);
+    }
+
+    /// <summary>
+    /// Finishes multi-seller orders that a crash left half done: if any seller order is cancelled, the others
+    /// are cancelled too; if some are paid and others still pending, the pending ones are confirmed (or, when
+    /// that fails, all are cancelled). Orders whose seller orders are all pending are left to be paid or expire.
+    /// Returns the number of orders it changed.
+    /// </summary>
+    public async Task<int> ReconcileAsync()
+    {
+        var open = new HashSet<long>();
+        for (var p = 0; p < gateway.Partitions; p++)
+        {
+            foreach (var child in await gateway.Grain(p).OpenMultiSellerChildren())
+            {
+                open.Add(child.ParentId);
+            }
+        }
+        var changed = 0;
+        foreach (var parent in open)
+        {
+            var children = await FindChildrenAsync(parent);
+            var statuses = children.Select(c => c.Status).ToHashSet();
+            if (statuses.Contains(OrderStatus.Cancelled) && statuses.Count > 1)
+            {
+                await CancelChildrenAsync(children.Where(c => c.Status != OrderStatus.Cancelled).Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
+                changed++;
+            }
+            else if (statuses.Contains(OrderStatus.PendingPayment) && statuses.Count > 1)
+            {
+                var result = await PayAsync(parent);
+                changed += result.Status is 200 or 409 ? 1 : 0;
+            }
+        }
+        return changed;
+    }
+
+    private async Task CancelChildrenAsync(IEnumerable<(long Id, long SellerId)> children, CancelReason reason)
+    {
+        var cancels = new List<Task<CommandResult>>();
+        foreach (var (id, seller) in children)
+        {
+            try
+            {
+                cancels.Add(gateway.Submit(gateway.PartitionOf(seller), w => w.CancelOrder(id, reason)));
+            }
+            catch (AdmissionException)
+            {
+                // Queue full: the hold still expires on its own at its deadline, and reconciliation finishes it.
+            }
+        }
+        await AwaitAllAsync(cancels.ToArray());
+    }
+
+    private async Task<(CommandResult?[] Results, Exception? Failure)> SubmitEachAsync(SellerOrderView[] children, Func<SellerOrderView, Action<CommandWriter>> encode)
+    {
+        var tasks = new List<Task<CommandResult>>(children.Length);
+        foreach (var child in children)
+        {
+            try
+            {
+                tasks.Add(gateway.Submit(gateway.PartitionOf(child.SellerId), encode(child)));
+            }
+            catch (AdmissionException e)
+            {
+                await AwaitAllAsync(tasks.ToArray());
+                return ([], e);
+            }
+        }
+        return await AwaitAllAsync(tasks.ToArray());
+    }
+
+    /// <summary>Waits for every task; a faulted one leaves a null result and the first failure is returned.</summary>
+    private static async Task<(CommandResult?[] Results, Exception? Failure)> AwaitAllAsync(Task<CommandResult>[] tasks)
+    {
+        var results = new CommandResult?[tasks.Length];
+        Exception? failure = null;
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            try
+            {
+                results[i] = await tasks[i].ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                failure ??= e;
+            }
+        }
+        return (results, failure);
+    }
+
+    private static OrderResult Unavailable(Exception failure) =>
+        OrderResult.Problem(503, "partition_unavailable", $"a partition could not journal the command: {failure.Message}");
+
+    /// <summary>The seller orders of a parent: one lookup in the home partition for a single-seller order; a
+    /// multi-seller order asks every partition for its possible child ids.</summary>
+    public async Task<SellerOrderView[]> FindChildrenAsync(long parent)
+    {
+        if (!Ids.IsMulti(parent))
+        {
+            var home = Ids.Home(parent);
+            return home < gateway.Partitions ? await gateway.Grain(home).GetOrders(new[] { Ids.Child(parent, 0) }.AsImmutable()) : [];
+        }
+        var ids = Enumerable.Range(0, Ids.SellersPerOrderMax).Select(i => Ids.Child(parent, i)).ToArray().AsImmutable();
+        var found = await Task.WhenAll(Enumerable.Range(0, gateway.Partitions).Select(p => gateway.Grain(p).GetOrders(ids)));
+        return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
+    }
+
+    public OrderView ToView(long parent, SellerOrderView[] children)
+    {
+        var views = children.Select(c => new ChildView(c.Id, c.SellerId, c.Status, c.CancelReason,
+            c.Lines.Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity)).ToArray())).ToArray();
+        return new OrderView(parent, OrderView.Derive(children.Select(c => c.Status)), children.Min(c => c.PlacedAtMs),
+            children.Max(c => c.ExpiresAtMs), views);
+    }
+}

@@ -1,0 +1,232 @@
+using Orleans.Concurrency;
+using Surge.Core;
+using Surge.Journal;
+using Surge.Runtime;
+
+namespace Surge.Server;
+
+[GenerateSerializer, Immutable]
+public sealed record SkuEntry([property: Id(0)] long SellerId, [property: Id(1)] string Code, [property: Id(2)] int Ref);
+
+/// <summary>What a gateway needs to route requests to a partition: its warehouses (in engine order) and SKUs.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PartitionCatalog([property: Id(0)] string[] Warehouses, [property: Id(1)] SkuEntry[] Skus);
+
+[GenerateSerializer, Immutable]
+public sealed record WarehouseStock(
+    [property: Id(0)] int Warehouse, [property: Id(1)] int OnHand, [property: Id(2)] int Reserved, [property: Id(3)] long Sold);
+
+[GenerateSerializer, Immutable]
+public sealed record SkuView(
+    [property: Id(0)] long SellerId,
+    [property: Id(1)] string Code,
+    [property: Id(2)] string Title,
+    [property: Id(3)] string Category,
+    [property: Id(4)] long PriceMinor,
+    [property: Id(5)] string Currency,
+    [property: Id(6)] int WeightGrams,
+    [property: Id(7)] TemperatureClass Temperature,
+    [property: Id(8)] bool Hazmat,
+    [property: Id(9)] long? FlashStartsAtMs,
+    [property: Id(10)] int PerBuyerLimit,
+    [property: Id(11)] WarehouseStock[] Stock);
+
+[GenerateSerializer, Immutable]
+public sealed record LineView([property: Id(0)] string Sku, [property: Id(1)] int Warehouse, [property: Id(2)] int Quantity);
+
+[GenerateSerializer, Immutable]
+public sealed record SellerOrderView(
+    [property: Id(0)] long Id,
+    [property: Id(1)] long ParentId,
+    [property: Id(2)] long SellerId,
+    [property: Id(3)] OrderStatus Status,
+    [property: Id(4)] CancelReason CancelReason,
+    [property: Id(5)] long PlacedAtMs,
+    [property: Id(6)] long ExpiresAtMs,
+    [property: Id(7)] LineView[] Lines);
+
+[GenerateSerializer, Immutable]
+public sealed record OrderPage([property: Id(0)] SellerOrderView[] Orders, [property: Id(1)] int NextIndex);
+
+[GenerateSerializer, Immutable]
+public sealed record PartitionStats(
+    [property: Id(0)] int Skus, [property: Id(1)] int Orders, [property: Id(2)] long JournalSequence, [property: Id(3)] long RecoveredRecords,
+    [property: Id(4)] double RecoveryMs, [property: Id(5)] long LastParentSequence);
+
+/// <summary>
+/// One partition as an Orleans grain: it owns the partition's engine and journal (through
+/// <see cref="PartitionHost"/>) and is the only writer. Gateways send whole batches ([Immutable] bytes, no
+/// copy in-process); one call = one engine batch = one journal record, answered when that record is durable.
+/// Reentrant so that the next batch is applied while the previous one is being synced: each call's apply +
+/// append is synchronous within its turn, so the engine still sees one batch at a time.
+/// </summary>
+public interface IPartitionGrain : IGrainWithIntegerKey
+{
+    /// <summary>Applies and journals a stamped batch; answers the packed <see cref="BatchReply"/> once durable.</summary>
+    Task<Immutable<byte[]>> Execute(Immutable<byte[]> batch);
+
+    Task<PartitionCatalog> ReadCatalog();
+
+    Task<SkuView?> GetSku(int sku);
+
+    Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids);
+
+    /// <summary>Orders of one seller from a position of the order table on, at most <paramref name="limit"/>,
+    /// scanning at most <paramref name="scanMax"/> table entries.</summary>
+    Task<OrderPage> ListOrders(long sellerId, int fromIndex, int limit, int scanMax);
+
+    /// <summary>Children of multi-seller orders that are not final yet (pending payment or paid), for reconciliation.</summary>
+    Task<SellerOrderView[]> OpenMultiSellerChildren();
+
+    Task<PartitionStats> Stats();
+}
+
+[Reentrant]
+[CollectionAgeLimit(AlwaysActive = true)]
+internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrain
+{
+    private DurablePartition _partition = null!;
+    private Task _snapshot = Task.CompletedTask;
+    private IGrainTimer? _expiryTimer;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _partition = host.Open((int)this.GetPrimaryKeyLong());
+        var interval = host.Options.ExpiryCheckInterval;
+        _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
+        return Task.CompletedTask;
+    }
+
+    private Engine Engine => _partition.Engine;
+
+    public async Task<Immutable<byte[]>> Execute(Immutable<byte[]> batch)
+    {
+        if (!_snapshot.IsCompleted)
+        {
+            await _snapshot; // the engine must not change while a snapshot of it is written
+        }
+        var ticket = _partition.Submit(batch.Value);
+        var reply = BatchReply.Capture(Engine).Pack();
+        StartSnapshotIfDue();
+        await ticket.Durable;
+        return reply.AsImmutable();
+    }
+
+    /// <summary>Unpaid holds expire at the start of any batch past their deadline; a partition nobody writes to
+    /// gets a Tick so that its holds still return to stock on time.</summary>
+    private async Task ExpireDueAsync(CancellationToken cancellationToken)
+    {
+        var now = host.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (Engine.NextExpiryMs is not { } due || due > now || !_snapshot.IsCompleted)
+        {
+            return;
+        }
+        var writer = new CommandWriter(64).Begin(now).Tick();
+        var ticket = _partition.Submit(writer.Written);
+        StartSnapshotIfDue();
+        await ticket.Durable;
+    }
+
+    private void StartSnapshotIfDue()
+    {
+        if (_partition.SnapshotDue && _snapshot.IsCompleted)
+        {
+            _snapshot = _partition.SnapshotAsync();
+        }
+    }
+
+    public Task<PartitionCatalog> ReadCatalog()
+    {
+        var warehouses = Engine.Warehouses.Select(w => w.Code).ToArray();
+        var skus = new SkuEntry[Engine.SkuCount];
+        for (var i = 0; i < skus.Length; i++)
+        {
+            var sku = Engine.GetSku(i);
+            skus[i] = new SkuEntry(sku.SellerId, sku.Code, i);
+        }
+        return Task.FromResult(new PartitionCatalog(warehouses, skus));
+    }
+
+    public Task<SkuView?> GetSku(int sku)
+    {
+        if (sku < 0 || sku >= Engine.SkuCount)
+        {
+            return Task.FromResult<SkuView?>(null);
+        }
+        var definition = Engine.GetSku(sku);
+        var flash = Engine.GetFlashSale(sku);
+        var stock = new WarehouseStock[Engine.Warehouses.Count];
+        for (var w = 0; w < stock.Length; w++)
+        {
+            var cell = Engine.GetStock(sku, w);
+            stock[w] = new WarehouseStock(w, cell.OnHand, cell.Reserved, cell.Sold);
+        }
+        return Task.FromResult<SkuView?>(new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
+            definition.PriceMinor, definition.Currency, definition.WeightGrams, definition.Temperature, definition.Hazmat,
+            flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock));
+    }
+
+    public Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids)
+    {
+        var found = new List<SellerOrderView>(ids.Value.Length);
+        foreach (var id in ids.Value)
+        {
+            if (Engine.GetOrder(id) is { } order)
+            {
+                found.Add(View(order));
+            }
+        }
+        return Task.FromResult(found.ToArray());
+    }
+
+    public Task<OrderPage> ListOrders(long sellerId, int fromIndex, int limit, int scanMax)
+    {
+        var orders = new List<SellerOrderView>(limit);
+        var index = Math.Max(0, fromIndex);
+        var end = (int)Math.Min(Engine.OrderCount, (long)index + scanMax);
+        for (; index < end && orders.Count < limit; index++)
+        {
+            if (Engine.SellerAt(index) == sellerId)
+            {
+                orders.Add(View(Engine.GetOrderAt(index)));
+            }
+        }
+        return Task.FromResult(new OrderPage(orders.ToArray(), index));
+    }
+
+    public Task<SellerOrderView[]> OpenMultiSellerChildren()
+    {
+        var open = new List<SellerOrderView>();
+        for (var i = 0; i < Engine.OrderCount; i++)
+        {
+            var order = Engine.GetOrderAt(i);
+            if (Ids.IsMulti(order.ParentId) && order.Status is OrderStatus.PendingPayment or OrderStatus.Paid)
+            {
+                open.Add(View(order));
+            }
+        }
+        return Task.FromResult(open.ToArray());
+    }
+
+    /// <summary>Counts, recovery figures and the largest parent sequence (walks the order table: for start-up).</summary>
+    public Task<PartitionStats> Stats()
+    {
+        long lastSequence = 0;
+        for (var i = 0; i < Engine.OrderCount; i++)
+        {
+            lastSequence = Math.Max(lastSequence, Ids.Sequence(Engine.GetOrderAt(i).ParentId));
+        }
+        return Task.FromResult(new PartitionStats(Engine.SkuCount, Engine.OrderCount, _partition.Journal.LastSequence,
+            _partition.Recovery.ReplayedRecords, (_partition.Recovery.SnapshotLoad + _partition.Recovery.Replay).TotalMilliseconds, lastSequence));
+    }
+
+    private SellerOrderView View(OrderSnapshot order) => new(order.OrderId, order.ParentId, order.SellerId, order.Status,
+        order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,
+        order.Allocations.Select(a => new LineView(Engine.GetSku(a.Sku).Code, a.Warehouse, a.Quantity)).ToArray());
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _expiryTimer?.Dispose();
+        return _snapshot;
+    }
+}

@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+using Surge.Core;
+using Surge.Journal;
+
+namespace Surge.Server;
+
+/// <summary>
+/// Owns the partitions' journals in this process: opens (recovers) a partition when its grain activates and
+/// closes every journal at shutdown. Each partition has its own directory under <c>partitions/</c>.
+/// </summary>
+public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<int, DurablePartition> _open = new();
+
+    public ServerOptions Options { get; } = options;
+
+    public DurablePartition Open(int index)
+    {
+        if (index < 0 || index >= Options.Partitions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"partitions are 0..{Options.Partitions - 1}");
+        }
+        return _open.GetOrAdd(index, i =>
+        {
+            var storage = Options.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4")));
+            var journal = SegmentJournal.Open(storage, new JournalOptions { SegmentBytesMax = Options.SegmentBytesMax });
+            var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
+            partition.Policy = new SnapshotPolicy(Options.SnapshotEveryBytes);
+            return partition;
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var partition in _open.Values)
+        {
+            await partition.Journal.DisposeAsync().ConfigureAwait(false);
+        }
+        _open.Clear();
+    }
+}

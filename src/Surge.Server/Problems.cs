@@ -1,0 +1,135 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Surge.Server;
+
+/// <summary>An answer that is a problem: thrown by handlers, written as RFC 9457 problem+json by
+/// <see cref="Problems.Middleware"/>.</summary>
+public sealed class ApiProblemException(int status, string code, string detail, TimeSpan? retryAfter = null) : Exception(detail)
+{
+    public int Status { get; } = status;
+    public string Code { get; } = code;
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
+
+public static class Problems
+{
+    public const string ContentType = "application/problem+json";
+
+    /// <summary>Retry-After for overload answers: short, since queues drain in milliseconds.</summary>
+    public static readonly TimeSpan OverloadRetryAfter = TimeSpan.FromSeconds(1);
+
+    public static ProblemBody Body(int status, string code, string detail) =>
+        new("/problems/" + code, Title(status), status, detail, code);
+
+    public static string Title(int status) => status switch
+    {
+        400 => "Bad request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        413 => "Request body too large",
+        415 => "Unsupported media type",
+        422 => "Unprocessable request",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        _ => "Error",
+    };
+
+    public static void Write(Utf8JsonWriter json, ProblemBody problem)
+    {
+        json.WriteStartObject();
+        json.WriteString("type"u8, problem.Type);
+        json.WriteString("title"u8, problem.Title);
+        json.WriteNumber("status"u8, problem.Status);
+        json.WriteString("detail"u8, problem.Detail);
+        json.WriteString("code"u8, problem.Code);
+        json.WriteEndObject();
+    }
+
+    public static async Task WriteAsync(HttpContext context, int status, string code, string detail, TimeSpan? retryAfter = null)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return;
+        }
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = ContentType;
+        if (retryAfter is { } wait)
+        {
+            response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            var body = Body(status, code, detail);
+            json.WriteStartObject();
+            json.WriteString("type"u8, body.Type);
+            json.WriteString("title"u8, body.Title);
+            json.WriteNumber("status"u8, status);
+            json.WriteString("detail"u8, detail);
+            json.WriteString("code"u8, code);
+            json.WriteString("instance"u8, context.Request.Path.Value);
+            json.WriteEndObject();
+        }
+        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>Turns every failure into problem+json: the API's own problems, broken JSON (400), valid JSON
+    /// of the wrong shape (422), Kestrel's bad requests (e.g. 413), overload (429/503 with Retry-After).
+    /// Anything else is a bug: logged, and answered 500 without details.</summary>
+    public static async Task Middleware(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+            if (!context.Response.HasStarted && context.Response.StatusCode >= 400 && context.Response.ContentLength is null or 0
+                && context.Response.ContentType is null)
+            {
+                var status = context.Response.StatusCode;
+                await WriteAsync(context, status, status switch { 404 => "not_found", 405 => "method_not_allowed", _ => "error" },
+                    status switch
+                    {
+                        404 => $"no route {context.Request.Path}",
+                        405 => $"{context.Request.Method} is not allowed on {context.Request.Path}",
+                        _ => Title(status),
+                    });
+            }
+        }
+        catch (ApiProblemException e)
+        {
+            await WriteAsync(context, e.Status, e.Code, e.Message, e.RetryAfter);
+        }
+        catch (AdmissionException e)
+        {
+            await WriteAsync(context, e.Status, e.Code, e.Message, OverloadRetryAfter);
+        }
+        catch (RequestShapeException e)
+        {
+            await WriteAsync(context, 422, "invalid_request", e.Message);
+        }
+        catch (JsonException e)
+        {
+            await WriteAsync(context, 400, "malformed_json", e.Message);
+        }
+        catch (BadHttpRequestException e)
+        {
+            await WriteAsync(context, e.StatusCode, e.StatusCode == 413 ? "body_too_large" : "bad_request", e.Message);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        catch (Exception e)
+        {
+            context.RequestServices.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger("Surge.Server")
+                .LogError(e, "unhandled error on {Method} {Path}", context.Request.Method, context.Request.Path);
+            await WriteAsync(context, 500, "internal_error", "an internal error occurred; it has been logged");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+namespace Surge.Server;
+
+/// <summary>Everything `surge serve` can be told, each bound with its unit. Defaults suit one 2-core machine.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Where journals, snapshots, keys and the control log live.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Address Kestrel listens on (loopback by default).</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>HTTP port; 0 picks a free one (see <see cref="SurgeServer.BaseAddress"/>).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Partitions (a power of two, 1 to <see cref="PartitionsMax"/>). Fixed for a data directory.</summary>
+    public int Partitions { get; init; } = 64;
+
+    public const int PartitionsMax = 1024;
+
+    /// <summary>Commands waiting in one partition's queue; beyond it that partition answers 429 (hot seller).</summary>
+    public int PartitionQueuedCommandsMax { get; init; } = 32_768;
+
+    /// <summary>Commands waiting in all queues together; beyond it the node answers 503 (saturated).</summary>
+    public int NodeQueuedCommandsMax { get; init; } = 262_144;
+
+    /// <summary>Commands in one partition batch (one grain call, one journal record).</summary>
+    public int BatchCommandsMax { get; init; } = 8_192;
+
+    /// <summary>Batches of one partition applied but not yet durable.</summary>
+    public int BatchesInFlightMax { get; init; } = 4;
+
+    /// <summary>Longest a request waits for its commands; then 503 `deadline_exceeded` (the order may still land;
+    /// retry with the same Idempotency-Key).</summary>
+    public TimeSpan RequestDeadline { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an unpaid order holds its stock.</summary>
+    public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Largest request body, in bytes (1,000 orders of a few lines fit easily).</summary>
+    public long RequestBodyBytesMax { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Orders in one POST /v1/orders/batch.</summary>
+    public int BatchOrdersMax { get; init; } = 1_000;
+
+    /// <summary>SKUs in one POST /v1/skus/batch.</summary>
+    public int BatchSkusMax { get; init; } = 1_000;
+
+    /// <summary>How long an Idempotency-Key's response is kept.</summary>
+    public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Idempotency records kept in memory; the oldest go first beyond it.</summary>
+    public int IdempotencyEntriesMax { get; init; } = 1_000_000;
+
+    /// <summary>Journal segment size per partition, in bytes (each partition keeps one spare preallocated).</summary>
+    public long SegmentBytesMax { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>Journal bytes per partition after which a snapshot is written (bounds recovery time).</summary>
+    public long SnapshotEveryBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Admin key to use instead of the generated one (SURGE_ADMIN_KEY).</summary>
+    public string? AdminKey { get; init; }
+
+    /// <summary>How often each partition checks for unpaid holds past their expiry.</summary>
+    public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
+    public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
+
+    public void Validate()
+    {
+        if (Partitions < 1 || Partitions > PartitionsMax || (Partitions & (Partitions - 1)) != 0)
+        {
+            throw new ArgumentException($"partitions must be a power of two from 1 to {PartitionsMax}, not {Partitions}");
+        }
+        if (Port is < 0 or > 65_535)
+        {
+            throw new ArgumentException($"port must be 0..65535, not {Port}");
+        }
+        if (PartitionQueuedCommandsMax < 1 || NodeQueuedCommandsMax < 1 || BatchCommandsMax < 1 || BatchesInFlightMax < 1
+            || BatchOrdersMax < 1 || BatchSkusMax < 1 || IdempotencyEntriesMax < 1 || RequestBodyBytesMax < 1024)
+        {
+            throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
+        }
+        if (RequestDeadline <= TimeSpan.Zero || ReservationTtl <= TimeSpan.Zero || ExpiryCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("deadline, reservation TTL and expiry interval must be positive");
+        }
+    }
+}

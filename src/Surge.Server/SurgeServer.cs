@@ -1,0 +1,270 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Surge.Core;
+
+namespace Surge.Server;
+
+/// <summary>What the API handlers share: options, control data, routing catalog, gateway, orders, keys.</summary>
+public sealed class ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens) : IDisposable
+{
+    public ServerOptions Options { get; } = options;
+    public ControlStore Control { get; } = control;
+    public TrackingTokens Tokens { get; } = tokens;
+    public Catalog Catalog { get; } = new();
+    public IdempotencyStore Idempotency { get; } = new(options);
+    public Gateway Gateway { get; private set; } = null!;
+    public OrderService Orders { get; private set; } = null!;
+    public bool Ready { get; private set; }
+    public long OrdersAtStart { get; private set; }
+
+    private readonly SemaphoreSlim _warehouseSync = new(1, 1);
+
+    public void Dispose() => _warehouseSync.Dispose();
+
+    internal void Attach(Gateway gateway)
+    {
+        Gateway = gateway;
+        Orders = new OrderService(gateway, Catalog, Options);
+    }
+
+    /// <summary>Recovery before serving: every partition restores from snapshot + journal (its grain activates),
+    /// warehouses missing in a partition are replayed from the control log, the routing catalog is loaded,
+    /// order ids continue after the largest, and half-done multi-seller orders are finished.</summary>
+    internal async Task<RecoverySummary> RecoverAsync()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var stats = await Task.WhenAll(Enumerable.Range(0, Options.Partitions).Select(p => Gateway.Grain(p).Stats()));
+        await SyncWarehousesAsync();
+        long lastSequence = 0;
+        for (var p = 0; p < Options.Partitions; p++)
+        {
+            var catalog = await Gateway.Grain(p).ReadCatalog();
+            foreach (var sku in catalog.Skus)
+            {
+                Catalog.AddSku(sku.SellerId, sku.Code, sku.Ref);
+            }
+            lastSequence = Math.Max(lastSequence, stats[p].LastParentSequence);
+        }
+        Orders.ResumeSequence(lastSequence);
+        var reconciled = await Orders.ReconcileAsync();
+        OrdersAtStart = stats.Sum(s => (long)s.Orders);
+        Ready = true;
+        return new RecoverySummary(stats.Sum(s => s.RecoveredRecords), OrdersAtStart, reconciled, started.Elapsed);
+    }
+
+    /// <summary>Brings every partition's warehouses up to the control log (same order everywhere, so a
+    /// warehouse has the same engine reference in every partition).</summary>
+    public async Task SyncWarehousesAsync()
+    {
+        await _warehouseSync.WaitAsync();
+        try
+        {
+            var wanted = Control.Warehouses;
+            await Task.WhenAll(Enumerable.Range(0, Options.Partitions).Select(async p =>
+            {
+                var have = (await Gateway.Grain(p).ReadCatalog()).Warehouses;
+                for (var i = 0; i < have.Length; i++)
+                {
+                    if (i >= wanted.Count || have[i] != wanted[i].Id)
+                    {
+                        throw new InvalidOperationException($"partition {p} has warehouse '{have[i]}' at {i}, the control log does not");
+                    }
+                }
+                foreach (var warehouse in wanted.Skip(have.Length))
+                {
+                    var result = await Gateway.Submit(p, w => w.UpsertWarehouse(warehouse.Id, warehouse.Region, warehouse.Country));
+                    if (!result.Outcome.Accepted)
+                    {
+                        throw new InvalidOperationException($"partition {p} refused warehouse '{warehouse.Id}': {result.Outcome.Reason.ToCode()}");
+                    }
+                }
+            }));
+            Catalog.SetWarehouses(wanted);
+        }
+        finally
+        {
+            _warehouseSync.Release();
+        }
+    }
+}
+
+public readonly record struct RecoverySummary(long ReplayedRecords, long Orders, int Reconciled, TimeSpan Elapsed);
+
+/// <summary>
+/// The embedded server: an Orleans silo (localhost clustering) and Kestrel in one process, over a data
+/// directory. <see cref="StartAsync"/> returns once every partition has recovered and the API serves.
+/// </summary>
+public sealed class SurgeServer : IAsyncDisposable
+{
+    public const string AdminKeyFile = "admin.key";
+    public const string TrackingKeyFile = "tracking.key";
+    public const string ManifestFile = "surge.json";
+
+    private readonly WebApplication _app;
+    private readonly ControlStore _control;
+
+    private SurgeServer(WebApplication app, ServerState state, ControlStore control, string adminKey, bool adminKeyGenerated, RecoverySummary recovery)
+    {
+        _app = app;
+        State = state;
+        _control = control;
+        AdminKey = adminKey;
+        AdminKeyGenerated = adminKeyGenerated;
+        Recovery = recovery;
+        BaseAddress = new Uri(app.Urls.First());
+    }
+
+    public ServerState State { get; }
+    public string AdminKey { get; }
+
+    /// <summary>True when this start generated the admin key (print it once).</summary>
+    public bool AdminKeyGenerated { get; }
+
+    public RecoverySummary Recovery { get; }
+    public Uri BaseAddress { get; }
+
+    public static async Task<SurgeServer> StartAsync(ServerOptions options, LogLevel logLevel = LogLevel.Warning)
+    {
+        options.Validate();
+        Directory.CreateDirectory(options.DataDirectory);
+        CheckManifest(options);
+        var (adminKey, generated) = LoadAdminKey(options);
+        var tokens = new TrackingTokens(LoadSecret(Path.Combine(options.DataDirectory, TrackingKeyFile)));
+        var control = ControlStore.Open(options.DataDirectory);
+        control.AddAdminKey(adminKey);
+        var state = new ServerState(options, control, tokens);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Parse(options.Host), options.Port);
+            k.Limits.MaxRequestBodySize = options.RequestBodyBytesMax;
+            k.AddServerHeader = false;
+        });
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new PartitionHost(options));
+        builder.Services.AddSingleton(state);
+        builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
+        var (siloPort, gatewayPort) = (FreePort(), FreePort());
+        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
+
+        var app = builder.Build();
+        app.Use(Problems.Middleware);
+        app.Use(async (context, next) =>
+        {
+            if (!state.Ready && context.Request.Path.StartsWithSegments("/v1"))
+            {
+                await Problems.WriteAsync(context, 503, "starting", "the partitions are still recovering", TimeSpan.FromSeconds(1));
+                return;
+            }
+            await next(context);
+        });
+        app.MapOpenApi("/openapi/{documentName}.json");
+        new Api(state).Map(app);
+        await app.StartAsync();
+        try
+        {
+            var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
+            state.Attach(gateway);
+            var recovery = await state.RecoverAsync();
+            return new SurgeServer(app, state, control, adminKey, generated, recovery);
+        }
+        catch
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            control.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The partition count is fixed for a data directory (sellers are hashed onto it).</summary>
+    private static void CheckManifest(ServerOptions options)
+    {
+        var path = Path.Combine(options.DataDirectory, ManifestFile);
+        if (File.Exists(path))
+        {
+            using var manifest = JsonDocument.Parse(File.ReadAllBytes(path));
+            var partitions = manifest.RootElement.GetProperty("partitions").GetInt32();
+            if (partitions != options.Partitions)
+            {
+                throw new InvalidOperationException($"{options.DataDirectory} was created with {partitions} partitions; start it with --partitions {partitions}");
+            }
+            return;
+        }
+        File.WriteAllText(path, $"{{\"format\":1,\"partitions\":{options.Partitions}}}\n");
+    }
+
+    private static (string Key, bool Generated) LoadAdminKey(ServerOptions options)
+    {
+        var configured = options.AdminKey ?? Environment.GetEnvironmentVariable("SURGE_ADMIN_KEY");
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return (configured.Trim(), false);
+        }
+        var path = Path.Combine(options.DataDirectory, AdminKeyFile);
+        if (File.Exists(path))
+        {
+            return (File.ReadAllText(path).Trim(), false);
+        }
+        var key = ControlStore.NewKey("ak_");
+        WritePrivate(path, key + "\n");
+        return (key, true);
+    }
+
+    private static byte[] LoadSecret(string path)
+    {
+        if (File.Exists(path))
+        {
+            return Convert.FromHexString(File.ReadAllText(path).Trim());
+        }
+        var secret = RandomNumberGenerator.GetBytes(32);
+        WritePrivate(path, Convert.ToHexStringLower(secret) + "\n");
+        return secret;
+    }
+
+    private static void WritePrivate(string path, string text)
+    {
+        var temp = path + ".tmp";
+        var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var file = new FileStream(temp, create))
+        {
+            file.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Drains the partition queues (answering what was queued), stops Kestrel and the silo, then
+    /// closes the journals.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await State.Gateway.DisposeAsync();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _app.Services.GetRequiredService<PartitionHost>().DisposeAsync();
+        _control.Dispose();
+        State.Dispose();
+    }
+}
