@@ -21,6 +21,28 @@ public static class OrderJson
 
     public static OrderRequest ReadOrder(ReadOnlySpan<byte> json)
     {
+        try
+        {
+            return ReadOneOrder(json);
+        }
+        catch (RequestShapeException)
+        {
+            ThrowIfMalformed(json); // broken JSON is a 400 even when the shape went wrong first
+            throw;
+        }
+    }
+
+    /// <summary>Throws the reader's <see cref="JsonException"/> when the bytes are not one well-formed JSON value.</summary>
+    public static void ThrowIfMalformed(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        while (reader.Read())
+        {
+        }
+    }
+
+    private static OrderRequest ReadOneOrder(ReadOnlySpan<byte> json)
+    {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
         reader.Read();
         var order = ReadOrder(ref reader, "");
@@ -34,6 +56,19 @@ public static class OrderJson
     /// <summary>Reads <c>{"orders":[…]}</c>: each element parsed on its own, so that one invalid order is that
     /// order's 422 while the others go on. Broken JSON anywhere fails the whole request.</summary>
     public static List<(OrderRequest? Order, string? Error)> ReadBatch(ReadOnlySpan<byte> json, int ordersMax)
+    {
+        try
+        {
+            return ReadOrders(json, ordersMax);
+        }
+        catch (RequestShapeException)
+        {
+            ThrowIfMalformed(json);
+            throw;
+        }
+    }
+
+    private static List<(OrderRequest? Order, string? Error)> ReadOrders(ReadOnlySpan<byte> json, int ordersMax)
     {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
         reader.Read();

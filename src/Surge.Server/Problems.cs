@@ -92,11 +92,12 @@ public static class Problems
                 && context.Response.ContentType is null)
             {
                 var status = context.Response.StatusCode;
-                await WriteAsync(context, status, status switch { 404 => "not_found", 405 => "method_not_allowed", _ => "error" },
+                await WriteAsync(context, status, status switch { 404 => "not_found", 405 => "method_not_allowed", 415 => "unsupported_media_type", _ => "error" },
                     status switch
                     {
                         404 => $"no route {context.Request.Path}",
                         405 => $"{context.Request.Method} is not allowed on {context.Request.Path}",
+                        415 => "send the body as application/json",
                         _ => Title(status),
                     });
             }

@@ -260,10 +260,11 @@ public sealed class SurgeServer : IAsyncDisposable
     /// closes the journals.</summary>
     public async ValueTask DisposeAsync()
     {
+        var partitions = _app.Services.GetRequiredService<PartitionHost>();
         await State.Gateway.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await _app.Services.GetRequiredService<PartitionHost>().DisposeAsync();
+        await partitions.DisposeAsync();
         _control.Dispose();
         State.Dispose();
     }

@@ -1,10 +1,9 @@
 using Surge.Journal;
-using Surge.Testing;
 
-namespace Surge.Runtime.Tests;
+namespace Surge.Testing;
 
 /// <summary>A simulated disk whose syncs can be held, to make "the disk is slow" deterministic.</summary>
-internal sealed class GatedStorage(SimulatedStorage inner) : IJournalStorage, IDisposable
+public sealed class GatedStorage(SimulatedStorage inner) : IJournalStorage, IDisposable
 {
     private readonly ManualResetEventSlim _open = new(initialState: true);
     private int _waiting;

@@ -1,0 +1,134 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Surge.Server;
+
+namespace Surge.Server.Tests;
+
+/// <summary>An embedded server on a free loopback port over a temporary data directory, removed at the end.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private TestServer(SurgeServer server, string directory, ServerOptions options)
+    {
+        Server = server;
+        Directory = directory;
+        Options = options;
+        Admin = new ApiClient(server.BaseAddress, server.AdminKey);
+    }
+
+    public SurgeServer Server { get; private set; }
+    public string Directory { get; }
+    public ServerOptions Options { get; }
+    public ApiClient Admin { get; private set; }
+
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions>? configure = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "surge-server-tests", Guid.NewGuid().ToString("N"));
+        var options = new ServerOptions { DataDirectory = directory, Port = 0, Partitions = 4, SegmentBytesMax = 1024 * 1024 };
+        options = configure?.Invoke(options) ?? options;
+        return new TestServer(await SurgeServer.StartAsync(options), directory, options);
+    }
+
+    /// <summary>Stops the server cleanly and starts a new one over the same directory (recovery from disk).</summary>
+    public async Task RestartAsync()
+    {
+        await Server.DisposeAsync();
+        Server = await SurgeServer.StartAsync(Options);
+        Admin = new ApiClient(Server.BaseAddress, Server.AdminKey);
+    }
+
+    public ApiClient Client(string key) => new(Server.BaseAddress, key);
+
+    /// <summary>A seller with one warehouse-stocked SKU: returns the seller's client and id.</summary>
+    public async Task<(ApiClient Seller, string Id)> SellerWithStockAsync(string sku, int units, string warehouse = "wh-kr-1")
+    {
+        await Admin.PostAsync("/v1/warehouses", new { id = warehouse, region = "seoul", country = "KR" });
+        var created = await Admin.PostAsync("/v1/sellers", new { name = "seller " + sku });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        var seller = Client(created.Json!["api_key"]!.GetValue<string>());
+        var upsert = await seller.PostAsync("/v1/skus", Sku(sku));
+        Assert.Equal(HttpStatusCode.Created, upsert.Status);
+        if (units > 0)
+        {
+            var receipt = await seller.PostAsync("/v1/stock/receipts", new { sku, warehouse_id = warehouse, quantity = units });
+            Assert.Equal(HttpStatusCode.OK, receipt.Status);
+        }
+        return (seller, created.Json!["id"]!.GetValue<string>());
+    }
+
+    public static object Sku(string sku, string temperature = "ambient") =>
+        new { sku, title = "Item " + sku, price_minor = 12_900, currency = "KRW", weight_g = 350, temperature, hazmat = false };
+
+    public static object Order(string buyer, params (string Seller, string Sku, int Quantity)[] lines) => new
+    {
+        buyer_id = buyer,
+        ship_to = new { country = "KR", region = "seoul", postal_code = "04524" },
+        lines = lines.Select(l => new { seller_id = l.Seller, sku = l.Sku, quantity = l.Quantity }).ToArray(),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        if (System.IO.Directory.Exists(Directory))
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+}
+
+public sealed record ApiResponse(HttpStatusCode Status, string Body, HttpResponseHeaders Headers, string? ContentType)
+{
+    public JsonNode? Json => Body.Length == 0 ? null : JsonNode.Parse(Body);
+
+    /// <summary>The problem's stable code, asserting the answer is problem+json.</summary>
+    public string ProblemCode
+    {
+        get
+        {
+            Assert.Equal("application/problem+json", ContentType);
+            var json = Json!;
+            Assert.Equal((int)Status, json["status"]!.GetValue<int>());
+            Assert.Equal("/problems/" + json["code"]!.GetValue<string>(), json["type"]!.GetValue<string>());
+            return json["code"]!.GetValue<string>();
+        }
+    }
+}
+
+public sealed class ApiClient(Uri baseAddress, string? key)
+{
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public Task<ApiResponse> PostAsync(string path, object body, string? idempotencyKey = null) =>
+        SendRawAsync(HttpMethod.Post, path, JsonSerializer.Serialize(body), "application/json", idempotencyKey);
+
+    public Task<ApiResponse> GetAsync(string path) => SendRawAsync(HttpMethod.Get, path, null, null);
+
+    public async Task<ApiResponse> SendRawAsync(HttpMethod method, string path, string? body, string? contentType, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(baseAddress, path));
+        request.Headers.ExpectContinue = body?.Length > 64 * 1024; // a refused large body is not sent at all
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content.Headers.ContentType = contentType is null ? null : MediaTypeHeaderValue.Parse(contentType);
+        }
+        using var response = await Http.SendAsync(request, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        return new ApiResponse(response.StatusCode, text, response.Headers, response.Content.Headers.ContentType?.MediaType);
+    }
+
+    public async Task<long> AvailableAsync(string sku) => (await GetAsync($"/v1/skus/{sku}/stock")).Json!["available"]!.GetValue<long>();
+}
