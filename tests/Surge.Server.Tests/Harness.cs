@@ -98,6 +98,8 @@ public sealed record ApiResponse(HttpStatusCode Status, string Body, HttpRespons
 
 public sealed class ApiClient(Uri baseAddress, string? key)
 {
+    public string? Key => key;
+
     private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
     {
         Timeout = TimeSpan.FromSeconds(30),
