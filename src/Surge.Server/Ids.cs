@@ -12,25 +12,29 @@ namespace Surge.Server;
 /// How API ids map onto the engine's 64-bit ids. Ids are opaque strings to clients.
 /// <code>
 /// seller       "sel_" + n                      n = 1, 2, … in creation order
-/// order        "ord_" + parent                 parent = seq:46 | multi:1 | home:10 (partition of the first seller)
+/// order        "ord_" + parent                 parent = seq:40 | sellers−1:6 | home:10 (partition of the first seller)
 /// seller order "so_" + child                   child = parent &lt;&lt; 6 | index (index = the seller's place in the order)
 /// </code>
-/// A single-seller order has one child in its home partition; a multi-seller order (multi = 1) has one child
-/// per seller, each in its seller's partition.
+/// The parent id says how many seller orders it has and where the first one lives, so a single-seller order
+/// is found with one lookup and an interrupted multi-seller placement is recognisable (fewer children than
+/// the id says).
 /// </summary>
 public static class Ids
 {
     public const int HomeBits = 10;
     public const int ChildBits = 6;
-    public const int SequenceBits = 63 - ChildBits - HomeBits - 1;
+    public const int SequenceBits = 63 - 2 * ChildBits - HomeBits - 1;
     public const long SequenceMax = (1L << SequenceBits) - 1;
     public const int SellersPerOrderMax = 1 << ChildBits;
 
-    public static long Parent(long sequence, bool multi, int home) =>
-        (sequence << (HomeBits + 1)) | (multi ? 1L << HomeBits : 0) | (uint)home;
+    public static long Parent(long sequence, int sellers, int home) =>
+        sequence is < 1 or > SequenceMax || sellers is < 1 or > SellersPerOrderMax || home is < 0 or >= 1 << HomeBits
+            ? throw new ArgumentOutOfRangeException(nameof(sequence), "parent id fields out of range")
+            : (sequence << (HomeBits + ChildBits)) | ((long)(sellers - 1) << HomeBits) | (uint)home;
 
-    public static long Sequence(long parent) => parent >> (HomeBits + 1);
-    public static bool IsMulti(long parent) => (parent & (1L << HomeBits)) != 0;
+    public static long Sequence(long parent) => parent >> (HomeBits + ChildBits);
+    public static int Sellers(long parent) => (int)((parent >> HomeBits) & (SellersPerOrderMax - 1)) + 1;
+    public static bool IsMulti(long parent) => Sellers(parent) > 1;
     public static int Home(long parent) => (int)(parent & ((1 << HomeBits) - 1));
     public static long Child(long parent, int index) => (parent << ChildBits) | (uint)index;
     public static long ParentOf(long child) => child >> ChildBits;

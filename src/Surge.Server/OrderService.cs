@@ -85,7 +85,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
         var sequence = Interlocked.Increment(ref _sequence);
-        var parent = Ids.Parent(sequence, sellers.Count > 1, gateway.PartitionOf(sellers[0]));
+        var parent = Ids.Parent(sequence, sellers.Count, gateway.PartitionOf(sellers[0]));
 
         var placements = new Task<CommandResult>[sellers.Count];
         AdmissionException? refused = null;
@@ -226,10 +226,11 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
     }
 
     /// <summary>
-    /// Finishes multi-seller orders that a crash left half done: if any seller order is cancelled, the others
-    /// are cancelled too; if some are paid and others still pending, the pending ones are confirmed (or, when
-    /// that fails, all are cancelled). Orders whose seller orders are all pending are left to be paid or expire.
-    /// Returns the number of orders it changed.
+    /// Finishes multi-seller orders that a crash left half done (run at start, before serving): a placement that
+    /// did not reach every seller (fewer seller orders than the id says) is cancelled — its client never got a
+    /// 2xx; if any seller order is cancelled, the others are cancelled too; if some are paid and others still
+    /// pending, the pending ones are confirmed (or, when that fails, all are cancelled). Orders whose seller
+    /// orders all exist and are all pending are left to be paid or expire. Returns the number of orders changed.
     /// </summary>
     public async Task<int> ReconcileAsync()
     {
@@ -246,15 +247,16 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         {
             var children = await FindChildrenAsync(parent);
             var statuses = children.Select(c => c.Status).ToHashSet();
-            if (statuses.Contains(OrderStatus.Cancelled) && statuses.Count > 1)
+            var openChildren = children.Where(c => c.Status != OrderStatus.Cancelled).Select(c => (c.Id, c.SellerId));
+            if (children.Length < Ids.Sellers(parent) || (statuses.Contains(OrderStatus.Cancelled) && statuses.Count > 1))
             {
-                await CancelChildrenAsync(children.Where(c => c.Status != OrderStatus.Cancelled).Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
+                await CancelChildrenAsync(openChildren, CancelReason.ParentAborted);
                 changed++;
             }
             else if (statuses.Contains(OrderStatus.PendingPayment) && statuses.Count > 1)
             {
-                var result = await PayAsync(parent);
-                changed += result.Status is 200 or 409 ? 1 : 0;
+                await PayAsync(parent);
+                changed++;
             }
         }
         return changed;
@@ -326,7 +328,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             var home = Ids.Home(parent);
             return home < gateway.Partitions ? await gateway.Grain(home).GetOrders(new[] { Ids.Child(parent, 0) }.AsImmutable()) : [];
         }
-        var ids = Enumerable.Range(0, Ids.SellersPerOrderMax).Select(i => Ids.Child(parent, i)).ToArray().AsImmutable();
+        var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray().AsImmutable();
         var found = await Task.WhenAll(Enumerable.Range(0, gateway.Partitions).Select(p => gateway.Grain(p).GetOrders(ids)));
         return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
     }

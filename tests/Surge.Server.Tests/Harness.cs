@@ -99,10 +99,11 @@ public sealed record ApiResponse(HttpStatusCode Status, string Body, HttpRespons
 public sealed class ApiClient(Uri baseAddress, string? key)
 {
     public string? Key => key;
+    public Uri BaseAddress => baseAddress;
 
     private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
     {
-        Timeout = TimeSpan.FromSeconds(30),
+        Timeout = TimeSpan.FromSeconds(15),
     };
 
     public Task<ApiResponse> PostAsync(string path, object body, string? idempotencyKey = null) =>
