@@ -1,264 +1,388 @@
+using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
+using HdrHistogram;
 using Spectre.Console;
-using Surge.Core;
-using Surge.Journal;
-using Surge.Runtime;
+using Spectre.Console.Rendering;
+using Surge.Cli.Load;
+using Surge.Server;
 
 namespace Surge.Cli;
 
 /// <summary>
-/// A flash sale on one embedded, durable partition: buyers hammer a phone with limited stock, every batch is
-/// journaled (group commit + fdatasync) before its answers count, unpaid holds expire and go back on sale,
-/// then the partition is recovered from its journal and compared with the live state.
+/// A marketplace day in a minute: an embedded server (or a running one), sellers, warehouses, SKUs and stock
+/// from the Online Retail data, real baskets as multi-seller orders at a steady rate, payments, and a flash
+/// sale in the middle where tens of thousands of buyers rush a console with a thousand units. Ends with what
+/// happened: accepted, rejected by reason, oversold (must be 0), latency percentiles, and where to look.
 /// </summary>
 internal static class DemoCommand
 {
-    private const long SellerPhones = 1;
-    private const long SellerHome = 2;
-    private const int BuyersPerBatch = 1000;
-    private const int BuyersPerWave = 10_000;
-    private const long HoldMs = 10 * 60 * 1000;
+    private const string FlashSku = "FLASH-CONSOLE";
+    private const int OrdersPerBatch = 20;
+    private const int FlashBatch = 250;
 
     public static Command Create()
     {
-        var buyers = Output.PositiveOption("--buyers", "Buyers rushing the flash sale.", 200_000, 5_000_000);
-        var units = Output.PositiveOption("--units", "Phones on sale.", 10_000, Limits.StockMovementUnitsMax);
-        var data = new Option<DirectoryInfo?>("--data") { Description = "Keep the journal in this directory (default: a temporary one, removed at the end)." };
+        var duration = Output.PositiveOption("--duration", "Seconds of traffic", 60, 3600);
+        var rate = Output.PositiveOption("--rate", "Orders per second of normal traffic", 2_000, 1_000_000);
+        var flashUnits = Output.PositiveOption("--flash-units", "Consoles on flash sale", 1_000, 1_000_000);
+        var flashBuyers = Output.PositiveOption("--flash-buyers", "Buyers rushing the flash sale", 50_000, 10_000_000);
+        var sellers = Output.PositiveOption("--sellers", "Sellers sharing the shop's products", 40, 1_000);
+        var products = Output.PositiveOption("--products", "Best-selling stock codes put on sale", 2_000, 10_000);
+        var url = new Option<Uri?>("--url") { Description = "Use a running server instead of starting one (needs --admin-key)." };
+        var adminKey = new Option<string?>("--admin-key") { Description = "Admin key of the server given by --url." };
+        var dataFile = new Option<string?>("--data-file") { Description = "Online Retail CSV (.csv or .csv.gz); default: ../shared/data/online-retail/online_retail.csv.gz" };
+        var keep = new Option<DirectoryInfo?>("--data") { Description = "Keep the embedded server's data here (default: a temporary directory, removed at the end)." };
         var json = Output.JsonOption("summary");
-        var command = new Command("demo", "Run a flash sale on an embedded, durable partition and show what happened.") { buyers, units, data, json };
+        var command = new Command("demo", "Start an embedded server and run a minute of marketplace traffic with a flash sale in the middle.")
+        {
+            duration, rate, flashUnits, flashBuyers, sellers, products, url, adminKey, dataFile, keep, json,
+        };
         command.SetAction(async (parse, token) =>
         {
-            var buyerCount = parse.GetValue(buyers);
-            var unitCount = parse.GetValue(units);
-            var keep = parse.GetValue(data);
-            var directory = keep?.FullName ?? Path.Combine(Path.GetTempPath(), $"surge-demo-{Environment.ProcessId}");
+            var target = parse.GetValue(url);
+            if (target is not null && parse.GetValue(adminKey) is null)
+            {
+                Console.Error.WriteLine("surge demo: --url needs --admin-key");
+                return 2;
+            }
+            var settings = new Settings(parse.GetValue(duration), parse.GetValue(rate), parse.GetValue(flashUnits), parse.GetValue(flashBuyers),
+                parse.GetValue(sellers), parse.GetValue(products));
+            var retail = RetailData.Locate(parse.GetValue(dataFile));
+            var directory = parse.GetValue(keep)?.FullName ?? Path.Combine(Path.GetTempPath(), $"surge-demo-{Environment.ProcessId}");
+            SurgeServer? server = null;
             try
             {
-                var summary = await RunAsync(directory, buyerCount, unitCount, token);
+                if (target is null)
+                {
+                    AnsiConsole.MarkupLine("[grey]starting the embedded server (Orleans silo + HTTP API) ...[/]");
+                    server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0 });
+                    target = server.BaseAddress;
+                }
+                using var api = new SurgeApi(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
+                var summary = await RunAsync(api, retail, settings, token);
                 Output.WriteJson(parse.GetValue(json), summary);
-                return summary.Oversold == 0 && summary.RecoveredIdentical ? 0 : 1;
+                return summary.Oversold == 0 ? 0 : 1;
             }
             finally
             {
-                if (keep is null && Directory.Exists(directory))
+                if (server is not null)
                 {
-                    Directory.Delete(directory, recursive: true);
+                    await server.DisposeAsync();
+                    if (parse.GetValue(keep) is null && Directory.Exists(directory))
+                    {
+                        Directory.Delete(directory, recursive: true);
+                    }
                 }
             }
         });
         return command;
     }
 
+    private sealed record Settings(int Seconds, int Rate, int FlashUnits, int FlashBuyers, int Sellers, int Products);
+
     internal sealed record DemoSummary(
-        int Buyers,
-        int Units,
+        string Url,
+        double Seconds,
+        long OrdersSent,
         long Accepted,
-        long SoldOut,
-        long LimitExceeded,
-        long NotStarted,
-        long Paid,
-        long Expired,
-        long SecondChanceAccepted,
-        long Sold,
-        long OnHand,
+        IReadOnlyDictionary<string, long> RejectedByReason,
+        long Payments,
+        double AcceptedPerS,
+        long FlashUnits,
+        long FlashBuyers,
+        long FlashAccepted,
+        long FlashSoldOut,
+        long FlashLimitExceeded,
+        long FlashNotStarted,
+        long FlashStockLeft,
         long Oversold,
-        double OrdersPerS,
-        long JournalRecords,
-        long GroupCommits,
-        double RecoveryS,
-        bool RecoveredIdentical);
+        double BatchP50Ms,
+        double BatchP99Ms,
+        double BatchP999Ms,
+        double PaymentP50Ms,
+        double PaymentP99Ms,
+        string? TrackingUrl);
 
     private sealed class Tally
     {
-        public long Accepted, SoldOut, LimitExceeded, NotStarted;
-        public List<long> Winners { get; } = [];
+        public long Sent, Accepted, Payments, FlashAccepted;
+        public ConcurrentDictionary<string, long> Rejected { get; } = new();
+        public ConcurrentDictionary<string, long> Flash { get; } = new();
+        public LongHistogram BatchLatency { get; } = new(TimeSpan.TicksPerMinute, 3);
+        public LongHistogram PaymentLatency { get; } = new(TimeSpan.TicksPerMinute, 3);
+        public ConcurrentQueue<string> ToPay { get; } = new();
+        public string? SampleOrder;
+        public long FlashLeft = -1;
 
-        public void Count(Engine engine) => Count(engine.Outcomes.ToArray());
-
-        public void Count(IEnumerable<CommandResult> results) => Count(results.Select(r => r.Outcome).ToArray());
-
-        private void Count(CommandOutcome[] outcomes)
+        public void Record(LongHistogram histogram, long ticks)
         {
-            foreach (var o in outcomes)
+            lock (histogram)
             {
-                if (o.Kind != CommandKind.PlaceOrder)
+                histogram.RecordValue(Math.Max(1, ticks));
+            }
+        }
+
+        public static double Ms(LongHistogram histogram, double percentile)
+        {
+            lock (histogram)
+            {
+                return histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
+            }
+        }
+    }
+
+    private static async Task<DemoSummary> RunAsync(SurgeApi admin, string retailPath, Settings settings, CancellationToken cancellation)
+    {
+        AnsiConsole.MarkupLineInterpolated($"[grey]reading {retailPath} ...[/]");
+        var data = RetailData.Read(retailPath);
+        var products = data.Products.Take(settings.Products).ToList();
+        var onSale = products.Select(p => p.StockCode).ToHashSet(StringComparer.Ordinal);
+        var baskets = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => onSale.Contains(l.StockCode)).Take(20).ToArray() })
+            .Where(i => i.Lines.Length > 0).ToArray();
+        AnsiConsole.MarkupLineInterpolated($"[grey]{data.Rows:N0} rows ({data.Malformed:N0} malformed), {data.Invoices.Count:N0} invoices; {products.Count:N0} products and {baskets.Length:N0} baskets on sale[/]");
+
+        var market = await Output.WithProgressAsync("setting up the marketplace", progress => Marketplace.CreateAsync(admin, products, settings.Sellers, progress));
+        var flashSeller = market.SellerIds[0];
+        await admin.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = FlashSku, title = "Game console, launch edition", price_minor = 39_900, currency = "GBP", weight_g = 4_500, temperature = "ambient" }, market.SellerKeys[0], cancellation);
+        await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = FlashSku, warehouse_id = "wh-london", quantity = settings.FlashUnits }, market.SellerKeys[0], cancellation);
+
+        var tally = new Tally();
+        var clock = Stopwatch.StartNew();
+        var end = TimeSpan.FromSeconds(settings.Seconds);
+        var flashAt = TimeSpan.FromSeconds(settings.Seconds / 3.0);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var workers = Math.Clamp(settings.Rate / 500, 2, 16);
+        var traffic = Enumerable.Range(0, workers).Select(w => Task.Run(() => NormalTrafficAsync(admin, market, baskets, settings, w, workers, tally, clock, end, stop.Token), CancellationToken.None)).ToList();
+        traffic.Add(Task.Run(() => PayAsync(admin, tally, clock, end, stop.Token), CancellationToken.None));
+        traffic.Add(Task.Run(() => FlashSaleAsync(admin, flashSeller, market.SellerKeys[0], settings, tally, clock, flashAt, stop.Token), CancellationToken.None));
+        traffic.Add(Task.Run(() => WatchStockAsync(admin, market.SellerKeys[0], tally, clock, end, stop.Token), CancellationToken.None));
+
+        await ShowLiveAsync(tally, clock, end, settings, Task.WhenAll(traffic));
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var (_, stock) = await admin.CheckedAsync(HttpMethod.Get, $"/v1/skus/{FlashSku}/stock", key: market.SellerKeys[0], cancellationToken: cancellation);
+        var sold = stock["sold"]!.GetValue<long>();
+        var reserved = stock["reserved"]!.GetValue<long>();
+        var oversold = Math.Max(0, sold + reserved - settings.FlashUnits) + Math.Max(0, tally.FlashAccepted - settings.FlashUnits)
+            + (stock["available"]!.GetValue<long>() < 0 ? 1 : 0);
+        string? tracking = null;
+        if (tally.SampleOrder is { } sample)
+        {
+            var (_, order) = await admin.CheckedAsync(HttpMethod.Get, $"/v1/orders/{sample}", cancellationToken: cancellation);
+            tracking = new Uri(admin.BaseAddress, $"/v1/track/{order["tracking_token"]!.GetValue<string>()}").ToString();
+        }
+        var summary = new DemoSummary(admin.BaseAddress.ToString(), seconds, tally.Sent, tally.Accepted,
+            tally.Rejected.OrderByDescending(r => r.Value).ToDictionary(r => r.Key, r => r.Value), tally.Payments, tally.Accepted / seconds,
+            settings.FlashUnits, settings.FlashBuyers, tally.FlashAccepted, tally.Flash.GetValueOrDefault("insufficient_stock"),
+            tally.Flash.GetValueOrDefault("limit_exceeded"), tally.Flash.GetValueOrDefault("sale_not_started"), stock["available"]!.GetValue<long>(),
+            oversold, Tally.Ms(tally.BatchLatency, 50), Tally.Ms(tally.BatchLatency, 99), Tally.Ms(tally.BatchLatency, 99.9),
+            Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking);
+        Print(summary);
+        return summary;
+    }
+
+    /// <summary>Real baskets, as batches of orders, paced to the configured rate.</summary>
+    private static async Task NormalTrafficAsync(SurgeApi admin, Marketplace market, RetailInvoice[] baskets, Settings settings, int worker, int workers,
+        Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
+    {
+        var interval = TimeSpan.FromSeconds(OrdersPerBatch * workers / (double)settings.Rate);
+        var next = clock.Elapsed + interval * worker / workers;
+        var cursor = worker * 997;
+        while (clock.Elapsed < end && !stop.IsCancellationRequested)
+        {
+            var wait = next - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, stop).ConfigureAwait(false); // pacing to the target rate
+            }
+            next += interval;
+            var batch = SurgeApi.BatchBody(OrdersPerBatch, (json, i) =>
+            {
+                var basket = baskets[(cursor + i) % baskets.Length];
+                var country = RetailData.CountryCode(basket.Country);
+                SurgeApi.WriteOrder(json, basket.Customer, country, Marketplace.Region(country),
+                    basket.Lines.Select(l => (market.Owners[l.StockCode].Seller, l.StockCode, Math.Clamp(l.Quantity, 1, 12))));
+            });
+            cursor += OrdersPerBatch;
+            var started = clock.ElapsedTicks;
+            var (status, body) = await admin.PostRawAsync("/v1/orders/batch", batch, stop).ConfigureAwait(false);
+            tally.Record(tally.BatchLatency, clock.ElapsedTicks - started);
+            Interlocked.Add(ref tally.Sent, OrdersPerBatch);
+            if (status != 200)
+            {
+                tally.Rejected.AddOrUpdate($"http_{status}", OrdersPerBatch, (_, n) => n + OrdersPerBatch);
+                continue;
+            }
+            foreach (var answer in SurgeApi.ReadBatchAnswer(body))
+            {
+                if (answer.Status == 201)
                 {
+                    Interlocked.Increment(ref tally.Accepted);
+                    tally.SampleOrder ??= answer.Id;
+                    if ((cursor + answer.Id!.Length) % 3 == 0)
+                    {
+                        tally.ToPay.Enqueue(answer.Id);
+                    }
+                }
+                else
+                {
+                    tally.Rejected.AddOrUpdate(answer.Code ?? $"http_{answer.Status}", 1, (_, n) => n + 1);
+                }
+            }
+        }
+    }
+
+    private static async Task PayAsync(SurgeApi admin, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
+    {
+        while (clock.Elapsed < end && !stop.IsCancellationRequested)
+        {
+            if (!tally.ToPay.TryDequeue(out var id))
+            {
+                await Task.Delay(10, stop).ConfigureAwait(false); // nothing to pay yet
+                continue;
+            }
+            var started = clock.ElapsedTicks;
+            var (status, _) = await admin.SendAsync(HttpMethod.Post, $"/v1/orders/{id}/payment", cancellationToken: stop).ConfigureAwait(false);
+            tally.Record(tally.PaymentLatency, clock.ElapsedTicks - started);
+            if (status == 200)
+            {
+                Interlocked.Increment(ref tally.Payments);
+            }
+        }
+    }
+
+    /// <summary>The rush: every buyer wants one console; some try twice. The sale opens a moment after the
+    /// first buyers arrive, so a few are told it has not started.</summary>
+    private static async Task FlashSaleAsync(SurgeApi admin, string seller, string sellerKey, Settings settings, Tally tally, Stopwatch clock,
+        TimeSpan at, CancellationToken stop)
+    {
+        var wait = at - clock.Elapsed;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, stop).ConfigureAwait(false); // the sale is scheduled for a third of the way in
+        }
+        var opens = DateTimeOffset.UtcNow.AddMilliseconds(300);
+        await admin.CheckedAsync(HttpMethod.Post, "/v1/flash-sales", new { sku = FlashSku, starts_at = opens, per_buyer_limit = 1 }, sellerKey, stop);
+        var next = -FlashBatch;
+        await Parallel.ForEachAsync(Enumerable.Range(0, 8), stop, async (_, token) =>
+        {
+            while (true)
+            {
+                var first = Interlocked.Add(ref next, FlashBatch);
+                if (first >= settings.FlashBuyers)
+                {
+                    return;
+                }
+                var count = Math.Min(FlashBatch, settings.FlashBuyers - first);
+                var body = SurgeApi.BatchBody(count, (json, i) =>
+                {
+                    var buyer = first + i;
+                    var who = buyer % 20 == 19 ? buyer - 1 : buyer; // every twentieth buyer is the previous one trying again
+                    SurgeApi.WriteOrder(json, $"fan-{who}", "GB", "london", [(seller, FlashSku, 1)]);
+                });
+                var (status, answer) = await admin.PostRawAsync("/v1/orders/batch", body, token).ConfigureAwait(false);
+                Interlocked.Add(ref tally.Sent, count);
+                if (status != 200)
+                {
+                    tally.Flash.AddOrUpdate($"http_{status}", count, (_, n) => n + count);
                     continue;
                 }
-                switch (o.Reason)
+                foreach (var order in SurgeApi.ReadBatchAnswer(answer))
                 {
-                    case RejectReason.None: Accepted++; Winners.Add(o.Ref); break;
-                    case RejectReason.InsufficientStock: SoldOut++; break;
-                    case RejectReason.LimitExceeded: LimitExceeded++; break;
-                    case RejectReason.SaleNotStarted: NotStarted++; break;
-                    default: break;
-                }
-            }
-        }
-    }
-
-    private static async Task<DemoSummary> RunAsync(string directory, int buyers, int units, CancellationToken token)
-    {
-        AnsiConsole.Write(new Rule("[bold]Surge demo: a flash sale on one durable partition[/]").LeftJustified());
-        AnsiConsole.MarkupLineInterpolated($"journal: [grey]{directory}[/]");
-        var journal = SegmentJournal.Open(new DirectoryStorage(directory), new JournalOptions { SegmentBytesMax = 16 * 1024 * 1024 });
-        var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedOrders: buyers * 2));
-        var engine = partition.Engine;
-        var clock = Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), engine.NowMs + 1);
-        var saleStart = clock + 5_000;
-        var writer = new CommandWriter(1 << 20);
-
-        async Task Submit(CommandWriter w) => await partition.Submit(w.Written).Durable.WaitAsync(token);
-
-        writer.Begin(clock)
-            .UpsertWarehouse("icn-1", "kr-incheon", "KR")
-            .UpsertWarehouse("pus-1", "kr-busan", "KR")
-            .UpsertWarehouse("lhr-1", "gb-london", "GB")
-            .UpsertSku(new SkuDefinition(SellerPhones, "GX-26-256", "Galaxy X26 256GB (flash sale)", "phones", 196, 162, 77, 8, TemperatureClass.Ambient, false, 999_000, "KRW"))
-            .UpsertSku(new SkuDefinition(SellerHome, "MUG-01", "Stoneware mug, 350 ml", "kitchen", 380, 120, 90, 100, TemperatureClass.Ambient, false, 12_000, "KRW"));
-        await Submit(writer);
-        var phone = engine.FindSku(SellerPhones, "GX-26-256");
-        var mug = engine.FindSku(SellerHome, "MUG-01");
-        var incheon = engine.FindWarehouse("icn-1");
-        var busan = engine.FindWarehouse("pus-1");
-        writer.Begin(clock).ReceiveStock(phone, incheon, units - units / 3).ReceiveStock(phone, busan, units / 3)
-            .ReceiveStock(mug, engine.FindWarehouse("lhr-1"), 50_000).ConfigureFlashSale(phone, saleStart, perBuyerLimit: 1);
-        await Submit(writer);
-        AnsiConsole.MarkupLineInterpolated($"{units:N0} phones in 2 warehouses, on sale at +5 s, one per buyer; {buyers:N0} buyers are waiting.");
-
-        var early = new Tally();
-        writer.Begin(clock + 1_000);
-        for (var b = 1; b <= Math.Min(500, buyers); b++)
-        {
-            PlaceFor(writer, engine, orderId: 10_000_000 + b, buyer: b, phone, 1, clock + 1_000);
-        }
-        await Submit(writer);
-        early.Count(engine);
-
-        var rush = new Tally();
-        var random = new Random(2026);
-        var timer = Stopwatch.StartNew();
-        var orders = 0L;
-        var saleClock = new ManualClock(saleStart);
-        var runner = new PartitionRunner(partition, new RunnerOptions { QueuedCommandsMax = 2 * BuyersPerWave }, saleClock);
-        await AnsiConsole.Progress().AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async ctx =>
-            {
-                var task = ctx.AddTask("buyers rushing the sale", maxValue: buyers);
-                var wave = new List<Task<CommandResult>>(2 * BuyersPerWave);
-                for (var b = 1; b <= buyers;)
-                {
-                    saleClock.NowMs = saleStart + b / 100;
-                    wave.Clear();
-                    for (var i = 0; i < BuyersPerWave && b <= buyers; i++, b++)
+                    if (order.Status == 201)
                     {
-                        var buyer = b;
-                        var quantity = random.Next(100) < 4 ? 2 : 1; // a greedy buyer asks for two
-                        wave.Add(runner.SubmitAsync(w => PlaceFor(w, engine, orderId: buyer, buyer, phone, quantity, saleClock.NowMs)));
-                        if (random.Next(100) < 3)
-                        {
-                            wave.Add(runner.SubmitAsync(w => PlaceFor(w, engine, orderId: 20_000_000 + buyer, buyer, phone, 1, saleClock.NowMs)));
-                        }
-                        if (random.Next(100) < 10)
-                        {
-                            var mugs = 1 + random.Next(3);
-                            wave.Add(runner.SubmitAsync(w => PlaceFor(w, engine, orderId: 30_000_000 + buyer, buyer, mug, mugs, saleClock.NowMs, SellerHome)));
-                        }
+                        Interlocked.Increment(ref tally.FlashAccepted);
+                        tally.ToPay.Enqueue(order.Id!);
                     }
-                    rush.Count(await Task.WhenAll(wave).WaitAsync(token));
-                    orders += wave.Count;
-                    task.Value = b - 1;
+                    else
+                    {
+                        tally.Flash.AddOrUpdate(order.Code ?? $"http_{order.Status}", 1, (_, n) => n + 1);
+                    }
                 }
-            });
-        await runner.DisposeAsync();
-        var rate = orders / timer.Elapsed.TotalSeconds;
-        var phoneWinners = rush.Winners.Where(id => engine.GetOrder(id)!.Allocations[0].Sku == phone).ToList();
-
-        var paid = 0L;
-        var payAt = saleStart + buyers / 100 + 1_000;
-        writer.Begin(payAt);
-        var mugWinners = rush.Winners.Except(phoneWinners);
-        foreach (var id in phoneWinners.Where((_, i) => i % 10 != 0).Concat(mugWinners))
-        {
-            writer.ConfirmPayment(id);
-            paid++;
-            if (writer.CommandCount == BuyersPerBatch)
-            {
-                await Submit(writer);
-                writer.Begin(payAt);
             }
-        }
-        await Submit(writer);
+        }).ConfigureAwait(false);
+    }
 
-        var expireAt = saleStart + buyers / 100 + HoldMs + 1;
-        writer.Begin(expireAt).Tick();
-        await Submit(writer);
-        var expired = engine.Events.ToArray().Count(e => e.Kind == EventKind.ReservationExpired);
-
-        var second = new Tally();
-        writer.Begin(expireAt + 1);
-        for (var b = buyers + 1; b <= buyers + Math.Max(2 * expired, 10); b++)
+    private static async Task WatchStockAsync(SurgeApi admin, string sellerKey, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
+    {
+        while (clock.Elapsed < end && !stop.IsCancellationRequested)
         {
-            PlaceFor(writer, engine, orderId: b, buyer: b, phone, 1, expireAt + 1);
+            var (status, stock) = await admin.SendAsync(HttpMethod.Get, $"/v1/skus/{FlashSku}/stock", key: sellerKey, cancellationToken: stop).ConfigureAwait(false);
+            if (status == 200)
+            {
+                Interlocked.Exchange(ref tally.FlashLeft, stock!["available"]!.GetValue<long>());
+            }
+            await Task.Delay(250, stop).ConfigureAwait(false); // sampling the countdown for the display
         }
-        await Submit(writer);
-        second.Count(engine);
+    }
 
-        var stock = engine.GetStockTotals(phone);
-        var oversold = Math.Max(0, stock.Sold + stock.Reserved - stock.Received);
-        engine.CheckInvariants();
-        var liveHash = engine.StateHash();
-        var groupCommits = journal.GroupCommits;
-        var records = journal.LastSequence;
-        await journal.DisposeAsync();
+    private static async Task ShowLiveAsync(Tally tally, Stopwatch clock, TimeSpan end, Settings settings, Task traffic)
+    {
+        long lastAccepted = 0;
+        var lastAt = TimeSpan.Zero;
+        double perSecond = 0;
+        IRenderable Render()
+        {
+            var now = clock.Elapsed;
+            if (now - lastAt >= TimeSpan.FromSeconds(1))
+            {
+                var accepted = Interlocked.Read(ref tally.Accepted) + Interlocked.Read(ref tally.FlashAccepted);
+                perSecond = (accepted - lastAccepted) / (now - lastAt).TotalSeconds;
+                (lastAccepted, lastAt) = (accepted, now);
+            }
+            var table = new Table().Border(TableBorder.Rounded).Title("[bold]Surge demo[/]").AddColumn("").AddColumn("");
+            table.AddRow("elapsed", $"{now.TotalSeconds:F0} s of {end.TotalSeconds:F0} s");
+            table.AddRow("orders accepted", $"{tally.Accepted + tally.FlashAccepted:N0} ({perSecond:N0}/s)");
+            table.AddRow("rejected", string.Join(", ", tally.Rejected.Concat(tally.Flash).GroupBy(r => r.Key).Select(g => $"{g.Key} {g.Sum(x => x.Value):N0}")));
+            table.AddRow("payments", $"{tally.Payments:N0}");
+            var left = Interlocked.Read(ref tally.FlashLeft);
+            table.AddRow("flash sale", left < 0 ? $"opens at {settings.Seconds / 3} s" : $"{left:N0} of {settings.FlashUnits:N0} consoles left, {tally.FlashAccepted:N0} buyers won");
+            table.AddRow("batch latency", $"p50 {Tally.Ms(tally.BatchLatency, 50):F1} ms, p99 {Tally.Ms(tally.BatchLatency, 99):F1} ms");
+            return table;
+        }
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            while (!traffic.IsCompleted)
+            {
+                await Task.WhenAny(traffic, Task.Delay(5000)).ConfigureAwait(false); // a status line every 5 s
+                Console.WriteLine($"demo: {clock.Elapsed.TotalSeconds:F0} s, accepted {tally.Accepted + tally.FlashAccepted:N0}, flash left {tally.FlashLeft}");
+            }
+            await traffic.ConfigureAwait(false);
+            return;
+        }
+        await AnsiConsole.Live(Render()).StartAsync(async context =>
+        {
+            while (!traffic.IsCompleted)
+            {
+                await Task.WhenAny(traffic, Task.Delay(500)).ConfigureAwait(false); // refresh twice a second
+                context.UpdateTarget(Render());
+            }
+        }).ConfigureAwait(false);
+        await traffic.ConfigureAwait(false);
+    }
 
-        var recoveryClock = Stopwatch.StartNew();
-        var reopened = SegmentJournal.Open(new DirectoryStorage(directory));
-        var recovered = DurablePartition.Recover(reopened);
-        recoveryClock.Stop();
-        var identical = recovered.Engine.StateHash() == liveHash;
-        await reopened.DisposeAsync();
-
-        var table = new Table().Title("what happened").AddColumns("", "count");
-        table.AddRow("tried before the start (sale_not_started)", $"{early.NotStarted:N0}");
-        table.AddRow("phones reserved in the rush", $"{phoneWinners.Count:N0}");
-        table.AddRow("turned away: sold out (insufficient_stock)", $"{rush.SoldOut:N0}");
-        table.AddRow("turned away: one per buyer (limit_exceeded)", $"{rush.LimitExceeded:N0}");
-        table.AddRow("mugs ordered alongside (another seller)", $"{rush.Winners.Count - phoneWinners.Count:N0}");
-        table.AddRow("paid (9 in 10 phone winners, every mug buyer)", $"{paid:N0}");
-        table.AddRow("unpaid holds expired after 10 min, back on sale", $"{expired:N0}");
-        table.AddRow("second-chance buyers who got one", $"{second.Accepted:N0}");
-        table.AddRow("phones sold / still on hand", $"{stock.Sold:N0} / {stock.OnHand:N0}");
-        table.AddRow("[bold]oversold[/]", oversold == 0 ? "[green]0[/]" : $"[red]{oversold}[/]");
-        table.AddRow("orders per second (each one a separate request, answered once durable)", Output.Rate(rate));
-        table.AddRow("journal records / group commits", $"{records:N0} / {groupCommits:N0}");
-        table.AddRow("recovery from the journal", $"{recoveryClock.Elapsed.TotalMilliseconds:F0} ms, state {(identical ? "[green]identical[/]" : "[red]DIFFERENT[/]")}");
+    private static void Print(DemoSummary s)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("[bold]what happened[/]").AddColumn("").AddColumn(new TableColumn("").RightAligned());
+        table.AddRow("orders sent / accepted", $"{s.OrdersSent:N0} / {s.Accepted + s.FlashAccepted:N0}");
+        table.AddRow("accepted per second (normal traffic)", $"{s.AcceptedPerS:N0}");
+        foreach (var (reason, count) in s.RejectedByReason)
+        {
+            table.AddRow($"rejected: {reason}", $"{count:N0}");
+        }
+        table.AddRow("payments confirmed", $"{s.Payments:N0}");
+        table.AddRow("flash sale: units / buyers", $"{s.FlashUnits:N0} / {s.FlashBuyers:N0}");
+        table.AddRow("flash sale: won / sold out / tried twice / too early", $"{s.FlashAccepted:N0} / {s.FlashSoldOut:N0} / {s.FlashLimitExceeded:N0} / {s.FlashNotStarted:N0}");
+        table.AddRow("flash sale: stock left", $"{s.FlashStockLeft:N0}");
+        table.AddRow(s.Oversold == 0 ? "[green]oversold[/]" : "[red]oversold[/]", $"{s.Oversold:N0}");
+        table.AddRow("batch of 20 orders: p50 / p99 / p99.9", $"{s.BatchP50Ms:F1} / {s.BatchP99Ms:F1} / {s.BatchP999Ms:F1} ms");
+        table.AddRow("payment: p50 / p99", $"{s.PaymentP50Ms:F1} / {s.PaymentP99Ms:F1} ms");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]next: ./surge bench engine · ./surge bench journal · ./surge bench recovery · ./surge verify journal DIR[/]");
-
-        return new DemoSummary(buyers, units, rush.Winners.Count, rush.SoldOut, rush.LimitExceeded, early.NotStarted, paid, expired,
-            second.Accepted, stock.Sold, stock.OnHand, oversold, rate, records, groupCommits, recoveryClock.Elapsed.TotalSeconds, identical);
-    }
-
-    /// <summary>The sale's own clock: the demo compresses a rush into simulated seconds.</summary>
-    private sealed class ManualClock(long nowMs) : TimeProvider
-    {
-        private long _nowMs = nowMs;
-
-        public long NowMs
+        AnsiConsole.MarkupLineInterpolated($"API: {s.Url}v1  ·  OpenAPI: {s.Url}openapi/v1.json");
+        if (s.TrackingUrl is not null)
         {
-            get => Volatile.Read(ref _nowMs);
-            set => Volatile.Write(ref _nowMs, value);
+            AnsiConsole.MarkupLineInterpolated($"an order's tracking page: {s.TrackingUrl}");
         }
-
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(NowMs);
-    }
-
-    private static void PlaceFor(CommandWriter writer, Engine engine, long orderId, long buyer, int sku, int quantity, long now, long seller = SellerPhones)
-    {
-        var region = engine.FindRegion(buyer % 3 == 0 ? "kr-busan" : "kr-incheon");
-        writer.PlaceOrder(orderId, orderId, buyer, seller, now + HoldMs, region, CountryCode.Pack("KR"), [new OrderLine(sku, quantity)]);
     }
 }

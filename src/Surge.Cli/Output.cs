@@ -27,36 +27,47 @@ internal static class Output
     }
 
     /// <summary>Runs <paramref name="work"/> under a progress display; it reports (stage, fraction 0..1).</summary>
-    public static T WithProgress<T>(string title, Func<Action<string, double>, T> work)
+    public static T WithProgress<T>(string title, Func<Action<string, double>, T> work) =>
+        WithProgressAsync(title, report => Task.FromResult(work(report))).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="work"/> under a progress display (one bar per stage); it reports (stage,
+    /// fraction 0..1), from any thread. Without a terminal, each new stage is a line on stderr.</summary>
+    public static async Task<T> WithProgressAsync<T>(string title, Func<Action<string, double>, Task<T>> work)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             var last = "";
-            return work((stage, _) =>
+            return await work((stage, _) =>
             {
-                if (stage != last)
+                lock (title)
                 {
-                    Console.Error.WriteLine($"{title}: {stage}");
-                    last = stage;
+                    if (stage != last)
+                    {
+                        Console.Error.WriteLine($"{title}: {stage}");
+                        last = stage;
+                    }
                 }
             });
         }
-        return AnsiConsole.Progress()
+        return await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
+            .StartAsync(ctx =>
             {
                 var tasks = new Dictionary<string, ProgressTask>();
                 return work((stage, fraction) =>
                 {
-                    if (!tasks.TryGetValue(stage, out var task))
+                    lock (tasks)
                     {
-                        foreach (var open in tasks.Values)
+                        if (!tasks.TryGetValue(stage, out var task))
                         {
-                            open.Value = open.MaxValue;
+                            foreach (var open in tasks.Values)
+                            {
+                                open.Value = open.MaxValue;
+                            }
+                            task = tasks[stage] = ctx.AddTask($"{title}: {stage}");
                         }
-                        task = tasks[stage] = ctx.AddTask($"{title}: {stage}");
+                        task.Value = Math.Max(task.Value, Math.Clamp(fraction * 100, 0, 100));
                     }
-                    task.Value = Math.Clamp(fraction * 100, 0, 100);
                 });
             });
     }

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Surge.Forecast;
 
-internal static class Csv
+public static class Csv
 {
     /// <summary>Splits one CSV line on commas outside double quotes (R and the retail data quote text that
     /// holds commas, e.g. "ETS(M,Ad,M)"); a doubled quote inside quotes is a literal quote.</summary>

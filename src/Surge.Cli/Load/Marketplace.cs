@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using Surge.Core;
+
+namespace Surge.Cli.Load;
+
+/// <summary>A marketplace built through the API from the Online Retail data: sellers owning the shop's stock
+/// codes, warehouses in the data's main countries, SKUs and stock receipts.</summary>
+public sealed class Marketplace
+{
+    public static readonly (string Id, string Region, string Country)[] Warehouses =
+    [
+        ("wh-london", "london", "GB"),
+        ("wh-manchester", "north-west", "GB"),
+        ("wh-paris", "ile-de-france", "FR"),
+        ("wh-berlin", "berlin", "DE"),
+    ];
+
+    public required string[] SellerIds { get; init; }
+    public required string[] SellerKeys { get; init; }
+
+    /// <summary>Stock code → (seller id, index of the seller).</summary>
+    public required IReadOnlyDictionary<string, (string Seller, int Index)> Owners { get; init; }
+
+    /// <summary>Units received per stock code.</summary>
+    public required IReadOnlyDictionary<string, long> Received { get; init; }
+
+    public static string Region(string country) => country switch
+    {
+        "FR" => "ile-de-france",
+        "DE" => "berlin",
+        _ => "london",
+    };
+
+    public static async Task<Marketplace> CreateAsync(SurgeApi admin, IReadOnlyList<RetailProduct> products, int sellers, Action<string, double> progress)
+    {
+        foreach (var (id, region, country) in Warehouses)
+        {
+            await admin.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id, region, country });
+        }
+        var ids = new string[sellers];
+        var keys = new string[sellers];
+        for (var s = 0; s < sellers; s++)
+        {
+            var (_, created) = await admin.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"Retail seller {s + 1:D2}" });
+            (ids[s], keys[s]) = (created["id"]!.GetValue<string>(), created["api_key"]!.GetValue<string>());
+            progress("sellers", (s + 1.0) / sellers);
+        }
+        var owners = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
+        var bySeller = products.GroupBy(p => (int)((uint)StableHash(p.StockCode) % (uint)sellers)).ToArray();
+        var done = 0;
+        foreach (var group in bySeller)
+        {
+            foreach (var chunk in group.Chunk(1000))
+            {
+                var skus = chunk.Select(p => new
+                {
+                    sku = p.StockCode,
+                    title = p.Description.Length > 200 ? p.Description[..200] : p.Description,
+                    price_minor = p.PriceMinor,
+                    currency = "GBP",
+                    weight_g = 100 + (int)((uint)StableHash(p.Description) % 2000),
+                    temperature = "ambient",
+                }).ToArray();
+                await admin.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
+            }
+            foreach (var p in group)
+            {
+                owners[p.StockCode] = (ids[group.Key], group.Key);
+            }
+            progress("catalog", ++done / (double)bySeller.Length);
+        }
+        var received = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        var receipts = 0;
+        await Parallel.ForEachAsync(products, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (p, token) =>
+        {
+            var (_, index) = owners[p.StockCode];
+            var units = (int)Math.Clamp(p.UnitsSold * 3, 100, Limits.StockMovementUnitsMax);
+            var warehouse = Warehouses[(uint)StableHash(p.StockCode) % (uint)Warehouses.Length].Id;
+            await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = p.StockCode, warehouse_id = warehouse, quantity = units }, keys[index], token);
+            received[p.StockCode] = units;
+            progress("stock", Interlocked.Increment(ref receipts) / (double)products.Count);
+        });
+        return new Marketplace { SellerIds = ids, SellerKeys = keys, Owners = owners, Received = received };
+    }
+
+    /// <summary>A hash that is the same in every run (string.GetHashCode is randomised per process).</summary>
+    public static int StableHash(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var ch in text)
+        {
+            hash = (hash ^ ch) * 16777619u;
+        }
+        return (int)hash;
+    }
+}
