@@ -9,4 +9,6 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     VerifyCommand.Create(),
     ForecastCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+// Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may
+// take a few seconds under load (a forced exit is still safe: every acknowledged order is already on disk).
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

@@ -97,6 +97,15 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     }
 }
 
+/// <summary>Leaves signals (Ctrl+C, SIGTERM) to whoever owns the server: the host must not begin stopping on
+/// its own while <see cref="SurgeServer.DisposeAsync"/> drains the partition queues through the silo.</summary>
+internal sealed class OwnerLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 public readonly record struct RecoverySummary(long ReplayedRecords, long Orders, int Reconciled, TimeSpan Elapsed);
 
 /// <summary>
@@ -151,6 +160,7 @@ public sealed class SurgeServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = options.RequestBodyBytesMax;
             k.AddServerHeader = false;
         });
+        builder.Services.AddSingleton<IHostLifetime, OwnerLifetime>(); // the owner of SurgeServer decides when it stops
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new PartitionHost(options));
         builder.Services.AddSingleton(state);
