@@ -13,6 +13,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(JournalBench());
         bench.Subcommands.Add(Recovery());
         bench.Subcommands.Add(Forecast());
+        bench.Subcommands.Add(Http());
         return bench;
     }
 
@@ -147,4 +148,34 @@ internal static class BenchCommand
         return command;
     }
 
+
+    private static Command Http()
+    {
+        var json = Output.JsonOption();
+        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each phase (after 1 s of warm-up)", 10, 600);
+        var connections = Output.PositiveOption("--connections", "Keep-alive connections of the load generator", 16, 1_024);
+        var batch = Output.PositiveOption("--batch", "Orders per /v1/orders/batch request", 1_000, 1_000);
+        var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", 64, Server.ServerOptions.PartitionsMax);
+        var sellers = Output.PositiveOption("--sellers", "Sellers (one SKU each) the orders spread over", 256, 10_000);
+        var command = new Command("http", "Orders per second through the HTTP API (single and batch, durable) next to a bare Kestrel ceiling, on loopback.")
+        {
+            json, seconds, connections, batch, partitions, sellers,
+        };
+        command.SetAction(async parse =>
+        {
+            var options = new HttpBenchOptions(parse.GetValue(seconds), parse.GetValue(connections), parse.GetValue(batch), parse.GetValue(partitions), parse.GetValue(sellers));
+            var r = await Output.WithProgressAsync("http", p => HttpBench.RunAsync(options, p));
+            var table = new Table().AddColumns("measure", "value", "note");
+            table.AddRow("kestrel_ceiling_per_s", $"{r.KestrelCeilingPerS:N0}", $"bare endpoint, POST of {r.OrderBytes} B, {r.Connections} connections");
+            table.AddRow("single_orders_per_s", $"{r.SingleOrdersPerS:N0}", $"{r.SingleVsCeiling:P0} of the ceiling; p99 {r.SingleP99Ms:F1} ms");
+            table.AddRow("batch_orders_per_s", $"{r.BatchOrdersPerS:N0}", $"{r.BatchOrders} orders per request; p50 {r.BatchP50Ms:F1} ms, p99 {r.BatchP99Ms:F1} ms");
+            table.AddRow("p99_ms at 80%", $"{r.P99Ms:F1}", $"paced at {r.PacedOrdersPerS:N0} orders/s; p50 {r.P50Ms:F1} ms");
+            table.AddRow("oversold", $"{r.Oversold}", "");
+            table.AddRow("lost", $"{r.Lost}", $"{r.Acknowledged:N0} acknowledged orders all hold stock");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), r);
+            return r.Oversold == 0 && r.Lost == 0 ? 0 : 1;
+        });
+        return command;
+    }
 }

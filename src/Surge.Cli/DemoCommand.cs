@@ -212,9 +212,9 @@ internal static class DemoCommand
                     basket.Lines.Select(l => (market.Owners[l.StockCode].Seller, l.StockCode, Math.Clamp(l.Quantity, 1, 12))));
             });
             cursor += OrdersPerBatch;
-            var started = clock.ElapsedTicks;
+            var started = clock.Elapsed.Ticks;
             var (status, body) = await admin.PostRawAsync("/v1/orders/batch", batch, stop).ConfigureAwait(false);
-            tally.Record(tally.BatchLatency, clock.ElapsedTicks - started);
+            tally.Record(tally.BatchLatency, clock.Elapsed.Ticks - started);
             Interlocked.Add(ref tally.Sent, OrdersPerBatch);
             if (status != 200)
             {
@@ -249,9 +249,9 @@ internal static class DemoCommand
                 await Task.Delay(10, stop).ConfigureAwait(false); // nothing to pay yet
                 continue;
             }
-            var started = clock.ElapsedTicks;
+            var started = clock.Elapsed.Ticks;
             var (status, _) = await admin.SendAsync(HttpMethod.Post, $"/v1/orders/{id}/payment", cancellationToken: stop).ConfigureAwait(false);
-            tally.Record(tally.PaymentLatency, clock.ElapsedTicks - started);
+            tally.Record(tally.PaymentLatency, clock.Elapsed.Ticks - started);
             if (status == 200)
             {
                 Interlocked.Increment(ref tally.Payments);

@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using HdrHistogram;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Surge.Cli.Load;
+using Surge.Server;
+
+namespace Surge.Cli;
+
+public sealed record HttpBenchOptions(double Seconds, int Connections, int BatchOrders, int Partitions, int Sellers);
+
+public sealed record HttpBenchResult(
+    double KestrelCeilingPerS,
+    double SingleOrdersPerS,
+    double SingleVsCeiling,
+    double SingleP99Ms,
+    double BatchOrdersPerS,
+    double BatchP50Ms,
+    double BatchP99Ms,
+    double PacedOrdersPerS,
+    double P99Ms,
+    double P50Ms,
+    long Acknowledged,
+    long Oversold,
+    long Lost,
+    int Connections,
+    int BatchOrders,
+    int Partitions,
+    double Seconds,
+    int OrderBytes);
+
+/// <summary>
+/// `surge bench http`: the same load generator (raw keep-alive HTTP/1.1, loopback) against (1) a bare Kestrel
+/// endpoint that takes a POST of an order's size and does nothing — the machine's ceiling — (2) durable single
+/// orders, (3) durable batches, and (4) batches paced at 80% of the measured batch rate, for the p99. Then it
+/// checks the stock: nothing oversold, every acknowledged order held.
+/// </summary>
+internal static class HttpBench
+{
+    private const long UnitsPerSku = 100_000_000;
+
+    public static async Task<HttpBenchResult> RunAsync(HttpBenchOptions options, Action<string, double> progress)
+    {
+        var ceiling = await MeasureCeilingAsync(options, progress);
+        var directory = Path.Combine(Path.GetTempPath(), $"surge-bench-http-{Environment.ProcessId}");
+        try
+        {
+            await using var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Partitions = options.Partitions });
+            using var api = new SurgeApi(server.BaseAddress, server.AdminKey);
+            await api.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id = "wh-1", region = "seoul", country = "KR" });
+            var sellers = new List<(string Id, string Key)>();
+            for (var s = 0; s < options.Sellers; s++)
+            {
+                var (_, created) = await api.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"bench seller {s}" });
+                var key = created["api_key"]!.GetValue<string>();
+                await api.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = "item", title = "Bench item", price_minor = 1000, currency = "KRW", weight_g = 100, temperature = "ambient" }, key);
+                await api.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = "item", warehouse_id = "wh-1", quantity = UnitsPerSku }, key);
+                sellers.Add((created["id"]!.GetValue<string>(), key));
+            }
+            var singleBodies = Enumerable.Range(0, 256).Select(i => RawHttpConnection.Post(server.BaseAddress, "/v1/orders", server.AdminKey,
+                SingleOrder(sellers[i % sellers.Count].Id, i))).ToArray();
+            var batchBodies = Enumerable.Range(0, 32).Select(b => RawHttpConnection.Post(server.BaseAddress, "/v1/orders/batch", server.AdminKey,
+                SurgeApi.BatchBody(options.BatchOrders, (json, i) => SurgeApi.WriteOrder(json, $"buyer-{b}-{i}", "KR", "seoul",
+                    [(sellers[(b * options.BatchOrders + i) % sellers.Count].Id, "item", 1)])))).ToArray();
+
+            long acknowledged = 0;
+            var single = await LoadAsync(server.BaseAddress, options.Connections, options.Seconds, null, singleBodies, (status, _) =>
+            {
+                if (status == 201)
+                {
+                    Interlocked.Increment(ref acknowledged);
+                    return 1;
+                }
+                return 0;
+            }, p => progress("single orders", p));
+            int CountAccepted(int status, ReadOnlySpan<byte> body)
+            {
+                var accepted = status == 200 ? Count(body, "\"status\":201"u8) : 0;
+                Interlocked.Add(ref acknowledged, accepted);
+                return accepted;
+            }
+            var batch = await LoadAsync(server.BaseAddress, options.Connections, options.Seconds, null, batchBodies, CountAccepted, p => progress("batches", p));
+            var paced = await LoadAsync(server.BaseAddress, options.Connections, options.Seconds, batch.OrdersPerS * 0.8 / options.BatchOrders,
+                batchBodies, CountAccepted, p => progress("batches at 80%", p));
+
+            progress("checking stock", 0);
+            long oversold = 0, held = 0;
+            foreach (var (_, key) in sellers)
+            {
+                var (_, stock) = await api.CheckedAsync(HttpMethod.Get, "/v1/skus/item/stock", key: key);
+                var (onHand, reserved, sold, available) = (Long(stock, "on_hand"), Long(stock, "reserved"), Long(stock, "sold"), Long(stock, "available"));
+                oversold += Math.Max(0, reserved + sold - UnitsPerSku) + (available < 0 ? -available : 0) + Math.Abs(onHand + sold - UnitsPerSku);
+                held += reserved + sold;
+            }
+            progress("checking stock", 1);
+            return new HttpBenchResult(ceiling, single.OrdersPerS, single.OrdersPerS / ceiling, single.P99Ms, batch.OrdersPerS, batch.P50Ms, batch.P99Ms,
+                paced.OrdersPerS, paced.P99Ms, paced.P50Ms, acknowledged, oversold, Math.Max(0, acknowledged - held), options.Connections,
+                options.BatchOrders, options.Partitions, options.Seconds, SingleOrder(sellers[0].Id, 0).Length);
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private static long Long(JsonNode node, string name) => node[name]!.GetValue<long>();
+
+    private static byte[] SingleOrder(string seller, int i) =>
+        SurgeApi.BatchBody(1, (json, _) => SurgeApi.WriteOrder(json, $"single-{i}", "KR", "seoul", [(seller, "item", 1)]))
+            is var wrapped ? wrapped[11..^2] : []; // {"orders":[ … ]} → the order object alone
+
+    private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> what)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(what); at >= 0; at = text.IndexOf(what))
+        {
+            count++;
+            text = text[(at + what.Length)..];
+        }
+        return count;
+    }
+
+    /// <summary>A bare Kestrel endpoint: reads a POST body of an order's size, answers 201 with a small body.</summary>
+    private static async Task<double> MeasureCeilingAsync(HttpBenchOptions options, Action<string, double> progress)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        await using var app = builder.Build();
+        var answer = "{\"id\":\"ord_1\",\"status\":\"pending_payment\"}"u8.ToArray();
+        app.MapPost("/v1/orders", async context =>
+        {
+            while (true)
+            {
+                var read = await context.Request.BodyReader.ReadAsync();
+                context.Request.BodyReader.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+            context.Response.StatusCode = 201;
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = answer.Length;
+            await context.Response.Body.WriteAsync(answer);
+        });
+        await app.StartAsync();
+        var address = new Uri(app.Urls.First());
+        var bodies = Enumerable.Range(0, 256).Select(i => RawHttpConnection.Post(address, "/v1/orders", "ak_ceiling", SingleOrder("sel_1", i))).ToArray();
+        var result = await LoadAsync(address, options.Connections, options.Seconds, null, bodies, (status, _) => status == 201 ? 1 : 0, p => progress("kestrel ceiling", p));
+        await app.StopAsync();
+        return result.OrdersPerS;
+    }
+
+    private sealed record LoadResult(double OrdersPerS, double P50Ms, double P99Ms);
+
+    private delegate int Accepted(int status, ReadOnlySpan<byte> body);
+
+    /// <summary>Runs the requests over <paramref name="connections"/> keep-alive connections for a bounded time
+    /// (after a 1 s warm-up that is not counted); paced to <paramref name="requestsPerS"/> when given.</summary>
+    private static async Task<LoadResult> LoadAsync(Uri address, int connections, double seconds, double? requestsPerS, byte[][] requests,
+        Accepted accepted, Action<double> progress)
+    {
+        var histogram = new LongHistogram(TimeSpan.TicksPerMinute, 3);
+        long orders = 0;
+        var clock = Stopwatch.StartNew();
+        var warmUp = TimeSpan.FromSeconds(1);
+        var end = warmUp + TimeSpan.FromSeconds(seconds);
+        var interval = requestsPerS is { } rate ? TimeSpan.FromSeconds(connections / rate) : TimeSpan.Zero;
+        var workers = Enumerable.Range(0, connections).Select(c => Task.Run(async () =>
+        {
+            using var connection = await RawHttpConnection.OpenAsync(address);
+            var local = new LongHistogram(TimeSpan.TicksPerMinute, 3);
+            long count = 0;
+            var next = clock.Elapsed + interval * c / connections;
+            for (var i = c; clock.Elapsed < end; i += connections)
+            {
+                if (interval > TimeSpan.Zero)
+                {
+                    var wait = next - clock.Elapsed;
+                    next += interval;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait); // pacing to the target rate
+                    }
+                }
+                var started = clock.Elapsed.Ticks;
+                var (status, body) = await connection.SendAsync(requests[i % requests.Length]);
+                var ok = accepted(status, body.Span);
+                if (clock.Elapsed > warmUp)
+                {
+                    local.RecordValue(Math.Max(1, clock.Elapsed.Ticks - started));
+                    count += ok;
+                }
+            }
+            lock (histogram)
+            {
+                histogram.Add(local);
+            }
+            Interlocked.Add(ref orders, count);
+        })).ToArray();
+        while (!Task.WhenAll(workers).IsCompleted)
+        {
+            progress(Math.Min(1, clock.Elapsed / end));
+            await Task.WhenAny(Task.WhenAll(workers), Task.Delay(200)); // progress display refresh
+        }
+        await Task.WhenAll(workers);
+        progress(1);
+        double Ms(double percentile) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
+        return new LoadResult(orders / seconds, Ms(50), Ms(99));
+    }
+}
