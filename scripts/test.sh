@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test project of the solution and ends with one line: "N passed, N failed[, N skipped]".
-# Works on a fresh Debian 12 machine with the .NET 10 SDK; needs no external service yet.
+# Works on a fresh Debian 12 machine with the .NET 10 SDK and Node.js (npm installs the OpenAPI linter).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,6 +27,35 @@ failed=$(grep -E '^\s+failed: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
 skipped=$(grep -E '^\s+skipped: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
 passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}
 if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi
+
+# The OpenAPI document that `surge serve` publishes passes Redocly's recommended rules (one more test).
+lint_openapi() {
+  local data out pid url
+  (cd tools/openapi-lint && npm install --no-audit --no-fund --loglevel=error > /dev/null) || { echo "openapi lint: npm install failed"; return 1; }
+  data="$(mktemp -d)"; out="$data/serve.log"
+  dotnet src/Surge.Cli/bin/Release/net10.0/surge.dll serve --data "$data/d" --port 0 --partitions 1 > "$out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 120); do
+    grep -q '^surge: ready' "$out" && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.5
+  done
+  url="$(grep -oE 'serving http://[0-9.:]+/' "$out" | head -n 1 | sed 's/^serving //')"
+  local ok=1
+  if [[ -n "$url" ]] && node -e 'fetch(process.argv[1]).then(async r => { if (!r.ok) process.exit(1); require("fs").writeFileSync(process.argv[2], await r.text()); }).catch(() => process.exit(1))' "${url}openapi/v1.json" "$data/openapi.json"; then
+    (cd tools/openapi-lint && npx --no-install redocly lint "$data/openapi.json" --format=summary) && ok=0
+  else
+    cat "$out"
+  fi
+  kill "$pid" 2> /dev/null; wait "$pid" 2> /dev/null
+  rm -rf "$data"
+  return $ok
+}
+if lint_openapi; then
+  echo "openapi lint: passed"; passed=$((passed + 1))
+else
+  echo "openapi lint: FAILED"; failed=$((failed + 1))
+fi
 
 summary="$passed passed, $failed failed"
 if [[ $skipped -gt 0 ]]; then summary="$summary, $skipped skipped"; fi

@@ -28,41 +28,41 @@ public sealed class Api(ServerState state)
     public void Map(IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1");
-        v1.MapPost("/sellers", Handler(CreateSeller)).WithName("createSeller").WithTags("catalog")
+        v1.MapPost("/sellers", Handler(CreateSeller)).WithName("createSeller").WithSummary("Create a seller and its API key (admin)").WithTags("catalog")
             .Accepts<CreateSellerRequest>("application/json").Produces<CreateSellerResponse>(201).Problems(400, 401, 403, 422);
-        v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithTags("catalog")
+        v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithSummary("Create a storefront key that may place orders (admin)").WithTags("catalog")
             .Accepts<CreateKeyRequest>("application/json").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422);
-        v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithTags("catalog")
+        v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithSummary("Add a warehouse to every partition (admin)").WithTags("catalog")
             .Accepts<WarehouseBody>("application/json").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503);
-        v1.MapGet("/warehouses", Handler(ListWarehouses)).WithName("listWarehouses").WithTags("catalog")
+        v1.MapGet("/warehouses", Handler(ListWarehouses)).WithName("listWarehouses").WithSummary("List the warehouses").WithTags("catalog")
             .Produces<WarehouseList>(200).Problems(401);
-        v1.MapPost("/skus", Handler(UpsertSku)).WithName("upsertSku").WithTags("catalog")
+        v1.MapPost("/skus", Handler(UpsertSku)).WithName("upsertSku").WithSummary("Create or update one of the seller's SKUs").WithTags("catalog")
             .Accepts<SkuBody>("application/json").Produces<SkuResponse>(201).Produces<SkuResponse>(200).Problems(400, 401, 403, 409, 422, 429, 503);
-        v1.MapPost("/skus/batch", Handler(UpsertSkus)).WithName("upsertSkus").WithTags("catalog")
+        v1.MapPost("/skus/batch", Handler(UpsertSkus)).WithName("upsertSkus").WithSummary("Create or update up to 1,000 of the seller's SKUs").WithTags("catalog")
             .Accepts<SkuBatchRequest>("application/json").Produces<SkuBatchResponse>(200).Problems(400, 401, 403, 422, 429, 503);
-        v1.MapGet("/skus/{sku}", Handler(GetSku)).WithName("getSku").WithTags("catalog")
+        v1.MapGet("/skus/{sku}", Handler(GetSku)).WithName("getSku").WithSummary("A SKU's catalog attributes and flash sale").WithTags("catalog")
             .Produces<SkuResponse>(200).Problems(401, 403, 404, 422);
-        v1.MapGet("/skus/{sku}/stock", Handler(GetStock)).WithName("getStock").WithTags("stock")
+        v1.MapGet("/skus/{sku}/stock", Handler(GetStock)).WithName("getStock").WithSummary("A SKU's stock: on hand, reserved, available, sold, per warehouse").WithTags("stock")
             .Produces<StockResponse>(200).Problems(401, 403, 404, 422);
-        v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithTags("stock")
+        v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithSummary("Receive units of a SKU into a warehouse").WithTags("stock")
             .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503);
-        v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithTags("stock")
+        v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithSummary("Put a SKU on flash sale: start time and per-buyer limit").WithTags("stock")
             .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503);
-        v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithTags("orders")
+        v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithSummary("Place an order (one seller order per seller, all or nothing)").WithTags("orders")
             .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503);
-        v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithTags("orders")
+        v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithSummary("Place up to 1,000 orders; answers in request order").WithTags("orders")
             .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503);
-        v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithTags("orders")
+        v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithSummary("An order and its seller orders").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404);
-        v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithTags("orders")
+        v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithSummary("Confirm payment of every seller order of an order").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
-        v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithTags("orders")
+        v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithSummary("Cancel an order (stock returns)").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
-        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders").WithTags("orders")
+        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders").WithSummary("A seller's orders, oldest first, with a cursor").WithTags("orders")
             .Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
-        v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithTags("tracking").AllowAnonymous()
+        v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithSummary("Follow an order by its tracking token (no key needed)").WithTags("tracking").AllowAnonymous()
             .Produces<TrackingResponse>(200).Problems(404);
-        app.MapGet("/healthz", Handler(Health)).WithName("health").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
+        app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
 
     /// <summary>As a <see cref="Delegate"/>, so that the route gets a builder that takes OpenAPI metadata.</summary>

@@ -31,6 +31,14 @@ internal static class OpenApiDocument
                     Description = "An API key: the admin key, a storefront key, or a seller key.",
                 },
             };
+            document.Tags = new HashSet<OpenApiTag>
+            {
+                new() { Name = "catalog", Description = "Sellers, keys, warehouses and SKUs." },
+                new() { Name = "stock", Description = "Stock receipts, levels and flash sales." },
+                new() { Name = "orders", Description = "Placing, paying, cancelling and listing orders." },
+                new() { Name = "tracking", Description = "Public order tracking by token." },
+                new() { Name = "operations", Description = "Health of the node." },
+            };
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] }];
             return Task.CompletedTask;
         });
