@@ -69,6 +69,19 @@ public sealed class CommandWriter
         return this;
     }
 
+    /// <summary>Drops every command after the first <paramref name="count"/> (which ended at <paramref name="length"/>
+    /// bytes): undoes a caller's encoding that went wrong.</summary>
+    public void Truncate(int count, int length)
+    {
+        if (count < 0 || count > _count || length < BatchHeaderBytes || length > _length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), "truncation point beyond what was written");
+        }
+        _count = count;
+        _length = length;
+        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(8), _count);
+    }
+
     /// <summary>Re-stamps the batch being written (a batch collected over time is stamped when it is closed).</summary>
     public CommandWriter Stamp(long nowMs)
     {

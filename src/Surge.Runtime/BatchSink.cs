@@ -58,6 +58,14 @@ public sealed class BatchReply(CommandOutcome[] outcomes, EngineEvent[] events)
     }
 }
 
+/// <summary>The answers to a group of consecutive commands of one batch (see <see cref="PartitionRunner.SubmitGroupAsync"/>).</summary>
+public readonly record struct CommandGroup(BatchReply Reply, int First, int Count)
+{
+    public CommandOutcome Outcome(int index) => Reply.Outcomes[First + index];
+
+    public CommandResult Result(int index) => Reply.Result(First + index);
+}
+
 /// <summary>A partition in this process: applies the batch to the engine, journals the same bytes, and answers
 /// when the record is durable (see <see cref="DurablePartition.Submit"/> for the failure rule).</summary>
 public sealed class DurableSink(DurablePartition partition) : IBatchSink

@@ -300,39 +300,40 @@ public sealed class Api(ServerState state)
         Authorize(context, Role.Admin, Role.Storefront);
         var body = await ReadBodyAsync(context);
         var requests = OrderJson.ReadBatch(body, Options.BatchOrdersMax);
-        var pending = new Task<OrderResult>[requests.Count];
-        for (var i = 0; i < pending.Length; i++)
+        var placing = state.Orders.PlaceManyAsync(requests.Select(r => r.Order).ToArray(),
+            i => new OrderService.BatchAnswer(422, 0, "invalid_request", requests[i].Error));
+        OrderService.BatchAnswer[]? answers = null;
+        try
         {
-            pending[i] = requests[i].Order is { } order
-                ? state.Orders.PlaceAsync(order)
-                : Task.FromResult(OrderResult.Problem(422, "invalid_request", requests[i].Error!));
+            answers = await placing.WaitAsync(Options.RequestDeadline, Options.Clock);
         }
-        var deadline = Task.Delay(Options.RequestDeadline, Options.Clock);
-        var all = Task.WhenAll(pending);
-        await Task.WhenAny(all, deadline);
-        var buffer = new ArrayBufferWriter<byte>(64 + pending.Length * 48);
+        catch (TimeoutException)
+        {
+            // Answered below as deadline_exceeded, order by order.
+        }
+        var buffer = new ArrayBufferWriter<byte>(64 + requests.Count * 48);
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
         json.WriteStartObject();
         json.WriteStartArray("results"u8);
-        foreach (var task in pending)
+        for (var i = 0; i < requests.Count; i++)
         {
             json.WriteStartObject();
-            if (!task.IsCompletedSuccessfully)
+            if (answers is null)
             {
                 json.WriteNumber("status"u8, 503);
                 json.WritePropertyName("problem"u8);
                 Problems.Write(json, Problems.Body(503, "deadline_exceeded", "not answered within the deadline; the order may still be placed"));
             }
-            else if (task.Result.Order is { } order)
+            else if (answers[i].Status is 200 or 201)
             {
-                json.WriteNumber("status"u8, task.Result.Status);
-                json.WriteString("id"u8, Ids.Order(order.Id));
+                json.WriteNumber("status"u8, answers[i].Status);
+                json.WriteString("id"u8, Ids.Order(answers[i].Id));
             }
             else
             {
-                json.WriteNumber("status"u8, task.Result.Status);
+                json.WriteNumber("status"u8, answers[i].Status);
                 json.WritePropertyName("problem"u8);
-                Problems.Write(json, Problems.Body(task.Result.Status, task.Result.Code!, task.Result.Detail!));
+                Problems.Write(json, Problems.Body(answers[i].Status, answers[i].Code!, answers[i].Detail!));
             }
             json.WriteEndObject();
         }

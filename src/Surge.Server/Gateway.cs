@@ -5,6 +5,16 @@ using Surge.Runtime;
 
 namespace Surge.Server;
 
+internal static class ExceptionExtensions
+{
+    /// <summary>Rethrows with the original stack trace (for use in throw expressions).</summary>
+    public static Exception Rethrow(this Exception e)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+        return e;
+    }
+}
+
 /// <summary>Why a command was not taken: the API answers 429 (one partition full) or 503 (node saturated,
 /// partition failed) with Retry-After, at once.</summary>
 public sealed class AdmissionException(int status, string code, string message) : Exception(message)
@@ -62,32 +72,59 @@ public sealed class Gateway : IAsyncDisposable
     /// Throws <see cref="AdmissionException"/> at once when the partition or the node is full.</summary>
     public Task<CommandResult> Submit(int partition, Action<CommandWriter> encode)
     {
-        if (Interlocked.Increment(ref _nodeQueued) > _options.NodeQueuedCommandsMax)
+        Admit(partition, 1);
+        try
         {
-            Interlocked.Decrement(ref _nodeQueued);
+            return Track(_runners[partition].SubmitAsync(encode), 1);
+        }
+        catch (Exception e)
+        {
+            throw Refused(partition, 1, e) ?? throw e.Rethrow();
+        }
+    }
+
+    /// <summary>Queues <paramref name="count"/> commands for one partition in one go (the batch endpoint's path):
+    /// one task for all of them; admitted or refused as a whole.</summary>
+    public Task<CommandGroup> SubmitGroup(int partition, int count, Action<CommandWriter> encode)
+    {
+        Admit(partition, count);
+        try
+        {
+            return Track(_runners[partition].SubmitGroupAsync(count, encode), count);
+        }
+        catch (Exception e)
+        {
+            throw Refused(partition, count, e) ?? throw e.Rethrow();
+        }
+    }
+
+    private void Admit(int partition, int count)
+    {
+        if (Interlocked.Add(ref _nodeQueued, count) > _options.NodeQueuedCommandsMax)
+        {
+            Interlocked.Add(ref _nodeQueued, -count);
             Interlocked.Increment(ref _overloaded);
             throw new AdmissionException(503, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
         }
-        Task<CommandResult> pending;
-        try
-        {
-            pending = _runners[partition].SubmitAsync(encode);
-        }
-        catch (PartitionOverloadedException e)
-        {
-            Interlocked.Decrement(ref _nodeQueued);
-            Interlocked.Increment(ref _overloaded);
-            throw new AdmissionException(429, "partition_overloaded", e.Message);
-        }
-        catch (InvalidOperationException e)
-        {
-            Interlocked.Decrement(ref _nodeQueued);
-            throw new AdmissionException(503, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
-        }
-        return Track(pending);
     }
 
-    private async Task<CommandResult> Track(Task<CommandResult> pending)
+    /// <summary>Gives the admission back; the answer for a refusal, or null for any other failure.</summary>
+    private AdmissionException? Refused(int partition, int count, Exception e)
+    {
+        Interlocked.Add(ref _nodeQueued, -count);
+        switch (e)
+        {
+            case PartitionOverloadedException:
+                Interlocked.Increment(ref _overloaded);
+                return new AdmissionException(429, "partition_overloaded", e.Message);
+            case InvalidOperationException:
+                return new AdmissionException(503, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
+            default:
+                return null;
+        }
+    }
+
+    private async Task<T> Track<T>(Task<T> pending, int count)
     {
         try
         {
@@ -95,7 +132,7 @@ public sealed class Gateway : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _nodeQueued);
+            Interlocked.Add(ref _nodeQueued, -count);
         }
     }
 

@@ -134,6 +134,108 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             $"seller order for {Ids.Seller(sellers[rejected])}: {Describe(reason)}");
     }
 
+    /// <summary>What one order of a batch came to: accepted with its id, or a problem.</summary>
+    public readonly record struct BatchAnswer(int Status, long Id, string? Code, string? Detail);
+
+    /// <summary>
+    /// The batch endpoint's path: single-seller orders are encoded straight into one command group per
+    /// partition (one task per partition instead of one per order); multi-seller orders take the general
+    /// path. Answers in request order; a null request is answered by <paramref name="invalid"/>.
+    /// </summary>
+    public async Task<BatchAnswer[]> PlaceManyAsync(IReadOnlyList<OrderRequest?> requests, Func<int, BatchAnswer> invalid)
+    {
+        var answers = new BatchAnswer[requests.Count];
+        var groups = new Dictionary<int, List<(int Index, long Child, long Seller, long Buyer, int Region, ushort Country, OrderLine[] Lines)>>();
+        var multi = new List<(int Index, Task<OrderResult> Result)>();
+        var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
+        for (var i = 0; i < requests.Count; i++)
+        {
+            if (requests[i] is not { } request)
+            {
+                answers[i] = invalid(i);
+                continue;
+            }
+            var seller = request.Lines[0].SellerId;
+            if (request.Lines.Any(l => l.SellerId != seller))
+            {
+                multi.Add((i, PlaceAsync(request)));
+                continue;
+            }
+            var lines = new OrderLine[request.Lines.Length];
+            var known = true;
+            for (var l = 0; l < lines.Length && known; l++)
+            {
+                known = catalog.TryFindSku(seller, request.Lines[l].Sku, out var sku);
+                lines[l] = new OrderLine(sku, request.Lines[l].Quantity);
+            }
+            if (!known)
+            {
+                answers[i] = new BatchAnswer(409, 0, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(seller)} has no such SKU");
+                continue;
+            }
+            var partition = gateway.PartitionOf(seller);
+            var parent = Ids.Parent(Interlocked.Increment(ref _sequence), 1, partition);
+            if (!groups.TryGetValue(partition, out var group))
+            {
+                groups[partition] = group = [];
+            }
+            group.Add((i, Ids.Child(parent, 0), seller, Ids.Buyer(request.BuyerId), catalog.RegionIndex(request.Region), CountryCode.Pack(request.Country), lines));
+        }
+        var pending = new List<(List<(int Index, long Child, long Seller, long Buyer, int Region, ushort Country, OrderLine[] Lines)> Orders, Task<CommandGroup> Result)>();
+        foreach (var (partition, group) in groups)
+        {
+            foreach (var chunk in group.Chunk(options.BatchCommandsMax))
+            {
+                try
+                {
+                    pending.Add((chunk.ToList(), gateway.SubmitGroup(partition, chunk.Length, w =>
+                    {
+                        foreach (var o in chunk)
+                        {
+                            w.PlaceOrder(o.Child, Ids.ParentOf(o.Child), o.Buyer, o.Seller, expires, o.Region, o.Country, o.Lines);
+                        }
+                    })));
+                }
+                catch (AdmissionException e)
+                {
+                    foreach (var o in chunk)
+                    {
+                        answers[o.Index] = new BatchAnswer(e.Status, 0, e.Code, e.Message);
+                    }
+                }
+            }
+        }
+        foreach (var (orders, result) in pending)
+        {
+            try
+            {
+                var group = await result.ConfigureAwait(false);
+                for (var k = 0; k < orders.Count; k++)
+                {
+                    var outcome = group.Outcome(k);
+                    answers[orders[k].Index] = outcome.Accepted
+                        ? new BatchAnswer(201, Ids.ParentOf(orders[k].Child), null, null)
+                        : new BatchAnswer(outcome.Reason == RejectReason.InvalidArgument ? 422 : 409, 0, outcome.Reason.ToCode(), Describe(outcome.Reason));
+                }
+            }
+            catch (Exception e)
+            {
+                var problem = Unavailable(e);
+                foreach (var o in orders)
+                {
+                    answers[o.Index] = new BatchAnswer(problem.Status, 0, problem.Code, problem.Detail);
+                }
+            }
+        }
+        foreach (var (index, result) in multi)
+        {
+            var placed = await result.ConfigureAwait(false);
+            answers[index] = placed.Order is { } order ? new BatchAnswer(placed.Status, order.Id, null, null) : new BatchAnswer(placed.Status, 0, placed.Code, placed.Detail);
+        }
+        return answers;
+    }
+
     private static PlacedLine[] Reserved(CommandResult result, long seller, Dictionary<(long, int), string> codes)
     {
         var placed = new List<PlacedLine>(result.Events.Length);
