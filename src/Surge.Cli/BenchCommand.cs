@@ -155,7 +155,7 @@ internal static class BenchCommand
         var seconds = Output.PositiveOption("--seconds", "Measured seconds of each phase (after 1 s of warm-up)", 10, 600);
         var connections = Output.PositiveOption("--connections", "Keep-alive connections of the load generator", 16, 1_024);
         var batch = Output.PositiveOption("--batch", "Orders per /v1/orders/batch request", 1_000, 1_000);
-        var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", 64, Server.ServerOptions.PartitionsMax);
+        var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", Server.ServerOptions.DefaultPartitions, Server.ServerOptions.PartitionsMax);
         var sellers = Output.PositiveOption("--sellers", "Sellers (one SKU each) the orders spread over", 256, 10_000);
         var command = new Command("http", "Orders per second through the HTTP API (single and batch, durable) next to a bare Kestrel ceiling, on loopback.")
         {

@@ -19,7 +19,7 @@ internal static class ServeCommand
         });
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var data = new Option<DirectoryInfo>("--data") { Description = "Data directory (journals, snapshots, keys).", DefaultValueFactory = _ => new DirectoryInfo("surge-data") };
-        var partitions = Output.PositiveOption("--partitions", "Partitions, a power of two; fixed for a data directory", 64, ServerOptions.PartitionsMax);
+        var partitions = Output.PositiveOption("--partitions", "Partitions, a power of two; fixed for a data directory", ServerOptions.DefaultPartitions, ServerOptions.PartitionsMax);
         var verbose = new Option<bool>("--verbose") { Description = "Log at Information level (default: warnings only)." };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json.")
         {

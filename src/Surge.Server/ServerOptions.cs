@@ -12,8 +12,11 @@ public sealed record ServerOptions
     /// <summary>HTTP port; 0 picks a free one (see <see cref="SurgeServer.BaseAddress"/>).</summary>
     public int Port { get; init; } = 8080;
 
-    /// <summary>Partitions (a power of two, 1 to <see cref="PartitionsMax"/>). Fixed for a data directory.</summary>
-    public int Partitions { get; init; } = 64;
+    /// <summary>Partitions (a power of two, 1 to <see cref="PartitionsMax"/>). Fixed for a data directory. 16 by default:
+    /// each partition has its own journal and fsyncs, and on 2 cores fewer partitions measured faster (docs/BENCHMARKS.md).</summary>
+    public int Partitions { get; init; } = DefaultPartitions;
+
+    public const int DefaultPartitions = 16;
 
     public const int PartitionsMax = 1024;
 
