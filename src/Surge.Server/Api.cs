@@ -393,12 +393,11 @@ public sealed class Api(ServerState state)
         var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
         var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
         var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListOrders(seller, from, limit, PageScanMax);
-        var stats = await Gateway.Grain(Gateway.PartitionOf(seller)).Stats();
         var warehouses = Catalog.Warehouses;
         var orders = page.Orders.Select(o => new SellerOrderBody(Ids.SellerOrder(o.Id), Ids.Seller(o.SellerId), o.Status.ToCode(),
             o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
             o.Lines.Select(x => new PlacedLineBody(x.Sku, x.Quantity, x.Warehouse < warehouses.Count ? warehouses[x.Warehouse] : "")).ToArray())).ToArray();
-        var next = page.NextIndex < stats.Orders ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
+        var next = page.More ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
         await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
     }
 
@@ -501,7 +500,8 @@ public sealed class Api(ServerState state)
         string? location = null;
         if (status == 201 && !problem)
         {
-            var id = JsonDocument.Parse(buffer.WrittenMemory).RootElement.GetProperty("id").GetString();
+            using var written = JsonDocument.Parse(buffer.WrittenMemory);
+            var id = written.RootElement.GetProperty("id").GetString();
             location = "/v1/orders/" + id;
             context.Response.Headers.Location = location;
         }

@@ -46,7 +46,7 @@ public sealed record SellerOrderView(
     [property: Id(7)] LineView[] Lines);
 
 [GenerateSerializer, Immutable]
-public sealed record OrderPage([property: Id(0)] SellerOrderView[] Orders, [property: Id(1)] int NextIndex);
+public sealed record OrderPage([property: Id(0)] SellerOrderView[] Orders, [property: Id(1)] int NextIndex, [property: Id(2)] bool More);
 
 [GenerateSerializer, Immutable]
 public sealed record PartitionStats(
@@ -191,7 +191,7 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
                 orders.Add(View(Engine.GetOrderAt(index)));
             }
         }
-        return Task.FromResult(new OrderPage(orders.ToArray(), index));
+        return Task.FromResult(new OrderPage(orders.ToArray(), index, index < Engine.OrderCount));
     }
 
     public Task<SellerOrderView[]> OpenMultiSellerChildren()

@@ -191,9 +191,12 @@ public sealed class SurgeServer : IAsyncDisposable
         }
         catch
         {
+            var partitions = app.Services.GetRequiredService<PartitionHost>();
             await app.StopAsync();
             await app.DisposeAsync();
+            await partitions.DisposeAsync();
             control.Dispose();
+            state.Dispose();
             throw;
         }
     }
