@@ -111,9 +111,7 @@ internal static class HttpBench
 
     private static long Long(JsonNode node, string name) => node[name]!.GetValue<long>();
 
-    private static byte[] SingleOrder(string seller, int i) =>
-        SurgeApi.BatchBody(1, (json, _) => SurgeApi.WriteOrder(json, $"single-{i}", "KR", "seoul", [(seller, "item", 1)]))
-            is var wrapped ? wrapped[11..^2] : []; // {"orders":[ … ]} → the order object alone
+    private static byte[] SingleOrder(string seller, int i) => SurgeApi.OrderBody($"single-{i}", "KR", "seoul", [(seller, "item", 1)]);
 
     private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> what)
     {

@@ -166,7 +166,7 @@ public sealed class Api(ServerState state)
         if (!result.Outcome.Accepted)
         {
             var reason = result.Outcome.Reason;
-            var status = reason == RejectReason.InvalidArgument ? 422 : 409;
+            var status = OrderService.StatusOf(reason);
             return (status, -1, Problems.Body(status, reason.ToCode(), OrderService.Describe(reason)));
         }
         var sku = (int)result.Outcome.Ref;
@@ -277,7 +277,7 @@ public sealed class Api(ServerState state)
         if (!result.Outcome.Accepted)
         {
             var reason = result.Outcome.Reason;
-            throw new ApiProblemException(reason == RejectReason.InvalidArgument ? 422 : 409, reason.ToCode(), OrderService.Describe(reason));
+            throw new ApiProblemException(OrderService.StatusOf(reason), reason.ToCode(), OrderService.Describe(reason));
         }
     }
 
@@ -287,12 +287,7 @@ public sealed class Api(ServerState state)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront);
         var body = await ReadBodyAsync(context);
-        await IdempotentAsync(context, principal, body, async json =>
-        {
-            var request = OrderJson.ReadOrder(body);
-            var result = await WithDeadline(state.Orders.PlaceAsync(request));
-            return WriteResult(json, result, 201);
-        });
+        await IdempotentAsync(context, principal, body, 201, () => WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body))));
     }
 
     private async Task PlaceOrders(HttpContext context)
@@ -365,8 +360,8 @@ public sealed class Api(ServerState state)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront);
         var parent = OrderId(context);
-        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), async json =>
-            WriteResult(json, await WithDeadline(state.Orders.PayAsync(parent)), 200));
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), 200,
+            () => WithDeadline(state.Orders.PayAsync(parent)));
     }
 
     private async Task CancelOrder(HttpContext context)
@@ -374,8 +369,8 @@ public sealed class Api(ServerState state)
         var principal = Authorize(context, Role.Admin, Role.Storefront);
         var parent = OrderId(context);
         var reason = principal.Role == Role.Admin ? CancelReason.Operator : CancelReason.Buyer;
-        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), async json =>
-            WriteResult(json, await WithDeadline(state.Orders.CancelAsync(parent, reason)), 200));
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), 200,
+            () => WithDeadline(state.Orders.CancelAsync(parent, reason)));
     }
 
     private async Task ListSellerOrders(HttpContext context)
@@ -440,20 +435,9 @@ public sealed class Api(ServerState state)
         }
     }
 
-    private int WriteResult(Utf8JsonWriter json, OrderResult result, int successStatus)
-    {
-        if (result.Order is { } order)
-        {
-            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens);
-            return successStatus;
-        }
-        var problem = Problems.Body(result.Status, result.Code!, result.Detail!);
-        Problems.Write(json, problem);
-        return -result.Status; // negative: a problem
-    }
-
-    /// <summary>Runs a write under the request's Idempotency-Key (if any): see <see cref="IdempotencyStore"/>.</summary>
-    private async Task IdempotentAsync(HttpContext context, Principal principal, byte[] body, Func<Utf8JsonWriter, Task<int>> run)
+    /// <summary>Runs a write on an order under the request's Idempotency-Key (if any, see
+    /// <see cref="IdempotencyStore"/>) and answers the order with <paramref name="successStatus"/>, or the problem.</summary>
+    private async Task IdempotentAsync(HttpContext context, Principal principal, byte[] body, int successStatus, Func<Task<OrderResult>> run)
     {
         string? scoped = null;
         if (context.Request.Headers.TryGetValue("Idempotency-Key", out var keys))
@@ -480,12 +464,10 @@ public sealed class Api(ServerState state)
                     throw new ApiProblemException(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body");
             }
         }
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        int status;
+        OrderResult result;
         try
         {
-            using var json = new Utf8JsonWriter(buffer);
-            status = await run(json);
+            result = await run();
         }
         catch
         {
@@ -495,14 +477,24 @@ public sealed class Api(ServerState state)
             }
             throw;
         }
-        var problem = status < 0;
-        status = Math.Abs(status);
-        string? location = null;
-        if (status == 201 && !problem)
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
         {
-            using var written = JsonDocument.Parse(buffer.WrittenMemory);
-            var id = written.RootElement.GetProperty("id").GetString();
-            location = "/v1/orders/" + id;
+            if (result.Order is { } written)
+            {
+                OrderJson.WriteOrder(json, written, Catalog.Warehouses, state.Tokens);
+            }
+            else
+            {
+                Problems.Write(json, Problems.Body(result.Status, result.Code!, result.Detail!));
+            }
+        }
+        var problem = result.Order is null;
+        var status = problem ? result.Status : successStatus;
+        string? location = null;
+        if (status == 201 && result.Order is { } placed)
+        {
+            location = "/v1/orders/" + Ids.Order(placed.Id);
             context.Response.Headers.Location = location;
         }
         if (scoped is not null)
@@ -624,16 +616,13 @@ public sealed class Api(ServerState state)
     private async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
     {
         var body = await ReadBodyAsync(context);
-        var syntax = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 16 });
-        while (syntax.Read())
-        {
-        }
         try
         {
             return JsonSerializer.Deserialize(body, type) ?? throw new RequestShapeException("the body must be a JSON object");
         }
         catch (JsonException e)
         {
+            OrderJson.ThrowIfMalformed(body); // broken JSON is a 400; only valid JSON of the wrong shape is a 422
             throw new RequestShapeException(e.Message);
         }
     }

@@ -35,7 +35,6 @@ public sealed class Gateway : IAsyncDisposable
     private readonly IPartitionGrain[] _grains;
     private readonly ServerOptions _options;
     private int _nodeQueued;
-    private long _overloaded;
 
     public Gateway(IGrainFactory grains, ServerOptions options)
     {
@@ -57,16 +56,9 @@ public sealed class Gateway : IAsyncDisposable
 
     public int Partitions => _runners.Length;
 
-    public int NodeQueued => Volatile.Read(ref _nodeQueued);
-
-    /// <summary>Requests refused by admission control since start.</summary>
-    public long Overloaded => Interlocked.Read(ref _overloaded);
-
     public int PartitionOf(long sellerId) => Ids.PartitionOf(sellerId, _runners.Length);
 
     public IPartitionGrain Grain(int partition) => _grains[partition];
-
-    public int QueuedIn(int partition) => _runners[partition].Queued;
 
     /// <summary>Queues one command for a partition; the task completes when its batch is durable.
     /// Throws <see cref="AdmissionException"/> at once when the partition or the node is full.</summary>
@@ -103,7 +95,6 @@ public sealed class Gateway : IAsyncDisposable
         if (Interlocked.Add(ref _nodeQueued, count) > _options.NodeQueuedCommandsMax)
         {
             Interlocked.Add(ref _nodeQueued, -count);
-            Interlocked.Increment(ref _overloaded);
             throw new AdmissionException(503, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
         }
     }
@@ -115,7 +106,6 @@ public sealed class Gateway : IAsyncDisposable
         switch (e)
         {
             case PartitionOverloadedException:
-                Interlocked.Increment(ref _overloaded);
                 return new AdmissionException(429, "partition_overloaded", e.Message);
             case InvalidOperationException:
                 return new AdmissionException(503, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
@@ -171,9 +161,6 @@ public sealed class Catalog
     public bool TryFindSku(long sellerId, string code, out int sku) => _skus.TryGetValue((sellerId, code), out sku);
 
     public void AddSku(long sellerId, string code, int sku) => _skus[(sellerId, code)] = sku;
-
-    public IEnumerable<(long SellerId, string Code)> SkusOf(long sellerId) =>
-        _skus.Keys.Where(k => k.Seller == sellerId).Select(k => (k.Seller, k.Code));
 
     public IReadOnlyList<string> Warehouses => _warehouses;
 

@@ -130,7 +130,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             return Unavailable(failure);
         }
         var reason = results[rejected]!.Value.Outcome.Reason;
-        return OrderResult.Problem(reason == RejectReason.InvalidArgument ? 422 : 409, reason.ToCode(),
+        return OrderResult.Problem(StatusOf(reason), reason.ToCode(),
             $"seller order for {Ids.Seller(sellers[rejected])}: {Describe(reason)}");
     }
 
@@ -216,7 +216,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                     var outcome = group.Outcome(k);
                     answers[orders[k].Index] = outcome.Accepted
                         ? new BatchAnswer(201, Ids.ParentOf(orders[k].Child), null, null)
-                        : new BatchAnswer(outcome.Reason == RejectReason.InvalidArgument ? 422 : 409, 0, outcome.Reason.ToCode(), Describe(outcome.Reason));
+                        : new BatchAnswer(StatusOf(outcome.Reason), 0, outcome.Reason.ToCode(), Describe(outcome.Reason));
                 }
             }
             catch (Exception e)
@@ -248,6 +248,9 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         }
         return placed.ToArray();
     }
+
+    /// <summary>The HTTP status of an engine rejection: 422 for an invalid argument, 409 for a conflict with state.</summary>
+    public static int StatusOf(RejectReason reason) => reason == RejectReason.InvalidArgument ? 422 : 409;
 
     public static string Describe(RejectReason reason) => reason switch
     {

@@ -8,9 +8,9 @@ namespace Surge.Server;
 [GenerateSerializer, Immutable]
 public sealed record SkuEntry([property: Id(0)] long SellerId, [property: Id(1)] string Code, [property: Id(2)] int Ref);
 
-/// <summary>What a gateway needs to route requests to a partition: its warehouses (in engine order) and SKUs.</summary>
+/// <summary>What a gateway needs to route orders to a partition: its SKUs.</summary>
 [GenerateSerializer, Immutable]
-public sealed record PartitionCatalog([property: Id(0)] string[] Warehouses, [property: Id(1)] SkuEntry[] Skus);
+public sealed record PartitionCatalog([property: Id(0)] SkuEntry[] Skus);
 
 [GenerateSerializer, Immutable]
 public sealed record WarehouseStock(
@@ -66,6 +66,9 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<Immutable<byte[]>> Execute(Immutable<byte[]> batch);
 
     Task<PartitionCatalog> ReadCatalog();
+
+    /// <summary>The partition's warehouse ids, in engine reference order.</summary>
+    Task<string[]> ReadWarehouses();
 
     Task<SkuView?> GetSku(int sku);
 
@@ -135,16 +138,17 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
         }
     }
 
+    public Task<string[]> ReadWarehouses() => Task.FromResult(Engine.Warehouses.Select(w => w.Code).ToArray());
+
     public Task<PartitionCatalog> ReadCatalog()
     {
-        var warehouses = Engine.Warehouses.Select(w => w.Code).ToArray();
         var skus = new SkuEntry[Engine.SkuCount];
         for (var i = 0; i < skus.Length; i++)
         {
             var sku = Engine.GetSku(i);
             skus[i] = new SkuEntry(sku.SellerId, sku.Code, i);
         }
-        return Task.FromResult(new PartitionCatalog(warehouses, skus));
+        return Task.FromResult(new PartitionCatalog(skus));
     }
 
     public Task<SkuView?> GetSku(int sku)

@@ -39,7 +39,7 @@ public static class Problems
         _ => "Error",
     };
 
-    public static void Write(Utf8JsonWriter json, ProblemBody problem)
+    public static void Write(Utf8JsonWriter json, ProblemBody problem, string? instance = null)
     {
         json.WriteStartObject();
         json.WriteString("type"u8, problem.Type);
@@ -47,6 +47,10 @@ public static class Problems
         json.WriteNumber("status"u8, problem.Status);
         json.WriteString("detail"u8, problem.Detail);
         json.WriteString("code"u8, problem.Code);
+        if (instance is not null)
+        {
+            json.WriteString("instance"u8, instance);
+        }
         json.WriteEndObject();
     }
 
@@ -67,15 +71,7 @@ public static class Problems
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            var body = Body(status, code, detail);
-            json.WriteStartObject();
-            json.WriteString("type"u8, body.Type);
-            json.WriteString("title"u8, body.Title);
-            json.WriteNumber("status"u8, status);
-            json.WriteString("detail"u8, detail);
-            json.WriteString("code"u8, code);
-            json.WriteString("instance"u8, context.Request.Path.Value);
-            json.WriteEndObject();
+            Write(json, Body(status, code, detail), context.Request.Path.Value);
         }
         await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
     }

@@ -71,7 +71,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
             var wanted = Control.Warehouses;
             await Task.WhenAll(Enumerable.Range(0, Options.Partitions).Select(async p =>
             {
-                var have = (await Gateway.Grain(p).ReadCatalog()).Warehouses;
+                var have = await Gateway.Grain(p).ReadWarehouses();
                 for (var i = 0; i < have.Length; i++)
                 {
                     if (i >= wanted.Count || have[i] != wanted[i].Id)
@@ -262,7 +262,8 @@ public sealed class SurgeServer : IAsyncDisposable
         File.Move(temp, path, overwrite: true);
     }
 
-    private static int FreePort()
+    /// <summary>A loopback TCP port free at the time of asking.</summary>
+    internal static int FreePort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

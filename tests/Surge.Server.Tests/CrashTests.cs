@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Surge.Server.Tests;
@@ -27,7 +26,7 @@ public sealed class CrashTests
     public async Task KillNine_UnderLoad_LosesNoAcknowledgedOrder_AndConservesStock()
     {
         var directory = Path.Combine(Path.GetTempPath(), "surge-crash-test", Guid.NewGuid().ToString("N"));
-        var port = FreePort();
+        var port = SurgeServer.FreePort();
         var random = new Random(4242);
         var acked = new List<Acked>();
         var paidLate = new HashSet<string>();
@@ -248,12 +247,5 @@ public sealed class CrashTests
         var cli = Path.Combine(directory.FullName, "src", "Surge.Cli", "bin", configuration, "net10.0", "surge.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing: build the solution first");
         return cli;
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

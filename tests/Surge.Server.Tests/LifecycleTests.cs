@@ -14,7 +14,6 @@ public sealed class LifecycleTests
         while (!await condition())
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}");
-            await Task.Yield();
             await Task.Delay(20, TestContext.Current.CancellationToken);
         }
     }

@@ -95,6 +95,17 @@ public sealed class SurgeApi : IDisposable
         json.WriteEndObject();
     }
 
+    /// <summary>One order as a whole request body (POST /v1/orders).</summary>
+    public static byte[] OrderBody(string buyer, string country, string region, IEnumerable<(string Seller, string Sku, int Quantity)> lines)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            WriteOrder(json, buyer, country, region, lines);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>A whole <c>{"orders":[…]}</c> body from orders written by <paramref name="write"/>.</summary>
     public static byte[] BatchBody(int count, Action<Utf8JsonWriter, int> write)
     {
