@@ -157,19 +157,21 @@ internal static class BenchCommand
         var batch = Output.PositiveOption("--batch", "Orders per /v1/orders/batch request", 1_000, 1_000);
         var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", Server.ServerOptions.DefaultPartitions, Server.ServerOptions.PartitionsMax);
         var sellers = Output.PositiveOption("--sellers", "Sellers (one SKU each) the orders spread over", 256, 10_000);
+        var warmup = Output.PositiveOption("--warmup", "Seconds of load before each phase is measured (the JIT settles meanwhile)", 5, 120);
         var command = new Command("http", "Orders per second through the HTTP API (single and batch, durable) next to a bare Kestrel ceiling, on loopback.")
         {
-            json, seconds, connections, batch, partitions, sellers,
+            json, seconds, connections, batch, partitions, sellers, warmup,
         };
         command.SetAction(async parse =>
         {
-            var options = new HttpBenchOptions(parse.GetValue(seconds), parse.GetValue(connections), parse.GetValue(batch), parse.GetValue(partitions), parse.GetValue(sellers));
+            var options = new HttpBenchOptions(parse.GetValue(seconds), parse.GetValue(connections), parse.GetValue(batch), parse.GetValue(partitions), parse.GetValue(sellers), parse.GetValue(warmup));
             var r = await Output.WithProgressAsync("http", p => HttpBench.RunAsync(options, p));
             var table = new Table().AddColumns("measure", "value", "note");
             table.AddRow("kestrel_ceiling_per_s", $"{r.KestrelCeilingPerS:N0}", $"bare endpoint, POST of {r.OrderBytes} B, {r.Connections} connections");
             table.AddRow("single_orders_per_s", $"{r.SingleOrdersPerS:N0}", $"{r.SingleVsCeiling:P0} of the ceiling; p99 {r.SingleP99Ms:F1} ms");
             table.AddRow("batch_orders_per_s", $"{r.BatchOrdersPerS:N0}", $"{r.BatchOrders} orders per request; p50 {r.BatchP50Ms:F1} ms, p99 {r.BatchP99Ms:F1} ms");
             table.AddRow("p99_ms at 80%", $"{r.P99Ms:F1}", $"paced at {r.PacedOrdersPerS:N0} orders/s; p50 {r.P50Ms:F1} ms");
+            table.AddRow("gc_pause_share at 80%", $"{r.PacedGcPauseShare:P1}", "of the paced phase's wall time the process was paused for garbage collection");
             table.AddRow("oversold", $"{r.Oversold}", "");
             table.AddRow("lost", $"{r.Lost}", $"{r.Acknowledged:N0} acknowledged orders all hold stock");
             AnsiConsole.Write(table);

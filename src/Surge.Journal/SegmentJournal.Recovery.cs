@@ -265,7 +265,7 @@ public sealed partial class SegmentJournal
         }
         if (wake)
         {
-            _wakeWriter.Release();
+            _wakeWriter.Set();
         }
         await OffThePool(_writer.Join).ConfigureAwait(false);
         if (_spareSegment is not null)

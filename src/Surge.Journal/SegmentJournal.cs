@@ -17,7 +17,9 @@ public sealed partial class SegmentJournal : IJournal
     private readonly IJournalStorage _storage;
     private readonly JournalOptions _options;
     private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _wakeWriter = new(0);
+    // No spinning before the writer blocks: with one journal per partition, 16 writers spinning in SemaphoreSlim
+    // took a fifth of both cores at light load (measured with perf).
+    private readonly ManualResetEventSlim _wakeWriter = new(false, spinCount: 0);
     private readonly object _filesGate = new();
     private readonly List<Segment> _segments;
     private readonly List<SnapshotInfo> _snapshots;
@@ -125,7 +127,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         if (wake)
         {
-            _wakeWriter.Release();
+            _wakeWriter.Set();
         }
         return ticket;
     }
@@ -160,6 +162,7 @@ public sealed partial class SegmentJournal : IJournal
     {
         while (true)
         {
+            _wakeWriter.Reset(); // before the check, so that a wake-up after it is not lost
             lock (_gate)
             {
                 if (_groupBytes > 0 || _closed)

@@ -293,8 +293,16 @@ public sealed class Api(ServerState state)
     private async Task PlaceOrders(HttpContext context)
     {
         Authorize(context, Role.Admin, Role.Storefront);
-        var body = await ReadBodyAsync(context);
-        var requests = OrderJson.ReadBatch(body, Options.BatchOrdersMax);
+        var (rented, length) = await ReadBodyAsync(context, ArrayPool<byte>.Shared);
+        List<(OrderRequest? Order, string? Error)> requests;
+        try
+        {
+            requests = OrderJson.ReadBatch(rented.AsSpan(0, length), Options.BatchOrdersMax);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
         var placing = state.Orders.PlaceManyAsync(requests.Select(r => r.Order).ToArray(),
             i => new OrderService.BatchAnswer(422, 0, "invalid_request", requests[i].Error));
         OrderService.BatchAnswer[]? answers = null;
@@ -588,6 +596,15 @@ public sealed class Api(ServerState state)
     /// <summary>The request body (JSON only), at most <see cref="ServerOptions.RequestBodyBytesMax"/> bytes.</summary>
     private async Task<byte[]> ReadBodyAsync(HttpContext context)
     {
+        var (bytes, length) = await ReadBodyAsync(context, pool: null);
+        return bytes.Length == length ? bytes : bytes[..length];
+    }
+
+    /// <summary>The request body in an array of <paramref name="pool"/> (returned by the caller) or a new one. A batch
+    /// body is ~130 kB: a new array each time lands on the large-object heap and forced full collections
+    /// (measured: a fifth of the CPU of the batch path went to the GC and to zeroing fresh pages).</summary>
+    private async Task<(byte[] Bytes, int Length)> ReadBodyAsync(HttpContext context, ArrayPool<byte>? pool)
+    {
         var type = context.Request.ContentType;
         if (type is null || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
@@ -604,9 +621,11 @@ public sealed class Api(ServerState state)
             }
             if (read.IsCompleted)
             {
-                var bytes = read.Buffer.ToArray();
+                var length = (int)read.Buffer.Length;
+                var bytes = pool?.Rent(length) ?? new byte[length];
+                read.Buffer.CopyTo(bytes);
                 reader.AdvanceTo(read.Buffer.End);
-                return bytes;
+                return (bytes, length);
             }
             reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }

@@ -47,4 +47,40 @@ public class DurablePartitionTests
         Assert.Throws<InvalidOperationException>(() => partition.Submit(workload.NextBatch()));
         await partition.Journal.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Snapshot_HoldsTheStateWhenItWasTaken_WhileLaterBatchesGoOn()
+    {
+        var storage = new SimulatedStorage(seed: 11);
+        var workload = new Workload(seed: 11);
+        var partition = DurablePartition.Recover(SegmentJournal.Open(storage, Options));
+        await partition.Submit(workload.Setup()).Durable.WaitAsync(TestContext.Current.CancellationToken);
+        for (var i = 0; i < 20; i++)
+        {
+            partition.Submit(workload.NextBatch());
+        }
+        var atSnapshot = partition.Engine.StateHash();
+        var sequence = partition.Journal.LastSequence;
+
+        var snapshot = partition.SnapshotAsync(TestContext.Current.CancellationToken);
+        for (var i = 0; i < 20; i++)
+        {
+            partition.Submit(workload.NextBatch()); // the engine changes while the snapshot is being written
+        }
+        await snapshot.WaitAsync(TestContext.Current.CancellationToken);
+        await partition.Submit(workload.NextBatch()).Durable.WaitAsync(TestContext.Current.CancellationToken);
+        var final = partition.Engine.StateHash();
+        await partition.Journal.DisposeAsync();
+
+        var journal = SegmentJournal.Open(storage, Options);
+        Assert.Equal(sequence, journal.LatestSnapshot!.Sequence);
+        using (var stream = journal.OpenSnapshot(journal.LatestSnapshot))
+        {
+            Assert.Equal(atSnapshot, Engine.ReadSnapshot(stream).StateHash());
+        }
+        var recovered = DurablePartition.Recover(journal);
+        Assert.Equal(sequence, recovered.Recovery.SnapshotSequence);
+        Assert.Equal(final, recovered.Engine.StateHash());
+        await journal.DisposeAsync();
+    }
 }
