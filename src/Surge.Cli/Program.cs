@@ -8,6 +8,7 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     BenchCommand.Create(),
     VerifyCommand.Create(),
     ForecastCommand.Create(),
+    ClassifyCommand.Create(),
 };
 // Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may
 // take a few seconds under load (a forced exit is still safe: every acknowledged order is already on disk).

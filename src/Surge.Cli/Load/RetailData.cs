@@ -17,32 +17,13 @@ public sealed record RetailInvoice(string Number, DateTime At, string Customer, 
 /// </summary>
 public sealed class RetailData
 {
-    public const string DefaultPath = "../shared/data/online-retail/online_retail.csv.gz";
-
     public required IReadOnlyList<RetailProduct> Products { get; init; }
     public required IReadOnlyList<RetailInvoice> Invoices { get; init; }
     public long Rows { get; init; }
     public long Malformed { get; init; }
 
-    /// <summary>The data file: an explicit path, else the shared data next to the repository (walking up from here).</summary>
-    public static string Locate(string? path)
-    {
-        if (path is not null)
-        {
-            return File.Exists(path) ? path : throw new FileNotFoundException($"no data file at {path}", path);
-        }
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "..", "shared", "data", "online-retail", "online_retail.csv.gz");
-            if (File.Exists(candidate))
-            {
-                return Path.GetFullPath(candidate);
-            }
-        }
-        var fromWorkingDirectory = Path.GetFullPath(DefaultPath);
-        return File.Exists(fromWorkingDirectory) ? fromWorkingDirectory
-            : throw new FileNotFoundException("the Online Retail data was not found next to the repository; pass --data-file", DefaultPath);
-    }
+    /// <summary>The data file: an explicit path, else the shared data next to the repository.</summary>
+    public static string Locate(string? path) => SharedData.Locate(path, "online-retail/online_retail.csv.gz", "--data-file");
 
     public static RetailData Read(string path)
     {

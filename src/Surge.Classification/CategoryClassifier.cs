@@ -1,0 +1,110 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Text;
+
+namespace Surge.Classification;
+
+/// <summary>How the classifier is built: n-gram lengths of the text features and the trainer's regularization.
+/// Null regularization means ML.NET's default (SDCA picks one from the data).</summary>
+public sealed record ClassifierSettings(int WordNgrams = 2, int CharNgrams = 5, float? L2 = null, float? L1 = null)
+{
+    /// <summary>The settings chosen by 5-fold cross-validation on the training split, folds by product cluster
+    /// (`surge classify tune`; the table is in docs/BENCHMARKS.md). The test split took no part in it.</summary>
+    public static ClassifierSettings Tuned { get; } = new(WordNgrams: 2, CharNgrams: 5, L2: 1e-4f, L1: 0f);
+
+    /// <summary>The same features with ML.NET's default regularization: the baseline next to the tuned model.</summary>
+    public static ClassifierSettings Default { get; } = new(WordNgrams: 2, CharNgrams: 5);
+
+    public override string ToString() =>
+        $"words 1..{WordNgrams}, chars 1..{CharNgrams}, L2 {(L2 is { } l2 ? l2.ToString("g3") : "default")}, L1 {(L1 is { } l1 ? l1.ToString("g3") : "default")}";
+}
+
+/// <summary>A category suggested for a title, with the model's probability for it (0..1).</summary>
+public readonly record struct Suggestion(string Category, float Confidence);
+
+/// <summary>
+/// Suggests a product category from its title: a linear multiclass model (SDCA maximum entropy, so the scores
+/// are probabilities) over word 1..n-grams and character 1..n-grams of the lower-cased title. Trained in
+/// seconds from the PriceRunner training split; nothing is downloaded. Thread-safe.
+/// </summary>
+public sealed class CategoryClassifier
+{
+    private readonly MLContext _context;
+    private readonly ITransformer _model;
+    private readonly PredictionEngine<ProductRow, Prediction> _engine;
+    private readonly Lock _gate = new();
+
+    private CategoryClassifier(MLContext context, ITransformer model, string[] categories)
+    {
+        _context = context;
+        _model = model;
+        Categories = categories;
+        _engine = context.Model.CreatePredictionEngine<ProductRow, Prediction>(model);
+    }
+
+    /// <summary>The categories the model knows, in the order of its score vector.</summary>
+    public IReadOnlyList<string> Categories { get; }
+
+    private sealed class Prediction
+    {
+        [ColumnName("PredictedLabel")]
+        public string Category { get; set; } = "";
+
+        public float[] Score { get; set; } = [];
+    }
+
+    public static CategoryClassifier Train(IReadOnlyList<ProductRow> rows, ClassifierSettings settings, int seed = 0)
+    {
+        if (rows.Count == 0)
+        {
+            throw new ArgumentException("no rows to train on", nameof(rows));
+        }
+        var context = new MLContext(seed);
+        var data = context.Data.LoadFromEnumerable(rows);
+        var pipeline = context.Transforms.Conversion.MapValueToKey("Label", nameof(ProductRow.Category))
+            .Append(context.Transforms.Text.FeaturizeText("Features", new TextFeaturizingEstimator.Options
+            {
+                CaseMode = TextNormalizingEstimator.CaseMode.Lower,
+                KeepDiacritics = false,
+                KeepPunctuations = true,
+                KeepNumbers = true,
+                WordFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.WordNgrams, UseAllLengths = true },
+                CharFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.CharNgrams, UseAllLengths = true },
+                Norm = TextFeaturizingEstimator.NormFunction.L2,
+            }, nameof(ProductRow.Title)))
+            .Append(context.MulticlassClassification.Trainers.SdcaMaximumEntropy(
+                labelColumnName: "Label", featureColumnName: "Features", l2Regularization: settings.L2, l1Regularization: settings.L1))
+            .Append(context.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var model = pipeline.Fit(data);
+        var labels = default(VBuffer<ReadOnlyMemory<char>>);
+        model.GetOutputSchema(data.Schema)["Score"].GetSlotNames(ref labels);
+        var categories = labels.DenseValues().Select(l => l.ToString()).ToArray();
+        return new CategoryClassifier(context, model, categories);
+    }
+
+    /// <summary>The most probable category of <paramref name="title"/> and its probability.</summary>
+    public Suggestion Suggest(string title)
+    {
+        ArgumentNullException.ThrowIfNull(title);
+        Prediction prediction;
+        lock (_gate)
+        {
+            prediction = _engine.Predict(new ProductRow { Title = title });
+        }
+        var best = prediction.Score.Length == 0 ? 0 : prediction.Score.Max();
+        return new Suggestion(prediction.Category, best);
+    }
+
+    /// <summary>Predicted categories of many titles at once (batch scoring, much faster than one by one).</summary>
+    public string[] PredictAll(IReadOnlyList<ProductRow> rows)
+    {
+        var scored = _model.Transform(_context.Data.LoadFromEnumerable(rows));
+        return scored.GetColumn<string>("PredictedLabel").ToArray();
+    }
+
+    public void Save(string path)
+    {
+        using var file = File.Create(path);
+        _context.Model.Save(_model, null, file);
+    }
+}

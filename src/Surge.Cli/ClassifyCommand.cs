@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using Surge.Classification;
+using Surge.Cli.Load;
+
+namespace Surge.Cli;
+
+/// <summary>`surge classify eval|tune`: the product category classifier on the PriceRunner data.</summary>
+internal static class ClassifyCommand
+{
+    public const string TrainPath = "pricerunner/pricerunner_train.csv";
+    public const string TestPath = "pricerunner/pricerunner_test.csv";
+
+    public static Command Create()
+    {
+        var classify = new Command("classify", "Product category classifier (ML.NET, trained on the PriceRunner training split).");
+        classify.Subcommands.Add(Eval());
+        classify.Subcommands.Add(Tune());
+        return classify;
+    }
+
+    private static Option<string?> TrainOption() => new("--train") { Description = $"Training file (PriceRunner CSV format); default ../shared/data/{TrainPath}" };
+
+    private static Command Eval()
+    {
+        var train = TrainOption();
+        var test = new Option<string?>("--test") { Description = $"File to score (PriceRunner CSV format); default ../shared/data/{TestPath}" };
+        var json = Output.JsonOption();
+        var command = new Command("eval", "Train the tuned model and a baseline (the same features, ML.NET's default regularization), "
+            + "then print accuracy, macro-F1 and per-category precision/recall/F1 of both on the test file.")
+        {
+            train, test, json,
+        };
+        command.SetAction(parse =>
+        {
+            List<ProductRow> trainRows, testRows;
+            int skippedTrain, skippedTest;
+            try
+            {
+                trainRows = ProductData.Read(SharedData.Locate(parse.GetValue(train), TrainPath, "--train"), out skippedTrain);
+                testRows = ProductData.Read(SharedData.Locate(parse.GetValue(test), TestPath, "--test"), out skippedTest);
+            }
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            var truth = testRows.Select(r => r.Category).ToList();
+            (ClassifierScores Scores, double TrainSeconds) Score(ClassifierSettings settings)
+            {
+                var clock = Stopwatch.StartNew();
+                var model = CategoryClassifier.Train(trainRows, settings);
+                var seconds = clock.Elapsed.TotalSeconds;
+                return (ClassifierScores.Of(truth, model.PredictAll(testRows)), seconds);
+            }
+            var (tuned, tunedSeconds) = Score(ClassifierSettings.Tuned);
+            var (baseline, baselineSeconds) = Score(ClassifierSettings.Default);
+
+            var table = new Table().AddColumns("category", "support", "precision", "recall", "F1", "baseline F1");
+            foreach (var (c, b) in tuned.Categories.Zip(baseline.Categories))
+            {
+                table.AddRow(c.Category, $"{c.Support}", $"{c.Precision:F4}", $"{c.Recall:F4}", $"{c.F1:F4}", $"{b.F1:F4}");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"tuned ({ClassifierSettings.Tuned}): accuracy {tuned.Accuracy:F4}, macro-F1 {tuned.MacroF1:F4}, trained in {tunedSeconds:F1} s");
+            AnsiConsole.MarkupLineInterpolated($"baseline ({ClassifierSettings.Default}): accuracy {baseline.Accuracy:F4}, macro-F1 {baseline.MacroF1:F4}, trained in {baselineSeconds:F1} s");
+            AnsiConsole.MarkupLineInterpolated($"{trainRows.Count} training rows, {testRows.Count} test rows ({skippedTrain + skippedTest} rows without title or category skipped)");
+            Output.WriteJson(parse.GetValue(json), new
+            {
+                accuracy = tuned.Accuracy,
+                macro_f1 = tuned.MacroF1,
+                settings = ClassifierSettings.Tuned.ToString(),
+                train_seconds = tunedSeconds,
+                categories = tuned.Categories.Select(c => new { category = c.Category, support = c.Support, precision = c.Precision, recall = c.Recall, f1 = c.F1 }),
+                baseline = new
+                {
+                    settings = ClassifierSettings.Default.ToString(),
+                    accuracy = baseline.Accuracy,
+                    macro_f1 = baseline.MacroF1,
+                    categories = baseline.Categories.Select(c => new { category = c.Category, f1 = c.F1 }),
+                },
+                train_rows = trainRows.Count,
+                test_rows = testRows.Count,
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    private static readonly float[] L2Candidates = [1e-6f, 1e-5f, 1e-4f, 1e-3f];
+
+    private static Command Tune()
+    {
+        var train = TrainOption();
+        var folds = Output.PositiveOption("--folds", "Cross-validation folds (by product cluster)", 5, 20);
+        var command = new Command("tune", "Cross-validate candidate settings on the training file (folds by product cluster; the test split "
+            + "is never read) and print mean macro-F1 per candidate.")
+        {
+            train, folds,
+        };
+        command.SetAction(parse =>
+        {
+            List<ProductRow> rows;
+            try
+            {
+                rows = ProductData.Read(SharedData.Locate(parse.GetValue(train), TrainPath, "--train"), out _);
+            }
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            var candidates = new List<ClassifierSettings> { ClassifierSettings.Default };
+            foreach (var l2 in L2Candidates)
+            {
+                candidates.Add(new ClassifierSettings(2, 5, l2, 0f));
+            }
+            candidates.Add(new ClassifierSettings(1, 4, 1e-4f, 0f));
+            candidates.Add(new ClassifierSettings(3, 6, 1e-4f, 0f));
+            var table = new Table().AddColumns("settings", "mean macro-F1", "seconds");
+            foreach (var candidate in candidates)
+            {
+                var clock = Stopwatch.StartNew();
+                var f1 = CrossValidation.MeanMacroF1(rows, candidate, parse.GetValue(folds));
+                table.AddRow(Markup.Escape(candidate.ToString()), $"{f1:F4}", $"{clock.Elapsed.TotalSeconds:F0}");
+                AnsiConsole.MarkupLineInterpolated($"{candidate}: {f1:F4}");
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+}
