@@ -4,19 +4,34 @@ using Microsoft.ML.Transforms.Text;
 
 namespace Surge.Classification;
 
-/// <summary>How the classifier is built: n-gram lengths of the text features and the trainer's regularization.
-/// Null regularization means ML.NET's default (SDCA picks one from the data).</summary>
-public sealed record ClassifierSettings(int WordNgrams = 2, int CharNgrams = 5, float? L2 = null, float? L1 = null)
+/// <summary>The linear learner: SDCA maximum entropy (softmax; scores are probabilities) or one linear SVM per
+/// category (one-versus-all, Platt-calibrated scores).</summary>
+public enum ClassifierTrainer
 {
-    /// <summary>The settings chosen by 5-fold cross-validation on the training split, folds by product cluster
-    /// (`surge classify tune`; the table is in docs/BENCHMARKS.md). The test split took no part in it.</summary>
-    public static ClassifierSettings Tuned { get; } = new(WordNgrams: 2, CharNgrams: 5, L2: 1e-4f, L1: 0f);
+    MaximumEntropy,
+    LinearSvm,
+}
 
-    /// <summary>The same features with ML.NET's default regularization: the baseline next to the tuned model.</summary>
-    public static ClassifierSettings Default { get; } = new(WordNgrams: 2, CharNgrams: 5);
+/// <summary>How the classifier is built: n-gram lengths and weighting of the text features, the learner and its
+/// regularization (null: ML.NET's default) and passes over the data (null: the learner's default).</summary>
+public sealed record ClassifierSettings(
+    int WordNgrams = 2,
+    int CharNgrams = 5,
+    float? Regularization = null,
+    ClassifierTrainer Trainer = ClassifierTrainer.MaximumEntropy,
+    bool TfIdf = false,
+    int? Passes = null)
+{
+    /// <summary>The settings chosen by cross-validation on the training split, folds by product cluster
+    /// (`surge classify tune`; the table is in docs/BENCHMARKS.md). The test split took no part in it.</summary>
+    public static ClassifierSettings Tuned { get; } = new(WordNgrams: 1, CharNgrams: 5, Regularization: 1e-6f);
+
+    /// <summary>Word and character n-grams with ML.NET's default regularization: the baseline next to the tuned model.</summary>
+    public static ClassifierSettings Default { get; } = new(WordNgrams: 1, CharNgrams: 5);
 
     public override string ToString() =>
-        $"words 1..{WordNgrams}, chars 1..{CharNgrams}, L2 {(L2 is { } l2 ? l2.ToString("g3") : "default")}, L1 {(L1 is { } l1 ? l1.ToString("g3") : "default")}";
+        $"{Trainer}, words 1..{WordNgrams}, chars 1..{CharNgrams}{(TfIdf ? ", tf-idf" : "")}, "
+        + $"regularization {(Regularization is { } r ? r.ToString("g3") : "default")}{(Passes is { } p ? $", {p} passes" : "")}";
 }
 
 /// <summary>A category suggested for a title, with the model's probability for it (0..1).</summary>
@@ -61,6 +76,7 @@ public sealed class CategoryClassifier
         }
         var context = new MLContext(seed);
         var data = context.Data.LoadFromEnumerable(rows);
+        var weighting = settings.TfIdf ? NgramExtractingEstimator.WeightingCriteria.TfIdf : NgramExtractingEstimator.WeightingCriteria.Tf;
         var pipeline = context.Transforms.Conversion.MapValueToKey("Label", nameof(ProductRow.Category))
             .Append(context.Transforms.Text.FeaturizeText("Features", new TextFeaturizingEstimator.Options
             {
@@ -68,12 +84,12 @@ public sealed class CategoryClassifier
                 KeepDiacritics = false,
                 KeepPunctuations = true,
                 KeepNumbers = true,
-                WordFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.WordNgrams, UseAllLengths = true },
-                CharFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.CharNgrams, UseAllLengths = true },
+                WordFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.WordNgrams, UseAllLengths = true, Weighting = weighting },
+                CharFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.CharNgrams, UseAllLengths = true, Weighting = weighting },
                 Norm = TextFeaturizingEstimator.NormFunction.L2,
             }, nameof(ProductRow.Title)))
-            .Append(context.MulticlassClassification.Trainers.SdcaMaximumEntropy(
-                labelColumnName: "Label", featureColumnName: "Features", l2Regularization: settings.L2, l1Regularization: settings.L1))
+            .AppendCacheCheckpoint(context) // the learners pass over the data many times: featurize once
+            .Append(Learner(context, settings))
             .Append(context.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         var model = pipeline.Fit(data);
         var labels = default(VBuffer<ReadOnlyMemory<char>>);
@@ -81,6 +97,26 @@ public sealed class CategoryClassifier
         var categories = labels.DenseValues().Select(l => l.ToString()).ToArray();
         return new CategoryClassifier(context, model, categories);
     }
+
+    private static IEstimator<ITransformer> Learner(MLContext context, ClassifierSettings settings) => settings.Trainer switch
+    {
+        ClassifierTrainer.LinearSvm => context.MulticlassClassification.Trainers.OneVersusAll(
+            context.BinaryClassification.Trainers.LinearSvm(new Microsoft.ML.Trainers.LinearSvmTrainer.Options
+            {
+                LabelColumnName = "Label",
+                FeatureColumnName = "Features",
+                Lambda = settings.Regularization ?? 0.001f,
+                NumberOfIterations = settings.Passes ?? 1,
+            }), labelColumnName: "Label"),
+        _ => context.MulticlassClassification.Trainers.SdcaMaximumEntropy(new Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = "Label",
+            FeatureColumnName = "Features",
+            L2Regularization = settings.Regularization,
+            L1Regularization = settings.Regularization is null ? null : 0f,
+            MaximumNumberOfIterations = settings.Passes,
+        }),
+    };
 
     /// <summary>The most probable category of <paramref name="title"/> and its probability.</summary>
     public Suggestion Suggest(string title)
