@@ -98,9 +98,8 @@ public sealed class DurablePartition
     /// Snapshots the current state (after the last appended record). The state is captured in memory during
     /// this call — the engine must not change until it returns — and written to the journal in the background
     /// once that record is durable; then what the snapshot made unnecessary is compacted. The returned task
-    /// completes when the snapshot is stored. Capturing first means a partition pauses only for the copy, not
-    /// for the disk (measured: writing and syncing a snapshot while the partition waited put ack p99 at
-    /// 300–400 ms under load).
+    /// completes when the snapshot is stored. Capturing first means a partition pauses only for an in-memory
+    /// copy of its state, not for the disk write and sync of the snapshot file.
     /// </summary>
     public Task SnapshotAsync(CancellationToken cancellationToken = default)
     {

@@ -128,7 +128,7 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
 
     /// <summary>Captures a snapshot in memory within this turn (so the engine does not change meanwhile); it is
     /// written in the background. One at a time; a failed one leaves the journal complete (recovery replays
-    /// more) and the next is tried at the next batch.</summary>
+    /// more), and the next is taken when the policy next says so.</summary>
     private void StartSnapshotIfDue()
     {
         if (_partition.SnapshotDue && _snapshot.IsCompleted)
