@@ -4,34 +4,20 @@ using Microsoft.ML.Transforms.Text;
 
 namespace Surge.Classification;
 
-/// <summary>The linear learner: SDCA maximum entropy (softmax; scores are probabilities) or one linear SVM per
-/// category (one-versus-all, Platt-calibrated scores).</summary>
-public enum ClassifierTrainer
-{
-    MaximumEntropy,
-    LinearSvm,
-}
-
-/// <summary>How the classifier is built: n-gram lengths and weighting of the text features, the learner and its
-/// regularization (null: ML.NET's default) and passes over the data (null: the learner's default).</summary>
-public sealed record ClassifierSettings(
-    int WordNgrams = 2,
-    int CharNgrams = 5,
-    float? Regularization = null,
-    ClassifierTrainer Trainer = ClassifierTrainer.MaximumEntropy,
-    bool TfIdf = false,
-    int? Passes = null)
+/// <summary>How the classifier is built: the longest word and character n-grams of the text features, the
+/// learner's L2 regularization (null: ML.NET's default, chosen from the data) and its passes over the data
+/// (null: until converged).</summary>
+public sealed record ClassifierSettings(int WordNgrams = 1, int CharNgrams = 5, float? Regularization = null, int? Passes = null)
 {
     /// <summary>The settings chosen by cross-validation on the training split, folds by product cluster
     /// (`surge classify tune`; the table is in docs/BENCHMARKS.md). The test split took no part in it.</summary>
     public static ClassifierSettings Tuned { get; } = new(WordNgrams: 1, CharNgrams: 5, Regularization: 1e-6f);
 
-    /// <summary>Word and character n-grams with ML.NET's default regularization: the baseline next to the tuned model.</summary>
+    /// <summary>The same features with ML.NET's default regularization: the baseline next to the tuned model.</summary>
     public static ClassifierSettings Default { get; } = new(WordNgrams: 1, CharNgrams: 5);
 
     public override string ToString() =>
-        $"{Trainer}, words 1..{WordNgrams}, chars 1..{CharNgrams}{(TfIdf ? ", tf-idf" : "")}, "
-        + $"regularization {(Regularization is { } r ? r.ToString("g3") : "default")}{(Passes is { } p ? $", {p} passes" : "")}";
+        $"words 1..{WordNgrams}, chars 1..{CharNgrams}, L2 {(Regularization is { } r ? r.ToString("g3") : "default")}{(Passes is { } p ? $", {p} passes" : "")}";
 }
 
 /// <summary>A category suggested for a title, with the model's probability for it (0..1).</summary>
@@ -39,8 +25,8 @@ public readonly record struct Suggestion(string Category, float Confidence);
 
 /// <summary>
 /// Suggests a product category from its title: a linear multiclass model (SDCA maximum entropy, so the scores
-/// are probabilities) over word 1..n-grams and character 1..n-grams of the lower-cased title. Trained in
-/// seconds from the PriceRunner training split; nothing is downloaded. Thread-safe.
+/// are probabilities) over word 1..n-grams and character 1..n-grams of the lower-cased title. Trained from the
+/// PriceRunner training split in about half a minute on 2 cores; nothing is downloaded. Thread-safe.
 /// </summary>
 public sealed class CategoryClassifier
 {
@@ -76,7 +62,6 @@ public sealed class CategoryClassifier
         }
         var context = new MLContext(seed);
         var data = context.Data.LoadFromEnumerable(rows);
-        var weighting = settings.TfIdf ? NgramExtractingEstimator.WeightingCriteria.TfIdf : NgramExtractingEstimator.WeightingCriteria.Tf;
         var pipeline = context.Transforms.Conversion.MapValueToKey("Label", nameof(ProductRow.Category))
             .Append(context.Transforms.Text.FeaturizeText("Features", new TextFeaturizingEstimator.Options
             {
@@ -84,8 +69,8 @@ public sealed class CategoryClassifier
                 KeepDiacritics = false,
                 KeepPunctuations = true,
                 KeepNumbers = true,
-                WordFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.WordNgrams, UseAllLengths = true, Weighting = weighting },
-                CharFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.CharNgrams, UseAllLengths = true, Weighting = weighting },
+                WordFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.WordNgrams, UseAllLengths = true },
+                CharFeatureExtractor = new WordBagEstimator.Options { NgramLength = settings.CharNgrams, UseAllLengths = true },
                 Norm = TextFeaturizingEstimator.NormFunction.L2,
             }, nameof(ProductRow.Title)))
             .AppendCacheCheckpoint(context) // the learners pass over the data many times: featurize once
@@ -98,25 +83,15 @@ public sealed class CategoryClassifier
         return new CategoryClassifier(context, model, categories);
     }
 
-    private static IEstimator<ITransformer> Learner(MLContext context, ClassifierSettings settings) => settings.Trainer switch
-    {
-        ClassifierTrainer.LinearSvm => context.MulticlassClassification.Trainers.OneVersusAll(
-            context.BinaryClassification.Trainers.LinearSvm(new Microsoft.ML.Trainers.LinearSvmTrainer.Options
-            {
-                LabelColumnName = "Label",
-                FeatureColumnName = "Features",
-                Lambda = settings.Regularization ?? 0.001f,
-                NumberOfIterations = settings.Passes ?? 1,
-            }), labelColumnName: "Label"),
-        _ => context.MulticlassClassification.Trainers.SdcaMaximumEntropy(new Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer.Options
+    private static Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer Learner(MLContext context, ClassifierSettings settings) =>
+        context.MulticlassClassification.Trainers.SdcaMaximumEntropy(new Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer.Options
         {
             LabelColumnName = "Label",
             FeatureColumnName = "Features",
             L2Regularization = settings.Regularization,
             L1Regularization = settings.Regularization is null ? null : 0f,
             MaximumNumberOfIterations = settings.Passes,
-        }),
-    };
+        });
 
     /// <summary>The most probable category of <paramref name="title"/> and its probability.</summary>
     public Suggestion Suggest(string title)
@@ -136,11 +111,5 @@ public sealed class CategoryClassifier
     {
         var scored = _model.Transform(_context.Data.LoadFromEnumerable(rows));
         return scored.GetColumn<string>("PredictedLabel").ToArray();
-    }
-
-    public void Save(string path)
-    {
-        using var file = File.Create(path);
-        _context.Model.Save(_model, null, file);
     }
 }
