@@ -20,6 +20,22 @@ internal static class ClassifyCommand
         return classify;
     }
 
+    /// <summary>The rows of the given file (or of the shared data file), or null after printing why they
+    /// cannot be read.</summary>
+    private static List<ProductRow>? Read(string? path, string relative, string option, out int skipped)
+    {
+        skipped = 0;
+        try
+        {
+            return ProductData.Read(SharedData.Locate(path, relative, option), out skipped);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return null;
+        }
+    }
+
     private static Option<string?> TrainOption() => new("--train") { Description = $"Training file (PriceRunner CSV format); default ../shared/data/{TrainPath}" };
 
     private static Command Eval()
@@ -34,16 +50,9 @@ internal static class ClassifyCommand
         };
         command.SetAction(parse =>
         {
-            List<ProductRow> trainRows, testRows;
-            int skippedTrain, skippedTest;
-            try
+            if (Read(parse.GetValue(train), TrainPath, "--train", out var skippedTrain) is not { } trainRows
+                || Read(parse.GetValue(test), TestPath, "--test", out var skippedTest) is not { } testRows)
             {
-                trainRows = ProductData.Read(SharedData.Locate(parse.GetValue(train), TrainPath, "--train"), out skippedTrain);
-                testRows = ProductData.Read(SharedData.Locate(parse.GetValue(test), TestPath, "--test"), out skippedTest);
-            }
-            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
             }
             var truth = testRows.Select(r => r.Category).ToList();
@@ -102,14 +111,8 @@ internal static class ClassifyCommand
         };
         command.SetAction(parse =>
         {
-            List<ProductRow> rows;
-            try
+            if (Read(parse.GetValue(train), TrainPath, "--train", out _) is not { } rows)
             {
-                rows = ProductData.Read(SharedData.Locate(parse.GetValue(train), TrainPath, "--train"), out _);
-            }
-            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
             }
             var candidates = new List<ClassifierSettings> { new(2, 5) }; // the table in docs/BENCHMARKS.md lists these candidates

@@ -596,8 +596,8 @@ public sealed class Api(ServerState state)
     /// <summary>The request body (JSON only), at most <see cref="ServerOptions.RequestBodyBytesMax"/> bytes.</summary>
     private async Task<byte[]> ReadBodyAsync(HttpContext context)
     {
-        var (bytes, length) = await ReadBodyAsync(context, pool: null);
-        return bytes.Length == length ? bytes : bytes[..length];
+        var (bytes, _) = await ReadBodyAsync(context, pool: null); // a new array has exactly the body's length
+        return bytes;
     }
 
     /// <summary>The request body in an array of <paramref name="pool"/> (returned by the caller) or a new one. A batch
