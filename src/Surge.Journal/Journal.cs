@@ -44,8 +44,31 @@ public interface IJournal : IAsyncDisposable
     Stream OpenSnapshot(SnapshotInfo snapshot);
 
     /// <summary>Deletes records and snapshots no longer needed to recover from the newest snapshot, keeping
-    /// the one before it as a fallback. Returns the number of records removed.</summary>
+    /// the one before it as a fallback, and keeping every record an open reader has not released. Returns the
+    /// number of records removed.</summary>
     long Compact();
+
+    /// <summary>Opens a reader that visits the durable records after <paramref name="afterSequence"/> in order,
+    /// while appends go on (downstream stages tail a partition's journal this way). Until the reader releases
+    /// them (<see cref="IJournalReader.Release"/>) or is disposed, compaction keeps those records. Throws
+    /// <see cref="JournalGapException"/> when records after <paramref name="afterSequence"/> were compacted away.</summary>
+    IJournalReader OpenReader(long afterSequence);
+}
+
+/// <summary>A tail of a journal: durable records in sequence order, never one that is not durable yet.
+/// One thread at a time per reader.</summary>
+public interface IJournalReader : IDisposable
+{
+    /// <summary>Sequence number of the last record visited (the opening position before the first).</summary>
+    long Position { get; }
+
+    /// <summary>Visits up to <paramref name="maxRecords"/> durable records after <see cref="Position"/> and
+    /// returns how many it visited; 0 means the reader has caught up with the durable end.</summary>
+    int Read(int maxRecords, RecordVisitor visitor);
+
+    /// <summary>Says that records up to <paramref name="throughSequence"/> are no longer needed (the consumer
+    /// made its progress durable past them), so compaction may remove them. Never moves backwards.</summary>
+    void Release(long throughSequence);
 }
 
 /// <summary>Bounds of a journal, each with its unit.</summary>

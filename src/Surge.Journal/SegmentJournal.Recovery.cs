@@ -218,8 +218,9 @@ public sealed partial class SegmentJournal
                 _snapshots.Remove(old);
             }
             var oldestKept = _snapshots[0].Sequence;
+            var readersNeed = ReadersNeedFrom();
             long removed = 0;
-            while (_segments.Count > 1 && _segments[0].LastSequence <= oldestKept)
+            while (_segments.Count > 1 && _segments[0].LastSequence <= oldestKept && _segments[0].LastSequence < readersNeed)
             {
                 removed += _segments[0].LastSequence - _segments[0].FirstSequence + 1;
                 Retire(_segments[0]);

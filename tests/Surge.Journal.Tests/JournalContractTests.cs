@@ -169,6 +169,77 @@ public abstract class JournalContractTests : IAsyncLifetime
         Assert.Equal(5, ReadAll(reopened, after: 800).Count);
     }
 
+    protected static List<long> ReadSome(IJournalReader reader, int maxRecords, List<byte[]>? payloads = null)
+    {
+        var sequences = new List<long>();
+        reader.Read(maxRecords, (sequence, payload) =>
+        {
+            sequences.Add(sequence);
+            payloads?.Add(payload.ToArray());
+        });
+        return sequences;
+    }
+
+    [Fact]
+    public async Task Reader_VisitsEveryDurableRecordInOrder_AcrossSegments_ThenFollowsNewAppends()
+    {
+        await AppendAllAsync(100);
+        using var reader = Journal.OpenReader(afterSequence: 0);
+
+        var seen = new List<long>();
+        var payloads = new List<byte[]>();
+        for (var round = 0; round < 20 && seen.Count < 100; round++)
+        {
+            var batch = ReadSome(reader, 7, payloads);
+            Assert.InRange(batch.Count, 1, 7);
+            seen.AddRange(batch);
+        }
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), seen);
+        Assert.Equal(Enumerable.Range(1, 100).Select(Payload), payloads);
+        Assert.Empty(ReadSome(reader, 10));
+        Assert.Equal(100, reader.Position);
+
+        await AppendAllAsync(30, start: 101);
+        Assert.Equal(Enumerable.Range(101, 30).Select(i => (long)i), ReadSome(reader, 1000));
+    }
+
+    [Fact]
+    public async Task Reader_OpenedAfterASequence_StartsAfterIt_AndCarriesRecordsLargerThanItsBuffer()
+    {
+        await AppendAllAsync(20);
+        var large = new byte[1024 * 1024 + 3];
+        Random.Shared.NextBytes(large);
+        await Journal.Append(large).Durable;
+        await AppendAllAsync(1, start: 22);
+        using var reader = Journal.OpenReader(afterSequence: 15);
+
+        var payloads = new List<byte[]>();
+        Assert.Equal(Enumerable.Range(16, 7).Select(i => (long)i), ReadSome(reader, 100, payloads));
+        Assert.Equal(large, payloads[5]);
+        Assert.Equal(Payload(22), payloads[6]);
+    }
+
+    [Fact]
+    public async Task Compact_KeepsWhatAnOpenReaderHasNotReleased()
+    {
+        using var reader = Journal.OpenReader(afterSequence: 0);
+        for (var round = 0; round < 4; round++)
+        {
+            await AppendAllAsync(200, start: round * 200 + 1);
+            await Journal.WriteSnapshotAsync(Journal.DurableSequence, s => s.WriteByte((byte)round), TestContext.Current.CancellationToken);
+            Journal.Compact();
+        }
+
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), ReadSome(reader, 300));
+        reader.Release(250);
+        Journal.Compact();
+
+        Assert.Throws<JournalGapException>(() => Journal.OpenReader(afterSequence: 0).Dispose());
+        Assert.Equal(Enumerable.Range(301, 500).Select(i => (long)i), ReadSome(reader, 1000));
+        using var late = Journal.OpenReader(afterSequence: 250);
+        Assert.Equal(251, ReadSome(late, 1).Single());
+    }
+
     [Fact]
     public async Task Append_AfterDispose_IsRefused()
     {

@@ -21,3 +21,34 @@ public sealed class SimulatedJournalContractTests : JournalContractTests
 
     protected override IJournal OpenJournal() => SegmentJournal.Open(_storage, new JournalOptions { SegmentBytesMax = 2048 });
 }
+
+/// <summary>Readers against a disk whose syncs can be held.</summary>
+public sealed class JournalReaderTests
+{
+    [Fact]
+    public async Task Reader_NeverSeesARecordBeforeItIsDurable()
+    {
+        using var storage = new GatedStorage(new SimulatedStorage(seed: 7));
+        await using var journal = SegmentJournal.Open(storage, new JournalOptions { SegmentBytesMax = 2048, PreallocateSegments = false });
+        await journal.Append([1]).Durable;
+        using var reader = journal.OpenReader(afterSequence: 0);
+
+        storage.Hold();
+        var held = journal.Append([2]);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!storage.Waiting && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+        Assert.True(storage.Waiting, "the writer should be waiting on the held sync");
+
+        var seen = new List<long>();
+        reader.Read(10, (sequence, _) => seen.Add(sequence));
+        Assert.Equal([1L], seen);
+
+        storage.Release();
+        await held.Durable;
+        reader.Read(10, (sequence, _) => seen.Add(sequence));
+        Assert.Equal([1L, 2L], seen);
+    }
+}
