@@ -36,7 +36,7 @@ public sealed partial class Engine
             RollBack(allocationStart, buyerId);
             return reason;
         }
-        RecordOrder(orderId, parentId, buyerId, expiresAtMs, allocationStart);
+        RecordOrder(orderId, parentId, buyerId, expiresAtMs, allocationStart, shipRegion, shipCountry);
         return RejectReason.None;
     }
 
@@ -85,7 +85,7 @@ public sealed partial class Engine
         _allocationCount = allocationStart;
     }
 
-    private void RecordOrder(long orderId, long parentId, long buyerId, long expiresAtMs, int allocationStart)
+    private void RecordOrder(long orderId, long parentId, long buyerId, long expiresAtMs, int allocationStart, int shipRegion, ushort shipCountry)
     {
         if (_orderCount == _orders.Length)
         {
@@ -108,6 +108,8 @@ public sealed partial class Engine
         ref var placed = ref Emit(EventKind.OrderPlaced, orderId);
         placed.Status = OrderStatus.PendingPayment;
         placed.Value = expiresAtMs;
+        placed.Warehouse = shipRegion;
+        placed.Quantity = shipCountry;
         for (var i = allocationStart; i < _allocationCount; i++)
         {
             ref readonly var a = ref _allocations[i];

@@ -25,6 +25,10 @@ public sealed partial class Engine
     /// <summary>The region reference used in <see cref="CommandWriter.PlaceOrder"/>, or -1 when no warehouse is in it.</summary>
     public int FindRegion(string region) => _regionByName.TryGetValue(region, out var r) ? r : -1;
 
+    /// <summary>The name of a region reference (from <see cref="FindRegion"/> or an <see cref="EventKind.OrderPlaced"/>
+    /// event), or null for -1 and unknown references.</summary>
+    public string? RegionName(int region) => (uint)region < (uint)_regions.Count ? _regions[region] : null;
+
     public StockCell GetStock(int sku, int warehouse) =>
         IsSku(sku) && IsWarehouse(warehouse) ? Cell(sku, warehouse) : throw new ArgumentOutOfRangeException(nameof(sku));
 

@@ -61,7 +61,9 @@ public struct Allocation
 }
 
 /// <summary>A state change produced by the engine. Fixed 32-byte layout; which fields are meaningful
-/// depends on <see cref="Kind"/> (unused ones are zero).</summary>
+/// depends on <see cref="Kind"/> (unused ones are zero). <see cref="EventKind.OrderPlaced"/> carries the
+/// destination: <see cref="Warehouse"/> is the ship region reference (-1 when no warehouse is in that region,
+/// see <see cref="Engine.RegionName"/>) and <see cref="Quantity"/> the packed ship country (<see cref="CountryCode"/>).</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 public struct EngineEvent
 {
