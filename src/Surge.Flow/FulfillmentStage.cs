@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using Surge.Core;
+using Surge.Journal;
+
+namespace Surge.Flow;
+
+/// <summary>Bounds and pacing of a downstream stage, each with its unit.</summary>
+public sealed record StageOptions
+{
+    /// <summary>Most journal records taken per step (one step = read, plan, store, mark, in that order).</summary>
+    public int RecordsPerStep { get; init; } = 256;
+
+    /// <summary>How often progress is made durable (a follower checkpoint), at most. A crash repeats at most
+    /// this much work (same ids).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a caught-up stage waits before looking for new durable records.</summary>
+    public TimeSpan IdlePoll { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Wait before trying again after the partition refused to take the stage's status updates
+    /// (overloaded) or the store failed.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Failures of an effect worth trying again after <see cref="RetryDelay"/> (backpressure, overload).
+    /// Anything else stops the stage; its checkpoint has not moved past the step, so a restart repeats it.</summary>
+    public Func<Exception, bool> IsTransient { get; init; } = e => e is JournalBackpressureException or TimeoutException;
+}
+
+/// <summary>How far a stage is behind its partition: journal records not yet processed, and the age of the
+/// oldest of them (0 when caught up).</summary>
+public readonly record struct StageLag(long Records, double Seconds);
+
+/// <summary>
+/// The fulfillment stage of one partition: follows the partition's journal (<see cref="PartitionFollower"/>),
+/// plans the shipments of every paid seller order (<see cref="FulfillmentPlanner"/>), stores the plans durably
+/// (<see cref="ShipmentStore"/>), then marks those orders <c>allocated</c> through <c>markAllocated</c> (a
+/// journaled engine command, idempotent: advancing to the status an order has is accepted and changes nothing).
+/// Its checkpoint moves only past records whose effects are durable, so a restart repeats at most
+/// <see cref="StageOptions.CheckpointInterval"/> of work, with the same ids, and loses nothing. It lags at the
+/// peak by design — intake never waits for it — and catches up afterwards.
+/// </summary>
+public sealed class FulfillmentStage : IDisposable
+{
+    private readonly IJournal _journal;
+    private readonly IJournalStorage _checkpoints;
+    private readonly FulfillmentPlanner _planner;
+    private readonly ShipmentStore _store;
+    private readonly Func<string, bool> _isHealthy;
+    private readonly Func<IReadOnlyList<long>, CancellationToken, Task> _markAllocated;
+    private readonly StageOptions _options;
+    private readonly TimeProvider _time;
+    private readonly PartitionFollower _follower;
+    private readonly IJournalReader _reader;
+    private readonly List<OrderFact> _facts = [];
+    private readonly List<PaidOrder> _paid = [];
+    private long _checkpointed;
+    private long _plannedOrders;
+
+    /// <summary>Loads the stage's checkpoint and opens its reader at once, so the partition's compaction keeps
+    /// every record the stage still needs from this moment on.</summary>
+    public FulfillmentStage(int partition, IJournal journal, IJournalStorage checkpoints, FulfillmentPlanner planner, ShipmentStore store,
+        Func<string, bool> isHealthy, Func<IReadOnlyList<long>, CancellationToken, Task> markAllocated, StageOptions? options = null,
+        TimeProvider? time = null)
+    {
+        Partition = partition;
+        _journal = journal;
+        _checkpoints = checkpoints;
+        _planner = planner;
+        _store = store;
+        _isHealthy = isHealthy;
+        _markAllocated = markAllocated;
+        _options = options ?? new StageOptions();
+        _time = time ?? TimeProvider.System;
+        _follower = PartitionFollower.Load(checkpoints);
+        _reader = journal.OpenReader(_follower.Sequence);
+        _checkpointed = _follower.Sequence;
+    }
+
+    public int Partition { get; }
+
+    /// <summary>Sequence of the last record whose effects are done.</summary>
+    public long Position => _follower.Sequence;
+
+    /// <summary>Seller orders planned by this stage since it started (repeats after a restart included).</summary>
+    public long PlannedOrders => Interlocked.Read(ref _plannedOrders);
+
+    /// <summary>Called with the facts of every step, in journal order, after the step's effects are durable
+    /// (customer updates and the tracking timeline hang here).</summary>
+    public Action<int, IReadOnlyList<OrderFact>>? FactsObserved { get; set; }
+
+    public StageLag Lag
+    {
+        get
+        {
+            var behind = Math.Max(0, _journal.DurableSequence - _follower.Sequence);
+            var seconds = behind == 0 || _follower.NowMs == long.MinValue
+                ? 0
+                : Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() - _follower.NowMs) / 1000.0);
+            return new StageLag(behind, seconds);
+        }
+    }
+
+    /// <summary>Processes records until <paramref name="cancellationToken"/> is cancelled, then saves a final
+    /// checkpoint.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var sinceCheckpoint = Stopwatch.StartNew();
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var processed = await StepAsync(cancellationToken).ConfigureAwait(false);
+                if (sinceCheckpoint.Elapsed >= _options.CheckpointInterval)
+                {
+                    Checkpoint();
+                    sinceCheckpoint.Restart();
+                }
+                if (processed == 0)
+                {
+                    await Task.Delay(_options.IdlePoll, _time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        Checkpoint();
+    }
+
+    /// <summary>One step: up to <see cref="StageOptions.RecordsPerStep"/> records read, their paid orders planned
+    /// and stored, those orders marked allocated. Returns the number of records processed (0 = caught up).</summary>
+    public async Task<int> StepAsync(CancellationToken cancellationToken)
+    {
+        _facts.Clear();
+        _paid.Clear();
+        var records = _reader.Read(_options.RecordsPerStep, (sequence, payload) => _follower.Apply(sequence, payload, _facts, _paid));
+        if (records == 0)
+        {
+            return 0;
+        }
+        if (_paid.Count > 0)
+        {
+            var plans = new List<IReadOnlyList<PlannedShipment>>(_paid.Count);
+            foreach (var order in _paid)
+            {
+                plans.Add(_planner.Plan(order, _isHealthy));
+            }
+            await RetryAsync(() => _store.AppendAsync(plans), cancellationToken).ConfigureAwait(false);
+            var planned = plans.Where(p => p.Count > 0).Select(p => p[0].OrderId).ToList();
+            await RetryAsync(() => _markAllocated(planned, cancellationToken), cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _plannedOrders, planned.Count);
+        }
+        FactsObserved?.Invoke(Partition, _facts);
+        return records;
+    }
+
+    /// <summary>Saves the follower if it moved, then lets the partition compact what the stage no longer needs.</summary>
+    public void Checkpoint()
+    {
+        if (_follower.Sequence == _checkpointed)
+        {
+            return;
+        }
+        _follower.Save(_checkpoints);
+        _checkpointed = _follower.Sequence;
+        _reader.Release(_checkpointed);
+    }
+
+    private async Task RetryAsync(Func<Task> effect, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await effect().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && _options.IsTransient(e))
+            {
+                await Task.Delay(_options.RetryDelay, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public void Dispose() => _reader.Dispose();
+}
