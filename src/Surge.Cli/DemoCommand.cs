@@ -5,6 +5,7 @@ using HdrHistogram;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 using Surge.Cli.Load;
+using Surge.Flow;
 using Surge.Server;
 
 namespace Surge.Cli;
@@ -63,7 +64,7 @@ internal static class DemoCommand
                 if (target is null)
                 {
                     AnsiConsole.MarkupLine("[grey]starting the embedded server (Orleans silo + HTTP API) ...[/]");
-                    server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0 });
+                    server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Fulfillment = DemoCarriers });
                     target = server.BaseAddress;
                 }
                 using var api = new SurgeApi(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
@@ -85,6 +86,28 @@ internal static class DemoCommand
         });
         return command;
     }
+
+    /// <summary>Carriers for the demo's destinations (the Online Retail countries). They have no endpoint: the demo
+    /// shows planning; delivery to carriers is not part of it.</summary>
+    internal static readonly FulfillmentRules DemoCarriers = new()
+    {
+        Carriers =
+        [
+            DemoCarrier("royal-parcel", ["GB", "IE"], [ShippingClass.Parcel, ShippingClass.Bulky], 350, 90),
+            DemoCarrier("euro-express", ["FR", "DE", "ES", "NL", "BE", "CH", "PT", "IT", "NO", "GB"], [ShippingClass.Parcel, ShippingClass.ColdChain], 520, 110),
+            DemoCarrier("world-post", ["AU", "GB", "FR", "DE"], [ShippingClass.Parcel, ShippingClass.Bulky, ShippingClass.Hazmat], 900, 250),
+        ],
+    };
+
+    private static CarrierConfig DemoCarrier(string id, string[] countries, ShippingClass[] classes, long baseMinor, long perKgMinor) => new()
+    {
+        Id = id,
+        Countries = countries,
+        Classes = classes,
+        Services = ["standard", "freight", "express", "ground"],
+        Prices = classes.ToDictionary(c => c, _ => new PriceRule(baseMinor, perKgMinor)),
+        Currency = "GBP",
+    };
 
     private sealed record Settings(int Seconds, int Rate, int FlashUnits, int FlashBuyers, int Sellers, int Products);
 
@@ -109,7 +132,11 @@ internal static class DemoCommand
         double BatchP999Ms,
         double PaymentP50Ms,
         double PaymentP99Ms,
-        string? TrackingUrl);
+        string? TrackingUrl,
+        long OrdersPlanned,
+        long ShipmentsPlanned,
+        long FulfillmentLagRecords,
+        double FulfillmentCatchUpS);
 
     private sealed class Tally
     {
@@ -179,15 +206,35 @@ internal static class DemoCommand
             var (_, order) = await admin.CheckedAsync(HttpMethod.Get, $"/v1/orders/{sample}", cancellationToken: cancellation);
             tracking = new Uri(admin.BaseAddress, $"/v1/track/{order["tracking_token"]!.GetValue<string>()}").ToString();
         }
+        var (planned, shipments, lag, catchUp) = await FulfillmentAsync(admin, cancellation);
         var summary = new DemoSummary(admin.BaseAddress.ToString(), seconds, tally.Sent, tally.Accepted,
             tally.Rejected.OrderByDescending(r => r.Value).ToDictionary(r => r.Key, r => r.Value), tally.Payments, tally.Accepted / seconds,
             settings.FlashUnits, settings.FlashBuyers, tally.FlashAccepted, tally.Flash.GetValueOrDefault("insufficient_stock"),
             tally.Flash.GetValueOrDefault("limit_exceeded"), tally.Flash.GetValueOrDefault("sale_not_started"), stock["available"]!.GetValue<long>(),
             oversold, Tally.Ms(tally.BatchLatency, 50), Tally.Ms(tally.BatchLatency, 99), Tally.Ms(tally.BatchLatency, 99.9),
-            Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking);
+            Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking, planned, shipments, lag, catchUp);
         Print(summary);
         return summary;
     }
+
+    /// <summary>Waits (at most <see cref="FulfillmentCatchUpMax"/>) until the fulfillment stages have caught up with
+    /// the traffic; returns what they planned, the records still behind, and how long the wait took.</summary>
+    private static async Task<(long Orders, long Shipments, long Lag, double WaitedS)> FulfillmentAsync(SurgeApi admin, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var (_, flow) = await admin.CheckedAsync(HttpMethod.Get, "/v1/flow", cancellationToken: cancellation);
+            var lag = flow["stages"]!.AsArray().Sum(s => s!["lag_records"]!.GetValue<long>());
+            if (lag == 0 || clock.Elapsed >= FulfillmentCatchUpMax)
+            {
+                return (flow["orders_planned"]!.GetValue<long>(), flow["shipments_planned"]!.GetValue<long>(), lag, clock.Elapsed.TotalSeconds);
+            }
+            await Task.Delay(100, cancellation);
+        }
+    }
+
+    private static readonly TimeSpan FulfillmentCatchUpMax = TimeSpan.FromSeconds(30);
 
     /// <summary>Real baskets, as batches of orders, paced to the configured rate.</summary>
     private static async Task NormalTrafficAsync(SurgeApi admin, Marketplace market, RetailInvoice[] baskets, Settings settings, int worker, int workers,
@@ -385,6 +432,9 @@ internal static class DemoCommand
         table.AddRow(s.Oversold == 0 ? "[green]oversold[/]" : "[red]oversold[/]", $"{s.Oversold:N0}");
         table.AddRow("batch of 20 orders: p50 / p99 / p99.9", $"{s.BatchP50Ms:F1} / {s.BatchP99Ms:F1} / {s.BatchP999Ms:F1} ms");
         table.AddRow("payment: p50 / p99", $"{s.PaymentP50Ms:F1} / {s.PaymentP99Ms:F1} ms");
+        table.AddRow("fulfillment: paid seller orders planned / shipments", $"{s.OrdersPlanned:N0} / {s.ShipmentsPlanned:N0}");
+        table.AddRow(s.FulfillmentLagRecords == 0 ? "fulfillment: caught up after the traffic in" : "[yellow]fulfillment: still behind (records)[/]",
+            s.FulfillmentLagRecords == 0 ? $"{s.FulfillmentCatchUpS:F1} s" : $"{s.FulfillmentLagRecords:N0}");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"API: {s.Url}v1  ·  OpenAPI: {s.Url}openapi/v1.json");
         if (s.TrackingUrl is not null)

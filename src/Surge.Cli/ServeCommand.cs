@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Surge.Flow;
 using Surge.Server;
 
 namespace Surge.Cli;
@@ -21,30 +22,40 @@ internal static class ServeCommand
         var data = new Option<DirectoryInfo>("--data") { Description = "Data directory (journals, snapshots, keys).", DefaultValueFactory = _ => new DirectoryInfo("surge-data") };
         var partitions = Output.PositiveOption("--partitions", "Partitions, a power of two; fixed for a data directory", ServerOptions.DefaultPartitions, ServerOptions.PartitionsMax);
         var verbose = new Option<bool>("--verbose") { Description = "Log at Information level (default: warnings only)." };
-        var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json.")
+        var fulfillment = new Option<FileInfo?>("--fulfillment")
         {
-            port, host, data, partitions, verbose,
+            Description = "Fulfillment rules (JSON: shipping classes, service levels, carriers); see config/fulfillment.example.json. "
+                + "Without it shipments are planned with no carrier.",
+        };
+        var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
+            + "and the fulfillment stage that plans the shipments of paid orders.")
+        {
+            port, host, data, partitions, fulfillment, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
-            var options = new ServerOptions
-            {
-                DataDirectory = parse.GetValue(data)!.FullName,
-                Port = parse.GetValue(port),
-                Host = parse.GetValue(host)!,
-                Partitions = parse.GetValue(partitions),
-            };
+            ServerOptions options;
             try
             {
+                var rulesFile = parse.GetValue(fulfillment);
+                options = new ServerOptions
+                {
+                    DataDirectory = parse.GetValue(data)!.FullName,
+                    Port = parse.GetValue(port),
+                    Host = parse.GetValue(host)!,
+                    Partitions = parse.GetValue(partitions),
+                    Fulfillment = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName),
+                };
                 options.Validate();
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException)
             {
                 Console.Error.WriteLine($"surge serve: {e.Message}");
                 return 2;
             }
             await using var server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
-            Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions)");
+            Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions, "
+                + $"{options.Fulfillment.Carriers.Count} carriers)");
             Console.WriteLine($"surge: recovered {server.Recovery.Orders:N0} orders ({server.Recovery.ReplayedRecords:N0} journal records replayed, "
                 + $"{server.Recovery.Reconciled} multi-seller orders finished) in {server.Recovery.Elapsed.TotalMilliseconds:F0} ms");
             if (server.AdminKeyGenerated)

@@ -78,6 +78,33 @@ public sealed class FulfillmentStage : IDisposable
 
     public int Partition { get; }
 
+    /// <summary>When <paramref name="checkpoints"/> has no checkpoint and the journal no longer starts at record 1
+    /// (it was compacted before any stage followed it), saves a checkpoint at the partition's newest snapshot
+    /// and returns its sequence in <paramref name="seededAt"/>: the stage then starts there, and orders paid
+    /// before it are not planned. Otherwise changes nothing.</summary>
+    public static void SeedIfMissing(IJournalStorage checkpoints, IJournal journal, out long? seededAt)
+    {
+        seededAt = null;
+        if (checkpoints.ListFiles().Any(name => SnapshotFiles.TryParseName(name, out _)))
+        {
+            return;
+        }
+        try
+        {
+            journal.OpenReader(0).Dispose();
+        }
+        catch (JournalGapException)
+        {
+            var follower = PartitionFollower.FromSnapshot(journal);
+            if (follower is null)
+            {
+                throw;
+            }
+            follower.Save(checkpoints);
+            seededAt = follower.Sequence;
+        }
+    }
+
     /// <summary>Sequence of the last record whose effects are done.</summary>
     public long Position => _follower.Sequence;
 

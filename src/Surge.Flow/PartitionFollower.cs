@@ -126,6 +126,19 @@ public sealed class PartitionFollower
         return info;
     }
 
+    /// <summary>A follower that starts at the partition's newest snapshot instead of the first record: for a
+    /// journal whose early records were compacted before any stage followed it. Unpaid orders placed before the
+    /// snapshot have no known destination. Null when the journal has no snapshot.</summary>
+    public static PartitionFollower? FromSnapshot(IJournal journal)
+    {
+        if (journal.LatestSnapshot is not { } snapshot)
+        {
+            return null;
+        }
+        using var stream = journal.OpenSnapshot(snapshot);
+        return new PartitionFollower(Engine.ReadSnapshot(stream), [], snapshot.Sequence);
+    }
+
     /// <summary>The follower saved last in <paramref name="storage"/>, or a new one at sequence 0 when there is
     /// none. A damaged newest checkpoint is skipped for an older valid one (a repeat of effects, never a loss).</summary>
     public static PartitionFollower Load(IJournalStorage storage, EngineOptions? options = null)

@@ -62,6 +62,8 @@ public sealed class Api(ServerState state)
             .Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
         v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithSummary("Follow an order by its tracking token (no key needed)").WithTags("tracking").AllowAnonymous()
             .Produces<TrackingResponse>(200).Problems(404);
+        v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages: position and lag per partition (admin)").WithTags("operations")
+            .Produces<FlowStatusResponse>(200).Problems(401, 403);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
 
@@ -359,7 +361,7 @@ public sealed class Api(ServerState state)
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens);
+            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens, state.Flow.Store.ForOrder);
         }
         await WriteRawAsync(context, 200, buffer.WrittenMemory);
     }
@@ -419,6 +421,15 @@ public sealed class Api(ServerState state)
         }
         await WriteAsync(context, 200, new TrackingResponse(Ids.Order(order.Id), order.Status.ToCode(), placed, timeline.ToArray()),
             ApiJson.Default.TrackingResponse);
+    }
+
+    private async Task FlowStatus(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var flow = state.Flow;
+        var stages = flow.Lags().Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.Lag.Records, Math.Round(s.Lag.Seconds, 3))).ToArray();
+        await WriteAsync(context, 200, new FlowStatusResponse(stages, flow.Store.Orders, flow.Store.Count, flow.Rules.Carriers.Select(c => c.Id).ToArray()),
+            ApiJson.Default.FlowStatusResponse);
     }
 
     private async Task Health(HttpContext context)

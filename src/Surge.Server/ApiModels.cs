@@ -66,7 +66,21 @@ public sealed record PlaceOrdersRequest(PlaceOrderRequest[] Orders);
 
 public sealed record PlacedLineBody(string Sku, int Quantity, string WarehouseId);
 
-public sealed record SellerOrderBody(string Id, string SellerId, string Status, string? CancelReason, PlacedLineBody[] Lines);
+public sealed record ShipmentItemBody(string Sku, int Quantity);
+
+/// <summary>A planned shipment (GET /v1/orders/{id} only). carrier_id is absent when no carrier covers the
+/// destination and class; problem then says why.</summary>
+public sealed record ShipmentBody(string Id, string Status, string ShippingClass, string Temperature, string ServiceLevel, string WarehouseId,
+    string? CarrierId, long? PriceMinor, string? Currency, bool? CarrierDegraded, string? Problem, int WeightGrams, DateTimeOffset PlannedAt,
+    ShipmentItemBody[] Items);
+
+public sealed record SellerOrderBody(string Id, string SellerId, string Status, string? CancelReason, PlacedLineBody[] Lines,
+    ShipmentBody[]? Shipments = null);
+
+/// <summary>One downstream stage of one partition: how far it got and how far behind it is.</summary>
+public sealed record StageStatusBody(string Stage, int Partition, long Position, long LagRecords, double LagSeconds);
+
+public sealed record FlowStatusResponse(StageStatusBody[] Stages, long OrdersPlanned, long ShipmentsPlanned, string[] Carriers);
 
 public sealed record OrderBody(string Id, string Status, DateTimeOffset PlacedAt, DateTimeOffset ExpiresAt, string TrackingToken, SellerOrderBody[] SellerOrders);
 
@@ -108,4 +122,5 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(OrderBatchResponse))]
 [JsonSerializable(typeof(SellerOrderPage))]
 [JsonSerializable(typeof(TrackingResponse))]
+[JsonSerializable(typeof(FlowStatusResponse))]
 public sealed partial class ApiJson : JsonSerializerContext;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Surge.Core;
+using Surge.Flow;
 
 namespace Surge.Server;
 
@@ -268,7 +269,10 @@ public static class OrderJson
         }
     }
 
-    public static void WriteOrder(Utf8JsonWriter json, OrderView order, IReadOnlyList<string> warehouses, TrackingTokens tokens)
+    /// <summary>Writes an order; with <paramref name="shipments"/>, each seller order also lists its planned
+    /// shipments (empty until the fulfillment stage planned it).</summary>
+    public static void WriteOrder(Utf8JsonWriter json, OrderView order, IReadOnlyList<string> warehouses, TrackingTokens tokens,
+        Func<long, IReadOnlyList<PlannedShipment>>? shipments = null)
     {
         json.WriteStartObject();
         json.WriteString("id"u8, Ids.Order(order.Id));
@@ -279,13 +283,14 @@ public static class OrderJson
         json.WriteStartArray("seller_orders"u8);
         foreach (var child in order.SellerOrders)
         {
-            WriteSellerOrder(json, child, warehouses);
+            WriteSellerOrder(json, child, warehouses, shipments);
         }
         json.WriteEndArray();
         json.WriteEndObject();
     }
 
-    public static void WriteSellerOrder(Utf8JsonWriter json, ChildView child, IReadOnlyList<string> warehouses)
+    public static void WriteSellerOrder(Utf8JsonWriter json, ChildView child, IReadOnlyList<string> warehouses,
+        Func<long, IReadOnlyList<PlannedShipment>>? shipments = null)
     {
         json.WriteStartObject();
         json.WriteString("id"u8, Ids.SellerOrder(child.Id));
@@ -302,6 +307,68 @@ public static class OrderJson
             json.WriteString("sku"u8, line.Sku);
             json.WriteNumber("quantity"u8, line.Quantity);
             json.WriteString("warehouse_id"u8, line.Warehouse < warehouses.Count ? warehouses[line.Warehouse] : "");
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        if (shipments is not null)
+        {
+            json.WriteStartArray("shipments"u8);
+            foreach (var shipment in shipments(child.Id))
+            {
+                WriteShipment(json, shipment);
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndObject();
+    }
+
+    public static string ShipmentId(long sellerOrder, int index) =>
+        "shp_" + sellerOrder.ToString(CultureInfo.InvariantCulture) + "_" + index.ToString(CultureInfo.InvariantCulture);
+
+    public static string ClassCode(ShippingClass shippingClass) => shippingClass switch
+    {
+        ShippingClass.Parcel => "parcel",
+        ShippingClass.Bulky => "bulky",
+        ShippingClass.ColdChain => "cold_chain",
+        ShippingClass.Hazmat => "hazmat",
+        _ => "unknown",
+    };
+
+    public static string TemperatureCode(TemperatureClass temperature) => temperature switch
+    {
+        TemperatureClass.Chilled => "chilled",
+        TemperatureClass.Frozen => "frozen",
+        _ => "ambient",
+    };
+
+    private static void WriteShipment(Utf8JsonWriter json, PlannedShipment shipment)
+    {
+        json.WriteStartObject();
+        json.WriteString("id"u8, ShipmentId(shipment.OrderId, shipment.Index));
+        json.WriteString("status"u8, "planned");
+        json.WriteString("shipping_class"u8, ClassCode(shipment.Class));
+        json.WriteString("temperature"u8, TemperatureCode(shipment.Temperature));
+        json.WriteString("service_level"u8, shipment.ServiceLevel);
+        json.WriteString("warehouse_id"u8, shipment.WarehouseCode);
+        if (shipment.CarrierId is not null)
+        {
+            json.WriteString("carrier_id"u8, shipment.CarrierId);
+            json.WriteNumber("price_minor"u8, shipment.PriceMinor);
+            json.WriteString("currency"u8, shipment.Currency);
+            json.WriteBoolean("carrier_degraded"u8, shipment.CarrierDegraded);
+        }
+        if (shipment.Problem is not null)
+        {
+            json.WriteString("problem"u8, shipment.Problem);
+        }
+        json.WriteNumber("weight_grams"u8, shipment.WeightGrams);
+        json.WriteString("planned_at"u8, Time(shipment.PlannedAtMs));
+        json.WriteStartArray("items"u8);
+        foreach (var item in shipment.Items)
+        {
+            json.WriteStartObject();
+            json.WriteString("sku"u8, item.SkuCode);
+            json.WriteNumber("quantity"u8, item.Quantity);
             json.WriteEndObject();
         }
         json.WriteEndArray();

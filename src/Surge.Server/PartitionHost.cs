@@ -14,6 +14,10 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
 
     public ServerOptions Options { get; } = options;
 
+    /// <summary>Called once per partition right after it recovered, before it takes a command (downstream
+    /// stages open their journal readers here).</summary>
+    public Action<int, DurablePartition>? Opened { get; set; }
+
     public DurablePartition Open(int index)
     {
         if (index < 0 || index >= Options.Partitions)
@@ -26,6 +30,7 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
             var journal = SegmentJournal.Open(storage, new JournalOptions { SegmentBytesMax = Options.SegmentBytesMax });
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
             partition.Policy = new SnapshotPolicy(Options.SnapshotEveryBytes);
+            Opened?.Invoke(i, partition);
             return partition;
         });
     }

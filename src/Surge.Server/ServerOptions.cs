@@ -66,6 +66,10 @@ public sealed record ServerOptions
     /// <summary>How often each partition checks for unpaid holds past their expiry.</summary>
     public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Fulfillment rules: shipping classes, service levels and carriers (<c>serve --fulfillment FILE</c>).
+    /// The defaults plan shipments but know no carrier.</summary>
+    public Flow.FulfillmentRules Fulfillment { get; init; } = new();
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>

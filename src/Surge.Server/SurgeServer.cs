@@ -23,6 +23,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public IdempotencyStore Idempotency { get; } = new(options);
     public Gateway Gateway { get; private set; } = null!;
     public OrderService Orders { get; private set; } = null!;
+    public FlowService Flow { get; private set; } = null!;
     public bool Ready { get; private set; }
     public long OrdersAtStart { get; private set; }
 
@@ -30,9 +31,10 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
 
     public void Dispose() => _warehouseSync.Dispose();
 
-    internal void Attach(Gateway gateway)
+    internal void Attach(Gateway gateway, FlowService flow)
     {
         Gateway = gateway;
+        Flow = flow;
         Orders = new OrderService(gateway, Catalog, Options);
     }
 
@@ -162,13 +164,17 @@ public sealed class SurgeServer : IAsyncDisposable
         });
         builder.Services.AddSingleton<IHostLifetime, OwnerLifetime>(); // the owner of SurgeServer decides when it stops
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(new PartitionHost(options));
+        // Instances, not factories: the server disposes them itself, in order (the container would too, in its own).
+        var flowService = new FlowService(options);
+        builder.Services.AddSingleton(flowService);
+        builder.Services.AddSingleton(new PartitionHost(options) { Opened = flowService.OnPartitionOpened });
         builder.Services.AddSingleton(state);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         var (siloPort, gatewayPort) = (FreePort(), FreePort());
         builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
 
         var app = builder.Build();
+        flowService.Log = app.Services.GetRequiredService<ILogger<FlowService>>();
         app.Use(Problems.Middleware);
         app.Use(async (context, next) =>
         {
@@ -185,15 +191,19 @@ public sealed class SurgeServer : IAsyncDisposable
         try
         {
             var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
-            state.Attach(gateway);
+            state.Attach(gateway, app.Services.GetRequiredService<FlowService>());
             var recovery = await state.RecoverAsync();
+            state.Flow.Start(gateway);
             return new SurgeServer(app, state, control, adminKey, generated, recovery);
         }
         catch
         {
             var partitions = app.Services.GetRequiredService<PartitionHost>();
+            var flow = app.Services.GetRequiredService<FlowService>();
+            await flow.StopAsync();
             await app.StopAsync();
             await app.DisposeAsync();
+            await flow.DisposeAsync();
             await partitions.DisposeAsync();
             control.Dispose();
             state.Dispose();
@@ -275,9 +285,11 @@ public sealed class SurgeServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         var partitions = _app.Services.GetRequiredService<PartitionHost>();
+        await State.Flow.StopAsync(); // before the gateway: a stage may be sending status updates through it
         await State.Gateway.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await State.Flow.DisposeAsync(); // its readers before the journals
         await partitions.DisposeAsync();
         _control.Dispose();
         State.Dispose();
