@@ -18,6 +18,9 @@ if [[ $build_status -ne 0 ]]; then
   exit 1
 fi
 
+# The end-to-end carrier test verifies Surge's webhook signatures with the npm `standardwebhooks` package.
+(cd tools/webhook-verify && npm install --no-audit --no-fund --loglevel=error > /dev/null) || echo "webhook-verify: npm install failed (the carrier end-to-end test will say so)"
+
 dotnet test --solution Surge.slnx -c Release --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 

@@ -28,7 +28,15 @@ public sealed record PlannedShipment(
     string? Currency,
     bool CarrierDegraded,
     string? Problem,
-    long PlannedAtMs);
+    long PlannedAtMs)
+{
+    /// <summary>The shipment's stable id: the same for every plan of the same order.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Id => Ids(OrderId, Index);
+
+    public static string Ids(long orderId, int index) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"shp_{orderId}_{index}");
+}
 
 /// <summary>
 /// Plans the shipments of a paid seller order from <see cref="FulfillmentRules"/>: pure and deterministic given

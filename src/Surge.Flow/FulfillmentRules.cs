@@ -65,6 +65,10 @@ public sealed record CarrierConfig
 
     /// <summary>Most webhook deliveries sent to the carrier per second.</summary>
     public int RateLimitPerSecond { get; init; } = 100;
+
+    /// <summary>The carrier's raw tracking codes → tracking statuses (see <see cref="TrackingStatuses"/>); codes
+    /// not listed fall back to <see cref="TrackingStatuses.DefaultCodes"/>.</summary>
+    public IReadOnlyDictionary<string, string> StatusCodes { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -163,6 +167,8 @@ public sealed record FulfillmentRules
             }
             Require(c.Currency.Length == 3 && c.Currency.All(char.IsAsciiLetterUpper), $"{at}.currency: an ISO 4217 code such as \"KRW\"");
             Require(c.RateLimitPerSecond > 0, $"{at}.rate_limit_per_second must be > 0");
+            Require(c.StatusCodes.Values.All(TrackingStatuses.All.Contains),
+                $"{at}.status_codes: every value must be one of {string.Join(", ", TrackingStatuses.All.Order(StringComparer.Ordinal))}");
             Require(c.Endpoint is null || (Uri.TryCreate(c.Endpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"),
                 $"{at}.endpoint: an absolute http(s) URL");
             Require(c.Endpoint is null || c.Secret is not null, $"{at}.secret: required when an endpoint is set");

@@ -111,6 +111,10 @@ public sealed class FulfillmentStage : IDisposable
     /// <summary>Seller orders planned by this stage since it started (repeats after a restart included).</summary>
     public long PlannedOrders => Interlocked.Read(ref _plannedOrders);
 
+    /// <summary>Called with the shipments a step stored (new ones only), once they are durable: the dispatcher
+    /// takes them from here.</summary>
+    public Action<IReadOnlyList<ShipmentState>>? ShipmentsStored { get; set; }
+
     /// <summary>Called with the facts of every step, in journal order, after the step's effects are durable
     /// (customer updates and the tracking timeline hang here).</summary>
     public Action<int, IReadOnlyList<OrderFact>>? FactsObserved { get; set; }
@@ -172,7 +176,12 @@ public sealed class FulfillmentStage : IDisposable
             {
                 plans.Add(_planner.Plan(order, _isHealthy));
             }
-            await RetryAsync(() => _store.AppendAsync(plans), cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<ShipmentState> stored = [];
+            await RetryAsync(async () => stored = await _store.AppendPlansAsync(plans).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            if (stored.Count > 0)
+            {
+                ShipmentsStored?.Invoke(stored);
+            }
             var planned = plans.Where(p => p.Count > 0).Select(p => p[0].OrderId).ToList();
             await RetryAsync(() => _markAllocated(planned, cancellationToken), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _plannedOrders, planned.Count);

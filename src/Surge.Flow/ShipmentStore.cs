@@ -1,15 +1,65 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Surge.Journal;
 
 namespace Surge.Flow;
 
+/// <summary>Where a shipment's handover to its carrier stands.</summary>
+public enum DeliveryState
+{
+    /// <summary>Planned, not yet accepted by the carrier (or no carrier / no endpoint).</summary>
+    Pending,
+    /// <summary>The carrier accepted it and gave a tracking number.</summary>
+    Dispatched,
+    /// <summary>Every attempt failed until the retry horizon: waits for an operator to redrive it.</summary>
+    DeadLetter,
+}
+
+/// <summary>The carrier accepted a shipment.</summary>
+public sealed record DispatchRecord(string ShipmentId, string TrackingNumber, long AtMs);
+
+/// <summary>A shipment gave up on: why, after how many attempts.</summary>
+public sealed record DeadLetterRecord(string ShipmentId, string Reason, int Attempts, long AtMs);
+
+/// <summary>A tracking event from the carrier, normalized: <see cref="Status"/> is one of
+/// <see cref="TrackingStatuses.All"/>, <see cref="RawCode"/> the carrier's own code, <see cref="EventId"/> the
+/// carrier's id for the event (repeats are ignored).</summary>
+public sealed record TrackingUpdate(string ShipmentId, string Status, string RawCode, long AtMs, string EventId, string? Description);
+
+/// <summary>A shipment as the store knows it now.</summary>
+public sealed class ShipmentState(PlannedShipment plan)
+{
+    public PlannedShipment Plan { get; } = plan;
+    public string Id => Plan.Id;
+    public DeliveryState Delivery { get; internal set; }
+    public string? TrackingNumber { get; internal set; }
+    public long DispatchedAtMs { get; internal set; }
+    public string? DeadLetterReason { get; internal set; }
+    public int DeadLetterAttempts { get; internal set; }
+
+    /// <summary>Tracking events in the order they arrived.</summary>
+    public IReadOnlyList<TrackingUpdate> Tracking => _tracking;
+
+    internal readonly List<TrackingUpdate> _tracking = [];
+
+    /// <summary>The tracking status of the newest event (by its time), or null before the first.</summary>
+    public string? TrackingStatus => _tracking.Count == 0 ? null : _tracking.MaxBy(t => t.AtMs)!.Status;
+
+    /// <summary>One word for the API: planned, dispatched, dead_letter, or the latest tracking status.</summary>
+    public string Status => Delivery switch
+    {
+        DeliveryState.DeadLetter => "dead_letter",
+        DeliveryState.Dispatched => TrackingStatus ?? "dispatched",
+        _ => "planned",
+    };
+}
+
 /// <summary>
-/// The durable record of planned shipments: a journal of its own (one record per group of order plans, JSON)
-/// and an index by seller order rebuilt from it at open. The first plan stored for an order is the one that
-/// counts: a stage that repeats records after a restart plans those orders again (same ids), and the repeat is
-/// ignored here — carrier health may have changed in between, but what was decided and made durable stays.
+/// The durable record of shipments: a journal of its own (JSON records: plans, dispatches, dead letters,
+/// redrives, tracking events) and an in-memory index rebuilt from it at open. Effects are visible only once
+/// their record is durable. The first plan stored for an order is the one that counts: a stage that repeats
+/// records after a restart plans those orders again (same ids) and the repeat is ignored — carrier health may
+/// have changed in between, but what was decided and made durable stays. Thread-safe.
 /// </summary>
 public sealed class ShipmentStore : IAsyncDisposable
 {
@@ -17,11 +67,22 @@ public sealed class ShipmentStore : IAsyncDisposable
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    private sealed record StoreRecord(
+        string Kind,
+        List<List<PlannedShipment>>? Plans = null,
+        List<DispatchRecord>? Dispatched = null,
+        List<DeadLetterRecord>? DeadLetters = null,
+        List<string>? Redriven = null,
+        List<TrackingUpdate>? Tracking = null);
+
     private readonly IJournal _journal;
-    private readonly ConcurrentDictionary<long, IReadOnlyList<PlannedShipment>> _byOrder = new();
-    private long _shipments;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<long, ShipmentState[]> _byOrder = [];
+    private readonly Dictionary<string, ShipmentState> _byId = new(StringComparer.Ordinal);
+    private long _deadLetters;
 
     private ShipmentStore(IJournal journal) => _journal = journal;
 
@@ -29,42 +90,165 @@ public sealed class ShipmentStore : IAsyncDisposable
     public static ShipmentStore Open(IJournalStorage storage, JournalOptions? options = null)
     {
         var store = new ShipmentStore(SegmentJournal.Open(storage, options));
-        store._journal.Replay(0, (_, payload) => store.Index(
-            JsonSerializer.Deserialize<List<List<PlannedShipment>>>(payload, Json) ?? throw new InvalidDataException("a shipment record is not a JSON array")));
+        store._journal.Replay(0, (_, payload) => store.Apply(
+            JsonSerializer.Deserialize<StoreRecord>(payload, Json) ?? throw new InvalidDataException("a shipment record is not a JSON object")));
         return store;
     }
 
     /// <summary>Shipments planned (each order counted once).</summary>
-    public long Count => Interlocked.Read(ref _shipments);
+    public long Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _byId.Count;
+            }
+        }
+    }
 
     /// <summary>Orders with a plan.</summary>
-    public int Orders => _byOrder.Count;
+    public int Orders
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _byOrder.Count;
+            }
+        }
+    }
 
-    /// <summary>The plan of a seller order, empty when there is none (yet).</summary>
-    public IReadOnlyList<PlannedShipment> ForOrder(long orderId) => _byOrder.GetValueOrDefault(orderId, []);
+    /// <summary>Shipments in the dead-letter state now.</summary>
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
-    /// <summary>Stores the plans of several orders as one record; completes when it is durable (only then are
-    /// they visible through <see cref="ForOrder"/>).</summary>
-    public async Task AppendAsync(IReadOnlyList<IReadOnlyList<PlannedShipment>> plans)
+    /// <summary>The shipments of a seller order, empty when it has no plan (yet).</summary>
+    public IReadOnlyList<ShipmentState> ForOrder(long orderId)
+    {
+        lock (_gate)
+        {
+            return _byOrder.GetValueOrDefault(orderId, []);
+        }
+    }
+
+    public ShipmentState? Find(string shipmentId)
+    {
+        lock (_gate)
+        {
+            return _byId.GetValueOrDefault(shipmentId);
+        }
+    }
+
+    /// <summary>Every shipment matching <paramref name="filter"/>, in no particular order (a copy).</summary>
+    public List<ShipmentState> Where(Func<ShipmentState, bool> filter)
+    {
+        lock (_gate)
+        {
+            return _byId.Values.Where(filter).ToList();
+        }
+    }
+
+    /// <summary>Stores the plans of several orders as one record; completes when it is durable. Returns the
+    /// shipments that are new (a plan stored earlier for the same order wins).</summary>
+    public async Task<IReadOnlyList<ShipmentState>> AppendPlansAsync(IReadOnlyList<IReadOnlyList<PlannedShipment>> plans)
     {
         if (plans.Count == 0)
         {
-            return;
+            return [];
         }
-        var payload = JsonSerializer.SerializeToUtf8Bytes(plans, Json);
-        await _journal.Append(payload).Durable.ConfigureAwait(false);
-        Index(plans);
+        return await AppendAsync(new StoreRecord("planned", Plans: plans.Select(p => p.ToList()).ToList())).ConfigureAwait(false);
     }
 
-    private void Index(IEnumerable<IReadOnlyList<PlannedShipment>> plans)
+    public Task AppendDispatchedAsync(IReadOnlyList<DispatchRecord> dispatched) =>
+        dispatched.Count == 0 ? Task.CompletedTask : AppendAsync(new StoreRecord("dispatched", Dispatched: dispatched.ToList()));
+
+    public Task AppendDeadLettersAsync(IReadOnlyList<DeadLetterRecord> dead) =>
+        dead.Count == 0 ? Task.CompletedTask : AppendAsync(new StoreRecord("dead_letter", DeadLetters: dead.ToList()));
+
+    public Task AppendRedrivenAsync(IReadOnlyList<string> shipmentIds) =>
+        shipmentIds.Count == 0 ? Task.CompletedTask : AppendAsync(new StoreRecord("redriven", Redriven: shipmentIds.ToList()));
+
+    /// <summary>Stores tracking events; returns the ones that were new (an event id seen before is ignored).</summary>
+    public async Task<IReadOnlyList<TrackingUpdate>> AppendTrackingAsync(IReadOnlyList<TrackingUpdate> updates)
     {
-        foreach (var plan in plans)
+        if (updates.Count == 0)
         {
-            if (plan.Count > 0 && _byOrder.TryAdd(plan[0].OrderId, plan))
+            return [];
+        }
+        List<TrackingUpdate> fresh;
+        lock (_gate)
+        {
+            fresh = updates.Where(u => _byId.TryGetValue(u.ShipmentId, out var s) && !s._tracking.Any(t => t.EventId == u.EventId)).ToList();
+        }
+        if (fresh.Count == 0)
+        {
+            return [];
+        }
+        await AppendAsync(new StoreRecord("tracking", Tracking: fresh)).ConfigureAwait(false);
+        return fresh;
+    }
+
+    private async Task<IReadOnlyList<ShipmentState>> AppendAsync(StoreRecord record)
+    {
+        var payload = JsonSerializer.SerializeToUtf8Bytes(record, Json);
+        await _journal.Append(payload).Durable.ConfigureAwait(false);
+        return Apply(record);
+    }
+
+    private List<ShipmentState> Apply(StoreRecord record)
+    {
+        var added = new List<ShipmentState>();
+        lock (_gate)
+        {
+            foreach (var plan in record.Plans ?? [])
             {
-                Interlocked.Add(ref _shipments, plan.Count);
+                if (plan.Count > 0 && !_byOrder.ContainsKey(plan[0].OrderId))
+                {
+                    var states = plan.Select(p => new ShipmentState(p)).ToArray();
+                    _byOrder[plan[0].OrderId] = states;
+                    foreach (var state in states)
+                    {
+                        _byId[state.Id] = state;
+                    }
+                    added.AddRange(states);
+                }
+            }
+            foreach (var d in record.Dispatched ?? [])
+            {
+                if (_byId.TryGetValue(d.ShipmentId, out var s) && s.Delivery != DeliveryState.Dispatched)
+                {
+                    if (s.Delivery == DeliveryState.DeadLetter)
+                    {
+                        Interlocked.Decrement(ref _deadLetters);
+                    }
+                    (s.Delivery, s.TrackingNumber, s.DispatchedAtMs) = (DeliveryState.Dispatched, d.TrackingNumber, d.AtMs);
+                }
+            }
+            foreach (var d in record.DeadLetters ?? [])
+            {
+                if (_byId.TryGetValue(d.ShipmentId, out var s) && s.Delivery == DeliveryState.Pending)
+                {
+                    (s.Delivery, s.DeadLetterReason, s.DeadLetterAttempts) = (DeliveryState.DeadLetter, d.Reason, d.Attempts);
+                    Interlocked.Increment(ref _deadLetters);
+                }
+            }
+            foreach (var id in record.Redriven ?? [])
+            {
+                if (_byId.TryGetValue(id, out var s) && s.Delivery == DeliveryState.DeadLetter)
+                {
+                    (s.Delivery, s.DeadLetterReason) = (DeliveryState.Pending, null);
+                    Interlocked.Decrement(ref _deadLetters);
+                }
+            }
+            foreach (var t in record.Tracking ?? [])
+            {
+                if (_byId.TryGetValue(t.ShipmentId, out var s) && !s._tracking.Any(x => x.EventId == t.EventId))
+                {
+                    s._tracking.Add(t);
+                }
             }
         }
+        return added;
     }
 
     public ValueTask DisposeAsync() => _journal.DisposeAsync();

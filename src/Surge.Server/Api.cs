@@ -12,7 +12,7 @@ namespace Surge.Server;
 
 /// <summary>The /v1 HTTP API: authentication, validation, and the translation between JSON and engine commands.
 /// Every failure leaves as problem+json (see <see cref="Problems.Middleware"/>).</summary>
-public sealed class Api(ServerState state)
+public sealed partial class Api(ServerState state)
 {
     public const int TitleCharsMax = 200;
     public const int CategoryCharsMax = 100;
@@ -64,6 +64,7 @@ public sealed class Api(ServerState state)
             .Produces<TrackingResponse>(200).Problems(404);
         v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages: position and lag per partition (admin)").WithTags("operations")
             .Produces<FlowStatusResponse>(200).Problems(401, 403);
+        MapCarriers(v1);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
 
@@ -617,7 +618,8 @@ public sealed class Api(ServerState state)
     private async Task<(byte[] Bytes, int Length)> ReadBodyAsync(HttpContext context, ArrayPool<byte>? pool)
     {
         var type = context.Request.ContentType;
-        if (type is null || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (type is null || !(type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+            || type.StartsWith(Flow.CloudEvents.ContentType, StringComparison.OrdinalIgnoreCase)))
         {
             throw new ApiProblemException(415, "unsupported_media_type", "send the body as application/json");
         }

@@ -68,17 +68,34 @@ public sealed record PlacedLineBody(string Sku, int Quantity, string WarehouseId
 
 public sealed record ShipmentItemBody(string Sku, int Quantity);
 
+/// <summary>A carrier's tracking event: the normalized status and the carrier's own code.</summary>
+public sealed record ShipmentTrackingBody(string Status, string RawCode, DateTimeOffset At, string? Description);
+
 /// <summary>A planned shipment (GET /v1/orders/{id} only). carrier_id is absent when no carrier covers the
 /// destination and class; problem then says why.</summary>
-public sealed record ShipmentBody(string Id, string Status, string ShippingClass, string Temperature, string ServiceLevel, string WarehouseId,
+public sealed record ShipmentBody(string Id, string Status, string? TrackingNumber, string? DeadLetterReason, string ShippingClass, string Temperature, string ServiceLevel, string WarehouseId,
     string? CarrierId, long? PriceMinor, string? Currency, bool? CarrierDegraded, string? Problem, int WeightGrams, DateTimeOffset PlannedAt,
-    ShipmentItemBody[] Items);
+    ShipmentTrackingBody[] Tracking, ShipmentItemBody[] Items);
 
 public sealed record SellerOrderBody(string Id, string SellerId, string Status, string? CancelReason, PlacedLineBody[] Lines,
     ShipmentBody[]? Shipments = null);
 
 /// <summary>One downstream stage of one partition: how far it got and how far behind it is.</summary>
 public sealed record StageStatusBody(string Stage, int Partition, long Position, long LagRecords, double LagSeconds);
+
+public sealed record CarrierStatusBody(string Id, string? Name, string Breaker, int Queued, long Sent, long Failed, long DeadLetters);
+
+public sealed record CarrierList(CarrierStatusBody[] Carriers);
+
+public sealed record DeadLetterBody(string ShipmentId, string SellerOrderId, string Reason, int Attempts);
+
+public sealed record DeadLetterList(DeadLetterBody[] DeadLetters);
+
+public sealed record RedriveRequest(string[]? ShipmentIds = null);
+
+public sealed record RedriveResponse(int Redriven);
+
+public sealed record TrackingEventsResponse(int Accepted, int Duplicates);
 
 public sealed record FlowStatusResponse(StageStatusBody[] Stages, long OrdersPlanned, long ShipmentsPlanned, string[] Carriers);
 
@@ -123,4 +140,9 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(SellerOrderPage))]
 [JsonSerializable(typeof(TrackingResponse))]
 [JsonSerializable(typeof(FlowStatusResponse))]
+[JsonSerializable(typeof(CarrierList))]
+[JsonSerializable(typeof(DeadLetterList))]
+[JsonSerializable(typeof(RedriveRequest))]
+[JsonSerializable(typeof(RedriveResponse))]
+[JsonSerializable(typeof(TrackingEventsResponse))]
 public sealed partial class ApiJson : JsonSerializerContext;

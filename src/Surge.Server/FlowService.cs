@@ -31,7 +31,16 @@ public sealed class FlowService : IAsyncDisposable
         _stages = new FulfillmentStage?[options.Partitions];
         Store = ShipmentStore.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "shipments")),
             new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
+        Dispatcher = new CarrierDispatcher(options.Fulfillment, Store, _http, OnDispatchedAsync, options.Dispatch, options.Clock);
     }
+
+    private readonly HttpClient _http;
+
+    public CarrierDispatcher Dispatcher { get; }
+
+    /// <summary>Webhook ids seen on <c>POST /v1/carriers/{id}/events</c> (replays are refused).</summary>
+    public ReplayGuard Replays { get; } = new();
 
     public ShipmentStore Store { get; }
 
@@ -52,20 +61,22 @@ public sealed class FlowService : IAsyncDisposable
             Log.LogWarning("partition {Partition}: no fulfillment checkpoint and its journal starts after record 1; fulfillment starts at record {Sequence} (orders paid before it are not planned)",
                 partition, from + 1);
         }
-        _stages[partition] = new FulfillmentStage(partition, opened.Journal, checkpoints, _planner, Store, IsHealthy,
-            (orders, token) => MarkAllocatedAsync(partition, orders, token),
-            new StageOptions { IsTransient = e => e is AdmissionException or JournalBackpressureException or TimeoutException },
-            _options.Clock);
+        _stages[partition] = new FulfillmentStage(partition, opened.Journal, checkpoints, _planner, Store, Dispatcher.IsHealthy,
+            (orders, token) => AdvanceAsync(partition, orders.Select(o => (o, OrderStatus.Allocated)).ToList(), token),
+            new StageOptions { IsTransient = IsTransient }, _options.Clock)
+        {
+            ShipmentsStored = Dispatcher.Enqueue,
+        };
     }
 
-    /// <summary>Carrier health; every carrier counts as healthy until dispatch tracks failures per carrier.</summary>
-    private static bool IsHealthy(string carrier) => true;
+    private static bool IsTransient(Exception e) => e is AdmissionException or JournalBackpressureException or TimeoutException;
 
     /// <summary>Starts every stage's loop (after recovery, when the gateway exists).</summary>
     internal void Start(Gateway gateway)
     {
         _gateway = gateway;
         _loops = _stages.OfType<FulfillmentStage>().Select(stage => Task.Run(() => RunAsync(stage))).ToArray();
+        Dispatcher.Start();
     }
 
     private async Task RunAsync(FulfillmentStage stage)
@@ -81,22 +92,71 @@ public sealed class FlowService : IAsyncDisposable
         }
     }
 
-    private async Task MarkAllocatedAsync(int partition, IReadOnlyList<long> orders, CancellationToken cancellationToken)
+    /// <summary>Sends status updates to one partition in groups. Refusals by the engine are fine (a step back, or
+    /// an order cancelled by its seller after payment); refusals by admission control are retried by the caller.</summary>
+    private async Task AdvanceAsync(int partition, IReadOnlyList<(long Order, OrderStatus Status)> updates, CancellationToken cancellationToken)
     {
         var gateway = _gateway ?? throw new InvalidOperationException("the flow service has not started");
-        for (var start = 0; start < orders.Count; start += MarkGroupCommandsMax)
+        for (var start = 0; start < updates.Count; start += MarkGroupCommandsMax)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var group = orders.Skip(start).Take(MarkGroupCommandsMax).ToList();
-            // Rejections are fine: an order cancelled by its seller after payment cannot become allocated.
+            var group = updates.Skip(start).Take(MarkGroupCommandsMax).ToList();
             await gateway.SubmitGroup(partition, group.Count, w =>
             {
-                foreach (var order in group)
+                foreach (var (order, status) in group)
                 {
-                    w.AdvanceStatus(order, OrderStatus.Allocated);
+                    w.AdvanceStatus(order, status);
                 }
             }).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Moves the seller orders of these shipments along (dispatched, in transit, delivered…) as far as
+    /// all their shipments allow, retrying while the partitions are overloaded.</summary>
+    private async Task ProgressAsync(IEnumerable<long> sellerOrders, CancellationToken cancellationToken)
+    {
+        var byPartition = new Dictionary<int, List<(long, OrderStatus)>>();
+        foreach (var order in sellerOrders.Distinct())
+        {
+            var shipments = Store.ForOrder(order);
+            if (shipments.Count == 0 || OrderProgress.Target(shipments) is not { } target)
+            {
+                continue;
+            }
+            var partition = _gateway!.PartitionOf(shipments[0].Plan.SellerId);
+            if (!byPartition.TryGetValue(partition, out var list))
+            {
+                byPartition[partition] = list = [];
+            }
+            list.AddRange(OrderProgress.Steps(target).Select(step => (order, step)));
+        }
+        foreach (var (partition, updates) in byPartition)
+        {
+            while (true)
+            {
+                try
+                {
+                    await AdvanceAsync(partition, updates, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (IsTransient(e))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _options.Clock, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private Task OnDispatchedAsync(IReadOnlyList<ShipmentState> shipments, CancellationToken cancellationToken) =>
+        ProgressAsync(shipments.Select(s => s.Plan.OrderId), cancellationToken);
+
+    /// <summary>Stores a carrier's tracking events (new ones only) and moves their orders along. Returns how many
+    /// were new.</summary>
+    public async Task<int> RecordTrackingAsync(IReadOnlyList<TrackingUpdate> updates, CancellationToken cancellationToken)
+    {
+        var fresh = await Store.AppendTrackingAsync(updates).ConfigureAwait(false);
+        await ProgressAsync(fresh.Select(u => Store.Find(u.ShipmentId)!.Plan.OrderId), cancellationToken).ConfigureAwait(false);
+        return fresh.Count;
     }
 
     /// <summary>Lag of every started stage.</summary>
@@ -109,6 +169,7 @@ public sealed class FlowService : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_loops).ConfigureAwait(false);
         _loops = [];
+        await Dispatcher.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -124,6 +185,7 @@ public sealed class FlowService : IAsyncDisposable
             stage?.Dispose();
         }
         await Store.DisposeAsync().ConfigureAwait(false);
+        _http.Dispose();
         _stop.Dispose();
     }
 }

@@ -272,7 +272,7 @@ public static class OrderJson
     /// <summary>Writes an order; with <paramref name="shipments"/>, each seller order also lists its planned
     /// shipments (empty until the fulfillment stage planned it).</summary>
     public static void WriteOrder(Utf8JsonWriter json, OrderView order, IReadOnlyList<string> warehouses, TrackingTokens tokens,
-        Func<long, IReadOnlyList<PlannedShipment>>? shipments = null)
+        Func<long, IReadOnlyList<ShipmentState>>? shipments = null)
     {
         json.WriteStartObject();
         json.WriteString("id"u8, Ids.Order(order.Id));
@@ -290,7 +290,7 @@ public static class OrderJson
     }
 
     public static void WriteSellerOrder(Utf8JsonWriter json, ChildView child, IReadOnlyList<string> warehouses,
-        Func<long, IReadOnlyList<PlannedShipment>>? shipments = null)
+        Func<long, IReadOnlyList<ShipmentState>>? shipments = null)
     {
         json.WriteStartObject();
         json.WriteString("id"u8, Ids.SellerOrder(child.Id));
@@ -322,9 +322,6 @@ public static class OrderJson
         json.WriteEndObject();
     }
 
-    public static string ShipmentId(long sellerOrder, int index) =>
-        "shp_" + sellerOrder.ToString(CultureInfo.InvariantCulture) + "_" + index.ToString(CultureInfo.InvariantCulture);
-
     public static string ClassCode(ShippingClass shippingClass) => shippingClass switch
     {
         ShippingClass.Parcel => "parcel",
@@ -341,11 +338,20 @@ public static class OrderJson
         _ => "ambient",
     };
 
-    private static void WriteShipment(Utf8JsonWriter json, PlannedShipment shipment)
+    private static void WriteShipment(Utf8JsonWriter json, ShipmentState state)
     {
+        var shipment = state.Plan;
         json.WriteStartObject();
-        json.WriteString("id"u8, ShipmentId(shipment.OrderId, shipment.Index));
-        json.WriteString("status"u8, "planned");
+        json.WriteString("id"u8, state.Id);
+        json.WriteString("status"u8, state.Status);
+        if (state.TrackingNumber is not null)
+        {
+            json.WriteString("tracking_number"u8, state.TrackingNumber);
+        }
+        if (state.DeadLetterReason is not null)
+        {
+            json.WriteString("dead_letter_reason"u8, state.DeadLetterReason);
+        }
         json.WriteString("shipping_class"u8, ClassCode(shipment.Class));
         json.WriteString("temperature"u8, TemperatureCode(shipment.Temperature));
         json.WriteString("service_level"u8, shipment.ServiceLevel);
@@ -363,6 +369,20 @@ public static class OrderJson
         }
         json.WriteNumber("weight_grams"u8, shipment.WeightGrams);
         json.WriteString("planned_at"u8, Time(shipment.PlannedAtMs));
+        json.WriteStartArray("tracking"u8);
+        foreach (var update in state.Tracking)
+        {
+            json.WriteStartObject();
+            json.WriteString("status"u8, update.Status);
+            json.WriteString("raw_code"u8, update.RawCode);
+            json.WriteString("at"u8, Time(update.AtMs));
+            if (update.Description is not null)
+            {
+                json.WriteString("description"u8, update.Description);
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteStartArray("items"u8);
         foreach (var item in shipment.Items)
         {

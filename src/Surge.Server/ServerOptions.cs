@@ -70,6 +70,9 @@ public sealed record ServerOptions
     /// The defaults plan shipments but know no carrier.</summary>
     public Flow.FulfillmentRules Fulfillment { get; init; } = new();
 
+    /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
+    public Flow.DispatchOptions Dispatch { get; init; } = new();
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>

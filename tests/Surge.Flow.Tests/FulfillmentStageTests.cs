@@ -96,8 +96,8 @@ public sealed class FulfillmentStageTests : IAsyncDisposable
         Assert.Equal(20, Store.Orders);
         Assert.Equal(40, Store.Count); // the milk travels cold, apart from the mug
         var plan = Store.ForOrder(64);
-        Assert.Equal([ShippingClass.Parcel, ShippingClass.ColdChain], plan.Select(s => s.Class));
-        Assert.All(plan, s => Assert.Equal("kr-post", s.CarrierId));
+        Assert.Equal([ShippingClass.Parcel, ShippingClass.ColdChain], plan.Select(s => s.Plan.Class));
+        Assert.All(plan, s => Assert.Equal("kr-post", s.Plan.CarrierId));
     }
 
     [Fact]

@@ -185,67 +185,7 @@ public sealed class CrashTests
         }
     }
 
-    private static async Task<Process> StartAsync(string directory, int port)
-    {
-        var cli = FindCli();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { cli, "serve", "--data", directory, "--port", port.ToString(CultureInfo.InvariantCulture), "--partitions", "8" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["SURGE_ADMIN_KEY"] = AdminKey;
-        var process = Process.Start(start)!;
-        var ready = new TaskCompletionSource();
-        var output = new System.Text.StringBuilder();
-        process.OutputDataReceived += (_, e) =>
-        {
-            lock (output)
-            {
-                output.AppendLine(e.Data);
-            }
-            if (e.Data == "surge: ready")
-            {
-                ready.TrySetResult();
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            lock (output)
-            {
-                output.AppendLine(e.Data);
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var finished = await Task.WhenAny(ready.Task, process.WaitForExitAsync(TestContext.Current.CancellationToken), Task.Delay(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
-        if (finished != ready.Task)
-        {
-            process.Kill(entireProcessTree: true);
-            lock (output)
-            {
-                Assert.Fail($"surge serve did not become ready:\n{output}");
-            }
-        }
-        return process;
-    }
-
-    /// <summary>The CLI built with the solution (the test script builds everything before testing).</summary>
-    private static string FindCli()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Surge.slnx")))
-        {
-            directory = directory.Parent;
-        }
-        Assert.NotNull(directory);
-        var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
-        var cli = Path.Combine(directory.FullName, "src", "Surge.Cli", "bin", configuration, "net10.0", "surge.dll");
-        Assert.True(File.Exists(cli), $"{cli} is missing: build the solution first");
-        return cli;
-    }
+    private static Task<Process> StartAsync(string directory, int port) =>
+        CliProcess.StartAsync(["serve", "--data", directory, "--port", port.ToString(CultureInfo.InvariantCulture), "--partitions", "8"],
+            "surge: ready", new Dictionary<string, string> { ["SURGE_ADMIN_KEY"] = AdminKey });
 }

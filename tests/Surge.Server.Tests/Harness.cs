@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -134,4 +135,79 @@ public sealed class ApiClient(Uri baseAddress, string? key)
     }
 
     public async Task<long> AvailableAsync(string sku) => (await GetAsync($"/v1/skus/{sku}/stock")).Json!["available"]!.GetValue<long>();
+}
+
+/// <summary>The CLI built with the solution, run as a separate process (the test script builds everything first).</summary>
+public static class CliProcess
+{
+    /// <summary>Starts `surge ARGS` and waits (at most a minute) for <paramref name="readyLine"/> on its stdout.
+    /// Every line it prints goes to <paramref name="onLine"/>; its output is shown if it never gets ready.</summary>
+    public static async Task<Process> StartAsync(IEnumerable<string> args, string readyLine, IReadOnlyDictionary<string, string>? environment = null,
+        Action<string>? onLine = null)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(FindCli());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
+        var ready = new TaskCompletionSource();
+        var output = new System.Text.StringBuilder();
+        void Line(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+            onLine?.Invoke(line);
+            if (line == readyLine)
+            {
+                ready.TrySetResult();
+            }
+        }
+        process.OutputDataReceived += (_, e) => Line(e.Data);
+        process.ErrorDataReceived += (_, e) => Line(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var finished = await Task.WhenAny(ready.Task, process.WaitForExitAsync(TestContext.Current.CancellationToken),
+            Task.Delay(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+        if (finished != ready.Task)
+        {
+            process.Kill(entireProcessTree: true);
+            lock (output)
+            {
+                Assert.Fail($"surge {string.Join(' ', args)} did not print '{readyLine}':\n{output}");
+            }
+        }
+        return process;
+    }
+
+    /// <summary>The repository root (where Surge.slnx is).</summary>
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Surge.slnx")))
+        {
+            directory = directory.Parent;
+        }
+        Assert.NotNull(directory);
+        return directory.FullName;
+    }
+
+    private static string FindCli()
+    {
+        var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
+        var cli = Path.Combine(RepositoryRoot(), "src", "Surge.Cli", "bin", configuration, "net10.0", "surge.dll");
+        Assert.True(File.Exists(cli), $"{cli} is missing: build the solution first");
+        return cli;
+    }
 }

@@ -1,0 +1,468 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace Surge.Flow;
+
+/// <summary>Bounds and timing of carrier delivery, each with its unit.</summary>
+public sealed record DispatchOptions
+{
+    /// <summary>Most shipments in one webhook (a manifest); fewer when fewer are due.</summary>
+    public int ManifestShipmentsMax { get; init; } = 100;
+
+    /// <summary>Wait before the second attempt; it doubles with each failure (full jitter: a random half to all of it).</summary>
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between two attempts.</summary>
+    public TimeSpan RetryDelayMax { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long after planning a shipment is retried; then it goes to the dead-letter state.</summary>
+    public TimeSpan RetryHorizon { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Longest wait for a carrier's answer to one webhook.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The breaker opens when at least this share of the calls in <see cref="BreakerSamplingDuration"/> failed…</summary>
+    public double BreakerFailureRatio { get; init; } = 0.5;
+
+    /// <summary>…and at least this many calls were made in it.</summary>
+    public int BreakerMinimumCalls { get; init; } = 5;
+
+    public TimeSpan BreakerSamplingDuration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an open breaker sends nothing before one trial call.</summary>
+    public TimeSpan BreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>A carrier's delivery health for the API and the dashboard.</summary>
+public sealed record CarrierHealth(string CarrierId, string Breaker, int Queued, long Sent, long Failed, long DeadLetters);
+
+/// <summary>
+/// Hands planned shipments to their carriers as signed webhooks (Standard Webhooks headers, CloudEvents 1.0
+/// body): per carrier, due shipments go out in manifests of up to <see cref="DispatchOptions.ManifestShipmentsMax"/>,
+/// paced by the carrier's rate limit, through a circuit breaker (Polly). A failed attempt is retried with
+/// exponential backoff and jitter until <see cref="DispatchOptions.RetryHorizon"/> after planning, then the
+/// shipment is dead-lettered (durably) until redriven. A carrier's answer lists the shipments it accepted
+/// with their tracking numbers; only those are recorded as dispatched (durably) — the rest are retried.
+/// The webhook id is derived from the shipment ids it carries, so a repeat (after a lost answer or a restart)
+/// carries the same id, and every shipment id is stable: a carrier deduplicates by either.
+/// </summary>
+public sealed class CarrierDispatcher : IAsyncDisposable
+{
+    public const string ManifestEventType = "com.surge.shipments.manifest";
+    public const string EventSource = "/surge/fulfillment";
+
+    private readonly ShipmentStore _store;
+    private readonly HttpClient _http;
+    private readonly DispatchOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Func<IReadOnlyList<ShipmentState>, CancellationToken, Task> _onDispatched;
+    private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Task[] _loops = [];
+    private bool _disposed;
+
+    public CarrierDispatcher(FulfillmentRules rules, ShipmentStore store, HttpClient http, Func<IReadOnlyList<ShipmentState>, CancellationToken, Task> onDispatched,
+        DispatchOptions? options = null, TimeProvider? time = null)
+    {
+        _store = store;
+        _http = http;
+        _onDispatched = onDispatched;
+        _options = options ?? new DispatchOptions();
+        _time = time ?? TimeProvider.System;
+        foreach (var carrier in rules.Carriers.Where(c => c.Endpoint is not null))
+        {
+            _lanes[carrier.Id] = new Lane(this, carrier);
+        }
+    }
+
+    /// <summary>False while the carrier's breaker is open (the planner then prefers another carrier).</summary>
+    public bool IsHealthy(string carrierId) =>
+        !_lanes.TryGetValue(carrierId, out var lane) || lane.Breaker.CircuitState is not (CircuitState.Open or CircuitState.Isolated);
+
+    public IReadOnlyList<CarrierHealth> Health() => _lanes.Values.Select(l => l.Health()).ToList();
+
+    /// <summary>Queues shipments that are pending with a carrier this dispatcher calls; others are ignored.</summary>
+    public void Enqueue(IEnumerable<ShipmentState> shipments)
+    {
+        foreach (var shipment in shipments)
+        {
+            if (shipment.Delivery == DeliveryState.Pending && shipment.Plan.CarrierId is { } carrier && _lanes.TryGetValue(carrier, out var lane))
+            {
+                lane.Add(shipment, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            }
+        }
+    }
+
+    /// <summary>Starts one sending loop per carrier and queues every pending shipment in the store.</summary>
+    public void Start()
+    {
+        Enqueue(_store.Where(s => s.Delivery == DeliveryState.Pending && s.Plan.CarrierId is not null));
+        _loops = _lanes.Values.Select(l => Task.Run(() => l.RunAsync(_stop.Token))).ToArray();
+    }
+
+    /// <summary>Moves dead-lettered shipments of a carrier (all, or those listed) back to pending, durably, and
+    /// queues them. Returns how many.</summary>
+    public async Task<int> RedriveAsync(string carrierId, IReadOnlyCollection<string>? shipmentIds)
+    {
+        var dead = _store.Where(s => s.Delivery == DeliveryState.DeadLetter && s.Plan.CarrierId == carrierId
+            && (shipmentIds is null || shipmentIds.Contains(s.Id)));
+        await _store.AppendRedrivenAsync(dead.Select(s => s.Id).ToList()).ConfigureAwait(false);
+        Enqueue(dead);
+        return dead.Count;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+        foreach (var lane in _lanes.Values)
+        {
+            lane.Dispose();
+        }
+        _stop.Dispose();
+    }
+
+    /// <summary>The webhook id of a manifest: a hash of the shipment ids it carries (same set → same id).</summary>
+    public static string DeliveryId(IEnumerable<string> shipmentIds)
+    {
+        var joined = string.Join(',', shipmentIds.Order(StringComparer.Ordinal));
+        return "msg_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)).AsSpan(0, 12));
+    }
+
+    /// <summary>The manifest body: a CloudEvent whose data lists the shipments.</summary>
+    public static byte[] Manifest(string carrierId, string deliveryId, IReadOnlyList<ShipmentState> shipments, DateTimeOffset now) =>
+        CloudEvents.Write(ManifestEventType, EventSource, deliveryId, now, carrierId, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("carrier_id"u8, carrierId);
+            json.WriteStartArray("shipments"u8);
+            foreach (var s in shipments)
+            {
+                var p = s.Plan;
+                json.WriteStartObject();
+                json.WriteString("id"u8, s.Id);
+                json.WriteString("service_level"u8, p.ServiceLevel);
+                json.WriteString("shipping_class"u8, JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Class.ToString()));
+                json.WriteString("temperature"u8, JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Temperature.ToString()));
+                json.WriteString("origin_warehouse"u8, p.WarehouseCode);
+                json.WriteStartObject("destination"u8);
+                json.WriteString("country"u8, p.Destination.Country);
+                if (p.Destination.Region is not null)
+                {
+                    json.WriteString("region"u8, p.Destination.Region);
+                }
+                json.WriteEndObject();
+                json.WriteNumber("weight_grams"u8, p.WeightGrams);
+                json.WriteStartArray("items"u8);
+                foreach (var item in p.Items)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("sku"u8, item.SkuCode);
+                    json.WriteNumber("quantity"u8, item.Quantity);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+
+    /// <summary>One carrier's queue, pacing and breaker.</summary>
+    private sealed class Lane : IDisposable
+    {
+        private readonly CarrierDispatcher _owner;
+        private readonly CarrierConfig _carrier;
+        private readonly byte[] _key;
+        private readonly Lock _gate = new();
+        private readonly PriorityQueue<ShipmentState, long> _due = new();
+        private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+        private readonly SemaphoreSlim _signal = new(0);
+        private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
+        private long _sent;
+        private long _failed;
+        private long _nextSendMs;
+
+        public Lane(CarrierDispatcher owner, CarrierConfig carrier)
+        {
+            _owner = owner;
+            _carrier = carrier;
+            _ = WebhookSecret.TryParse(carrier.Secret!, out _key);
+            var options = owner._options;
+            _pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = owner._time }
+                .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
+                {
+                    FailureRatio = options.BreakerFailureRatio,
+                    MinimumThroughput = options.BreakerMinimumCalls,
+                    SamplingDuration = options.BreakerSamplingDuration,
+                    BreakDuration = options.BreakerBreakDuration,
+                    StateProvider = Breaker,
+                    ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
+                        .Handle<HttpRequestException>()
+                        .Handle<TimeoutRejectedException>()
+                        .HandleResult(r => (int)r.StatusCode >= 500 || r.StatusCode == HttpStatusCode.TooManyRequests),
+                })
+                .AddTimeout(options.RequestTimeout)
+                .Build();
+        }
+
+        public CircuitBreakerStateProvider Breaker { get; } = new();
+
+        public CarrierHealth Health()
+        {
+            int queued;
+            lock (_gate)
+            {
+                queued = _queued.Count;
+            }
+            return new CarrierHealth(_carrier.Id, Breaker.CircuitState.ToString().ToLowerInvariant(), queued, Interlocked.Read(ref _sent),
+                Interlocked.Read(ref _failed), _owner._store.Where(s => s.Delivery == DeliveryState.DeadLetter && s.Plan.CarrierId == _carrier.Id).Count);
+        }
+
+        public void Add(ShipmentState shipment, long dueMs)
+        {
+            lock (_gate)
+            {
+                if (!_queued.Add(shipment.Id))
+                {
+                    return;
+                }
+                _due.Enqueue(shipment, dueMs);
+            }
+            _signal.Release();
+        }
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var batch = await NextBatchAsync(stop).ConfigureAwait(false);
+                    await PaceAsync(stop).ConfigureAwait(false);
+                    await SendAsync(batch, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Waits until at least one shipment is due, then takes the due ones (up to a manifest).</summary>
+        private async Task<List<ShipmentState>> NextBatchAsync(CancellationToken stop)
+        {
+            while (true)
+            {
+                TimeSpan wait;
+                lock (_gate)
+                {
+                    var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
+                    if (_due.TryPeek(out _, out var dueMs) && dueMs <= now)
+                    {
+                        var batch = new List<ShipmentState>();
+                        while (batch.Count < _owner._options.ManifestShipmentsMax && _due.TryPeek(out var next, out dueMs) && dueMs <= now)
+                        {
+                            _due.Dequeue();
+                            _queued.Remove(next.Id);
+                            if (next.Delivery == DeliveryState.Pending)
+                            {
+                                batch.Add(next);
+                            }
+                        }
+                        if (batch.Count > 0)
+                        {
+                            return batch;
+                        }
+                        continue;
+                    }
+                    wait = _due.Count == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(dueMs - now);
+                }
+                await WaitAsync(wait, stop).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Until a shipment is added or <paramref name="wait"/> passed on the dispatcher's clock.</summary>
+        private async Task WaitAsync(TimeSpan wait, CancellationToken stop)
+        {
+            if (wait == Timeout.InfiniteTimeSpan)
+            {
+                await _signal.WaitAsync(stop).ConfigureAwait(false);
+                return;
+            }
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var signalled = _signal.WaitAsync(either.Token);
+            var elapsed = Task.Delay(wait, _owner._time, either.Token);
+            await Task.WhenAny(signalled, elapsed).ConfigureAwait(false);
+            await either.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(signalled, elapsed).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                // the other one of the two was cancelled
+            }
+            stop.ThrowIfCancellationRequested();
+        }
+
+        /// <summary>At most <see cref="CarrierConfig.RateLimitPerSecond"/> webhooks per second.</summary>
+        private async Task PaceAsync(CancellationToken stop)
+        {
+            var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
+            var at = Math.Max(now, _nextSendMs);
+            _nextSendMs = at + Math.Max(1, 1000 / _carrier.RateLimitPerSecond);
+            if (at > now)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(at - now), _owner._time, stop).ConfigureAwait(false);
+            }
+        }
+
+        private async Task SendAsync(List<ShipmentState> batch, CancellationToken stop)
+        {
+            var now = _owner._time.GetUtcNow();
+            var id = DeliveryId(batch.Select(s => s.Id));
+            var body = Manifest(_carrier.Id, id, batch, now);
+            string failure;
+            try
+            {
+                using var response = await _pipeline.ExecuteAsync(async token =>
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, _carrier.Endpoint) { Content = new ByteArrayContent(body) };
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue(CloudEvents.ContentType);
+                    var timestamp = _owner._time.GetUtcNow().ToUnixTimeSeconds();
+                    request.Headers.Add(StandardWebhooks.IdHeader, id);
+                    request.Headers.Add(StandardWebhooks.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    request.Headers.Add(StandardWebhooks.SignatureHeader, StandardWebhooks.Sign(_key, id, timestamp, body));
+                    return await _owner._http.SendAsync(request, token).ConfigureAwait(false);
+                }, stop).ConfigureAwait(false);
+                Interlocked.Increment(ref _sent);
+                if (response.IsSuccessStatusCode)
+                {
+                    var accepted = await AcceptedAsync(response, stop).ConfigureAwait(false);
+                    await RecordDispatchedAsync(batch, accepted, stop).ConfigureAwait(false);
+                    return;
+                }
+                failure = $"http_{(int)response.StatusCode}";
+                if ((int)response.StatusCode is >= 400 and < 500 and not 408 and not 429)
+                {
+                    await DeadLetterAsync(batch, failure).ConfigureAwait(false); // the carrier refuses it: retrying cannot help
+                    return;
+                }
+            }
+            catch (BrokenCircuitException)
+            {
+                var retryAt = _owner._time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_owner._options.BreakerBreakDuration.TotalMilliseconds;
+                foreach (var shipment in batch)
+                {
+                    Add(shipment, retryAt); // nothing was sent: not an attempt
+                }
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or JsonException)
+            {
+                Interlocked.Increment(ref _sent);
+                failure = e is TimeoutRejectedException ? "timeout" : e is JsonException ? "bad_answer" : "unreachable";
+            }
+            Interlocked.Increment(ref _failed);
+            await RetryLaterAsync(batch, failure).ConfigureAwait(false);
+        }
+
+        private static async Task<Dictionary<string, string>> AcceptedAsync(HttpResponseMessage response, CancellationToken stop)
+        {
+            var json = JsonNode.Parse(await response.Content.ReadAsStringAsync(stop).ConfigureAwait(false));
+            var accepted = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var item in json?["accepted"]?.AsArray() ?? [])
+            {
+                if (item?["shipment_id"]?.GetValue<string>() is { } shipment && item["tracking_number"]?.GetValue<string>() is { Length: > 0 } tracking)
+                {
+                    accepted[shipment] = tracking;
+                }
+            }
+            return accepted;
+        }
+
+        private async Task RecordDispatchedAsync(List<ShipmentState> batch, Dictionary<string, string> accepted, CancellationToken stop)
+        {
+            var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
+            var done = batch.Where(s => accepted.ContainsKey(s.Id)).ToList();
+            await _owner._store.AppendDispatchedAsync(done.Select(s => new DispatchRecord(s.Id, accepted[s.Id], now)).ToList()).ConfigureAwait(false);
+            lock (_gate)
+            {
+                foreach (var s in done)
+                {
+                    _attempts.Remove(s.Id);
+                }
+            }
+            if (done.Count > 0)
+            {
+                await _owner._onDispatched(done, stop).ConfigureAwait(false);
+            }
+            var missing = batch.Where(s => !accepted.ContainsKey(s.Id)).ToList();
+            if (missing.Count > 0)
+            {
+                await RetryLaterAsync(missing, "not_accepted").ConfigureAwait(false);
+            }
+        }
+
+        private async Task RetryLaterAsync(List<ShipmentState> batch, string failure)
+        {
+            var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
+            var options = _owner._options;
+            var dead = new List<ShipmentState>();
+            foreach (var shipment in batch)
+            {
+                int attempts;
+                lock (_gate)
+                {
+                    attempts = _attempts[shipment.Id] = _attempts.GetValueOrDefault(shipment.Id) + 1;
+                }
+                var backoff = Math.Min(options.RetryDelayMax.TotalMilliseconds, options.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(30, attempts - 1)));
+                var delay = (long)(backoff * (0.5 + Random.Shared.NextDouble() / 2));
+                if (now + delay > shipment.Plan.PlannedAtMs + (long)options.RetryHorizon.TotalMilliseconds)
+                {
+                    dead.Add(shipment);
+                }
+                else
+                {
+                    Add(shipment, now + delay);
+                }
+            }
+            await DeadLetterAsync(dead, failure).ConfigureAwait(false);
+        }
+
+        private async Task DeadLetterAsync(List<ShipmentState> shipments, string reason)
+        {
+            if (shipments.Count == 0)
+            {
+                return;
+            }
+            var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
+            List<DeadLetterRecord> records;
+            lock (_gate)
+            {
+                records = shipments.Select(s => new DeadLetterRecord(s.Id, reason, Math.Max(1, _attempts.GetValueOrDefault(s.Id)), now)).ToList();
+                foreach (var s in shipments)
+                {
+                    _attempts.Remove(s.Id);
+                }
+            }
+            await _owner._store.AppendDeadLettersAsync(records).ConfigureAwait(false);
+        }
+
+        public void Dispose() => _signal.Dispose();
+    }
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Flow;
+
+namespace Surge.Server;
+
+/// <summary>Carriers: their delivery health, dead letters and redrive (admin), and the signed tracking events they
+/// send back (no API key: the Standard Webhooks signature under the carrier's secret is the authentication).</summary>
+public sealed partial class Api
+{
+    /// <summary>Tracking events in one request.</summary>
+    public const int TrackingEventsPerRequestMax = 1_000;
+
+    private void MapCarriers(RouteGroupBuilder v1)
+    {
+        v1.MapGet("/carriers", Handler(ListCarriers)).WithName("listCarriers").WithSummary("Carriers and their delivery health: breaker, queue, dead letters (admin)")
+            .WithTags("carriers").Produces<CarrierList>(200).Problems(401, 403);
+        v1.MapGet("/carriers/{id}/dead-letters", Handler(ListDeadLetters)).WithName("listDeadLetters").WithSummary("Shipments a carrier never accepted (admin)")
+            .WithTags("carriers").Produces<DeadLetterList>(200).Problems(401, 403, 404);
+        v1.MapPost("/carriers/{id}/dead-letters/redrive", Handler(Redrive)).WithName("redriveDeadLetters")
+            .WithSummary("Send dead-lettered shipments again: all of the carrier's, or those listed (admin)").WithTags("carriers")
+            .Accepts<RedriveRequest>("application/json").Produces<RedriveResponse>(200).Problems(400, 401, 403, 404, 422);
+        v1.MapPost("/carriers/{id}/events", Handler(CarrierEvents)).WithName("postCarrierEvents").AllowAnonymous()
+            .WithSummary("Tracking events from a carrier: a CloudEvent signed by Standard Webhooks under the carrier's secret").WithTags("carriers")
+            .Produces<TrackingEventsResponse>(202).Problems(400, 401, 404, 409, 413, 415, 422);
+    }
+
+    private CarrierConfig FindCarrier(HttpContext context) =>
+        state.Flow.Rules.Carriers.FirstOrDefault(c => c.Id == (string)context.Request.RouteValues["id"]!)
+        ?? throw new ApiProblemException(404, "unknown_carrier", "no carrier with this id is configured");
+
+    private Task ListCarriers(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var health = state.Flow.Dispatcher.Health().ToDictionary(h => h.CarrierId);
+        var list = state.Flow.Rules.Carriers.Select(c => health.TryGetValue(c.Id, out var h)
+            ? new CarrierStatusBody(c.Id, c.Name, h.Breaker, h.Queued, h.Sent, h.Failed, h.DeadLetters)
+            : new CarrierStatusBody(c.Id, c.Name, "not_called", 0, 0, 0, 0)).ToArray();
+        return WriteAsync(context, 200, new CarrierList(list), ApiJson.Default.CarrierList);
+    }
+
+    private Task ListDeadLetters(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var carrier = FindCarrier(context);
+        var dead = state.Flow.Store.Where(s => s.Delivery == DeliveryState.DeadLetter && s.Plan.CarrierId == carrier.Id)
+            .OrderBy(s => s.Id, StringComparer.Ordinal)
+            .Select(s => new DeadLetterBody(s.Id, Ids.SellerOrder(s.Plan.OrderId), s.DeadLetterReason ?? "", s.DeadLetterAttempts)).ToArray();
+        return WriteAsync(context, 200, new DeadLetterList(dead), ApiJson.Default.DeadLetterList);
+    }
+
+    private async Task Redrive(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var carrier = FindCarrier(context);
+        var request = await ReadAsync(context, ApiJson.Default.RedriveRequest);
+        var redriven = await state.Flow.Dispatcher.RedriveAsync(carrier.Id, request.ShipmentIds?.ToHashSet(StringComparer.Ordinal));
+        await WriteAsync(context, 200, new RedriveResponse(redriven), ApiJson.Default.RedriveResponse);
+    }
+
+    /// <summary>
+    /// Verifies the signature (401 when missing or wrong, or the timestamp is more than 5 minutes off), refuses a
+    /// webhook id seen before (409), then reads a CloudEvent whose data is one event or <c>{"events": [...]}</c>,
+    /// each <c>{shipment_id, code, occurred_at, description?}</c>. Codes are normalized to the tracking statuses
+    /// (the raw code is kept); an unknown code or shipment is 422 and nothing of the request is stored.
+    /// </summary>
+    private async Task CarrierEvents(HttpContext context)
+    {
+        var carrier = FindCarrier(context);
+        if (carrier.Secret is null || !WebhookSecret.TryParse(carrier.Secret, out var key))
+        {
+            throw new ApiProblemException(404, "unknown_carrier", "this carrier has no signing secret configured, so its events cannot be verified");
+        }
+        var body = await ReadBodyAsync(context);
+        var headers = context.Request.Headers;
+        var now = Options.Clock.GetUtcNow();
+        var id = headers[StandardWebhooks.IdHeader].ToString();
+        var verdict = StandardWebhooks.Verify(key, id, headers[StandardWebhooks.TimestampHeader].ToString(),
+            headers[StandardWebhooks.SignatureHeader].ToString(), body, now);
+        if (verdict != WebhookVerdict.Valid)
+        {
+            throw new ApiProblemException(401, StandardWebhooks.VerdictCode(verdict), verdict switch
+            {
+                WebhookVerdict.MissingHeaders => "send webhook-id, webhook-timestamp and webhook-signature",
+                WebhookVerdict.TimestampOutOfTolerance => $"webhook-timestamp is more than {StandardWebhooks.Tolerance.TotalMinutes} minutes away from this server's clock",
+                WebhookVerdict.BadTimestamp => "webhook-timestamp must be Unix seconds",
+                _ => "no signature matches the body under this carrier's secret",
+            });
+        }
+        var updates = ParseTrackingEvents(carrier, body);
+        if (!state.Flow.Replays.TryRecord(carrier.Id + "/" + id, now))
+        {
+            throw new ApiProblemException(409, StandardWebhooks.VerdictCode(WebhookVerdict.Replayed), $"webhook {id} was received before");
+        }
+        var fresh = await state.Flow.RecordTrackingAsync(updates, context.RequestAborted);
+        await WriteAsync(context, 202, new TrackingEventsResponse(fresh, updates.Count - fresh), ApiJson.Default.TrackingEventsResponse);
+    }
+
+    private List<TrackingUpdate> ParseTrackingEvents(CarrierConfig carrier, byte[] body)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiProblemException(400, "malformed_json", e.Message);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || Str(root, "specversion") != "1.0" || Str(root, "id") is not { Length: > 0 } eventId
+                || Str(root, "type") is not { Length: > 0 } || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
+            {
+                throw new RequestShapeException("the body must be a CloudEvents 1.0 JSON event (specversion \"1.0\", id, type, data object)");
+            }
+            var items = data.TryGetProperty("events", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray().ToList() : [data];
+            if (items.Count is 0 or > TrackingEventsPerRequestMax)
+            {
+                throw new RequestShapeException($"data.events: 1 to {TrackingEventsPerRequestMax} events");
+            }
+            var updates = new List<TrackingUpdate>(items.Count);
+            for (var i = 0; i < items.Count; i++)
+            {
+                var at = items.Count == 1 ? "data" : $"data.events[{i}]";
+                var item = items[i];
+                var shipmentId = Str(item, "shipment_id") ?? throw new RequestShapeException($"{at}.shipment_id: required");
+                var code = Str(item, "code") is { Length: > 0 and <= 64 } c ? c : throw new RequestShapeException($"{at}.code: 1 to 64 characters");
+                var occurred = Str(item, "occurred_at") is { } t && DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
+                    ? time : throw new RequestShapeException($"{at}.occurred_at: an RFC 3339 time");
+                var description = Str(item, "description") is { } d ? Text(d, $"{at}.description", 500) : null;
+                var shipment = state.Flow.Store.Find(shipmentId);
+                if (shipment is null || shipment.Plan.CarrierId != carrier.Id)
+                {
+                    throw new ApiProblemException(422, "unknown_shipment", $"{at}.shipment_id: no shipment {shipmentId} was handed to {carrier.Id}");
+                }
+                var status = TrackingStatuses.Normalize(carrier, code)
+                    ?? throw new ApiProblemException(422, "unknown_tracking_code", $"{at}.code: '{code}' is not a known code of {carrier.Id} (map it in status_codes)");
+                updates.Add(new TrackingUpdate(shipmentId, status, code, occurred.ToUnixTimeMilliseconds(),
+                    items.Count == 1 ? eventId : $"{eventId}#{i}", description));
+            }
+            return updates;
+        }
+    }
+
+    private static string? Str(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}

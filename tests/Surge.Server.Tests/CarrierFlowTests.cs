@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Surge.Flow;
+
+namespace Surge.Server.Tests;
+
+/// <summary>
+/// The downstream flow end to end with the real `surge carrier-sim` process: order → payment → plan → signed
+/// manifest to the carrier → tracking events back → delivered. Signatures are checked on both sides, and the
+/// manifests the carrier received are verified again by the `standardwebhooks` npm package under Node.
+/// </summary>
+public sealed class CarrierFlowTests
+{
+    private const string CarrierId = "sim-parcel";
+    private static readonly string Secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    private sealed record Setup(TestServer Server, Process Carrier, int CarrierPort, string Capture) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Server.DisposeAsync();
+            Carrier.Kill(entireProcessTree: true);
+            await Carrier.WaitForExitAsync();
+            Carrier.Dispose();
+            File.Delete(Capture);
+        }
+    }
+
+    private static async Task<Setup> StartAsync(string[] simArgs, DispatchOptions? dispatch = null)
+    {
+        var (serverPort, carrierPort) = (SurgeServer.FreePort(), SurgeServer.FreePort());
+        var capture = Path.Combine(Path.GetTempPath(), $"surge-capture-{Guid.NewGuid():N}.jsonl");
+        var carrier = await CliProcess.StartAsync(
+            ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
+                "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--capture", capture, .. simArgs],
+            "carrier-sim: ready");
+        var rules = new FulfillmentRules
+        {
+            Carriers =
+            [
+                new CarrierConfig
+                {
+                    Id = CarrierId, Endpoint = $"http://127.0.0.1:{carrierPort}/shipments", Secret = Secret, Countries = ["KR"],
+                    Classes = [ShippingClass.Parcel], Services = ["standard"], RateLimitPerSecond = 1_000,
+                    Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 400) },
+                },
+            ],
+        };
+        var server = await TestServer.StartAsync(o => o with { Port = serverPort, Fulfillment = rules, Dispatch = dispatch ?? o.Dispatch });
+        return new Setup(server, carrier, carrierPort, capture);
+    }
+
+    private static async Task<List<string>> PaidOrdersAsync(TestServer server, string sellerId, string sku, int count)
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order($"buyer-{i}", (sellerId, sku, 1)));
+            Assert.Equal(HttpStatusCode.Created, placed.Status);
+            var id = placed.Json!["id"]!.GetValue<string>();
+            Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
+            ids.Add(id);
+        }
+        return ids;
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> done, string what, int seconds = 45)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await done())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    private static async Task<List<JsonNode>> OrdersAsync(TestServer server, IEnumerable<string> ids)
+    {
+        var orders = new List<JsonNode>();
+        foreach (var id in ids)
+        {
+            orders.Add((await server.Admin.GetAsync($"/v1/orders/{id}")).Json!);
+        }
+        return orders;
+    }
+
+    private static async Task<JsonNode> SimStatsAsync(int port) =>
+        JsonNode.Parse(await Http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/stats"), TestContext.Current.CancellationToken))!;
+
+    private static IEnumerable<JsonNode> Shipments(JsonNode order) =>
+        order["seller_orders"]!.AsArray().SelectMany(c => c!["shipments"]!.AsArray()).Select(s => s!);
+
+    /// <summary>Runs the npm `standardwebhooks` verifier over what the carrier received; returns (verified, failed).</summary>
+    private static async Task<(int Verified, int Failed)> VerifyWithNodeAsync(string capture)
+    {
+        var tool = Path.Combine(CliProcess.RepositoryRoot(), "tools", "webhook-verify");
+        Assert.True(Directory.Exists(Path.Combine(tool, "node_modules", "standardwebhooks")),
+            $"run `npm install` in {tool} first (scripts/test.sh does)");
+        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = tool };
+        foreach (var arg in new[] { "verify.mjs", Secret, capture })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var node = Process.Start(start)!;
+        var output = await node.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var errors = await node.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await node.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.True(output.Length > 0, $"the verifier printed nothing: {errors}");
+        var result = JsonNode.Parse(output)!;
+        return (result["verified"]!.GetValue<int>(), result["failed"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task PaidOrders_AreHandedToTheCarrier_AndFollowItsEventsToDelivered_InOrder_WithSignaturesVerifiedByNode()
+    {
+        await using var setup = await StartAsync([]);
+        var server = setup.Server;
+        var (_, sellerId) = await server.SellerWithStockAsync("teapot", units: 100);
+        var ids = await PaidOrdersAsync(server, sellerId, "teapot", 12);
+
+        await EventuallyAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+            "every order is delivered");
+
+        var orders = await OrdersAsync(server, ids);
+        var shipments = orders.SelectMany(Shipments).ToList();
+        Assert.Equal(12, shipments.Count);
+        Assert.All(shipments, s =>
+        {
+            Assert.Equal("delivered", s["status"]!.GetValue<string>());
+            Assert.StartsWith("SIM", s["tracking_number"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal([("in_transit", "PU"), ("out_for_delivery", "OD"), ("delivered", "DL")],
+                s["tracking"]!.AsArray().Select(t => (t!["status"]!.GetValue<string>(), t["raw_code"]!.GetValue<string>())));
+        });
+        Assert.Equal(12, shipments.Select(s => s["tracking_number"]!.GetValue<string>()).Distinct().Count());
+        var stats = await SimStatsAsync(setup.CarrierPort);
+        Assert.Equal((12, 0L), (stats["shipments"]!.GetValue<int>(), stats["bad_signatures"]!.GetValue<long>()));
+        var (verified, failed) = await VerifyWithNodeAsync(setup.Capture);
+        Assert.Equal((stats["requests"]!.GetValue<int>(), 0), (verified, failed));
+        Assert.True(verified > 0);
+    }
+
+    [Fact]
+    public async Task CarrierOutage_OpensTheBreaker_LosesNothing_AndEveryShipmentArrivesOncePerId()
+    {
+        var dispatch = new DispatchOptions
+        {
+            FirstRetryDelay = TimeSpan.FromMilliseconds(100), RetryDelayMax = TimeSpan.FromMilliseconds(500), ManifestShipmentsMax = 3,
+            BreakerMinimumCalls = 2, BreakerSamplingDuration = TimeSpan.FromSeconds(2), BreakerBreakDuration = TimeSpan.FromMilliseconds(500),
+        };
+        await using var setup = await StartAsync(["--outage", "0-6"], dispatch);
+        var server = setup.Server;
+        var (_, sellerId) = await server.SellerWithStockAsync("kettle", units: 100);
+        var ids = await PaidOrdersAsync(server, sellerId, "kettle", 10);
+
+        var sawOpen = false;
+        await EventuallyAsync(async () =>
+        {
+            var carriers = (await server.Admin.GetAsync("/v1/carriers")).Json!["carriers"]!.AsArray();
+            sawOpen |= carriers[0]!["breaker"]!.GetValue<string>() == "open";
+            return (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered");
+        }, "every order is delivered after the outage", seconds: 60);
+
+        Assert.True(sawOpen, "the breaker should have opened during the outage");
+        var stats = await SimStatsAsync(setup.CarrierPort);
+        Assert.True(stats["injected_failures"]!.GetValue<long>() > 0, "the outage should have refused manifests");
+        Assert.Equal(10, stats["shipments"]!.GetValue<int>());
+        var shipments = (await OrdersAsync(server, ids)).SelectMany(Shipments).ToList();
+        Assert.Equal(10, shipments.Select(s => s["tracking_number"]!.GetValue<string>()).Distinct().Count());
+        Assert.All(shipments, s => Assert.Equal(3, s["tracking"]!.AsArray().Count));
+    }
+
+    [Fact]
+    public async Task PastTheRetryHorizon_ShipmentsAreDeadLettered_AndARedriveDeliversThem()
+    {
+        var dispatch = new DispatchOptions
+        {
+            FirstRetryDelay = TimeSpan.FromMilliseconds(100), RetryDelayMax = TimeSpan.FromMilliseconds(200), RetryHorizon = TimeSpan.FromSeconds(1),
+            BreakerMinimumCalls = 1_000,
+        };
+        await using var setup = await StartAsync(["--outage", "0-4"], dispatch);
+        var server = setup.Server;
+        var (_, sellerId) = await server.SellerWithStockAsync("vase", units: 10);
+        var ids = await PaidOrdersAsync(server, sellerId, "vase", 3);
+
+        JsonArray dead = [];
+        await EventuallyAsync(async () =>
+        {
+            dead = (await server.Admin.GetAsync($"/v1/carriers/{CarrierId}/dead-letters")).Json!["dead_letters"]!.AsArray();
+            return dead.Count == 3;
+        }, "the three shipments are dead-lettered");
+        Assert.All(dead, d => Assert.Equal("http_503", d!["reason"]!.GetValue<string>()));
+        Assert.All(await OrdersAsync(server, ids), o => Assert.Equal("dead_letter", Shipments(o).Single()["status"]!.GetValue<string>()));
+        await EventuallyAsync(() => OutageOverAsync(setup.CarrierPort), "the outage is over");
+
+        var redrive = await server.Admin.PostAsync($"/v1/carriers/{CarrierId}/dead-letters/redrive", new { });
+        Assert.True(redrive.Status == HttpStatusCode.OK, redrive.Body);
+        Assert.Equal(3, redrive.Json!["redriven"]!.GetValue<int>());
+
+        await EventuallyAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+            "every redriven order is delivered");
+        Assert.Empty((await server.Admin.GetAsync($"/v1/carriers/{CarrierId}/dead-letters")).Json!["dead_letters"]!.AsArray());
+        Assert.Equal("unknown_carrier", (await server.Admin.GetAsync("/v1/carriers/nope/dead-letters")).ProblemCode);
+    }
+
+    /// <summary>True once a probe manifest (unsigned, so refused with 401 rather than 503) shows the outage ended.</summary>
+    private static async Task<bool> OutageOverAsync(int port)
+    {
+        using var content = new StringContent("{}");
+        using var response = await Http.PostAsync(new Uri($"http://127.0.0.1:{port}/shipments"), content, TestContext.Current.CancellationToken);
+        return response.StatusCode != HttpStatusCode.ServiceUnavailable;
+    }
+}
