@@ -45,13 +45,10 @@ public sealed class ShipmentState(PlannedShipment plan)
     /// <summary>The tracking status of the newest event (by its time), or null before the first.</summary>
     public string? TrackingStatus => _tracking.Count == 0 ? null : _tracking.MaxBy(t => t.AtMs)!.Status;
 
-    /// <summary>One word for the API: planned, dispatched, dead_letter, or the latest tracking status.</summary>
-    public string Status => Delivery switch
-    {
-        DeliveryState.DeadLetter => "dead_letter",
-        DeliveryState.Dispatched => TrackingStatus ?? "dispatched",
-        _ => "planned",
-    };
+    /// <summary>One word for the API: dead_letter, else the latest tracking status, else dispatched or planned.
+    /// (A carrier without an endpoint in the rules takes shipments some other way and only reports tracking.)</summary>
+    public string Status => Delivery == DeliveryState.DeadLetter ? "dead_letter"
+        : TrackingStatus ?? (Delivery == DeliveryState.Dispatched ? "dispatched" : "planned");
 }
 
 /// <summary>

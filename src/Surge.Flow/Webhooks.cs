@@ -114,21 +114,30 @@ public sealed class ReplayGuard(int entriesMax = 1_000_000)
         var horizon = nowMs - (long)(2 * StandardWebhooks.Tolerance.TotalMilliseconds);
         lock (_gate)
         {
-            while (_order.Count > 0 && (_order.Peek().AtMs < horizon || _order.Count >= entriesMax))
+            while (_order.Count > 0 && _order.Peek().AtMs < horizon)
             {
-                var (old, at) = _order.Dequeue();
-                if (_seen.TryGetValue(old, out var recorded) && recorded == at)
-                {
-                    _seen.Remove(old);
-                }
+                Forget();
             }
             if (_seen.ContainsKey(id))
             {
                 return false;
             }
+            while (_order.Count >= entriesMax)
+            {
+                Forget();
+            }
             _seen[id] = nowMs;
             _order.Enqueue((id, nowMs));
             return true;
+        }
+    }
+
+    private void Forget()
+    {
+        var (old, at) = _order.Dequeue();
+        if (_seen.TryGetValue(old, out var recorded) && recorded == at)
+        {
+            _seen.Remove(old);
         }
     }
 }

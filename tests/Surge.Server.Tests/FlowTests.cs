@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using Surge.Flow;
 
@@ -81,6 +85,83 @@ public sealed class FlowTests
             f => f["stages"]!.AsArray().All(s => s!["lag_records"]!.GetValue<long>() == 0), "every stage caught up after the restart");
         Assert.Equal((1, 2), (flow["orders_planned"]!.GetValue<long>(), flow["shipments_planned"]!.GetValue<long>()));
     }
+
+    private static readonly byte[] CarrierKey = RandomNumberGenerator.GetBytes(32);
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>POSTs a tracking CloudEvent for a shipment as the carrier would, signed with <paramref name="key"/>.</summary>
+    private static async Task<(HttpStatusCode Status, string Body)> CarrierEventAsync(TestServer server, string carrier, string webhookId,
+        string shipment, string code, byte[]? key = null, DateTimeOffset? sentAt = null, string? body = null)
+    {
+        var time = sentAt ?? DateTimeOffset.UtcNow;
+        body ??= $$$"""{"specversion":"1.0","type":"com.example.tracking","source":"/carrier","id":"{{{webhookId}}}","data":{"shipment_id":"{{{shipment}}}","code":"{{{code}}}","occurred_at":"{{{time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}}}"}}""";
+        var bytes = Encoding.UTF8.GetBytes(body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Server.BaseAddress, $"/v1/carriers/{carrier}/events"))
+        {
+            Content = new ByteArrayContent(bytes),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/cloudevents+json");
+        var timestamp = time.ToUnixTimeSeconds();
+        request.Headers.Add("webhook-id", webhookId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", StandardWebhooks.Sign(key ?? CarrierKey, webhookId, timestamp, bytes));
+        using var response = await Http.SendAsync(request, TestContext.Current.CancellationToken);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    private static string Code(string problem) => JsonNode.Parse(problem)!["code"]!.GetValue<string>();
+
+    [Fact]
+    public async Task CarrierEvents_AreVerifiedNormalizedAndApplied_AndEveryBadOneIsRefusedWithItsReason()
+    {
+        var rules = new FulfillmentRules
+        {
+            Carriers =
+            [
+                new CarrierConfig
+                {
+                    Id = "offline-post", Secret = "whsec_" + Convert.ToBase64String(CarrierKey), Countries = ["KR"], Classes = [ShippingClass.Parcel],
+                    Services = ["standard"], Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(1_000, 100) },
+                    StatusCodes = new Dictionary<string, string> { ["ARR"] = "in_transit" },
+                },
+            ],
+        };
+        await using var server = await TestServer.StartAsync(o => o with { Fulfillment = rules });
+        var (_, sellerId) = await server.SellerWithStockAsync("globe", units: 5);
+        var id = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("t1", (sellerId, "globe", 1)))).Json!["id"]!.GetValue<string>();
+        await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });
+        var order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+            o => o["status"]!.GetValue<string>() == "allocated", "the order is allocated");
+        var shipment = order["seller_orders"]![0]!["shipments"]![0]!["id"]!.GetValue<string>();
+
+        var good = await CarrierEventAsync(server, "offline-post", "evt-1", shipment, "ARR");
+        Assert.Equal(HttpStatusCode.Accepted, good.Status);
+        Assert.Equal(1, JsonNode.Parse(good.Body)!["accepted"]!.GetValue<int>());
+        Assert.Equal((HttpStatusCode.Conflict, "webhook_replayed"), Replay(await CarrierEventAsync(server, "offline-post", "evt-1", shipment, "ARR")));
+        Assert.Equal((HttpStatusCode.Unauthorized, "bad_webhook_signature"),
+            Replay(await CarrierEventAsync(server, "offline-post", "evt-2", shipment, "DL", key: RandomNumberGenerator.GetBytes(32))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "webhook_timestamp_out_of_tolerance"),
+            Replay(await CarrierEventAsync(server, "offline-post", "evt-3", shipment, "DL", sentAt: DateTimeOffset.UtcNow.AddMinutes(-6))));
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "unknown_tracking_code"), Replay(await CarrierEventAsync(server, "offline-post", "evt-4", shipment, "ZZZ")));
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "unknown_shipment"), Replay(await CarrierEventAsync(server, "offline-post", "evt-5", "shp_1_0", "DL")));
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "invalid_request"),
+            Replay(await CarrierEventAsync(server, "offline-post", "evt-6", shipment, "DL", body: """{"specversion":"0.3","id":"x","type":"t","data":{}}""")));
+        Assert.Equal((HttpStatusCode.BadRequest, "malformed_json"),
+            Replay(await CarrierEventAsync(server, "offline-post", "evt-7", shipment, "DL", body: "{not json")));
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_carrier"), Replay(await CarrierEventAsync(server, "nobody", "evt-8", shipment, "DL")));
+
+        order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+            o => o["status"]!.GetValue<string>() == "in_transit", "the order is in transit");
+        var tracked = order["seller_orders"]![0]!["shipments"]![0]!;
+        Assert.Equal("in_transit", tracked["status"]!.GetValue<string>());
+        Assert.Equal(("in_transit", "ARR"), (tracked["tracking"]![0]!["status"]!.GetValue<string>(), tracked["tracking"]![0]!["raw_code"]!.GetValue<string>()));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await CarrierEventAsync(server, "offline-post", "evt-9", shipment, "DL")).Status);
+        await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+            o => o["status"]!.GetValue<string>() == "delivered", "the order is delivered");
+    }
+
+    private static (HttpStatusCode, string) Replay((HttpStatusCode Status, string Body) answer) => (answer.Status, Code(answer.Body));
 
     [Fact]
     public async Task WithoutCarriers_ShipmentsArePlannedButUnassigned_WithTheReason()
