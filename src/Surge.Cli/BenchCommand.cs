@@ -14,6 +14,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Recovery());
         bench.Subcommands.Add(Forecast());
         bench.Subcommands.Add(Http());
+        bench.Subcommands.Add(Flow());
         return bench;
     }
 
@@ -148,6 +149,39 @@ internal static class BenchCommand
         return command;
     }
 
+
+    private static Command Flow()
+    {
+        var json = Output.JsonOption();
+        var orders = Output.PositiveOption("--orders", "Paid orders in the backlog", 1_000_000, 10_000_000);
+        var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", Server.ServerOptions.DefaultPartitions, Server.ServerOptions.PartitionsMax);
+        var sellers = Output.PositiveOption("--sellers", "Sellers (one SKU each) the orders spread over", 256, 10_000);
+        var ingest = Output.PositiveOption("--ingest", "New orders per second taken while the backlog drains", 10_000, 1_000_000);
+        var manifest = Output.PositiveOption("--manifest", "Shipments per carrier webhook at most", 100, 10_000);
+        var timeout = Output.PositiveOption("--timeout", "Seconds to wait for the drain before giving up", 600, 36_000);
+        var command = new Command("flow", "Drain a backlog of paid orders through planning and carrier notification (to a carrier-sim process), with intake running.")
+        {
+            json, orders, partitions, sellers, ingest, manifest, timeout,
+        };
+        command.SetAction(async parse =>
+        {
+            var options = new FlowBenchOptions(parse.GetValue(orders), parse.GetValue(partitions), parse.GetValue(sellers), parse.GetValue(ingest),
+                parse.GetValue(manifest), parse.GetValue(timeout));
+            var r = await Output.WithProgressAsync("flow", p => FlowBench.RunAsync(options, p));
+            var table = new Table().AddColumns("measure", "value", "note");
+            table.AddRow("orders", $"{r.Orders:N0}", $"paid, in the backlog when the stages started (built in {r.BacklogBuildS:F1} s)");
+            table.AddRow("planned_s", $"{r.PlannedS:F1}", "every order planned and stored");
+            table.AddRow("drain_s", $"{r.DrainS:F1}", $"every shipment accepted by the carrier; {r.CarrierRequests:N0} webhooks of ≤ {r.ManifestShipments}");
+            table.AddRow("orders_per_s", $"{r.OrdersPerS:N0}", "backlog / drain_s");
+            table.AddRow("ingest_orders_per_s", $"{r.IngestOrdersPerS:N0}", $"new orders taken meanwhile (asked: {options.IngestPerS:N0}/s); batch p99 {r.IngestP99Ms:F1} ms");
+            table.AddRow("ingest_worst_second", $"{r.IngestWorstSecond:N0}", "fewest new orders taken in one second of the drain");
+            table.AddRow("carrier duplicates", $"{r.CarrierDuplicates:N0}", "shipments the carrier received again (same id)");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), r);
+            return double.IsNaN(r.DrainS) ? 1 : 0;
+        });
+        return command;
+    }
 
     private static Command Http()
     {

@@ -80,6 +80,7 @@ public sealed class ShipmentStore : IAsyncDisposable
     private readonly Dictionary<long, ShipmentState[]> _byOrder = [];
     private readonly Dictionary<string, ShipmentState> _byId = new(StringComparer.Ordinal);
     private long _deadLetters;
+    private long _dispatched;
 
     private ShipmentStore(IJournal journal) => _journal = journal;
 
@@ -118,6 +119,9 @@ public sealed class ShipmentStore : IAsyncDisposable
 
     /// <summary>Shipments in the dead-letter state now.</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    /// <summary>Shipments a carrier has accepted.</summary>
+    public long Dispatched => Interlocked.Read(ref _dispatched);
 
     /// <summary>The shipments of a seller order, empty when it has no plan (yet).</summary>
     public IReadOnlyList<ShipmentState> ForOrder(long orderId)
@@ -219,6 +223,7 @@ public sealed class ShipmentStore : IAsyncDisposable
                         Interlocked.Decrement(ref _deadLetters);
                     }
                     (s.Delivery, s.TrackingNumber, s.DispatchedAtMs) = (DeliveryState.Dispatched, d.TrackingNumber, d.AtMs);
+                    Interlocked.Increment(ref _dispatched);
                 }
             }
             foreach (var d in record.DeadLetters ?? [])

@@ -21,6 +21,7 @@ public sealed class FlowService : IAsyncDisposable
     private readonly FulfillmentStage?[] _stages;
     private readonly CancellationTokenSource _stop = new();
     private Task[] _loops = [];
+    private readonly SemaphoreSlim _cpuGate = new(1);
     private Gateway? _gateway;
     private bool _disposed;
 
@@ -63,7 +64,7 @@ public sealed class FlowService : IAsyncDisposable
         }
         _stages[partition] = new FulfillmentStage(partition, opened.Journal, checkpoints, _planner, Store, Dispatcher.IsHealthy,
             (orders, token) => AdvanceAsync(partition, orders.Select(o => (o, OrderStatus.Allocated)).ToList(), token),
-            new StageOptions { IsTransient = IsTransient }, _options.Clock)
+            new StageOptions { IsTransient = IsTransient, CpuGate = _cpuGate }, _options.Clock)
         {
             ShipmentsStored = Dispatcher.Enqueue,
         };
@@ -74,6 +75,10 @@ public sealed class FlowService : IAsyncDisposable
     /// <summary>Starts every stage's loop (after recovery, when the gateway exists).</summary>
     internal void Start(Gateway gateway)
     {
+        if (_gateway is not null)
+        {
+            return;
+        }
         _gateway = gateway;
         _loops = _stages.OfType<FulfillmentStage>().Select(stage => Task.Run(() => RunAsync(stage))).ToArray();
         Dispatcher.Start();
@@ -186,6 +191,7 @@ public sealed class FlowService : IAsyncDisposable
         }
         await Store.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
+        _cpuGate.Dispose();
         _stop.Dispose();
     }
 }

@@ -70,6 +70,10 @@ public sealed record ServerOptions
     /// The defaults plan shipments but know no carrier.</summary>
     public Flow.FulfillmentRules Fulfillment { get; init; } = new();
 
+    /// <summary>Start the downstream stages with the server; false leaves them stopped until
+    /// <see cref="SurgeServer.StartFlow"/> (the flow benchmark builds a backlog first).</summary>
+    public bool StartFlow { get; init; } = true;
+
     /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
     public Flow.DispatchOptions Dispatch { get; init; } = new();
 

@@ -193,7 +193,10 @@ public sealed class SurgeServer : IAsyncDisposable
             var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
             state.Attach(gateway, app.Services.GetRequiredService<FlowService>());
             var recovery = await state.RecoverAsync();
-            state.Flow.Start(gateway);
+            if (options.StartFlow)
+            {
+                state.Flow.Start(gateway);
+            }
             return new SurgeServer(app, state, control, adminKey, generated, recovery);
         }
         catch
@@ -273,12 +276,15 @@ public sealed class SurgeServer : IAsyncDisposable
     }
 
     /// <summary>A loopback TCP port free at the time of asking.</summary>
-    internal static int FreePort()
+    public static int FreePort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
+
+    /// <summary>Starts the downstream stages when <see cref="ServerOptions.StartFlow"/> was false.</summary>
+    public void StartFlow() => State.Flow.Start(State.Gateway);
 
     /// <summary>Drains the partition queues (answering what was queued), stops Kestrel and the silo, then
     /// closes the journals.</summary>
