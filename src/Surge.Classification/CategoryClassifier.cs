@@ -35,10 +35,13 @@ public sealed class CategoryClassifier
     private readonly PredictionEngine<ProductRow, Prediction> _engine;
     private readonly Lock _gate = new();
 
-    private CategoryClassifier(MLContext context, ITransformer model, string[] categories)
+    private readonly DataViewSchema _inputSchema;
+
+    private CategoryClassifier(MLContext context, ITransformer model, DataViewSchema inputSchema, string[] categories)
     {
         _context = context;
         _model = model;
+        _inputSchema = inputSchema;
         Categories = categories;
         _engine = context.Model.CreatePredictionEngine<ProductRow, Prediction>(model);
     }
@@ -52,6 +55,24 @@ public sealed class CategoryClassifier
         public string Category { get; set; } = "";
 
         public float[] Score { get; set; } = [];
+    }
+
+    /// <summary>Writes the trained model (ML.NET's zip format) so a later start can load it instead of training.</summary>
+    public void Save(Stream destination) => _context.Model.Save(_model, _inputSchema, destination);
+
+    /// <summary>Loads a model written by <see cref="Save"/>.</summary>
+    public static CategoryClassifier Load(Stream source)
+    {
+        var context = new MLContext(0);
+        var model = context.Model.Load(source, out var inputSchema);
+        return new CategoryClassifier(context, model, inputSchema, SlotNames(model, inputSchema));
+    }
+
+    private static string[] SlotNames(ITransformer model, DataViewSchema inputSchema)
+    {
+        var labels = default(VBuffer<ReadOnlyMemory<char>>);
+        model.GetOutputSchema(inputSchema)["Score"].GetSlotNames(ref labels);
+        return labels.DenseValues().Select(l => l.ToString()).ToArray();
     }
 
     public static CategoryClassifier Train(IReadOnlyList<ProductRow> rows, ClassifierSettings settings, int seed = 0)
@@ -77,10 +98,7 @@ public sealed class CategoryClassifier
             .Append(Learner(context, settings))
             .Append(context.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         var model = pipeline.Fit(data);
-        var labels = default(VBuffer<ReadOnlyMemory<char>>);
-        model.GetOutputSchema(data.Schema)["Score"].GetSlotNames(ref labels);
-        var categories = labels.DenseValues().Select(l => l.ToString()).ToArray();
-        return new CategoryClassifier(context, model, categories);
+        return new CategoryClassifier(context, model, data.Schema, SlotNames(model, data.Schema));
     }
 
     private static Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer Learner(MLContext context, ClassifierSettings settings) =>

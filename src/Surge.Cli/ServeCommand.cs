@@ -27,10 +27,20 @@ internal static class ServeCommand
             Description = "Fulfillment rules (JSON: shipping classes, service levels, carriers); see config/fulfillment.example.json. "
                 + "Without it shipments are planned with no carrier.",
         };
+        var categoryModel = new Option<FileInfo?>("--category-model")
+        {
+            Description = "Product-category model (ML.NET zip) for SKUs created without a category; default DATA/models/category.zip. "
+                + "Trained in the background at the first start when missing.",
+        };
+        var categoryTraining = new Option<FileInfo?>("--category-training")
+        {
+            Description = "Titles and categories to train that model from (PriceRunner CSV format); default "
+                + $"../shared/data/{ClassifyCommand.TrainPath} when it exists (else SKUs keep the category they are given).",
+        };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -38,9 +48,12 @@ internal static class ServeCommand
             try
             {
                 var rulesFile = parse.GetValue(fulfillment);
+                var dataDirectory = parse.GetValue(data)!.FullName;
                 options = new ServerOptions
                 {
-                    DataDirectory = parse.GetValue(data)!.FullName,
+                    DataDirectory = dataDirectory,
+                    CategoryModelFile = parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
+                    CategoryTrainingFile = TrainingFile(parse.GetValue(categoryTraining)),
                     Port = parse.GetValue(port),
                     Host = parse.GetValue(host)!,
                     Partitions = parse.GetValue(partitions),
@@ -48,7 +61,7 @@ internal static class ServeCommand
                 };
                 options.Validate();
             }
-            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException)
+            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException or FileNotFoundException)
             {
                 Console.Error.WriteLine($"surge serve: {e.Message}");
                 return 2;
@@ -62,6 +75,8 @@ internal static class ServeCommand
             {
                 Console.WriteLine($"surge: admin key (shown once, stored in {Path.Combine(options.DataDirectory, SurgeServer.AdminKeyFile)}): {server.AdminKey}");
             }
+            Console.WriteLine($"surge: category suggestions {server.State.Categories.State.ToString().ToLowerInvariant()}"
+                + (server.State.Categories.State == ClassifierState.Loading ? " (the model loads or trains in the background)" : ""));
             Console.WriteLine("surge: ready");
             var stopped = new TaskCompletionSource();
             using var registration = token.Register(() => stopped.TrySetResult());
@@ -70,5 +85,22 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The given training file (it must exist), else the shared PriceRunner split if it is there, else none.</summary>
+    private static string? TrainingFile(FileInfo? given)
+    {
+        if (given is not null)
+        {
+            return given.Exists ? given.FullName : throw new FileNotFoundException($"--category-training: no file at {given.FullName}");
+        }
+        try
+        {
+            return Load.SharedData.Locate(null, ClassifyCommand.TrainPath, "--category-training");
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
     }
 }

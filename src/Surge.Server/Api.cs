@@ -64,6 +64,9 @@ public sealed partial class Api(ServerState state)
             .Produces<TrackingResponse>(200).Problems(404);
         v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages: position and lag per partition (admin)").WithTags("operations")
             .Produces<FlowStatusResponse>(200).Problems(401, 403);
+        v1.MapGet("/category-reviews", Handler(CategoryReviews)).WithName("listCategoryReviews")
+            .WithSummary("SKUs whose suggested category needs a look (low confidence) or is still pending; a seller sees its own, admin all or ?seller_id=")
+            .WithTags("catalog").Produces<CategoryReviewList>(200).Problems(401, 403, 422);
         MapCarriers(v1);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
@@ -120,11 +123,12 @@ public sealed partial class Api(ServerState state)
     {
         var seller = Authorize(context, Role.Seller).SellerId;
         var body = await ReadAsync(context, ApiJson.Default.SkuBody);
-        var (status, sku, problem) = await UpsertOneAsync(seller, body);
+        var (status, sku, problem, suggestion) = await UpsertOneAsync(seller, body);
         if (problem is not null)
         {
             throw new ApiProblemException(problem.Status, problem.Code, problem.Detail);
         }
+        RecordCategories(seller, [(body, suggestion)]);
         var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku);
         await WriteAsync(context, status, SkuResponse(view!), ApiJson.Default.SkuResponse);
     }
@@ -139,22 +143,59 @@ public sealed partial class Api(ServerState state)
         }
         var results = await Task.WhenAll(body.Skus.Select(async item =>
         {
-            var (status, _, problem) = await UpsertOneAsync(seller, item);
-            return new BatchItemResult(status, problem is null ? item.Sku : null, problem);
+            var (status, _, problem, suggestion) = await UpsertOneAsync(seller, item);
+            return (Result: new BatchItemResult(status, problem is null ? item.Sku : null, problem), Item: item, Suggestion: suggestion);
         }));
-        await WriteAsync(context, 200, new SkuBatchResponse(results), ApiJson.Default.SkuBatchResponse);
+        RecordCategories(seller, results.Where(r => r.Result.Problem is null).Select(r => (r.Item, r.Suggestion)).ToList());
+        await WriteAsync(context, 200, new SkuBatchResponse(results.Select(r => r.Result).ToArray()), ApiJson.Default.SkuBatchResponse);
     }
 
-    private async Task<(int Status, int Sku, ProblemBody? Problem)> UpsertOneAsync(long seller, SkuBody body)
+    /// <summary>Keeps the category suggestions of accepted upserts (one fsync), and forgets the suggestions of SKUs
+    /// whose seller now gave a category.</summary>
+    private void RecordCategories(long seller, IReadOnlyList<(SkuBody Body, CategorySuggestion? Suggestion)> accepted)
+    {
+        state.Categories.Record(accepted.Where(a => a.Suggestion is not null).Select(a => a.Suggestion!).ToList());
+        state.Categories.Clear(accepted.Where(a => !string.IsNullOrEmpty(a.Body.Category)).Select(a => (seller, a.Body.Sku)).ToList());
+    }
+
+    /// <summary>Once the category model is ready: suggests a category for every SKU created while it was loading
+    /// and upserts it (unless the seller gave one meanwhile).</summary>
+    internal async Task ApplyPendingCategoriesAsync(IReadOnlyList<CategorySuggestion> pending)
+    {
+        var done = new List<CategorySuggestion>();
+        foreach (var item in pending)
+        {
+            if (!Catalog.TryFindSku(item.SellerId, item.Sku, out var sku)
+                || (await Gateway.Grain(Gateway.PartitionOf(item.SellerId)).GetSku(sku))?.Definition() is not { } definition
+                || definition.Category.Length > 0)
+            {
+                continue;
+            }
+            var suggestion = state.Categories.Suggest(item.SellerId, item.Sku, definition.Title)!;
+            var result = await Gateway.Submit(Gateway.PartitionOf(item.SellerId), w => w.UpsertSku(definition with { Category = suggestion.Category }));
+            if (result.Outcome.Accepted)
+            {
+                done.Add(suggestion);
+            }
+        }
+        state.Categories.Record(done);
+    }
+
+    private async Task<(int Status, int Sku, ProblemBody? Problem, CategorySuggestion? Suggestion)> UpsertOneAsync(long seller, SkuBody body)
     {
         SkuDefinition definition;
+        CategorySuggestion? suggestion = null;
         try
         {
             definition = Definition(seller, body);
+            if (definition.Category.Length == 0 && (suggestion = state.Categories.Suggest(seller, definition.Code, definition.Title)) is { Pending: false })
+            {
+                definition = definition with { Category = suggestion.Category };
+            }
         }
         catch (RequestShapeException e)
         {
-            return (422, -1, Problems.Body(422, "invalid_request", e.Message));
+            return (422, -1, Problems.Body(422, "invalid_request", e.Message), null);
         }
         var existed = Catalog.TryFindSku(seller, definition.Code, out _);
         Runtime.CommandResult result;
@@ -164,17 +205,17 @@ public sealed partial class Api(ServerState state)
         }
         catch (AdmissionException e)
         {
-            return (e.Status, -1, Problems.Body(e.Status, e.Code, e.Message));
+            return (e.Status, -1, Problems.Body(e.Status, e.Code, e.Message), null);
         }
         if (!result.Outcome.Accepted)
         {
             var reason = result.Outcome.Reason;
             var status = OrderService.StatusOf(reason);
-            return (status, -1, Problems.Body(status, reason.ToCode(), OrderService.Describe(reason)));
+            return (status, -1, Problems.Body(status, reason.ToCode(), OrderService.Describe(reason)), null);
         }
         var sku = (int)result.Outcome.Ref;
         Catalog.AddSku(seller, definition.Code, sku);
-        return (existed ? 200 : 201, sku, null);
+        return (existed ? 200 : 201, sku, null, suggestion);
     }
 
     private static SkuDefinition Definition(long seller, SkuBody body)
@@ -219,9 +260,28 @@ public sealed partial class Api(ServerState state)
         await WriteAsync(context, 200, SkuResponse(view), ApiJson.Default.SkuResponse);
     }
 
-    private static SkuResponse SkuResponse(SkuView view) => new(view.Code, Ids.Seller(view.SellerId), view.Title, view.Category, view.PriceMinor,
+    private SkuResponse SkuResponse(SkuView view) => new(view.Code, Ids.Seller(view.SellerId), view.Title, view.Category, view.PriceMinor,
         view.Currency, view.WeightGrams, view.Temperature.ToString().ToLowerInvariant(), view.Hazmat,
-        view.FlashStartsAtMs is { } starts ? new FlashSaleBody(DateTimeOffset.FromUnixTimeMilliseconds(starts), view.PerBuyerLimit) : null);
+        view.FlashStartsAtMs is { } starts ? new FlashSaleBody(DateTimeOffset.FromUnixTimeMilliseconds(starts), view.PerBuyerLimit) : null,
+        state.Categories.Find(view.SellerId, view.Code) is { } s ? SuggestionBody(s) : null);
+
+    private static CategorySuggestionBody SuggestionBody(CategorySuggestion s) =>
+        new(s.Pending ? null : s.Category, s.Pending ? null : MathF.Round(s.Confidence, 4), s.NeedsReview, s.Pending);
+
+    private Task CategoryReviews(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Seller);
+        long? seller = principal.Role == Role.Seller ? principal.SellerId : null;
+        if (principal.Role == Role.Admin && context.Request.Query.TryGetValue("seller_id", out var given))
+        {
+            seller = Ids.TryParseSeller(given.ToString(), out var id) ? id : throw new RequestShapeException("seller_id: a seller id (\"sel_…\")");
+        }
+        var items = state.Categories.Where(s => (s.NeedsReview || s.Pending) && (seller is null || s.SellerId == seller))
+            .OrderBy(s => s.SellerId).ThenBy(s => s.Sku, StringComparer.Ordinal).Take(PageOrdersMax)
+            .Select(s => new CategoryReviewBody(Ids.Seller(s.SellerId), s.Sku, SuggestionBody(s))).ToArray();
+        return WriteAsync(context, 200, new CategoryReviewList(state.Categories.State.ToString().ToLowerInvariant(), items),
+            ApiJson.Default.CategoryReviewList);
+    }
 
     // ---- stock ----
 

@@ -33,7 +33,16 @@ public sealed record SkuBody(
 public sealed record SkuBatchRequest(SkuBody[] Skus);
 
 public sealed record SkuResponse(string Sku, string SellerId, string Title, string Category, long PriceMinor, string Currency, int WeightG,
-    string Temperature, bool Hazmat, FlashSaleBody? FlashSale);
+    string Temperature, bool Hazmat, FlashSaleBody? FlashSale, CategorySuggestionBody? CategorySuggestion = null);
+
+/// <summary>The category Surge suggested for a SKU created without one: its probability, whether it needs a
+/// look (below the server's threshold), or pending while the model loads.</summary>
+public sealed record CategorySuggestionBody(string? Category, float? Confidence, bool NeedsReview, bool Pending);
+
+public sealed record CategoryReviewBody(string SellerId, string Sku, CategorySuggestionBody Suggestion);
+
+/// <summary>SKUs to review; <c>classifier</c> is disabled, loading, ready or failed.</summary>
+public sealed record CategoryReviewList(string Classifier, CategoryReviewBody[] Skus);
 
 public sealed record FlashSaleBody(DateTimeOffset StartsAt, int PerBuyerLimit);
 
@@ -140,6 +149,7 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(SellerOrderPage))]
 [JsonSerializable(typeof(TrackingResponse))]
 [JsonSerializable(typeof(FlowStatusResponse))]
+[JsonSerializable(typeof(CategoryReviewList))]
 [JsonSerializable(typeof(CarrierList))]
 [JsonSerializable(typeof(DeadLetterList))]
 [JsonSerializable(typeof(RedriveRequest))]

@@ -29,7 +29,15 @@ public sealed record SkuView(
     [property: Id(8)] bool Hazmat,
     [property: Id(9)] long? FlashStartsAtMs,
     [property: Id(10)] int PerBuyerLimit,
-    [property: Id(11)] WarehouseStock[] Stock);
+    [property: Id(11)] WarehouseStock[] Stock,
+    [property: Id(12)] int LengthMm = 0,
+    [property: Id(13)] int WidthMm = 0,
+    [property: Id(14)] int HeightMm = 0)
+{
+    /// <summary>The catalog attributes as an upsert would carry them.</summary>
+    public SkuDefinition Definition() =>
+        new(SellerId, Code, Title, Category, WeightGrams, LengthMm, WidthMm, HeightMm, Temperature, Hazmat, PriceMinor, Currency);
+}
 
 [GenerateSerializer, Immutable]
 public sealed record LineView([property: Id(0)] string Sku, [property: Id(1)] int Warehouse, [property: Id(2)] int Quantity);
@@ -166,7 +174,7 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
         }
         return Task.FromResult<SkuView?>(new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
             definition.PriceMinor, definition.Currency, definition.WeightGrams, definition.Temperature, definition.Hazmat,
-            flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock));
+            flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock, definition.LengthMm, definition.WidthMm, definition.HeightMm));
     }
 
     public Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids)

@@ -77,6 +77,19 @@ public sealed record ServerOptions
     /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
     public Flow.DispatchOptions Dispatch { get; init; } = new();
 
+    /// <summary>The product-category model (ML.NET zip). Loaded at start if it exists; else trained from
+    /// <see cref="CategoryTrainingFile"/> in the background and saved here. Null: no category suggestions.</summary>
+    public string? CategoryModelFile { get; init; }
+
+    /// <summary>PriceRunner-format CSV (title, category) to train the category model from when its file is missing.</summary>
+    public string? CategoryTrainingFile { get; init; }
+
+    /// <summary>A suggestion whose probability is below this is flagged for review (0..1).</summary>
+    public float CategoryReviewBelow { get; init; } = 0.9f;
+
+    /// <summary>Replaces loading the category model (tests).</summary>
+    public Func<Task<Classification.CategoryClassifier>>? CategoryModelLoader { get; init; }
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
@@ -96,6 +109,10 @@ public sealed record ServerOptions
             || BatchOrdersMax < 1 || BatchSkusMax < 1 || IdempotencyEntriesMax < 1 || RequestBodyBytesMax < 1024)
         {
             throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
+        }
+        if (CategoryReviewBelow is < 0 or > 1)
+        {
+            throw new ArgumentException($"the category review threshold is a probability 0..1, not {CategoryReviewBelow}");
         }
         if (RequestDeadline <= TimeSpan.Zero || ReservationTtl <= TimeSpan.Zero || ExpiryCheckInterval <= TimeSpan.Zero)
         {

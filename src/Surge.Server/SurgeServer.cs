@@ -24,12 +24,17 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public Gateway Gateway { get; private set; } = null!;
     public OrderService Orders { get; private set; } = null!;
     public FlowService Flow { get; private set; } = null!;
+    public CategoryService Categories { get; } = new(options);
     public bool Ready { get; private set; }
     public long OrdersAtStart { get; private set; }
 
     private readonly SemaphoreSlim _warehouseSync = new(1, 1);
 
-    public void Dispose() => _warehouseSync.Dispose();
+    public void Dispose()
+    {
+        _warehouseSync.Dispose();
+        Categories.Dispose();
+    }
 
     internal void Attach(Gateway gateway, FlowService flow)
     {
@@ -197,6 +202,8 @@ public sealed class SurgeServer : IAsyncDisposable
             {
                 state.Flow.Start(gateway);
             }
+            state.Categories.Log = app.Services.GetRequiredService<ILogger<CategoryService>>();
+            state.Categories.Start(pending => new Api(state).ApplyPendingCategoriesAsync(pending));
             return new SurgeServer(app, state, control, adminKey, generated, recovery);
         }
         catch

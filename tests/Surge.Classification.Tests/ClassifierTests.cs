@@ -118,7 +118,7 @@ public class CategoryClassifierTests
     }
 
     [Fact]
-    public void Suggest_NamesTheCategoryOfTitlesLikeItsTrainingTitles_WithAConfidence()
+    public void Suggest_NamesTheCategoryOfTitlesLikeItsTrainingTitles_WithAConfidence_AndASavedModelSuggestsTheSame()
     {
         var rows = new List<ProductRow>();
         for (var i = 0; i < 40; i++)
@@ -135,6 +135,13 @@ public class CategoryClassifierTests
         Assert.Equal("Fridge Freezers", fridge.Category);
         Assert.InRange(phone.Confidence, 0.5f, 1f);
         Assert.Equal(["Fridge Freezers", "Mobile Phones"], model.Categories.Order());
+
+        using var saved = new MemoryStream();
+        model.Save(saved);
+        saved.Position = 0;
+        var loaded = CategoryClassifier.Load(saved);
+        Assert.Equal(phone, loaded.Suggest("samsung galaxy s99 128gb smartphone"));
+        Assert.Equal(model.Categories, loaded.Categories);
     }
 
     [Fact]
