@@ -116,9 +116,11 @@ public sealed record OrderBatchResponse(OrderBatchItem[] Results);
 
 public sealed record SellerOrderPage(SellerOrderBody[] Orders, string? NextCursor);
 
-public sealed record TrackingEvent(string Status, DateTimeOffset At);
+/// <summary>One step of the buyer's timeline: the status, when (absent when not known), the message in the
+/// buyer's language, and for carrier steps the shipment and the carrier's raw code.</summary>
+public sealed record TrackingEvent(string Key, string Status, DateTimeOffset? At, string Message, string? ShipmentId = null, string? RawCode = null);
 
-public sealed record TrackingResponse(string OrderId, string Status, DateTimeOffset PlacedAt, TrackingEvent[] Timeline);
+public sealed record TrackingResponse(string OrderId, string Status, DateTimeOffset PlacedAt, string Language, TrackingEvent[] Timeline);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -148,6 +150,7 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(OrderBatchResponse))]
 [JsonSerializable(typeof(SellerOrderPage))]
 [JsonSerializable(typeof(TrackingResponse))]
+[JsonSerializable(typeof(TrackingEvent))]
 [JsonSerializable(typeof(FlowStatusResponse))]
 [JsonSerializable(typeof(CategoryReviewList))]
 [JsonSerializable(typeof(CarrierList))]

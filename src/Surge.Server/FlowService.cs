@@ -66,8 +66,28 @@ public sealed class FlowService : IAsyncDisposable
             (orders, token) => AdvanceAsync(partition, orders.Select(o => (o, OrderStatus.Allocated)).ToList(), token),
             new StageOptions { IsTransient = IsTransient, CpuGate = _cpuGate }, _options.Clock)
         {
-            ShipmentsStored = Dispatcher.Enqueue,
+            ShipmentsStored = shipments =>
+            {
+                Dispatcher.Enqueue(shipments);
+                NotifyOrders(shipments.Select(s => s.Plan.OrderId));
+            },
+            FactsObserved = (_, facts) => NotifyOrders(facts.Select(f => f.OrderId)),
         };
+    }
+
+    /// <summary>Live streams watching orders (the buyer's tracking page).</summary>
+    public OrderWatchers Watchers { get; } = new();
+
+    private void NotifyOrders(IEnumerable<long> sellerOrders)
+    {
+        if (Watchers.Count == 0)
+        {
+            return;
+        }
+        foreach (var order in sellerOrders)
+        {
+            Watchers.Notify(Ids.ParentOf(order));
+        }
     }
 
     private static bool IsTransient(Exception e) => e is AdmissionException or JournalBackpressureException or TimeoutException;
@@ -152,14 +172,18 @@ public sealed class FlowService : IAsyncDisposable
         }
     }
 
-    private Task OnDispatchedAsync(IReadOnlyList<ShipmentState> shipments, CancellationToken cancellationToken) =>
-        ProgressAsync(shipments.Select(s => s.Plan.OrderId), cancellationToken);
+    private Task OnDispatchedAsync(IReadOnlyList<ShipmentState> shipments, CancellationToken cancellationToken)
+    {
+        NotifyOrders(shipments.Select(s => s.Plan.OrderId));
+        return ProgressAsync(shipments.Select(s => s.Plan.OrderId), cancellationToken);
+    }
 
     /// <summary>Stores a carrier's tracking events (new ones only) and moves their orders along. Returns how many
     /// were new.</summary>
     public async Task<int> RecordTrackingAsync(IReadOnlyList<TrackingUpdate> updates, CancellationToken cancellationToken)
     {
         var fresh = await Store.AppendTrackingAsync(updates).ConfigureAwait(false);
+        NotifyOrders(fresh.Select(u => Store.Find(u.ShipmentId)!.Plan.OrderId));
         await ProgressAsync(fresh.Select(u => Store.Find(u.ShipmentId)!.Plan.OrderId), cancellationToken).ConfigureAwait(false);
         return fresh.Count;
     }

@@ -143,6 +143,60 @@ public sealed class CarrierFlowTests
         Assert.True(verified > 0);
     }
 
+    /// <summary>Reads a Server-Sent Events stream until its `end` event: (event, data) pairs in order.</summary>
+    private static async Task<List<(string Event, JsonNode Data)>> ReadStreamAsync(Stream stream, TimeSpan deadline)
+    {
+        using var reader = new StreamReader(stream);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(deadline);
+        var events = new List<(string, JsonNode)>();
+        var name = "message";
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                name = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                events.Add((name, JsonNode.Parse(line["data: ".Length..])!));
+                if (name == "end")
+                {
+                    break;
+                }
+            }
+        }
+        return events;
+    }
+
+    [Fact]
+    public async Task TheBuyersLiveStream_FollowsTheOrderFromPlacedToDelivered_InEnglishOrKorean()
+    {
+        await using var setup = await StartAsync([]);
+        var server = setup.Server;
+        var (_, sellerId) = await server.SellerWithStockAsync("lamp", units: 10);
+        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("buyer-live", (sellerId, "lamp", 1)));
+        var id = placed.Json!["id"]!.GetValue<string>();
+        var token = placed.Json!["tracking_token"]!.GetValue<string>();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.Server.BaseAddress, $"/v1/track/{token}/events"));
+        request.Headers.AcceptLanguage.ParseAdd("ko-KR,ko;q=0.9,en;q=0.8");
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var reading = ReadStreamAsync(await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken), TimeSpan.FromSeconds(45));
+
+        Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
+        var events = await reading;
+
+        Assert.Equal(("end", "delivered"), (events[^1].Event, events[^1].Data["status"]!.GetValue<string>()));
+        var steps = events.Where(e => e.Event == "timeline").Select(e => e.Data["status"]!.GetValue<string>()).ToList();
+        Assert.Equal(["placed", "paid", "shipment_planned", "handed_to_carrier", "in_transit", "out_for_delivery", "delivered"], steps);
+        Assert.Contains("배송이 완료되었습니다", events.Select(e => e.Data["message"]?.GetValue<string>()));
+        var english = (await new ApiClient(server.Server.BaseAddress, null).GetAsync($"/v1/track/{token}?lang=en")).Json!;
+        Assert.Equal(("en", "delivered"), (english["language"]!.GetValue<string>(), english["status"]!.GetValue<string>()));
+        Assert.Equal("Delivered", english["timeline"]!.AsArray()[^1]!["message"]!.GetValue<string>());
+        Assert.Equal("DL", english["timeline"]!.AsArray()[^1]!["raw_code"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task CarrierOutage_OpensTheBreaker_LosesNothing_AndEveryShipmentArrivesOncePerId()
     {

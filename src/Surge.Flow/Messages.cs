@@ -1,0 +1,103 @@
+using System.Text;
+
+namespace Surge.Flow;
+
+/// <summary>
+/// The words buyers and merchants read for each status change, in English and Korean. Templates are data: one
+/// line per (language, key); <c>{name}</c> is replaced by the value of that name, and a template whose value is
+/// missing falls back to the key's plain form (the template without a placeholder, <c>key.plain</c>).
+/// </summary>
+public static class Messages
+{
+    public const string English = "en";
+    public const string Korean = "ko";
+
+    public static readonly IReadOnlyList<string> Languages = [English, Korean];
+
+    private static readonly Dictionary<(string Language, string Key), string> Templates = new()
+    {
+        [(English, "placed")] = "Order placed",
+        [(Korean, "placed")] = "주문이 접수되었습니다",
+        [(English, "paid")] = "Payment confirmed",
+        [(Korean, "paid")] = "결제가 완료되었습니다",
+        [(English, "shipment_planned")] = "Packing at {warehouse}",
+        [(Korean, "shipment_planned")] = "{warehouse}에서 상품을 준비하고 있습니다",
+        [(English, "handed_to_carrier")] = "Handed to {carrier}, tracking number {tracking_number}",
+        [(Korean, "handed_to_carrier")] = "{carrier}에 인계되었습니다. 운송장 번호 {tracking_number}",
+        [(English, "info_received")] = "The carrier has the shipment details",
+        [(Korean, "info_received")] = "택배사가 배송 정보를 접수했습니다",
+        [(English, "pending")] = "Waiting for the carrier",
+        [(Korean, "pending")] = "택배사 처리를 기다리고 있습니다",
+        [(English, "in_transit")] = "In transit",
+        [(Korean, "in_transit")] = "배송 중입니다",
+        [(English, "out_for_delivery")] = "Out for delivery",
+        [(Korean, "out_for_delivery")] = "배송 출발했습니다",
+        [(English, "attempt_fail")] = "Delivery attempt failed; the carrier will try again",
+        [(Korean, "attempt_fail")] = "배송 시도에 실패했습니다. 다시 배송할 예정입니다",
+        [(English, "available_for_pickup")] = "Ready for pickup",
+        [(Korean, "available_for_pickup")] = "픽업할 수 있습니다",
+        [(English, "delivered")] = "Delivered",
+        [(Korean, "delivered")] = "배송이 완료되었습니다",
+        [(English, "exception")] = "There is a problem with the delivery: {description}",
+        [(Korean, "exception")] = "배송에 문제가 생겼습니다: {description}",
+        [(English, "exception.plain")] = "There is a problem with the delivery",
+        [(Korean, "exception.plain")] = "배송에 문제가 생겼습니다",
+        [(English, "expired")] = "Tracking has expired",
+        [(Korean, "expired")] = "배송 조회 기간이 지났습니다",
+        [(English, "cancelled")] = "Order cancelled",
+        [(Korean, "cancelled")] = "주문이 취소되었습니다",
+    };
+
+    /// <summary>Every status-change key that has a template (the same in every language).</summary>
+    public static IEnumerable<string> Keys => Templates.Keys.Where(k => k.Language == English && !k.Key.Contains('.', StringComparison.Ordinal)).Select(k => k.Key);
+
+    /// <summary>"ko" when the browser prefers Korean (Accept-Language or an explicit choice), else "en".</summary>
+    public static string Language(string? explicitChoice, string? acceptLanguage)
+    {
+        if (explicitChoice is not null)
+        {
+            return explicitChoice.StartsWith(Korean, StringComparison.OrdinalIgnoreCase) ? Korean : English;
+        }
+        foreach (var part in (acceptLanguage ?? "").Split(','))
+        {
+            var tag = part.Split(';')[0].Trim();
+            if (tag.StartsWith(Korean, StringComparison.OrdinalIgnoreCase))
+            {
+                return Korean;
+            }
+            if (tag.StartsWith(English, StringComparison.OrdinalIgnoreCase))
+            {
+                return English;
+            }
+        }
+        return English;
+    }
+
+    /// <summary>The message for <paramref name="key"/> in <paramref name="language"/> (English when unknown), with
+    /// the placeholders filled from <paramref name="values"/>.</summary>
+    public static string Render(string language, string key, IReadOnlyDictionary<string, string?>? values = null)
+    {
+        language = language == Korean ? Korean : English;
+        if (!Templates.TryGetValue((language, key), out var template))
+        {
+            return key.Replace('_', ' ');
+        }
+        var output = new StringBuilder(template.Length + 32);
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] == '{' && template.IndexOf('}', i) is var end and > 0)
+            {
+                var name = template[(i + 1)..end];
+                if (values?.GetValueOrDefault(name) is not { Length: > 0 } value)
+                {
+                    return Templates.TryGetValue((language, key + ".plain"), out var plain) ? plain : template;
+                }
+                output.Append(value);
+                i = end;
+                continue;
+            }
+            output.Append(template[i]);
+        }
+        return output.ToString();
+    }
+}
