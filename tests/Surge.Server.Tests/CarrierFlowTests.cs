@@ -38,21 +38,22 @@ public sealed class CarrierFlowTests
             ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
                 "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--capture", capture, .. simArgs],
             "carrier-sim: ready");
-        var rules = new FulfillmentRules
-        {
-            Carriers =
-            [
-                new CarrierConfig
-                {
-                    Id = CarrierId, Endpoint = $"http://127.0.0.1:{carrierPort}/shipments", Secret = Secret, Countries = ["KR"],
-                    Classes = [ShippingClass.Parcel], Services = ["standard"], RateLimitPerSecond = 1_000,
-                    Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 400) },
-                },
-            ],
-        };
-        var server = await TestServer.StartAsync(o => o with { Port = serverPort, Fulfillment = rules, Dispatch = dispatch ?? o.Dispatch });
+        var server = await TestServer.StartAsync(o => o with { Port = serverPort, Fulfillment = Rules(carrierPort), Dispatch = dispatch ?? o.Dispatch });
         return new Setup(server, carrier, carrierPort, capture);
     }
+
+    private static FulfillmentRules Rules(int carrierPort) => new()
+    {
+        Carriers =
+        [
+            new CarrierConfig
+            {
+                Id = CarrierId, Endpoint = $"http://127.0.0.1:{carrierPort}/shipments", Secret = Secret, Countries = ["KR"],
+                Classes = [ShippingClass.Parcel], Services = ["standard"], RateLimitPerSecond = 1_000,
+                Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 400) },
+            },
+        ],
+    };
 
     private static async Task<List<string>> PaidOrdersAsync(TestServer server, string sellerId, string sku, int count)
     {
@@ -195,6 +196,85 @@ public sealed class CarrierFlowTests
         Assert.Equal(("en", "delivered"), (english["language"]!.GetValue<string>(), english["status"]!.GetValue<string>()));
         Assert.Equal("Delivered", english["timeline"]!.AsArray()[^1]!["message"]!.GetValue<string>());
         Assert.Equal("DL", english["timeline"]!.AsArray()[^1]!["raw_code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task KillNine_WhileManifestsAreInFlight_RestartLosesNothing_AndRepeatsOnlyWithTheSameIds()
+    {
+        const string AdminKey = "ak_dispatch_crash_test";
+        var directory = Path.Combine(Path.GetTempPath(), "surge-dispatch-crash", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var (serverPort, carrierPort) = (SurgeServer.FreePort(), SurgeServer.FreePort());
+        var capture = Path.Combine(directory, "capture.jsonl");
+        // The carrier answers each manifest 1.5 s after receiving it: the server is killed while it waits.
+        using var carrier = await CliProcess.StartAsync(
+            ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
+                "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--latency-ms", "1500", "--capture", capture],
+            "carrier-sim: ready");
+        var rules = Path.Combine(directory, "rules.json");
+        await File.WriteAllTextAsync(rules, System.Text.Json.JsonSerializer.Serialize(Rules(carrierPort), FulfillmentRules.JsonOptions),
+            TestContext.Current.CancellationToken);
+        string[] serve = ["serve", "--data", Path.Combine(directory, "data"), "--port", serverPort.ToString(CultureInfo.InvariantCulture),
+            "--partitions", "4", "--fulfillment", rules];
+        var environment = new Dictionary<string, string> { ["SURGE_ADMIN_KEY"] = AdminKey };
+        var process = await CliProcess.StartAsync(serve, "surge: ready", environment);
+        try
+        {
+            var admin = new ApiClient(new Uri($"http://127.0.0.1:{serverPort}/"), AdminKey);
+            await admin.PostAsync("/v1/warehouses", new { id = "wh-kr-1", region = "seoul", country = "KR" });
+            var created = (await admin.PostAsync("/v1/sellers", new { name = "crash seller" })).Json!;
+            var seller = new ApiClient(admin.BaseAddress, created["api_key"]!.GetValue<string>());
+            await seller.PostAsync("/v1/skus", TestServer.Sku("mug"));
+            await seller.PostAsync("/v1/stock/receipts", new { sku = "mug", warehouse_id = "wh-kr-1", quantity = 100 });
+            var ids = new List<string>();
+            for (var i = 0; i < 20; i++)
+            {
+                var placed = await admin.PostAsync("/v1/orders", TestServer.Order($"crash-{i}", (created["id"]!.GetValue<string>(), "mug", 1)));
+                var id = placed.Json!["id"]!.GetValue<string>();
+                Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
+                ids.Add(id);
+            }
+            await EventuallyAsync(async () => File.Exists(capture) && (await File.ReadAllLinesAsync(capture)).Length > 0, "a manifest reached the carrier");
+
+            process.Kill(entireProcessTree: true); // the carrier has not answered yet
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            process.Dispose();
+            process = await CliProcess.StartAsync(serve, "surge: ready", environment);
+
+            await EventuallyAsync(async () => (await OrdersAsync(admin, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+                "every paid order is delivered after the restart", seconds: 60);
+            var shipments = (await OrdersAsync(admin, ids)).SelectMany(Shipments).ToList();
+            Assert.Equal(20, shipments.Count);
+            var stats = await SimStatsAsync(carrierPort);
+            Assert.Equal(20, stats["shipments"]!.GetValue<int>()); // each shipment id once at the carrier…
+            Assert.True(stats["duplicate_shipments"]!.GetValue<long>() > 0, "…though the unanswered manifest was sent again after the restart");
+            Assert.Equal(20, shipments.Select(s => s["tracking_number"]!.GetValue<string>()).Distinct().Count());
+            // Every repeat carried the same webhook id for the same shipments.
+            var byWebhook = (await File.ReadAllLinesAsync(capture, TestContext.Current.CancellationToken)).Select(l => JsonNode.Parse(l)!)
+                .GroupBy(l => l["webhook-id"]!.GetValue<string>())
+                .Select(g => g.Select(l => string.Join(",", JsonNode.Parse(l["body"]!.GetValue<string>())!["data"]!["shipments"]!.AsArray()
+                    .Select(x => x!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal))).Distinct().Count());
+            Assert.All(byWebhook, distinctContents => Assert.Equal(1, distinctContents));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            process.Dispose();
+            carrier.Kill(entireProcessTree: true);
+            await carrier.WaitForExitAsync(TestContext.Current.CancellationToken);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<List<JsonNode>> OrdersAsync(ApiClient admin, IEnumerable<string> ids)
+    {
+        var orders = new List<JsonNode>();
+        foreach (var id in ids)
+        {
+            orders.Add((await admin.GetAsync($"/v1/orders/{id}")).Json!);
+        }
+        return orders;
     }
 
     [Fact]
