@@ -81,6 +81,13 @@ public sealed partial class Engine
     public long SellerAt(int index) =>
         (uint)index < (uint)_orderCount ? _skus[_allocations[_orders[index].AllocationStart].Sku].SellerId : throw new ArgumentOutOfRangeException(nameof(index));
 
+    /// <summary>The seller of an order, or -1 when there is no such order.</summary>
+    public long SellerOfOrder(long orderId)
+    {
+        var index = _orderIndex.Get(orderId);
+        return index < 0 ? -1 : SellerAt(index);
+    }
+
     /// <summary>The earliest deadline waiting in the expiry queue, or null. It may belong to an order paid or
     /// cancelled since (those leave the queue lazily); a batch at or after it clears it either way.</summary>
     public long? NextExpiryMs => _expiries.TryPeek(out var top) ? top.DeadlineMs : null;

@@ -193,7 +193,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
         private readonly PriorityQueue<ShipmentState, long> _due = new();
         private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-        private readonly SemaphoreSlim _signal = new(0);
+        private readonly WakeSignal _signal;
         private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
         private long _sent;
         private long _failed;
@@ -203,6 +203,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
         {
             _owner = owner;
             _carrier = carrier;
+            _signal = new WakeSignal(owner._time);
             _ = WebhookSecret.TryParse(carrier.Secret!, out _key);
             var options = owner._options;
             _pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = owner._time }
@@ -245,7 +246,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 }
                 _due.Enqueue(shipment, dueMs);
             }
-            _signal.Release();
+            _signal.Set();
         }
 
         /// <summary>Takes due shipments, paces, and sends up to <see cref="DispatchOptions.ManifestsInFlightMax"/>
@@ -315,32 +316,8 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                     }
                     wait = _due.Count == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(dueMs - now);
                 }
-                await WaitAsync(wait, stop).ConfigureAwait(false);
+                await _signal.WaitAsync(wait, stop).ConfigureAwait(false);
             }
-        }
-
-        /// <summary>Until a shipment is added or <paramref name="wait"/> passed on the dispatcher's clock.</summary>
-        private async Task WaitAsync(TimeSpan wait, CancellationToken stop)
-        {
-            if (wait == Timeout.InfiniteTimeSpan)
-            {
-                await _signal.WaitAsync(stop).ConfigureAwait(false);
-                return;
-            }
-            using var either = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            var signalled = _signal.WaitAsync(either.Token);
-            var elapsed = Task.Delay(wait, _owner._time, either.Token);
-            await Task.WhenAny(signalled, elapsed).ConfigureAwait(false);
-            await either.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await Task.WhenAll(signalled, elapsed).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-            {
-                // the other one of the two was cancelled
-            }
-            stop.ThrowIfCancellationRequested();
         }
 
         /// <summary>At most <see cref="CarrierConfig.RateLimitPerSecond"/> webhooks per second.</summary>

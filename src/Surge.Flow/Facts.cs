@@ -24,4 +24,4 @@ public enum FactKind : byte
 
 /// <summary>A change of a seller order's status, in journal order: the input of customer and merchant updates.
 /// <see cref="AtMs"/> is the time of the batch that made it (the engine's clock, Unix ms).</summary>
-public readonly record struct OrderFact(FactKind Kind, long OrderId, OrderStatus Status, CancelReason CancelReason, long AtMs);
+public readonly record struct OrderFact(FactKind Kind, long OrderId, OrderStatus Status, CancelReason CancelReason, long AtMs, long SellerId = 0);

@@ -120,6 +120,10 @@ public sealed class FulfillmentStage : IDisposable
     /// takes them from here.</summary>
     public Action<IReadOnlyList<ShipmentState>>? ShipmentsStored { get; set; }
 
+    /// <summary>Awaited with the facts of every step before the step counts as done (before the checkpoint can move
+    /// past it): subscriber notifications are queued durably here, so none is lost.</summary>
+    public Func<IReadOnlyList<OrderFact>, CancellationToken, Task>? FactsToKeep { get; set; }
+
     /// <summary>Called with the facts of every step, in journal order, after the step's effects are durable
     /// (customer updates and the tracking timeline hang here).</summary>
     public Action<int, IReadOnlyList<OrderFact>>? FactsObserved { get; set; }
@@ -203,6 +207,10 @@ public sealed class FulfillmentStage : IDisposable
             var planned = plans.Where(p => p.Count > 0).Select(p => p[0].OrderId).ToList();
             await RetryAsync(() => _markAllocated(planned, cancellationToken), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _plannedOrders, planned.Count);
+        }
+        if (FactsToKeep is { } keep && _facts.Count > 0)
+        {
+            await RetryAsync(() => keep(_facts, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         FactsObserved?.Invoke(Partition, _facts);
         return records;

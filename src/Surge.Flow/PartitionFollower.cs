@@ -64,19 +64,19 @@ public sealed class PartitionFollower
             {
                 case EventKind.OrderPlaced:
                     _destinations[e.OrderId] = (e.Warehouse, (ushort)e.Quantity);
-                    facts.Add(new OrderFact(FactKind.Placed, e.OrderId, OrderStatus.PendingPayment, CancelReason.None, now));
+                    facts.Add(new OrderFact(FactKind.Placed, e.OrderId, OrderStatus.PendingPayment, CancelReason.None, now, _engine.SellerOfOrder(e.OrderId)));
                     break;
                 case EventKind.PaymentConfirmed:
-                    facts.Add(new OrderFact(FactKind.Paid, e.OrderId, OrderStatus.Paid, CancelReason.None, now));
+                    facts.Add(new OrderFact(FactKind.Paid, e.OrderId, OrderStatus.Paid, CancelReason.None, now, _engine.SellerOfOrder(e.OrderId)));
                     paid.Add(Describe(e.OrderId, now));
                     _destinations.Remove(e.OrderId);
                     break;
                 case EventKind.OrderCancelled or EventKind.ReservationExpired:
-                    facts.Add(new OrderFact(FactKind.Cancelled, e.OrderId, OrderStatus.Cancelled, e.CancelReason, now));
+                    facts.Add(new OrderFact(FactKind.Cancelled, e.OrderId, OrderStatus.Cancelled, e.CancelReason, now, _engine.SellerOfOrder(e.OrderId)));
                     _destinations.Remove(e.OrderId);
                     break;
                 case EventKind.StatusAdvanced:
-                    facts.Add(new OrderFact(FactKind.StatusAdvanced, e.OrderId, e.Status, CancelReason.None, now));
+                    facts.Add(new OrderFact(FactKind.StatusAdvanced, e.OrderId, e.Status, CancelReason.None, now, _engine.SellerOfOrder(e.OrderId)));
                     break;
             }
         }

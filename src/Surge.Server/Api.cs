@@ -71,6 +71,7 @@ public sealed partial class Api(ServerState state)
             .WithSummary("SKUs whose suggested category needs a look (low confidence) or is still pending; a seller sees its own, admin all or ?seller_id=")
             .WithTags("catalog").Produces<CategoryReviewList>(200).Problems(401, 403, 422);
         MapCarriers(v1);
+        MapWebhooks(v1);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
 

@@ -106,6 +106,14 @@ public sealed record RedriveResponse(int Redriven);
 
 public sealed record TrackingEventsResponse(int Accepted, int Duplicates);
 
+public sealed record CreateWebhookRequest(string Url, string[] EventTypes);
+
+/// <summary>A subscription; <c>secret</c> only in the answer that created it.</summary>
+public sealed record WebhookBody(string Id, string Url, string[] EventTypes, string? Secret = null, int? Pending = null, int? Delivered = null,
+    int? DeadLetters = null);
+
+public sealed record WebhookList(WebhookBody[] Webhooks);
+
 public sealed record FlowStatusResponse(StageStatusBody[] Stages, long OrdersPlanned, long ShipmentsPlanned, string[] Carriers);
 
 public sealed record OrderBody(string Id, string Status, DateTimeOffset PlacedAt, DateTimeOffset ExpiresAt, string TrackingToken, SellerOrderBody[] SellerOrders);
@@ -153,6 +161,9 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(TrackingEvent))]
 [JsonSerializable(typeof(FlowStatusResponse))]
 [JsonSerializable(typeof(CategoryReviewList))]
+[JsonSerializable(typeof(CreateWebhookRequest))]
+[JsonSerializable(typeof(WebhookBody))]
+[JsonSerializable(typeof(WebhookList))]
 [JsonSerializable(typeof(CarrierList))]
 [JsonSerializable(typeof(DeadLetterList))]
 [JsonSerializable(typeof(RedriveRequest))]

@@ -15,6 +15,18 @@ public sealed record ControlRecord
     public string? WarehouseId { get; init; }
     public string? Region { get; init; }
     public string? Country { get; init; }
+    public long WebhookId { get; init; }
+    public string? Url { get; init; }
+    public string? Secret { get; init; }
+    public string[]? EventTypes { get; init; }
+    public Role? Owner { get; init; }
+}
+
+/// <summary>A webhook subscription: a seller's (its orders only) or a storefront's or admin's (every order),
+/// for the listed event types; deliveries are signed with <see cref="Secret"/> (Standard Webhooks).</summary>
+public sealed record Subscription(long Id, Role Owner, long SellerId, string Url, string Secret, IReadOnlyList<string> EventTypes)
+{
+    public bool Sees(long seller) => Owner != Role.Seller || SellerId == seller;
 }
 
 public sealed record Seller(long Id, string Name);
@@ -32,7 +44,8 @@ public enum Role
 public readonly record struct Principal(Role Role, long SellerId);
 
 /// <summary>
-/// The node's control data — sellers, warehouses, API keys (as SHA-256 hashes only) — in an append-only JSON
+/// The node's control data — sellers, warehouses, API keys (as SHA-256 hashes only), webhook subscriptions (with
+/// their signing secrets, which must be readable to sign) — in an append-only JSON
 /// lines file, fsync'd before a change is acknowledged; loaded at start. Rare writes, so one lock and one
 /// sync each. A torn last line (crash while appending) is ignored: it was never acknowledged.
 /// </summary>
@@ -47,6 +60,9 @@ public sealed class ControlStore : IDisposable
     private readonly List<Warehouse> _warehouses = [];
     private readonly Dictionary<string, Principal> _keys = new(StringComparer.Ordinal);
     private long _lastSellerId;
+    private readonly Dictionary<long, Subscription> _subscriptions = [];
+    private long _lastWebhookId;
+    private volatile Subscription[] _activeSubscriptions = [];
 
     private ControlStore(string path)
     {
@@ -136,6 +152,40 @@ public sealed class ControlStore : IDisposable
         }
     }
 
+    /// <summary>Every active subscription (a snapshot; cheap to read on every order event).</summary>
+    public IReadOnlyList<Subscription> Subscriptions => _activeSubscriptions;
+
+    public Subscription CreateSubscription(Principal owner, string url, IReadOnlyList<string> eventTypes)
+    {
+        var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        lock (_gate)
+        {
+            Append(new ControlRecord
+            {
+                Kind = "webhook", WebhookId = _lastWebhookId + 1, Owner = owner.Role, SellerId = owner.SellerId, Url = url, Secret = secret,
+                EventTypes = eventTypes.ToArray(),
+            });
+            return _subscriptions[_lastWebhookId];
+        }
+    }
+
+    /// <summary>Deletes a subscription its owner (or an admin) sees; false when there is none.</summary>
+    public bool DeleteSubscription(long id, Principal caller)
+    {
+        lock (_gate)
+        {
+            if (!_subscriptions.TryGetValue(id, out var subscription) || !Owns(caller, subscription))
+            {
+                return false;
+            }
+            Append(new ControlRecord { Kind = "webhook_deleted", WebhookId = id });
+            return true;
+        }
+    }
+
+    public static bool Owns(Principal caller, Subscription subscription) =>
+        caller.Role == Role.Admin || (caller.Role == subscription.Owner && caller.SellerId == subscription.SellerId);
+
     private void Append(ControlRecord record)
     {
         var line = JsonSerializer.SerializeToUtf8Bytes(record, ControlJson.Default.ControlRecord);
@@ -159,6 +209,16 @@ public sealed class ControlStore : IDisposable
                 break;
             case "warehouse":
                 _warehouses.Add(new Warehouse(record.WarehouseId!, record.Region!, record.Country!));
+                break;
+            case "webhook":
+                _subscriptions[record.WebhookId] = new Subscription(record.WebhookId, record.Owner ?? Role.Admin, record.SellerId, record.Url!,
+                    record.Secret!, record.EventTypes ?? []);
+                _lastWebhookId = Math.Max(_lastWebhookId, record.WebhookId);
+                _activeSubscriptions = [.. _subscriptions.Values];
+                break;
+            case "webhook_deleted":
+                _subscriptions.Remove(record.WebhookId);
+                _activeSubscriptions = [.. _subscriptions.Values];
                 break;
             default:
                 throw new InvalidDataException($"unknown control record kind '{record.Kind}'");

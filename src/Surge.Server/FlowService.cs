@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Surge.Core;
 using Surge.Flow;
@@ -34,6 +35,47 @@ public sealed class FlowService : IAsyncDisposable
             new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
         Dispatcher = new CarrierDispatcher(options.Fulfillment, Store, _http, OnDispatchedAsync, options.Dispatch, options.Clock);
+        Outbox = NotificationOutbox.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "notifications")),
+            new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
+        Notifier = new NotificationDispatcher(Outbox, _http, id => Subscriptions().FirstOrDefault(s => s.Id == id) is { } s
+            && WebhookSecret.TryParse(s.Secret, out var key) ? (s.Url, key) : null, options.Dispatch, options.Clock);
+    }
+
+    /// <summary>Subscriber webhooks (merchants, storefronts): queued durably, then sent by <see cref="Notifier"/>.</summary>
+    public NotificationOutbox Outbox { get; }
+
+    public NotificationDispatcher Notifier { get; }
+
+    /// <summary>The subscriptions, from the control store (set by the server before the stages start).</summary>
+    public Func<IReadOnlyList<Subscription>> Subscriptions { get; set; } = () => [];
+
+    /// <summary>Queues a notification for every subscription that wants this fact's event type and may see its
+    /// seller. Ids: <c>ntf_{seller order}_{status}_{subscription}</c>, the same when the fact is seen again.</summary>
+    private async Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken)
+    {
+        var subscriptions = Subscriptions();
+        if (subscriptions.Count == 0)
+        {
+            return;
+        }
+        var notifications = new List<Notification>();
+        foreach (var fact in facts)
+        {
+            var type = OrderEventTypes.Of(fact);
+            foreach (var subscription in subscriptions)
+            {
+                if (subscription.Sees(fact.SellerId) && subscription.EventTypes.Contains(type))
+                {
+                    var id = string.Create(CultureInfo.InvariantCulture, $"ntf_{fact.OrderId}_{type}_{subscription.Id}");
+                    notifications.Add(new Notification(id, subscription.Id, type, fact.OrderId, fact.AtMs,
+                        OrderEventTypes.Body(fact, id, Ids.Order(Ids.ParentOf(fact.OrderId)), Ids.SellerOrder(fact.OrderId), Ids.Seller(fact.SellerId))));
+                }
+            }
+        }
+        if (notifications.Count > 0)
+        {
+            Notifier.Enqueue(await Outbox.QueueAsync(notifications).ConfigureAwait(false));
+        }
     }
 
     private readonly HttpClient _http;
@@ -72,6 +114,7 @@ public sealed class FlowService : IAsyncDisposable
                 NotifyOrders(shipments.Select(s => s.Plan.OrderId));
             },
             FactsObserved = (_, facts) => NotifyOrders(facts.Select(f => f.OrderId)),
+            FactsToKeep = KeepFactsAsync,
         };
     }
 
@@ -100,6 +143,7 @@ public sealed class FlowService : IAsyncDisposable
             return;
         }
         _gateway = gateway;
+        Notifier.Start();
         _loops = _stages.OfType<FulfillmentStage>().Select(stage => Task.Run(() => RunAsync(stage))).ToArray();
         Dispatcher.Start();
     }
@@ -199,6 +243,7 @@ public sealed class FlowService : IAsyncDisposable
         await Task.WhenAll(_loops).ConfigureAwait(false);
         _loops = [];
         await Dispatcher.DisposeAsync().ConfigureAwait(false);
+        await Notifier.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -214,6 +259,7 @@ public sealed class FlowService : IAsyncDisposable
             stage?.Dispose();
         }
         await Store.DisposeAsync().ConfigureAwait(false);
+        await Outbox.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
         _cpuGate.Dispose();
         _stop.Dispose();

@@ -197,6 +197,7 @@ public sealed class SurgeServer : IAsyncDisposable
         {
             var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
             state.Attach(gateway, app.Services.GetRequiredService<FlowService>());
+            state.Flow.Subscriptions = () => control.Subscriptions;
             var recovery = await state.RecoverAsync();
             if (options.StartFlow)
             {

@@ -96,13 +96,13 @@ public sealed class CarrierFlowTests
         order["seller_orders"]!.AsArray().SelectMany(c => c!["shipments"]!.AsArray()).Select(s => s!);
 
     /// <summary>Runs the npm `standardwebhooks` verifier over what the carrier received; returns (verified, failed).</summary>
-    private static async Task<(int Verified, int Failed)> VerifyWithNodeAsync(string capture)
+    private static async Task<(int Verified, int Failed)> VerifyWithNodeAsync(string capture, string? secret = null)
     {
         var tool = Path.Combine(CliProcess.RepositoryRoot(), "tools", "webhook-verify");
         Assert.True(Directory.Exists(Path.Combine(tool, "node_modules", "standardwebhooks")),
             $"run `npm install` in {tool} first (scripts/test.sh does)");
         var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = tool };
-        foreach (var arg in new[] { "verify.mjs", Secret, capture })
+        foreach (var arg in new[] { "verify.mjs", secret ?? Secret, capture })
         {
             start.ArgumentList.Add(arg);
         }
@@ -275,6 +275,90 @@ public sealed class CarrierFlowTests
             orders.Add((await admin.GetAsync($"/v1/orders/{id}")).Json!);
         }
         return orders;
+    }
+
+    /// <summary>A subscriber endpoint on loopback that keeps what it receives (and writes it as the Node verifier reads it).</summary>
+    private sealed class Receiver : IAsyncDisposable
+    {
+        private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
+
+        public Receiver(int port, string capture)
+        {
+            var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+            Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(builder.WebHost, k => k.Listen(IPAddress.Loopback, port));
+            _app = builder.Build();
+            Microsoft.AspNetCore.Builder.EndpointRouteBuilderExtensions.MapPost(_app, "/hook/{name}", async (Microsoft.AspNetCore.Http.HttpContext c) =>
+            {
+                using var reader = new StreamReader(c.Request.Body);
+                var body = await reader.ReadToEndAsync();
+                var line = new Dictionary<string, string>
+                {
+                    ["webhook-id"] = c.Request.Headers["webhook-id"].ToString(),
+                    ["webhook-timestamp"] = c.Request.Headers["webhook-timestamp"].ToString(),
+                    ["webhook-signature"] = c.Request.Headers["webhook-signature"].ToString(),
+                    ["body"] = body,
+                };
+                lock (Received)
+                {
+                    Received.Add(((string)c.Request.RouteValues["name"]!, line));
+                    File.AppendAllText(capture, System.Text.Json.JsonSerializer.Serialize(line) + "\n");
+                }
+                return Microsoft.AspNetCore.Http.Results.Ok();
+            });
+        }
+
+        public List<(string Name, Dictionary<string, string> Request)> Received { get; } = [];
+
+        public Task StartAsync() => _app.StartAsync(TestContext.Current.CancellationToken);
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task MerchantWebhooks_DeliverTheirSellersOrderEvents_InOrder_Signed_AndVerifiedByNode()
+    {
+        await using var setup = await StartAsync([]);
+        var server = setup.Server;
+        var capture = Path.Combine(Path.GetTempPath(), $"surge-hooks-{Guid.NewGuid():N}.jsonl");
+        var port = SurgeServer.FreePort();
+        await using var receiver = new Receiver(port, capture);
+        await receiver.StartAsync();
+        var (sellerA, idA) = await server.SellerWithStockAsync("kettle", units: 10);
+        var (sellerB, _) = await server.SellerWithStockAsync("toaster", units: 10);
+        string[] types = ["order.paid", "order.dispatched", "order.delivered"];
+        var hookA = await sellerA.PostAsync("/v1/webhooks", new { url = $"http://127.0.0.1:{port}/hook/a", event_types = types });
+        var hookB = await sellerB.PostAsync("/v1/webhooks", new { url = $"http://127.0.0.1:{port}/hook/b", event_types = types });
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.Created), (hookA.Status, hookB.Status));
+        var secret = hookA.Json!["secret"]!.GetValue<string>();
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        Assert.Equal("invalid_request", (await sellerA.PostAsync("/v1/webhooks", new { url = "ftp://x", event_types = types })).ProblemCode);
+        string[] unknown = ["order.teleported"];
+        Assert.Equal("invalid_request", (await sellerA.PostAsync("/v1/webhooks", new { url = $"http://127.0.0.1:{port}/", event_types = unknown })).ProblemCode);
+
+        var ids = await PaidOrdersAsync(server, idA, "kettle", 3);
+        await EventuallyAsync(() => Task.FromResult(receiver.Received.Count(r => r.Name == "a") == 9), "nine events reached seller A");
+
+        Assert.DoesNotContain(receiver.Received, r => r.Name == "b");
+        Assert.True(WebhookSecret.TryParse(secret, out var key));
+        var events = receiver.Received.Select(r => (Body: JsonNode.Parse(r.Request["body"])!, r.Request)).ToList();
+        Assert.All(events, e => Assert.Equal(WebhookVerdict.Valid, StandardWebhooks.Verify(key, e.Request["webhook-id"], e.Request["webhook-timestamp"],
+            e.Request["webhook-signature"], System.Text.Encoding.UTF8.GetBytes(e.Request["body"]), DateTimeOffset.UtcNow)));
+        foreach (var order in events.GroupBy(e => e.Body["data"]!["order_id"]!.GetValue<string>()))
+        {
+            Assert.Contains(order.Key, ids);
+            Assert.Equal(["com.surge.order.paid", "com.surge.order.dispatched", "com.surge.order.delivered"], order.Select(e => e.Body["type"]!.GetValue<string>()));
+        }
+        Assert.Equal(9, events.Select(e => e.Request["webhook-id"]).Distinct().Count());
+        var (verified, failed) = await VerifyWithNodeAsync(capture, secret);
+        Assert.Equal((9, 0), (verified, failed));
+
+        var listed = (await sellerA.GetAsync("/v1/webhooks")).Json!["webhooks"]!.AsArray().Single()!;
+        Assert.Equal((9, 0, 0), (listed["delivered"]!.GetValue<int>(), listed["pending"]!.GetValue<int>(), listed["dead_letters"]!.GetValue<int>()));
+        Assert.Null(listed["secret"]);
+        Assert.Equal(HttpStatusCode.NotFound, (await sellerB.SendRawAsync(HttpMethod.Delete, $"/v1/webhooks/{hookA.Json!["id"]}", null, null)).Status);
+        Assert.Equal(HttpStatusCode.NoContent, (await sellerA.SendRawAsync(HttpMethod.Delete, $"/v1/webhooks/{hookA.Json!["id"]}", null, null)).Status);
+        Assert.Empty((await sellerA.GetAsync("/v1/webhooks")).Json!["webhooks"]!.AsArray());
+        File.Delete(capture);
     }
 
     [Fact]

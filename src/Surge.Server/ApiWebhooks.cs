@@ -1,0 +1,94 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Flow;
+
+namespace Surge.Server;
+
+/// <summary>Webhook subscriptions of sellers (their own orders), storefronts and admins (every order): order events
+/// as signed CloudEvents (Standard Webhooks, the subscription's own <c>whsec_</c> secret).</summary>
+public sealed partial class Api
+{
+    /// <summary>Subscriptions per owner.</summary>
+    public const int WebhooksPerOwnerMax = 20;
+
+    private void MapWebhooks(RouteGroupBuilder v1)
+    {
+        v1.MapPost("/webhooks", Handler(CreateWebhook)).WithName("createWebhook")
+            .WithSummary("Subscribe a URL to order events (a seller gets its own orders; storefront and admin keys every order); the answer has the signing secret, once")
+            .WithTags("webhooks").Accepts<CreateWebhookRequest>("application/json").Produces<WebhookBody>(201).Problems(400, 401, 409, 422);
+        v1.MapGet("/webhooks", Handler(ListWebhooks)).WithName("listWebhooks").WithSummary("The caller's subscriptions with delivery counts (admin: all)")
+            .WithTags("webhooks").Produces<WebhookList>(200).Problems(401);
+        v1.MapDelete("/webhooks/{id}", Handler(DeleteWebhook)).WithName("deleteWebhook").WithSummary("Delete a subscription; its undelivered events are dropped")
+            .WithTags("webhooks").Produces(204).Problems(401, 404);
+        v1.MapPost("/webhooks/{id}/redrive", Handler(RedriveWebhook)).WithName("redriveWebhook")
+            .WithSummary("Send a subscription's dead-lettered events again").WithTags("webhooks").Produces<RedriveResponse>(200).Problems(401, 404);
+    }
+
+    private async Task CreateWebhook(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var request = await ReadAsync(context, ApiJson.Default.CreateWebhookRequest);
+        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || request.Url.Length > 2_000)
+        {
+            throw new RequestShapeException("url: an absolute http(s) URL of at most 2,000 characters");
+        }
+        if (request.EventTypes is not { Length: > 0 } types || types.Any(t => !OrderEventTypes.All.Contains(t)))
+        {
+            throw new RequestShapeException($"event_types: one or more of {string.Join(", ", OrderEventTypes.All)}");
+        }
+        if (state.Control.Subscriptions.Count(s => ControlStore.Owns(principal, s) && s.Owner == principal.Role) >= WebhooksPerOwnerMax)
+        {
+            throw new ApiProblemException(409, "too_many_webhooks", $"at most {WebhooksPerOwnerMax} subscriptions per key owner");
+        }
+        var subscription = state.Control.CreateSubscription(principal, request.Url, types.Distinct().ToArray());
+        context.Response.Headers.Location = "/v1/webhooks/" + WebhookId(subscription.Id);
+        await WriteAsync(context, 201, new WebhookBody(WebhookId(subscription.Id), subscription.Url, [.. subscription.EventTypes], subscription.Secret),
+            ApiJson.Default.WebhookBody);
+    }
+
+    private Task ListWebhooks(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var list = state.Control.Subscriptions.Where(s => ControlStore.Owns(principal, s)).OrderBy(s => s.Id).Select(s =>
+        {
+            var (pending, delivered, dead) = state.Flow.Outbox.Counts(s.Id);
+            return new WebhookBody(WebhookId(s.Id), s.Url, [.. s.EventTypes], null, pending, delivered, dead);
+        }).ToArray();
+        return WriteAsync(context, 200, new WebhookList(list), ApiJson.Default.WebhookList);
+    }
+
+    private Task DeleteWebhook(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        if (!state.Control.DeleteSubscription(SubscriptionId(context), principal))
+        {
+            throw UnknownWebhook();
+        }
+        context.Response.StatusCode = 204;
+        return Task.CompletedTask;
+    }
+
+    private async Task RedriveWebhook(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var id = SubscriptionId(context);
+        if (!state.Control.Subscriptions.Any(s => s.Id == id && ControlStore.Owns(principal, s)))
+        {
+            throw UnknownWebhook();
+        }
+        await WriteAsync(context, 200, new RedriveResponse(await state.Flow.Notifier.RedriveAsync(id)), ApiJson.Default.RedriveResponse);
+    }
+
+    private static string WebhookId(long id) => "wh_" + id.ToString(CultureInfo.InvariantCulture);
+
+    private static long SubscriptionId(HttpContext context)
+    {
+        var text = (string)context.Request.RouteValues["id"]!;
+        return text.StartsWith("wh_", StringComparison.Ordinal) && long.TryParse(text.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+            ? id : throw UnknownWebhook();
+    }
+
+    private static ApiProblemException UnknownWebhook() => new(404, "unknown_webhook", "no such webhook subscription for this key");
+}
