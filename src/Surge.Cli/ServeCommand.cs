@@ -37,10 +37,12 @@ internal static class ServeCommand
             Description = "Titles and categories to train that model from (PriceRunner CSV format); default "
                 + $"../shared/data/{ClassifyCommand.TrainPath} when it exists (else SKUs keep the category they are given).",
         };
+        var smtp = new Option<string?>("--smtp") { Description = "SMTP server HOST:PORT for e-mail subscriptions (none: e-mail subscriptions are refused)." };
+        var smtpFrom = new Option<string>("--smtp-from") { Description = "Sender address of those e-mails.", DefaultValueFactory = _ => "surge@localhost" };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -58,6 +60,7 @@ internal static class ServeCommand
                     Host = parse.GetValue(host)!,
                     Partitions = parse.GetValue(partitions),
                     Fulfillment = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName),
+                    Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
                 };
                 options.Validate();
             }
@@ -85,6 +88,18 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    private static SmtpOptions? Smtp(string? server, string from)
+    {
+        if (server is null)
+        {
+            return null;
+        }
+        var colon = server.LastIndexOf(':');
+        return colon > 0 && int.TryParse(server.AsSpan(colon + 1), out var port) && port is > 0 and <= 65_535
+            ? new SmtpOptions(server[..colon], port, from)
+            : throw new ArgumentException($"--smtp: HOST:PORT, not '{server}'");
     }
 
     /// <summary>The given training file (it must exist), else the shared PriceRunner split if it is there, else none.</summary>

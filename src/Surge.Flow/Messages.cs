@@ -1,4 +1,5 @@
 using System.Text;
+using Surge.Core;
 
 namespace Surge.Flow;
 
@@ -22,8 +23,16 @@ public static class Messages
         [(Korean, "paid")] = "결제가 완료되었습니다",
         [(English, "shipment_planned")] = "Packing at {warehouse}",
         [(Korean, "shipment_planned")] = "{warehouse}에서 상품을 준비하고 있습니다",
+        [(English, "shipment_planned.plain")] = "Your order is being packed",
+        [(Korean, "shipment_planned.plain")] = "상품을 준비하고 있습니다",
         [(English, "handed_to_carrier")] = "Handed to {carrier}, tracking number {tracking_number}",
         [(Korean, "handed_to_carrier")] = "{carrier}에 인계되었습니다. 운송장 번호 {tracking_number}",
+        [(English, "handed_to_carrier.plain")] = "Handed to the carrier",
+        [(Korean, "handed_to_carrier.plain")] = "택배사에 인계되었습니다",
+        [(English, "returned")] = "Returned",
+        [(Korean, "returned")] = "반품되었습니다",
+        [(English, "email.subject")] = "Order {order_id}: {message}",
+        [(Korean, "email.subject")] = "주문 {order_id}: {message}",
         [(English, "info_received")] = "The carrier has the shipment details",
         [(Korean, "info_received")] = "택배사가 배송 정보를 접수했습니다",
         [(English, "pending")] = "Waiting for the carrier",
@@ -46,6 +55,15 @@ public static class Messages
         [(Korean, "expired")] = "배송 조회 기간이 지났습니다",
         [(English, "cancelled")] = "Order cancelled",
         [(Korean, "cancelled")] = "주문이 취소되었습니다",
+    };
+
+    /// <summary>The template key of a seller-order status (what a merchant's e-mail says for it).</summary>
+    public static string KeyOf(OrderStatus status) => status switch
+    {
+        OrderStatus.PendingPayment => "placed",
+        OrderStatus.Allocated => "shipment_planned",
+        OrderStatus.Dispatched => "handed_to_carrier",
+        _ => status.ToCode(),
     };
 
     /// <summary>Every status-change key that has a template (the same in every language).</summary>

@@ -12,6 +12,40 @@ namespace Surge.Flow;
 /// same fact seen again (a stage repeating records after a restart) makes the same notification.</summary>
 public sealed record Notification(string Id, long SubscriptionId, string Type, long OrderId, long AtMs, string Body);
 
+/// <summary>Where a subscription's notifications go: a URL (signed webhook with <see cref="Key"/>) or an e-mail
+/// address (a message from the templates in <see cref="Language"/>).</summary>
+public sealed record NotificationTarget(string? Url, byte[]? Key, string? Email, string Language);
+
+/// <summary>Sends one e-mail (the server's SMTP client).</summary>
+public interface IEmailSender
+{
+    Task SendAsync(string to, string subject, string body, CancellationToken cancellationToken);
+}
+
+/// <summary>Where the SMTP server is: host, port, sender address, STARTTLS when offered, optional login.</summary>
+public sealed record SmtpOptions(string Host, int Port, string From, string? User = null, string? Password = null);
+
+/// <summary>E-mail through SMTP with MailKit: one connection per message (merchant updates are few).</summary>
+public sealed class SmtpEmailSender(SmtpOptions options) : IEmailSender
+{
+    public async Task SendAsync(string to, string subject, string body, CancellationToken cancellationToken)
+    {
+        var message = new MimeKit.MimeMessage();
+        message.From.Add(MimeKit.MailboxAddress.Parse(options.From));
+        message.To.Add(MimeKit.MailboxAddress.Parse(to));
+        message.Subject = subject;
+        message.Body = new MimeKit.TextPart("plain") { Text = body };
+        using var client = new MailKit.Net.Smtp.SmtpClient();
+        await client.ConnectAsync(options.Host, options.Port, MailKit.Security.SecureSocketOptions.StartTlsWhenAvailable, cancellationToken).ConfigureAwait(false);
+        if (options.User is not null)
+        {
+            await client.AuthenticateAsync(options.User, options.Password ?? "", cancellationToken).ConfigureAwait(false);
+        }
+        await client.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+    }
+}
+
 /// <summary>Where a notification stands.</summary>
 public enum NotificationState
 {
@@ -175,7 +209,8 @@ public sealed class NotificationDispatcher : IAsyncDisposable
 
     private readonly NotificationOutbox _outbox;
     private readonly HttpClient _http;
-    private readonly Func<long, (string Url, byte[] Key)?> _subscription;
+    private readonly Func<long, NotificationTarget?> _subscription;
+    private readonly IEmailSender? _email;
     private readonly DispatchOptions _options;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
@@ -194,12 +229,13 @@ public sealed class NotificationDispatcher : IAsyncDisposable
         public bool InFlight;
     }
 
-    public NotificationDispatcher(NotificationOutbox outbox, HttpClient http, Func<long, (string Url, byte[] Key)?> subscription,
+    public NotificationDispatcher(NotificationOutbox outbox, HttpClient http, Func<long, NotificationTarget?> subscription, IEmailSender? email = null,
         DispatchOptions? options = null, TimeProvider? time = null)
     {
         _outbox = outbox;
         _http = http;
         _subscription = subscription;
+        _email = email;
         _options = options ?? new DispatchOptions();
         _time = time ?? TimeProvider.System;
         _signal = new WakeSignal(_time);
@@ -309,19 +345,14 @@ public sealed class NotificationDispatcher : IAsyncDisposable
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 timeout.CancelAfter(_options.RequestTimeout);
-                var body = Encoding.UTF8.GetBytes(head.Body);
-                using var request = new HttpRequestMessage(HttpMethod.Post, target.Url) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue(CloudEvents.ContentType);
-                var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
-                request.Headers.Add(StandardWebhooks.IdHeader, head.Id);
-                request.Headers.Add(StandardWebhooks.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
-                request.Headers.Add(StandardWebhooks.SignatureHeader, StandardWebhooks.Sign(target.Key, head.Id, timestamp, body));
-                using var response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
-                failure = response.IsSuccessStatusCode ? null : $"http_{(int)response.StatusCode}";
+                failure = target.Email is { } to
+                    ? await EmailAsync(to, target.Language, head, timeout.Token).ConfigureAwait(false)
+                    : await PostAsync(target, head, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !stop.IsCancellationRequested))
+            catch (Exception e) when (e is HttpRequestException or IOException or MailKit.ProtocolException or MailKit.CommandException
+                || (e is OperationCanceledException && !stop.IsCancellationRequested))
             {
-                failure = e is HttpRequestException ? "unreachable" : "timeout";
+                failure = e is OperationCanceledException ? "timeout" : e is HttpRequestException ? "unreachable" : "smtp_failed";
             }
         }
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -329,14 +360,14 @@ public sealed class NotificationDispatcher : IAsyncDisposable
         {
             await _outbox.DeliveredAsync([head.Id]).ConfigureAwait(false);
         }
-        else if (failure == "subscription_deleted" || now > head.AtMs + (long)_options.RetryHorizon.TotalMilliseconds)
+        else if (IsPermanent(failure) || now > head.AtMs + (long)_options.RetryHorizon.TotalMilliseconds)
         {
             await _outbox.DeadLetterAsync([head.Id], failure).ConfigureAwait(false);
         }
         lock (_gate)
         {
             lane.InFlight = false;
-            if (failure is null || failure == "subscription_deleted" || now > head.AtMs + (long)_options.RetryHorizon.TotalMilliseconds)
+            if (failure is null || IsPermanent(failure) || now > head.AtMs + (long)_options.RetryHorizon.TotalMilliseconds)
             {
                 lane.Queue.Dequeue();
                 lane.Attempts = 0;
@@ -349,6 +380,40 @@ public sealed class NotificationDispatcher : IAsyncDisposable
                 lane.DueMs = now + (long)(backoff * (0.5 + Random.Shared.NextDouble() / 2));
             }
         }
+    }
+
+    /// <summary>Failures that trying again cannot fix: dead-lettered at once.</summary>
+    private static bool IsPermanent(string failure) => failure is "subscription_deleted" or "smtp_not_configured";
+
+    private async Task<string?> PostAsync(NotificationTarget target, Notification head, CancellationToken cancellationToken)
+    {
+        var body = Encoding.UTF8.GetBytes(head.Body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, target.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(CloudEvents.ContentType);
+        var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
+        request.Headers.Add(StandardWebhooks.IdHeader, head.Id);
+        request.Headers.Add(StandardWebhooks.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add(StandardWebhooks.SignatureHeader, StandardWebhooks.Sign(target.Key!, head.Id, timestamp, body));
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        return response.IsSuccessStatusCode ? null : $"http_{(int)response.StatusCode}";
+    }
+
+    /// <summary>The event as a short message from the templates: subject "Order ord_…: Delivered", the same line
+    /// and the ids and time in the body.</summary>
+    private async Task<string?> EmailAsync(string to, string language, Notification head, CancellationToken cancellationToken)
+    {
+        if (_email is null)
+        {
+            return "smtp_not_configured";
+        }
+        var data = System.Text.Json.Nodes.JsonNode.Parse(head.Body)!["data"]!;
+        var status = Enum.GetValues<OrderStatus>().FirstOrDefault(s => s.ToCode() == data["status"]!.GetValue<string>());
+        var message = Messages.Render(language, Messages.KeyOf(status));
+        var orderId = data["order_id"]!.GetValue<string>();
+        var subject = Messages.Render(language, "email.subject", new Dictionary<string, string?> { ["order_id"] = orderId, ["message"] = message });
+        var body = $"{message}\n\norder: {orderId}\nseller order: {data["seller_order_id"]}\ntime: {data["occurred_at"]}\nevent: {head.Id}\n";
+        await _email.SendAsync(to, subject, body, cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     public async ValueTask DisposeAsync()

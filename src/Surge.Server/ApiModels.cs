@@ -106,11 +106,13 @@ public sealed record RedriveResponse(int Redriven);
 
 public sealed record TrackingEventsResponse(int Accepted, int Duplicates);
 
-public sealed record CreateWebhookRequest(string Url, string[] EventTypes);
+/// <summary>A subscription delivers to <c>url</c> (signed webhooks) or to <c>email</c> (messages in <c>language</c>,
+/// en or ko); exactly one of the two.</summary>
+public sealed record CreateWebhookRequest(string[] EventTypes, string? Url = null, string? Email = null, string? Language = null);
 
 /// <summary>A subscription; <c>secret</c> only in the answer that created it.</summary>
-public sealed record WebhookBody(string Id, string Url, string[] EventTypes, string? Secret = null, int? Pending = null, int? Delivered = null,
-    int? DeadLetters = null);
+public sealed record WebhookBody(string Id, string? Url, string? Email, string Language, string[] EventTypes, string? Secret = null, int? Pending = null,
+    int? Delivered = null, int? DeadLetters = null);
 
 public sealed record WebhookList(WebhookBody[] Webhooks);
 

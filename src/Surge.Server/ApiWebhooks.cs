@@ -6,8 +6,9 @@ using Surge.Flow;
 
 namespace Surge.Server;
 
-/// <summary>Webhook subscriptions of sellers (their own orders), storefronts and admins (every order): order events
-/// as signed CloudEvents (Standard Webhooks, the subscription's own <c>whsec_</c> secret).</summary>
+/// <summary>Subscriptions of sellers (their own orders), storefronts and admins (every order) to order events: as
+/// signed CloudEvents to a URL (Standard Webhooks, the subscription's own <c>whsec_</c> secret) or as e-mail in
+/// English or Korean through the configured SMTP server.</summary>
 public sealed partial class Api
 {
     /// <summary>Subscriptions per owner.</summary>
@@ -30,9 +31,27 @@ public sealed partial class Api
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
         var request = await ReadAsync(context, ApiJson.Default.CreateWebhookRequest);
-        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || request.Url.Length > 2_000)
+        if ((request.Url is null) == (request.Email is null))
+        {
+            throw new RequestShapeException("give either url (signed webhooks) or email, not both");
+        }
+        if (request.Url is not null
+            && (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || request.Url.Length > 2_000))
         {
             throw new RequestShapeException("url: an absolute http(s) URL of at most 2,000 characters");
+        }
+        if (request.Email is not null && (request.Email.Length > 254 || !MimeKit.MailboxAddress.TryParse(request.Email, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal)))
+        {
+            throw new RequestShapeException("email: an e-mail address");
+        }
+        if (request.Email is not null && Options.Smtp is null)
+        {
+            throw new ApiProblemException(409, "smtp_not_configured", "this server has no SMTP server configured (serve --smtp); subscribe a url instead");
+        }
+        var language = request.Language ?? Messages.English;
+        if (!Messages.Languages.Contains(language))
+        {
+            throw new RequestShapeException($"language: one of {string.Join(", ", Messages.Languages)}");
         }
         if (request.EventTypes is not { Length: > 0 } types || types.Any(t => !OrderEventTypes.All.Contains(t)))
         {
@@ -42,10 +61,10 @@ public sealed partial class Api
         {
             throw new ApiProblemException(409, "too_many_webhooks", $"at most {WebhooksPerOwnerMax} subscriptions per key owner");
         }
-        var subscription = state.Control.CreateSubscription(principal, request.Url, types.Distinct().ToArray());
+        var subscription = state.Control.CreateSubscription(principal, request.Url, request.Email, language, types.Distinct().ToArray());
         context.Response.Headers.Location = "/v1/webhooks/" + WebhookId(subscription.Id);
-        await WriteAsync(context, 201, new WebhookBody(WebhookId(subscription.Id), subscription.Url, [.. subscription.EventTypes], subscription.Secret),
-            ApiJson.Default.WebhookBody);
+        await WriteAsync(context, 201, new WebhookBody(WebhookId(subscription.Id), subscription.Url, subscription.Email, subscription.Language,
+            [.. subscription.EventTypes], subscription.Url is null ? null : subscription.Secret), ApiJson.Default.WebhookBody);
     }
 
     private Task ListWebhooks(HttpContext context)
@@ -54,7 +73,7 @@ public sealed partial class Api
         var list = state.Control.Subscriptions.Where(s => ControlStore.Owns(principal, s)).OrderBy(s => s.Id).Select(s =>
         {
             var (pending, delivered, dead) = state.Flow.Outbox.Counts(s.Id);
-            return new WebhookBody(WebhookId(s.Id), s.Url, [.. s.EventTypes], null, pending, delivered, dead);
+            return new WebhookBody(WebhookId(s.Id), s.Url, s.Email, s.Language, [.. s.EventTypes], null, pending, delivered, dead);
         }).ToArray();
         return WriteAsync(context, 200, new WebhookList(list), ApiJson.Default.WebhookList);
     }

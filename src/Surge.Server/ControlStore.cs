@@ -20,11 +20,14 @@ public sealed record ControlRecord
     public string? Secret { get; init; }
     public string[]? EventTypes { get; init; }
     public Role? Owner { get; init; }
+    public string? Email { get; init; }
+    public string? Language { get; init; }
 }
 
 /// <summary>A webhook subscription: a seller's (its orders only) or a storefront's or admin's (every order),
 /// for the listed event types; deliveries are signed with <see cref="Secret"/> (Standard Webhooks).</summary>
-public sealed record Subscription(long Id, Role Owner, long SellerId, string Url, string Secret, IReadOnlyList<string> EventTypes)
+public sealed record Subscription(long Id, Role Owner, long SellerId, string? Url, string Secret, IReadOnlyList<string> EventTypes,
+    string? Email = null, string Language = "en")
 {
     public bool Sees(long seller) => Owner != Role.Seller || SellerId == seller;
 }
@@ -155,7 +158,8 @@ public sealed class ControlStore : IDisposable
     /// <summary>Every active subscription (a snapshot; cheap to read on every order event).</summary>
     public IReadOnlyList<Subscription> Subscriptions => _activeSubscriptions;
 
-    public Subscription CreateSubscription(Principal owner, string url, IReadOnlyList<string> eventTypes)
+    /// <summary>A subscription delivering to <paramref name="url"/> (signed webhooks) or to <paramref name="email"/>.</summary>
+    public Subscription CreateSubscription(Principal owner, string? url, string? email, string language, IReadOnlyList<string> eventTypes)
     {
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         lock (_gate)
@@ -163,7 +167,7 @@ public sealed class ControlStore : IDisposable
             Append(new ControlRecord
             {
                 Kind = "webhook", WebhookId = _lastWebhookId + 1, Owner = owner.Role, SellerId = owner.SellerId, Url = url, Secret = secret,
-                EventTypes = eventTypes.ToArray(),
+                EventTypes = eventTypes.ToArray(), Email = email, Language = language,
             });
             return _subscriptions[_lastWebhookId];
         }
@@ -211,8 +215,8 @@ public sealed class ControlStore : IDisposable
                 _warehouses.Add(new Warehouse(record.WarehouseId!, record.Region!, record.Country!));
                 break;
             case "webhook":
-                _subscriptions[record.WebhookId] = new Subscription(record.WebhookId, record.Owner ?? Role.Admin, record.SellerId, record.Url!,
-                    record.Secret!, record.EventTypes ?? []);
+                _subscriptions[record.WebhookId] = new Subscription(record.WebhookId, record.Owner ?? Role.Admin, record.SellerId, record.Url,
+                    record.Secret!, record.EventTypes ?? [], record.Email, record.Language ?? "en");
                 _lastWebhookId = Math.Max(_lastWebhookId, record.WebhookId);
                 _activeSubscriptions = [.. _subscriptions.Values];
                 break;

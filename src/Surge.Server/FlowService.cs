@@ -37,14 +37,19 @@ public sealed class FlowService : IAsyncDisposable
         Dispatcher = new CarrierDispatcher(options.Fulfillment, Store, _http, OnDispatchedAsync, options.Dispatch, options.Clock);
         Outbox = NotificationOutbox.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "notifications")),
             new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
-        Notifier = new NotificationDispatcher(Outbox, _http, id => Subscriptions().FirstOrDefault(s => s.Id == id) is { } s
-            && WebhookSecret.TryParse(s.Secret, out var key) ? (s.Url, key) : null, options.Dispatch, options.Clock);
+        Notifier = new NotificationDispatcher(Outbox, _http, Target, options.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null,
+            options.Dispatch, options.Clock);
     }
 
     /// <summary>Subscriber webhooks (merchants, storefronts): queued durably, then sent by <see cref="Notifier"/>.</summary>
     public NotificationOutbox Outbox { get; }
 
     public NotificationDispatcher Notifier { get; }
+
+    private NotificationTarget? Target(long subscription) =>
+        Subscriptions().FirstOrDefault(s => s.Id == subscription) is { } s && WebhookSecret.TryParse(s.Secret, out var key)
+            ? new NotificationTarget(s.Url, key, s.Email, s.Language)
+            : null;
 
     /// <summary>The subscriptions, from the control store (set by the server before the stages start).</summary>
     public Func<IReadOnlyList<Subscription>> Subscriptions { get; set; } = () => [];

@@ -74,6 +74,10 @@ public sealed record ServerOptions
     /// <see cref="SurgeServer.StartFlow"/> (the flow benchmark builds a backlog first).</summary>
     public bool StartFlow { get; init; } = true;
 
+    /// <summary>The SMTP server for e-mail subscriptions (<c>serve --smtp HOST:PORT --smtp-from ADDRESS</c>); null: e-mail
+    /// subscriptions are refused.</summary>
+    public Flow.SmtpOptions? Smtp { get; init; }
+
     /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
     public Flow.DispatchOptions Dispatch { get; init; } = new();
 
