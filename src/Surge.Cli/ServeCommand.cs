@@ -50,6 +50,7 @@ internal static class ServeCommand
             try
             {
                 var rulesFile = parse.GetValue(fulfillment);
+                var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
                 var dataDirectory = parse.GetValue(data)!.FullName;
                 options = new ServerOptions
                 {
@@ -59,7 +60,8 @@ internal static class ServeCommand
                     Port = parse.GetValue(port),
                     Host = parse.GetValue(host)!,
                     Partitions = parse.GetValue(partitions),
-                    Fulfillment = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName),
+                    Fulfillment = rules,
+                    Dispatch = rules.Delivery,
                     Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
                 };
                 options.Validate();

@@ -41,6 +41,25 @@ public sealed record DispatchOptions
 
     /// <summary>How long an open breaker sends nothing before one trial call.</summary>
     public TimeSpan BreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws <see cref="FulfillmentRulesException"/> naming the first bound that is out of range.</summary>
+    public void Validate(string source)
+    {
+        void Require(bool ok, string message)
+        {
+            if (!ok)
+            {
+                throw new FulfillmentRulesException($"{source}: delivery.{message}");
+            }
+        }
+        Require(ManifestShipmentsMax is > 0 and <= 10_000, "manifest_shipments_max: 1 to 10,000");
+        Require(ManifestsInFlightMax is > 0 and <= 256, "manifests_in_flight_max: 1 to 256");
+        Require(FirstRetryDelay > TimeSpan.Zero && RetryDelayMax >= FirstRetryDelay, "first_retry_delay must be > 0 and ≤ retry_delay_max");
+        Require(RetryHorizon > TimeSpan.Zero && RequestTimeout > TimeSpan.Zero, "retry_horizon and request_timeout must be > 0");
+        Require(BreakerFailureRatio is > 0 and <= 1 && BreakerMinimumCalls > 1, "breaker_failure_ratio is in (0, 1], breaker_minimum_calls > 1");
+        Require(BreakerSamplingDuration >= TimeSpan.FromMilliseconds(500) && BreakerBreakDuration >= TimeSpan.FromMilliseconds(500),
+            "breaker_sampling_duration and breaker_break_duration are at least 00:00:00.5");
+    }
 }
 
 /// <summary>A carrier's delivery health for the API and the dashboard.</summary>

@@ -93,6 +93,10 @@ public sealed record FulfillmentRules
 
     public IReadOnlyList<CarrierConfig> Carriers { get; init; } = [];
 
+    /// <summary>How shipments and subscriber notifications are delivered: manifest size, retries over hours,
+    /// breaker (durations as "hh:mm:ss"). Defaults in <see cref="DispatchOptions"/>.</summary>
+    public DispatchOptions Delivery { get; init; } = new();
+
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -143,6 +147,7 @@ public sealed record FulfillmentRules
         }
         Require(Bulky is { WeightGramsOver: > 0, LongestSideMmOver: > 0, LengthPlusGirthMmOver: > 0 }, "bulky: every bound must be > 0");
         Require(ParcelShipmentGramsMax > 0, "parcel_shipment_grams_max must be > 0");
+        Delivery.Validate(source);
         foreach (var shippingClass in Enum.GetValues<ShippingClass>())
         {
             Require(ServiceLevels.TryGetValue(shippingClass, out var level) && !string.IsNullOrWhiteSpace(level),

@@ -26,6 +26,7 @@ public sealed class FulfillmentRulesTests
         Assert.Contains("kr-busan", cold.Regions);
         Assert.Equal("express", rules.ServiceLevels[ShippingClass.ColdChain]);
         Assert.True(WebhookSecret.TryParse(cold.Secret!, out var key) && key.Length >= WebhookSecret.KeyBytesMin);
+        Assert.Equal((TimeSpan.FromDays(1), TimeSpan.FromSeconds(1), 100), (rules.Delivery.RetryHorizon, rules.Delivery.FirstRetryDelay, rules.Delivery.ManifestShipmentsMax));
     }
 
     [Fact]
@@ -54,6 +55,9 @@ public sealed class FulfillmentRulesTests
     [InlineData("""{"carriers": [{"id":"Bad Id!","countries":["KR"],"classes":["parcel"],"services":["standard"],"prices":{"parcel":{"base_minor":1,"per_kg_minor":1}}}]}""", "id")]
     [InlineData("""[1, 2]""", "fulfillment rules")]
     [InlineData("""{"bulky": {"weight_grams_over": -1}}""", "bulky")]
+    [InlineData("""{"delivery": {"first_retry_delay": "00:00:00"}}""", "delivery.first_retry_delay")]
+    [InlineData("""{"delivery": {"retry_horizon": "soon"}}""", "retry_horizon")]
+    [InlineData("""{"delivery": {"manifest_shipments_max": 0}}""", "delivery.manifest_shipments_max")]
     public void BadRules_AreRefused_NamingTheField(string json, string mentioned)
     {
         var e = Assert.Throws<FulfillmentRulesException>(() => FulfillmentRules.Parse(json));
