@@ -72,6 +72,7 @@ public sealed partial class Api(ServerState state)
             .WithTags("catalog").Produces<CategoryReviewList>(200).Problems(401, 403, 422);
         MapCarriers(v1);
         MapWebhooks(v1);
+        MapForecast(v1);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
 

@@ -116,6 +116,18 @@ public sealed record WebhookBody(string Id, string? Url, string? Email, string L
 
 public sealed record WebhookList(WebhookBody[] Webhooks);
 
+public sealed record WeekUnitsBody(string Week, double Units);
+
+public sealed record WeekForecastBody(string Week, double Mean, double Lower95, double Upper95);
+
+/// <summary>One SKU's plan: weekly demand so far, the forecast with 95 % intervals, the week stock runs out
+/// (null: not within the horizon) and the units to order now; or, when there is too little history, why not.</summary>
+public sealed record SkuForecastBody(string Sku, long Available, WeekUnitsBody[] History, string? Model = null, WeekForecastBody[]? Forecast = null,
+    string? StockoutWeek = null, double? ReorderUnits = null, string? Problem = null);
+
+public sealed record SellerForecastResponse(string SellerId, DateTimeOffset GeneratedAt, int HistoryWeeks, int HorizonWeeks, int LeadTimeWeeks,
+    double ServiceLevel, SkuForecastBody[] Skus);
+
 public sealed record FlowStatusResponse(StageStatusBody[] Stages, long OrdersPlanned, long ShipmentsPlanned, string[] Carriers);
 
 public sealed record OrderBody(string Id, string Status, DateTimeOffset PlacedAt, DateTimeOffset ExpiresAt, string TrackingToken, SellerOrderBody[] SellerOrders);
@@ -163,6 +175,7 @@ public sealed record TrackingResponse(string OrderId, string Status, DateTimeOff
 [JsonSerializable(typeof(TrackingEvent))]
 [JsonSerializable(typeof(FlowStatusResponse))]
 [JsonSerializable(typeof(CategoryReviewList))]
+[JsonSerializable(typeof(SellerForecastResponse))]
 [JsonSerializable(typeof(CreateWebhookRequest))]
 [JsonSerializable(typeof(WebhookBody))]
 [JsonSerializable(typeof(WebhookList))]

@@ -56,6 +56,11 @@ public sealed record SellerOrderView(
 [GenerateSerializer, Immutable]
 public sealed record OrderPage([property: Id(0)] SellerOrderView[] Orders, [property: Id(1)] int NextIndex, [property: Id(2)] bool More);
 
+/// <summary>Weekly demand of one SKU: units of its seller orders that were paid (or went further), by the week in
+/// which they were placed (week 0 starts at the query's start), and the units available now.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SkuDemand([property: Id(0)] string Sku, [property: Id(1)] double[] WeeklyUnits, [property: Id(2)] long Available);
+
 [GenerateSerializer, Immutable]
 public sealed record PartitionStats(
     [property: Id(0)] int Skus, [property: Id(1)] int Orders, [property: Id(2)] long JournalSequence, [property: Id(3)] long RecoveredRecords,
@@ -90,6 +95,10 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<SellerOrderView[]> OpenMultiSellerChildren();
 
     Task<PartitionStats> Stats();
+
+    /// <summary>Weekly demand of every SKU of a seller over <paramref name="weeks"/> weeks from
+    /// <paramref name="fromMs"/> (scans the partition's order table once).</summary>
+    Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks);
 }
 
 [Reentrant]
@@ -188,6 +197,38 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
             }
         }
         return Task.FromResult(found.ToArray());
+    }
+
+    public Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks)
+    {
+        const long WeekMs = 7L * 24 * 3600 * 1000;
+        var bySku = new Dictionary<int, double[]>();
+        for (var sku = 0; sku < Engine.SkuCount; sku++)
+        {
+            if (Engine.GetSku(sku).SellerId == sellerId)
+            {
+                bySku[sku] = new double[weeks];
+            }
+        }
+        for (var index = 0; index < Engine.OrderCount && bySku.Count > 0; index++)
+        {
+            if (Engine.SellerAt(index) != sellerId)
+            {
+                continue;
+            }
+            var order = Engine.GetOrderAt(index);
+            var week = (order.PlacedAtMs - fromMs) / WeekMs;
+            if (week < 0 || week >= weeks || StatusTransitions.Rank(order.Status) < StatusTransitions.Rank(OrderStatus.Paid)
+                || order.Status == OrderStatus.Cancelled)
+            {
+                continue;
+            }
+            foreach (var allocation in order.Allocations)
+            {
+                bySku[allocation.Sku][week] += allocation.Quantity;
+            }
+        }
+        return Task.FromResult(bySku.Select(p => new SkuDemand(Engine.GetSku(p.Key).Code, p.Value, Engine.GetStockTotals(p.Key).Available)).ToArray());
     }
 
     public Task<OrderPage> ListOrders(long sellerId, int fromIndex, int limit, int scanMax)
