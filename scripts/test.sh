@@ -18,6 +18,12 @@ if [[ $build_status -ne 0 ]]; then
   exit 1
 fi
 
+# The metrics test checks /metrics with promtool (Debian package prometheus).
+if ! command -v promtool > /dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) > /dev/null 2>&1 \
+    || echo "promtool: apt-get install prometheus failed (the metrics test will say so)"
+fi
+
 # The end-to-end carrier test verifies Surge's webhook signatures with the npm `standardwebhooks` package.
 (cd tools/webhook-verify && npm install --no-audit --no-fund --loglevel=error > /dev/null) || echo "webhook-verify: npm install failed (the carrier end-to-end test will say so)"
 

@@ -14,8 +14,12 @@ public sealed class CommitStats
 
     private readonly long[] _counts = new long[Buckets];
     private long _commits;
+    private long _sumMicros;
 
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Total time spent in group commits since open, in microseconds.</summary>
+    public long SumMicros => Interlocked.Read(ref _sumMicros);
 
     internal void Record(long startTimestamp)
     {
@@ -23,6 +27,7 @@ public sealed class CommitStats
         var bucket = Math.Min(Buckets - 1, micros <= 1 ? 0 : 64 - BitOperations.LeadingZeroCount((ulong)(micros - 1)));
         Interlocked.Increment(ref _counts[bucket]);
         Interlocked.Increment(ref _commits);
+        Interlocked.Add(ref _sumMicros, micros);
     }
 
     /// <summary>Copies of the bucket counts.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -354,13 +355,21 @@ public sealed partial class Api(ServerState state)
     private async Task PlaceOrder(HttpContext context)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var started = Stopwatch.GetTimestamp();
         var body = await ReadBodyAsync(context);
-        await IdempotentAsync(context, principal, body, 201, () => WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body))));
+        await IdempotentAsync(context, principal, body, 201, async () =>
+        {
+            var result = await WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body)));
+            state.Metrics.Order(result.Status, result.Code);
+            return result;
+        });
+        state.Metrics.Request("single", Stopwatch.GetElapsedTime(started));
     }
 
     private async Task PlaceOrders(HttpContext context)
     {
         Authorize(context, Role.Admin, Role.Storefront);
+        var started = Stopwatch.GetTimestamp();
         var (rented, length) = await ReadBodyAsync(context, ArrayPool<byte>.Shared);
         List<(OrderRequest? Order, string? Error)> requests;
         try
@@ -382,6 +391,11 @@ public sealed partial class Api(ServerState state)
         {
             // Answered below as deadline_exceeded, order by order.
         }
+        for (var i = 0; i < requests.Count; i++)
+        {
+            state.Metrics.Order(answers?[i].Status ?? 503, answers is null ? "deadline_exceeded" : answers[i].Code);
+        }
+        state.Metrics.Request("batch", Stopwatch.GetElapsedTime(started));
         var buffer = new ArrayBufferWriter<byte>(64 + requests.Count * 48);
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
         json.WriteStartObject();

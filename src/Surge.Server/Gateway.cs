@@ -56,6 +56,12 @@ public sealed class Gateway : IAsyncDisposable
 
     public int Partitions => _runners.Length;
 
+    /// <summary>Commands waiting in one partition's queue now.</summary>
+    public int Queued(int partition) => _runners[partition].Queued;
+
+    /// <summary>Commands admitted and not yet answered, over all partitions.</summary>
+    public int NodeQueued => Volatile.Read(ref _nodeQueued);
+
     public int PartitionOf(long sellerId) => Ids.PartitionOf(sellerId, _runners.Length);
 
     public IPartitionGrain Grain(int partition) => _grains[partition];

@@ -14,6 +14,9 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
 
     public ServerOptions Options { get; } = options;
 
+    /// <summary>The partitions open in this process, by index.</summary>
+    public IEnumerable<KeyValuePair<int, DurablePartition>> Partitions => _open;
+
     /// <summary>Called once per partition right after it recovered, before it takes a command (downstream
     /// stages open their journal readers here).</summary>
     public Action<int, DurablePartition>? Opened { get; set; }

@@ -25,6 +25,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public OrderService Orders { get; private set; } = null!;
     public FlowService Flow { get; private set; } = null!;
     public CategoryService Categories { get; } = new(options);
+    public ServerMetrics Metrics { get; } = new();
     public bool Ready { get; private set; }
     public long OrdersAtStart { get; private set; }
 
@@ -191,6 +192,13 @@ public sealed class SurgeServer : IAsyncDisposable
             await next(context);
         });
         app.MapOpenApi("/openapi/{documentName}.json");
+        var partitionHost = app.Services.GetRequiredService<PartitionHost>();
+        app.MapGet("/metrics", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await state.Metrics.WriteAsync(context.Response.Body, state, partitionHost, context.RequestAborted);
+        }).WithName("metrics").WithSummary("Prometheus text format: orders, queues, journals, downstream lag, carriers (no key; bind to a private address)")
+            .WithTags("operations").ExcludeFromDescription();
         new Api(state).Map(app);
         await app.StartAsync();
         try

@@ -1,0 +1,123 @@
+using Prometheus;
+using Surge.Flow;
+using Surge.Journal;
+
+namespace Surge.Server;
+
+/// <summary>
+/// The node's metrics in Prometheus text format at <c>/metrics</c> (prometheus-net, one registry per server).
+/// Units are in the names (<c>_seconds</c>, <c>_units</c>, <c>_commands</c>), labels have few values (partition,
+/// reason, stage, carrier — never an order, buyer or SKU id). Order outcomes are counted as they happen; the
+/// rest (queues, journals, downstream lag, carriers) is read from the live objects just before each scrape.
+/// </summary>
+public sealed class ServerMetrics
+{
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly Counter _accepted;
+    private readonly Counter _rejected;
+    private readonly Histogram _requestSeconds;
+    private readonly Gauge _partitionQueued;
+    private readonly Gauge _nodeQueued;
+    private readonly Counter _commits;
+    private readonly Counter _commitSeconds;
+    private readonly Gauge _commitP99;
+    private readonly Counter _journalRecords;
+    private readonly Gauge _lagRecords;
+    private readonly Gauge _lagSeconds;
+    private readonly Counter _planned;
+    private readonly Counter _dispatched;
+    private readonly Gauge _deadLetters;
+    private readonly Gauge _breakerOpen;
+    private readonly Gauge _carrierQueued;
+    private readonly Gauge _notificationsPending;
+    private readonly Gauge _trackingStreams;
+
+    public ServerMetrics()
+    {
+        var factory = Metrics.WithCustomRegistry(_registry);
+        _accepted = factory.CreateCounter("surge_orders_accepted_total", "Orders placed (acknowledged durable).");
+        _rejected = factory.CreateCounter("surge_orders_rejected_total", "Orders refused, by reason code.", "reason");
+        _requestSeconds = factory.CreateHistogram("surge_order_request_duration_seconds", "Time to answer an order request (single or batch).",
+            new HistogramConfiguration { LabelNames = ["kind"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+        _partitionQueued = factory.CreateGauge("surge_partition_queued_commands", "Commands waiting in a partition's queue.", "partition");
+        _nodeQueued = factory.CreateGauge("surge_node_queued_commands", "Commands admitted and not yet answered, all partitions.");
+        _commits = factory.CreateCounter("surge_journal_group_commits_total", "Group commits (one write + one fdatasync) of a partition's journal.", "partition");
+        _commitSeconds = factory.CreateCounter("surge_journal_group_commit_seconds_total", "Time spent in group commits.", "partition");
+        _commitP99 = factory.CreateGauge("surge_journal_group_commit_p99_seconds", "99th percentile of group commit time since start (power-of-two buckets).", "partition");
+        _journalRecords = factory.CreateCounter("surge_journal_records_total", "Records (batches) appended to a partition's journal.", "partition");
+        _lagRecords = factory.CreateGauge("surge_flow_lag_records", "Journal records a downstream stage has not processed yet.", "stage", "partition");
+        _lagSeconds = factory.CreateGauge("surge_flow_lag_seconds", "Age of the oldest record a downstream stage has not processed.", "stage", "partition");
+        _planned = factory.CreateCounter("surge_shipments_planned_total", "Shipments planned and stored.");
+        _dispatched = factory.CreateCounter("surge_shipments_dispatched_total", "Shipments accepted by their carrier.");
+        _deadLetters = factory.CreateGauge("surge_shipments_dead_letter", "Shipments in the dead-letter state.");
+        _breakerOpen = factory.CreateGauge("surge_carrier_breaker_open", "1 while a carrier's circuit breaker is open.", "carrier");
+        _carrierQueued = factory.CreateGauge("surge_carrier_queued_shipments", "Shipments waiting to be sent to a carrier.", "carrier");
+        _notificationsPending = factory.CreateGauge("surge_notifications_pending", "Subscriber notifications queued and not delivered yet.");
+        _trackingStreams = factory.CreateGauge("surge_tracking_streams", "Buyer tracking streams (Server-Sent Events) open now.");
+    }
+
+    /// <summary>Counts the outcome of one order: accepted, or the reason code it was refused with.</summary>
+    public void Order(int status, string? code)
+    {
+        if (status is 200 or 201)
+        {
+            _accepted.Inc();
+        }
+        else
+        {
+            _rejected.WithLabels(code ?? "unknown").Inc();
+        }
+    }
+
+    public void Request(string kind, TimeSpan elapsed) => _requestSeconds.WithLabels(kind).Observe(elapsed.TotalSeconds);
+
+    /// <summary>Reads the live objects into the gauges, then writes the text exposition.</summary>
+    public async Task WriteAsync(Stream destination, ServerState state, PartitionHost partitions, CancellationToken cancellationToken)
+    {
+        Refresh(state, partitions);
+        await _registry.CollectAndExportAsTextAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Refresh(ServerState state, PartitionHost partitions)
+    {
+        if (state.Gateway is { } gateway)
+        {
+            for (var p = 0; p < gateway.Partitions; p++)
+            {
+                _partitionQueued.WithLabels(Label(p)).Set(gateway.Queued(p));
+            }
+            _nodeQueued.Set(gateway.NodeQueued);
+        }
+        foreach (var (index, partition) in partitions.Partitions)
+        {
+            var label = Label(index);
+            _journalRecords.WithLabels(label).IncTo(partition.Journal.LastSequence);
+            if (partition.Journal is SegmentJournal journal)
+            {
+                _commits.WithLabels(label).IncTo(journal.Stats.Commits);
+                _commitSeconds.WithLabels(label).IncTo(journal.Stats.SumMicros / 1e6);
+                _commitP99.WithLabels(label).Set(CommitStats.PercentileMicros(journal.Stats.Counts(), 99) / 1e6);
+            }
+        }
+        if (state.Flow is { } flow)
+        {
+            foreach (var (partition, lag, _) in flow.Lags())
+            {
+                _lagRecords.WithLabels("fulfillment", Label(partition)).Set(lag.Records);
+                _lagSeconds.WithLabels("fulfillment", Label(partition)).Set(lag.Seconds);
+            }
+            _planned.IncTo(flow.Store.Count);
+            _dispatched.IncTo(flow.Store.Dispatched);
+            _deadLetters.Set(flow.Store.DeadLetters);
+            foreach (var carrier in flow.Dispatcher.Health())
+            {
+                _breakerOpen.WithLabels(carrier.CarrierId).Set(carrier.Breaker == "open" ? 1 : 0);
+                _carrierQueued.WithLabels(carrier.CarrierId).Set(carrier.Queued);
+            }
+            _notificationsPending.Set(flow.Outbox.InState(NotificationState.Pending).Count);
+            _trackingStreams.Set(flow.Watchers.Count);
+        }
+    }
+
+    private static string Label(int partition) => partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
