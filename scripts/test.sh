@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test project of the solution and ends with one line: "N passed, N failed[, N skipped]".
-# Works on a fresh Debian 12 machine with the .NET 10 SDK and Node.js (npm installs the OpenAPI linter and the webhook
-# verifier; apt-get installs promtool when it is missing, which needs root).
+# Works on a fresh Debian 12 machine with the .NET 10 SDK and Node.js (npm installs the OpenAPI linter, the webhook
+# verifier and the dashboard's chart library; apt-get installs prometheus, chromium and a CJK font when missing: root).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,10 +19,16 @@ if [[ $build_status -ne 0 ]]; then
   exit 1
 fi
 
-# The metrics test checks /metrics with promtool (Debian package prometheus).
-if ! command -v promtool > /dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) > /dev/null 2>&1 \
-    || echo "promtool: apt-get install prometheus failed (the metrics test will say so)"
+# Debian packages some tests need: promtool checks /metrics (prometheus), the browser tests drive chromium, and
+# Korean text needs a CJK font to be drawn in their screenshots (fonts-noto-cjk).
+missing=()
+command -v promtool > /dev/null || missing+=(prometheus)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing ${missing[*]} (apt-get)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") > /dev/null 2>&1 \
+    || echo "apt-get install ${missing[*]} failed (the tests that need them will say so)"
 fi
 
 # The end-to-end carrier test verifies Surge's webhook signatures with the npm `standardwebhooks` package.

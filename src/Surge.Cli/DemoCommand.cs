@@ -66,6 +66,8 @@ internal static class DemoCommand
                     AnsiConsole.MarkupLine("[grey]starting the embedded server (Orleans silo + HTTP API) ...[/]");
                     server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Fulfillment = DemoCarriers });
                     target = server.BaseAddress;
+                    AnsiConsole.MarkupLineInterpolated(
+                        $"dashboard (one-time login link, valid 10 minutes): [link]{new Uri(target, server.State.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
                 }
                 using var api = new SurgeApi(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
                 var summary = await RunAsync(api, retail, settings, token);

@@ -56,20 +56,39 @@ public sealed class ServerMetrics
         _trackingStreams = factory.CreateGauge("surge_tracking_streams", "Buyer tracking streams (Server-Sent Events) open now.");
     }
 
+    private long _acceptedTotal;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _rejectedTotals = new(StringComparer.Ordinal);
+    private readonly HdrHistogram.Recorder _latency = new(1, TimeSpan.TicksPerMinute, 3, (id, low, high, digits) => new HdrHistogram.LongHistogram(id, low, high, digits));
+
+    /// <summary>Orders accepted since start.</summary>
+    public long AcceptedTotal => Interlocked.Read(ref _acceptedTotal);
+
+    /// <summary>Orders refused since start, by reason code.</summary>
+    public IReadOnlyDictionary<string, long> RejectedTotals => _rejectedTotals;
+
+    /// <summary>Order request durations (ticks) recorded since the previous call: the dashboard's per-second p50 / p99.</summary>
+    public HdrHistogram.HistogramBase TakeLatencies() => _latency.GetIntervalHistogram();
+
     /// <summary>Counts the outcome of one order: accepted, or the reason code it was refused with.</summary>
     public void Order(int status, string? code)
     {
         if (status is 200 or 201)
         {
             _accepted.Inc();
+            Interlocked.Increment(ref _acceptedTotal);
         }
         else
         {
             _rejected.WithLabels(code ?? "unknown").Inc();
+            _rejectedTotals.AddOrUpdate(code ?? "unknown", 1, (_, n) => n + 1);
         }
     }
 
-    public void Request(string kind, TimeSpan elapsed) => _requestSeconds.WithLabels(kind).Observe(elapsed.TotalSeconds);
+    public void Request(string kind, TimeSpan elapsed)
+    {
+        _requestSeconds.WithLabels(kind).Observe(elapsed.TotalSeconds);
+        _latency.RecordValue(Math.Clamp(elapsed.Ticks, 1, TimeSpan.TicksPerMinute));
+    }
 
     /// <summary>Reads the live objects into the gauges, then writes the text exposition.</summary>
     public async Task WriteAsync(Stream destination, ServerState state, PartitionHost partitions, CancellationToken cancellationToken)

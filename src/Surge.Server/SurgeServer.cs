@@ -26,6 +26,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public FlowService Flow { get; private set; } = null!;
     public CategoryService Categories { get; } = new(options);
     public ServerMetrics Metrics { get; } = new();
+    public Dashboard Dashboard { get; internal set; } = null!;
     public bool Ready { get; private set; }
     public long OrdersAtStart { get; private set; }
 
@@ -193,6 +194,8 @@ public sealed class SurgeServer : IAsyncDisposable
         });
         app.MapOpenApi("/openapi/{documentName}.json");
         var partitionHost = app.Services.GetRequiredService<PartitionHost>();
+        state.Dashboard = new Dashboard(state, partitionHost);
+        state.Dashboard.Map(app);
         app.MapGet("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

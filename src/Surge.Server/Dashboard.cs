@@ -1,0 +1,301 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Surge.Flow;
+using Surge.Journal;
+
+namespace Surge.Server;
+
+/// <summary>One second of the node as the dashboard draws it.</summary>
+public sealed record DashboardSample(
+    long AtMs,
+    double AcceptedPerS,
+    IReadOnlyDictionary<string, double> RejectedPerS,
+    double P50Ms,
+    double P99Ms,
+    double CommitsPerS,
+    double CommitP99Ms,
+    double RecordsPerCommit,
+    int[] PartitionQueues,
+    int NodeQueued,
+    long LagRecords,
+    double LagSeconds,
+    long ShipmentsPlanned,
+    long ShipmentsDispatched,
+    long DeadLetters,
+    IReadOnlyList<CarrierHealth> Carriers,
+    IReadOnlyList<FlashStock> Flash,
+    string Classifier);
+
+/// <summary>A flash-sale SKU's stock now: available (never below zero), held by unpaid orders, sold (paid).</summary>
+public sealed record FlashStock(string SellerId, string Sku, long Available, long Held, long Sold);
+
+/// <summary>
+/// The operator dashboard served by the node: a login form that takes the admin key and keeps it in a session
+/// cookie (HttpOnly, SameSite=Strict; only the admin key opens it, so no seller sees another's data), a page
+/// with live numbers and charts (uPlot, bundled into the assembly at build time — nothing is fetched at run
+/// time), fed once a second by Server-Sent Events, and the buyer's tracking page at <c>/track/{token}</c>.
+/// </summary>
+public sealed class Dashboard(ServerState state, PartitionHost partitions)
+{
+    public const string SessionCookie = "surge_session";
+
+    /// <summary>How long a login lasts.</summary>
+    public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
+
+    /// <summary>Sessions kept at most (the oldest go first).</summary>
+    public const int SessionsMax = 1_000;
+
+    /// <summary>Flash-sale SKUs followed on the dashboard at most.</summary>
+    public const int FlashSkusMax = 8;
+
+    private static readonly TimeSpan SampleEvery = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(long Seller, string Sku, int Ref), byte> _flash = new();
+    private readonly Lock _sampleGate = new();
+    private DashboardSample? _last;
+    private (long AtTicks, long Accepted, Dictionary<string, long> Rejected, long Commits, long Records)? _previous;
+
+    public void Map(WebApplication app)
+    {
+        app.MapGet("/", Index).ExcludeFromDescription();
+        app.MapPost("/login", Login).ExcludeFromDescription().DisableAntiforgery();
+        app.MapPost("/logout", Logout).ExcludeFromDescription().DisableAntiforgery();
+        app.MapGet("/assets/{file}", Asset).ExcludeFromDescription();
+        app.MapGet("/dashboard/stream", Stream).ExcludeFromDescription();
+        app.MapGet("/track/{token}", TrackPage).ExcludeFromDescription();
+    }
+
+    /// <summary>A flash sale was configured: follow its stock.</summary>
+    public void FollowFlashSale(long seller, string sku, int reference)
+    {
+        if (_flash.Count < FlashSkusMax)
+        {
+            _flash.TryAdd((seller, sku, reference), 0);
+        }
+    }
+
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _links = new(StringComparer.Ordinal);
+
+    /// <summary>A one-time login link (path and query) for the demo: opens a session once, without typing the key,
+    /// within <paramref name="validFor"/>.</summary>
+    public string NewLoginLink(TimeSpan validFor)
+    {
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        _links[token] = DateTimeOffset.UtcNow + validFor;
+        return "/?login=" + token;
+    }
+
+    private string NewSession()
+    {
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        var now = DateTimeOffset.UtcNow;
+        foreach (var expired in _sessions.Where(s => s.Value < now).Select(s => s.Key).ToList())
+        {
+            _sessions.TryRemove(expired, out _);
+        }
+        while (_sessions.Count >= SessionsMax && _sessions.OrderBy(s => s.Value).FirstOrDefault() is { Key: { } oldest })
+        {
+            _sessions.TryRemove(oldest, out _);
+        }
+        _sessions[token] = now + SessionLifetime;
+        return token;
+    }
+
+    private bool SignedIn(HttpContext context) =>
+        context.Request.Cookies.TryGetValue(SessionCookie, out var token) && token is not null
+        && _sessions.TryGetValue(token, out var expires) && expires > DateTimeOffset.UtcNow;
+
+    private static Task Page(HttpContext context, string name, int status = 200, string? replace = null, string? with = null)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        var html = Resource(name) ?? throw new InvalidOperationException($"the dashboard asset {name} is not embedded");
+        var text = System.Text.Encoding.UTF8.GetString(html);
+        if (replace is not null)
+        {
+            text = text.Replace(replace, System.Net.WebUtility.HtmlEncode(with ?? ""), StringComparison.Ordinal);
+        }
+        return context.Response.WriteAsync(text);
+    }
+
+    private Task Index(HttpContext context)
+    {
+        if (context.Request.Query.TryGetValue("login", out var link) && _links.TryRemove(link.ToString(), out var until) && until > DateTimeOffset.UtcNow)
+        {
+            SetCookie(context, NewSession()); // the demo's one-time link, used up now
+            context.Response.Redirect("/");
+            return Task.CompletedTask;
+        }
+        return SignedIn(context) ? Page(context, "index.html") : Page(context, "login.html", replace: "{{error}}", with: "");
+    }
+
+    private async Task Login(HttpContext context)
+    {
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
+        var key = form?["key"].ToString() ?? "";
+        if (key.Length is 0 or > 300 || state.Control.Authenticate(key.Trim()) is not { Role: Role.Admin })
+        {
+            await Page(context, "login.html", 401, "{{error}}", "That is not the admin key of this node.");
+            return;
+        }
+        SetCookie(context, NewSession());
+        context.Response.Redirect("/", permanent: false);
+    }
+
+    private static void SetCookie(HttpContext context, string token) =>
+        context.Response.Cookies.Append(SessionCookie, token, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = context.Request.IsHttps,
+            MaxAge = SessionLifetime,
+            Path = "/",
+        });
+
+    private Task Logout(HttpContext context)
+    {
+        if (context.Request.Cookies.TryGetValue(SessionCookie, out var token) && token is not null)
+        {
+            _sessions.TryRemove(token, out _);
+        }
+        context.Response.Cookies.Delete(SessionCookie);
+        context.Response.Redirect("/");
+        return Task.CompletedTask;
+    }
+
+    private static async Task Asset(HttpContext context)
+    {
+        var file = (string)context.Request.RouteValues["file"]!;
+        var bytes = file.EndsWith(".js", StringComparison.Ordinal) || file.EndsWith(".css", StringComparison.Ordinal) ? Resource(file) : null;
+        if (bytes is null)
+        {
+            await Problems.WriteAsync(context, 404, "not_found", "no such asset");
+            return;
+        }
+        context.Response.ContentType = file.EndsWith(".js", StringComparison.Ordinal) ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+        context.Response.Headers.CacheControl = "public, max-age=3600";
+        await context.Response.Body.WriteAsync(bytes);
+    }
+
+    private static byte[]? Resource(string name)
+    {
+        using var stream = typeof(Dashboard).Assembly.GetManifestResourceStream("dashboard/" + name);
+        if (stream is null)
+        {
+            return null;
+        }
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private async Task TrackPage(HttpContext context)
+    {
+        var token = (string)context.Request.RouteValues["token"]!;
+        if (!state.Tokens.TryRead(token, out var parent) || await state.Orders.GetAsync(parent) is null)
+        {
+            await Page(context, "track-missing.html", 404);
+            return;
+        }
+        await Page(context, "track.html");
+    }
+
+    /// <summary>One sample a second as Server-Sent Events, until the page closes.</summary>
+    private async Task Stream(HttpContext context)
+    {
+        if (!SignedIn(context))
+        {
+            await Problems.WriteAsync(context, 401, "unauthorized", "sign in on the dashboard first");
+            return;
+        }
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        using var timer = new PeriodicTimer(SampleEvery);
+        try
+        {
+            do
+            {
+                var sample = await SampleAsync();
+                await context.Response.WriteAsync($"event: sample\ndata: {JsonSerializer.Serialize(sample, JsonOptions)}\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+            while (await timer.WaitForNextTickAsync(context.RequestAborted));
+        }
+        catch (OperationCanceledException)
+        {
+            // the page was closed
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>The node now, with rates over the time since the previous sample (shared by every open page, so
+    /// two pages do not halve each other's rates: a sample younger than half a second is reused).</summary>
+    public async Task<DashboardSample> SampleAsync()
+    {
+        lock (_sampleGate)
+        {
+            if (_last is { } recent && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - recent.AtMs < SampleEvery.TotalMilliseconds / 2)
+            {
+                return recent;
+            }
+        }
+        var flash = new List<FlashStock>();
+        foreach (var (seller, sku, reference) in _flash.Keys)
+        {
+            if (await state.Gateway.Grain(state.Gateway.PartitionOf(seller)).GetSku(reference) is { } view)
+            {
+                flash.Add(new FlashStock(Ids.Seller(seller), sku, view.Stock.Sum(s => (long)(s.OnHand - s.Reserved)), view.Stock.Sum(s => (long)s.Reserved),
+                    view.Stock.Sum(s => s.Sold)));
+            }
+        }
+        lock (_sampleGate)
+        {
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            var metrics = state.Metrics;
+            var rejected = metrics.RejectedTotals.ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
+            long commits = 0, records = 0, p99Micros = 0;
+            foreach (var (_, partition) in partitions.Partitions)
+            {
+                records += partition.Journal.LastSequence;
+                if (partition.Journal is SegmentJournal journal)
+                {
+                    commits += journal.Stats.Commits;
+                    p99Micros = Math.Max(p99Micros, CommitStats.PercentileMicros(journal.Stats.Counts(), 99));
+                }
+            }
+            var previous = _previous ?? (now, metrics.AcceptedTotal, rejected, commits, records);
+            var seconds = Math.Max(1e-3, System.Diagnostics.Stopwatch.GetElapsedTime(previous.AtTicks, now).TotalSeconds);
+            var latencies = metrics.TakeLatencies();
+            var gateway = state.Gateway;
+            var lags = state.Flow.Lags().ToList();
+            _previous = (now, metrics.AcceptedTotal, rejected, commits, records);
+            _last = new DashboardSample(
+                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                Math.Round((metrics.AcceptedTotal - previous.Accepted) / seconds, 1),
+                rejected.ToDictionary(r => r.Key, r => Math.Round((r.Value - previous.Rejected.GetValueOrDefault(r.Key)) / seconds, 1)),
+                Math.Round(latencies.TotalCount == 0 ? 0 : latencies.GetValueAtPercentile(50) / (double)TimeSpan.TicksPerMillisecond, 2),
+                Math.Round(latencies.TotalCount == 0 ? 0 : latencies.GetValueAtPercentile(99) / (double)TimeSpan.TicksPerMillisecond, 2),
+                Math.Round((commits - previous.Commits) / seconds, 1),
+                p99Micros / 1000.0,
+                commits == previous.Commits ? 0 : Math.Round((records - previous.Records) / (double)(commits - previous.Commits), 2),
+                Enumerable.Range(0, gateway.Partitions).Select(gateway.Queued).ToArray(),
+                gateway.NodeQueued,
+                lags.Sum(l => l.Lag.Records),
+                lags.Count == 0 ? 0 : Math.Round(lags.Max(l => l.Lag.Seconds), 2),
+                state.Flow.Store.Count,
+                state.Flow.Store.Dispatched,
+                state.Flow.Store.DeadLetters,
+                state.Flow.Dispatcher.Health(),
+                flash,
+                state.Categories.State.ToString().ToLowerInvariant());
+            return _last;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// The operator dashboard: one sample a second from /dashboard/stream (Server-Sent Events), drawn with uPlot.
+(() => {
+  const keep = 120; // seconds of history in the charts
+  const times = [], accepted = [], rejected = [], p50 = [], p99 = [];
+  const $ = id => document.getElementById(id);
+  const fmt = n => n >= 1000 ? Math.round(n).toLocaleString("en-US") : (Math.round(n * 10) / 10).toString();
+  const size = el => ({ width: Math.max(280, el.clientWidth), height: 180 });
+  const axes = [{ stroke: "#8a96ad", grid: { stroke: "#24304a" } }, { stroke: "#8a96ad", grid: { stroke: "#24304a" } }];
+  const rateChart = new uPlot({ ...size($("chart-rate")), axes,
+    series: [{}, { label: "accepted", stroke: "#66bb6a", width: 2 }, { label: "rejected", stroke: "#ef5350", width: 2 }] },
+    [times, accepted, rejected], $("chart-rate"));
+  const latencyChart = new uPlot({ ...size($("chart-latency")), axes,
+    series: [{}, { label: "p50", stroke: "#4fc3f7", width: 2 }, { label: "p99", stroke: "#ffb74d", width: 2 }] },
+    [times, p50, p99], $("chart-latency"));
+
+  function row(cells) {
+    const tr = document.createElement("tr");
+    for (const cell of cells) {
+      const td = document.createElement("td");
+      if (cell instanceof Node) td.appendChild(cell); else td.textContent = cell;
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  function draw(s) {
+    const rejectedTotal = Object.values(s.rejected_per_s).reduce((a, b) => a + b, 0);
+    $("accepted").textContent = fmt(s.accepted_per_s);
+    $("rejected").textContent = fmt(rejectedTotal);
+    $("p50").textContent = fmt(s.p50_ms);
+    $("p99").textContent = fmt(s.p99_ms);
+    $("commits").textContent = fmt(s.commits_per_s);
+    $("fsync").textContent = fmt(s.commit_p99_ms);
+    $("batch").textContent = fmt(s.records_per_commit);
+    $("node-queued").textContent = fmt(s.node_queued);
+    $("lag-records").textContent = fmt(s.lag_records);
+    $("lag-seconds").textContent = fmt(s.lag_seconds);
+    $("planned").textContent = fmt(s.shipments_planned);
+    $("dispatched").textContent = fmt(s.shipments_dispatched);
+
+    const reasons = $("reasons").tBodies[0];
+    reasons.replaceChildren(...Object.entries(s.rejected_per_s).filter(([, n]) => n > 0).map(([reason, n]) => row([reason, fmt(n) + " / s"])));
+
+    const max = Math.max(1, ...s.partition_queues);
+    $("strip").replaceChildren(...s.partition_queues.map((q, i) => {
+      const cell = document.createElement("div");
+      const heat = q / max;
+      cell.style.background = q === 0 ? "#24304a" : `hsl(${120 - 120 * heat}, 70%, 45%)`;
+      cell.title = `partition ${i}: ${q} queued`;
+      cell.dataset.queued = q;
+      return cell;
+    }));
+
+    $("flash").tBodies[0].replaceChildren(...s.flash.map(f => {
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      const fill = document.createElement("div");
+      const total = f.available + f.held + f.sold;
+      fill.style.width = total === 0 ? "0%" : `${100 * f.available / total}%`;
+      bar.appendChild(fill);
+      const tr = row([f.seller_id, f.sku, fmt(f.available), fmt(f.held), fmt(f.sold), bar]);
+      tr.dataset.sku = f.sku;
+      tr.children[2].className = "flash-left";
+      return tr;
+    }));
+
+    $("carriers").tBodies[0].replaceChildren(...s.carriers.map(c => {
+      const tr = row([c.carrier_id, c.breaker, fmt(c.queued), fmt(c.dead_letters)]);
+      tr.children[1].className = c.breaker === "open" ? "bad" : "good";
+      return tr;
+    }));
+
+    times.push(s.at_ms / 1000); accepted.push(s.accepted_per_s); rejected.push(rejectedTotal); p50.push(s.p50_ms); p99.push(s.p99_ms);
+    if (times.length > keep) for (const a of [times, accepted, rejected, p50, p99]) a.shift();
+    rateChart.setData([times, accepted, rejected]);
+    latencyChart.setData([times, p50, p99]);
+  }
+
+  const source = new EventSource("/dashboard/stream");
+  source.addEventListener("sample", e => {
+    $("connection").textContent = "live";
+    $("connection").className = "good";
+    draw(JSON.parse(e.data));
+  });
+  source.onerror = () => { $("connection").textContent = "reconnecting…"; $("connection").className = "warn"; };
+  window.addEventListener("resize", () => {
+    rateChart.setSize(size($("chart-rate")));
+    latencyChart.setSize(size($("chart-latency")));
+  });
+})();

@@ -1,0 +1,50 @@
+// The buyer's tracking page: the order's timeline, live over Server-Sent Events, in Korean or English.
+(() => {
+  const korean = (navigator.language || "").toLowerCase().startsWith("ko");
+  const lang = korean ? "ko" : "en";
+  document.documentElement.lang = lang;
+  const words = korean
+    ? { title: "주문 배송 조회", ended: "배송 조회가 끝났습니다.", lost: "연결이 끊겼습니다. 다시 연결하는 중…", order: "주문" }
+    : { title: "Track your order", ended: "This order's journey is complete.", lost: "Connection lost, reconnecting…", order: "Order" };
+  const statusWords = korean
+    ? { placed: "주문 접수", paid: "결제 완료", shipment_planned: "상품 준비 중", handed_to_carrier: "택배사 인계", in_transit: "배송 중",
+        out_for_delivery: "배송 출발", delivered: "배송 완료", cancelled: "주문 취소", exception: "배송 문제", attempt_fail: "배송 시도 실패",
+        available_for_pickup: "픽업 가능", info_received: "택배사 접수", pending: "대기", expired: "조회 만료" }
+    : { placed: "Placed", paid: "Paid", shipment_planned: "Being packed", handed_to_carrier: "With the carrier", in_transit: "In transit",
+        out_for_delivery: "Out for delivery", delivered: "Delivered", cancelled: "Cancelled", exception: "Delivery problem",
+        attempt_fail: "Attempt failed", available_for_pickup: "Ready for pickup", info_received: "Carrier informed", pending: "Pending", expired: "Expired" };
+  const token = decodeURIComponent(location.pathname.split("/").pop());
+  const $ = id => document.getElementById(id);
+  $("title").textContent = words.title;
+  const when = ms => new Date(ms).toLocaleString(korean ? "ko-KR" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+
+  const source = new EventSource(`/v1/track/${encodeURIComponent(token)}/events?lang=${lang}`);
+  source.addEventListener("timeline", e => {
+    const step = JSON.parse(e.data);
+    const li = document.createElement("li");
+    li.dataset.status = step.status;
+    const text = document.createElement("div");
+    text.textContent = step.message;
+    li.appendChild(text);
+    if (step.at) {
+      const time = document.createElement("time");
+      time.dateTime = step.at;
+      time.textContent = when(Date.parse(step.at));
+      li.appendChild(time);
+    }
+    $("timeline").appendChild(li);
+    $("status").textContent = statusWords[step.status] || step.status;
+    $("status").dataset.status = step.status;
+    $("note").textContent = "";
+  });
+  source.addEventListener("end", e => {
+    const end = JSON.parse(e.data);
+    $("status").textContent = statusWords[end.status] || end.status;
+    $("status").dataset.status = end.status;
+    $("timeline").lastElementChild?.classList.add("final");
+    $("note").textContent = words.ended;
+    $("note").className = "good";
+    source.close();
+  });
+  source.onerror = () => { if (source.readyState !== EventSource.CLOSED) $("note").textContent = words.lost; };
+})();
