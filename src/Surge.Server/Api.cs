@@ -168,7 +168,6 @@ public sealed partial class Api(ServerState state)
     /// and upserts it (unless the seller gave one meanwhile).</summary>
     internal async Task ApplyPendingCategoriesAsync(IReadOnlyList<CategorySuggestion> pending)
     {
-        var done = new List<CategorySuggestion>();
         foreach (var item in pending)
         {
             if (!Catalog.TryFindSku(item.SellerId, item.Sku, out var sku)
@@ -181,10 +180,9 @@ public sealed partial class Api(ServerState state)
             var result = await Gateway.Submit(Gateway.PartitionOf(item.SellerId), w => w.UpsertSku(definition with { Category = suggestion.Category }));
             if (result.Outcome.Accepted)
             {
-                done.Add(suggestion);
+                state.Categories.Record([suggestion]); // right after its upsert: the SKU shows "pending" no longer than that
             }
         }
-        state.Categories.Record(done);
     }
 
     private async Task<(int Status, int Sku, ProblemBody? Problem, CategorySuggestion? Suggestion)> UpsertOneAsync(long seller, SkuBody body)

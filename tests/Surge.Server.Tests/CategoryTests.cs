@@ -94,7 +94,8 @@ public sealed class CategoryTests
         ready.SetResult(Model.Value);
 
         var sku = await EventuallyAsync(async () => (await seller.GetAsync("/v1/skus/fridge-1")).Json!,
-            s => s["category"]!.GetValue<string>().Length > 0, "the pending SKU got its category");
+            s => s["category"]!.GetValue<string>().Length > 0 && !s["category_suggestion"]!["pending"]!.GetValue<bool>(),
+            "the pending SKU got its category and its suggestion is recorded");
         Assert.Equal("Fridge Freezers", sku["category"]!.GetValue<string>());
         Assert.False(sku["category_suggestion"]!["pending"]!.GetValue<bool>());
         Assert.Equal(("bosch kgn99 fridge freezer stainless", 500), (sku["title"]!.GetValue<string>(), sku["weight_g"]!.GetValue<int>()));
