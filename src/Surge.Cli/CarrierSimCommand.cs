@@ -139,7 +139,6 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.ToArray();
         var headers = context.Request.Headers;
-        await Task.Delay(latency, context.RequestAborted);
         var seconds = _clock.Elapsed.TotalSeconds;
         bool fail;
         lock (_gate)
@@ -166,6 +165,8 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
                 File.AppendAllText(capture.FullName, line + "\n");
             }
         }
+        // The carrier thinks for a while before it answers; a sender that goes away meanwhile gets nothing kept.
+        await Task.Delay(latency, context.RequestAborted);
         if (StandardWebhooks.Verify(key, headers[StandardWebhooks.IdHeader], headers[StandardWebhooks.TimestampHeader],
             headers[StandardWebhooks.SignatureHeader], body, DateTimeOffset.UtcNow) != WebhookVerdict.Valid)
         {
