@@ -28,7 +28,10 @@ public sealed record DashboardSample(
     long DeadLetters,
     IReadOnlyList<CarrierHealth> Carriers,
     IReadOnlyList<FlashStock> Flash,
-    string Classifier);
+    string Classifier,
+    int ForecastMinutesObserved,
+    IReadOnlyList<MinuteActual>? ForecastActual,
+    IReadOnlyList<MinuteForecast>? ForecastAhead);
 
 /// <summary>A flash-sale SKU's stock now: available (never below zero), held by unpaid orders, sold (paid).</summary>
 public sealed record FlashStock(string SellerId, string Sku, long Available, long Held, long Sold);
@@ -80,6 +83,27 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
     }
 
     private readonly ConcurrentDictionary<string, DateTimeOffset> _links = new(StringComparer.Ordinal);
+
+    /// <summary>Orders per minute, forecast vs actual (fed every second while the node runs).</summary>
+    public OrderRateForecaster Forecaster { get; } = new();
+
+    /// <summary>Feeds <see cref="Forecaster"/> once a second until <paramref name="stop"/>.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(SampleEvery);
+        try
+        {
+            do
+            {
+                Forecaster.Observe(state.Metrics.AcceptedTotal, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            }
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+            // the server is stopping
+        }
+    }
 
     /// <summary>A one-time login link (path and query) for the demo: opens a session once, without typing the key,
     /// within <paramref name="validFor"/>.</summary>
@@ -294,7 +318,10 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
                 state.Flow.Store.DeadLetters,
                 state.Flow.Dispatcher.Health(),
                 flash,
-                state.Categories.State.ToString().ToLowerInvariant());
+                state.Categories.State.ToString().ToLowerInvariant(),
+                Forecaster.MinutesObserved,
+                Forecaster.Snapshot()?.Actual,
+                Forecaster.Snapshot()?.Ahead);
             return _last;
         }
     }

@@ -27,6 +27,9 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public CategoryService Categories { get; } = new(options);
     public ServerMetrics Metrics { get; } = new();
     public Dashboard Dashboard { get; internal set; } = null!;
+
+    /// <summary>Cancelled when the server begins to stop (background loops of the shell end on it).</summary>
+    public CancellationTokenSource Stopping { get; } = new();
     public bool Ready { get; private set; }
     public long OrdersAtStart { get; private set; }
 
@@ -34,6 +37,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
 
     public void Dispose()
     {
+        Stopping.Dispose();
         _warehouseSync.Dispose();
         Categories.Dispose();
     }
@@ -214,6 +218,7 @@ public sealed class SurgeServer : IAsyncDisposable
             {
                 state.Flow.Start(gateway);
             }
+            _ = state.Dashboard.RunAsync(state.Stopping.Token);
             state.Categories.Log = app.Services.GetRequiredService<ILogger<CategoryService>>();
             state.Categories.Start(pending => new Api(state).ApplyPendingCategoriesAsync(pending));
             return new SurgeServer(app, state, control, adminKey, generated, recovery);
@@ -222,6 +227,7 @@ public sealed class SurgeServer : IAsyncDisposable
         {
             var partitions = app.Services.GetRequiredService<PartitionHost>();
             var flow = app.Services.GetRequiredService<FlowService>();
+            await state.Stopping.CancelAsync();
             await flow.StopAsync();
             await app.StopAsync();
             await app.DisposeAsync();
@@ -310,6 +316,7 @@ public sealed class SurgeServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         var partitions = _app.Services.GetRequiredService<PartitionHost>();
+        await State.Stopping.CancelAsync();
         await State.Flow.StopAsync(); // before the gateway: a stage may be sending status updates through it
         await State.Gateway.DisposeAsync();
         await _app.StopAsync();

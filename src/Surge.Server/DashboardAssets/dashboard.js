@@ -13,6 +13,31 @@
     series: [{}, { label: "p50", stroke: "#4fc3f7", width: 2 }, { label: "p99", stroke: "#ffb74d", width: 2 }] },
     [times, p50, p99], $("chart-latency"));
 
+  let forecastChart = null;
+  function drawForecast(s) {
+    const el = $("chart-forecast");
+    if (!s.forecast_actual) {
+      $("forecast-note").textContent = `collecting history: ${s.forecast_minutes_observed} of 10 whole minutes`;
+      return;
+    }
+    $("forecast-note").textContent = "";
+    const minutes = [...s.forecast_actual.map(m => m.minute_ms / 1000), ...s.forecast_ahead.map(f => f.minute_ms / 1000)];
+    const actual = [...s.forecast_actual.map(m => m.orders), ...s.forecast_ahead.map(() => null)];
+    const oneAhead = [...s.forecast_actual.map(m => m.forecast), ...s.forecast_ahead.map(f => f.mean)];
+    const low = [...s.forecast_actual.map(() => null), ...s.forecast_ahead.map(f => f.lower95)];
+    const high = [...s.forecast_actual.map(() => null), ...s.forecast_ahead.map(f => f.upper95)];
+    const data = [minutes, actual, oneAhead, low, high];
+    if (!forecastChart) {
+      forecastChart = new uPlot({ ...size(el), axes, series: [{},
+        { label: "actual", stroke: "#66bb6a", width: 2 },
+        { label: "forecast", stroke: "#4fc3f7", width: 2, dash: [6, 4] },
+        { label: "95 % low", stroke: "#4fc3f788", width: 1 },
+        { label: "95 % high", stroke: "#4fc3f788", width: 1 }] }, data, el);
+    } else {
+      forecastChart.setData(data);
+    }
+  }
+
   function row(cells) {
     const tr = document.createElement("tr");
     for (const cell of cells) {
@@ -74,6 +99,7 @@
     if (times.length > keep) for (const a of [times, accepted, rejected, p50, p99]) a.shift();
     rateChart.setData([times, accepted, rejected]);
     latencyChart.setData([times, p50, p99]);
+    drawForecast(s);
   }
 
   const source = new EventSource("/dashboard/stream");
