@@ -41,10 +41,15 @@ internal static class DemoCommand
         var adminKey = new Option<string?>("--admin-key") { Description = "Admin key of the server given by --url." };
         var dataFile = new Option<string?>("--data-file") { Description = "Online Retail CSV (.csv or .csv.gz); default: ../shared/data/online-retail/online_retail.csv.gz" };
         var keep = new Option<DirectoryInfo?>("--data") { Description = "Keep the embedded server's data here (default: a temporary directory, removed at the end)." };
+        var linger = new Option<int>("--linger")
+        {
+            Description = "Seconds to keep the embedded server (and its dashboard) up after the traffic ends; Ctrl+C ends it early.",
+            DefaultValueFactory = _ => 0,
+        };
         var json = Output.JsonOption("summary");
         var command = new Command("demo", "Start an embedded server and run a minute of marketplace traffic with a flash sale in the middle.")
         {
-            duration, rate, flashUnits, flashBuyers, sellers, products, url, adminKey, dataFile, keep, json,
+            duration, rate, flashUnits, flashBuyers, sellers, products, url, adminKey, dataFile, keep, linger, json,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -67,11 +72,23 @@ internal static class DemoCommand
                     server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Fulfillment = DemoCarriers });
                     target = server.BaseAddress;
                     AnsiConsole.MarkupLineInterpolated(
-                        $"dashboard (one-time login link, valid 10 minutes): [link]{new Uri(target, server.State.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
+                        $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.State.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
                 }
                 using var api = new SurgeApi(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
                 var summary = await RunAsync(api, retail, settings, token);
                 Output.WriteJson(parse.GetValue(json), summary);
+                if (server is not null && parse.GetValue(linger) is > 0 and var seconds)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[grey]the server stays up {seconds} s for the dashboard (Ctrl+C ends it) ...[/]");
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(seconds), token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Ctrl+C: stop now
+                    }
+                }
                 return summary.Oversold == 0 ? 0 : 1;
             }
             finally
