@@ -292,6 +292,15 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                         catch (OperationCanceledException) when (stop.IsCancellationRequested)
                         {
                         }
+                        catch (Exception)
+                        {
+                            // The store could not record the outcome (its journal failed): these go back in the queue.
+                            var later = _owner._time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_owner._options.FirstRetryDelay.TotalMilliseconds;
+                            foreach (var shipment in batch)
+                            {
+                                Add(shipment, later);
+                            }
+                        }
                         finally
                         {
                             slots.Release();
@@ -392,10 +401,17 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 }
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or JsonException)
+            catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
             {
+                // Anything else the call or the answer can throw (refused connection, timeout, an answer that is not the
+                // expected JSON) is a failed attempt: retried, never dropped from the queue.
                 Interlocked.Increment(ref _sent);
-                failure = e is TimeoutRejectedException ? "timeout" : e is JsonException ? "bad_answer" : "unreachable";
+                failure = e switch
+                {
+                    TimeoutRejectedException => "timeout",
+                    HttpRequestException => "unreachable",
+                    _ => "bad_answer",
+                };
             }
             Interlocked.Increment(ref _failed);
             await RetryLaterAsync(batch, failure).ConfigureAwait(false);

@@ -312,6 +312,15 @@ public sealed class NotificationDispatcher : IAsyncDisposable
                         {
                             await DeliverAsync(subscription, lane, head, stop).ConfigureAwait(false);
                         }
+                        catch (Exception) when (!stop.IsCancellationRequested)
+                        {
+                            // The outbox could not record the outcome (its journal failed): try this one again later.
+                            lock (_gate)
+                            {
+                                lane.InFlight = false;
+                                lane.DueMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.FirstRetryDelay.TotalMilliseconds;
+                            }
+                        }
                         finally
                         {
                             slots.Release();
@@ -349,10 +358,17 @@ public sealed class NotificationDispatcher : IAsyncDisposable
                     ? await EmailAsync(to, target.Language, head, timeout.Token).ConfigureAwait(false)
                     : await PostAsync(target, head, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or MailKit.ProtocolException or MailKit.CommandException
-                || (e is OperationCanceledException && !stop.IsCancellationRequested))
+            catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
             {
-                failure = e is OperationCanceledException ? "timeout" : e is HttpRequestException ? "unreachable" : "smtp_failed";
+                // Any failure of the call (refused connection, timeout, an SMTP server that says no) is retried later;
+                // the lane never stays stuck on an exception.
+                failure = e switch
+                {
+                    OperationCanceledException => "timeout",
+                    HttpRequestException => "unreachable",
+                    _ when target.Email is not null => "smtp_failed",
+                    _ => "failed",
+                };
             }
         }
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
