@@ -15,8 +15,11 @@ public sealed partial class Api
     public const int ForecastHistoryWeeksMax = 156;
     public const int ForecastHorizonWeeks = 8;
 
-    /// <summary>Weeks with sales a SKU needs before it gets a forecast.</summary>
+    /// <summary>Weeks with sales a SKU needs before it gets a forecast…</summary>
     public const int ForecastSalesWeeksMin = 4;
+
+    /// <summary>…and weeks since its first sale (automatic ETS needs eight observations).</summary>
+    public const int ForecastHistoryWeeksMin = 8;
 
     private void MapForecast(RouteGroupBuilder v1) =>
         v1.MapGet("/sellers/{id}/forecast", Handler(SellerForecast)).WithName("sellerForecast")
@@ -43,6 +46,12 @@ public sealed partial class Api
         {
             throw new RequestShapeException("service_level: a probability from 0.5 to 0.999");
         }
+        await WriteAsync(context, 200, await SellerForecastAsync(seller, weeks, leadTime, serviceLevel), ApiJson.Default.SellerForecastResponse);
+    }
+
+    /// <summary>The forecast of one seller (the API's and the dashboard's).</summary>
+    public async Task<SellerForecastResponse> SellerForecastAsync(long seller, int weeks = ForecastHistoryWeeksDefault, int leadTime = 2, double serviceLevel = 0.95)
+    {
         // Complete weeks only: history ends where the current week (Monday 00:00 UTC) begins.
         var now = Options.Clock.GetUtcNow().UtcDateTime;
         var thisMonday = now.Date.AddDays(-(((int)now.DayOfWeek + 6) % 7));
@@ -51,8 +60,7 @@ public sealed partial class Api
         var periods = Enumerable.Range(0, weeks).Select(i => from.AddDays(7 * i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).ToList();
         var options = new PlanningOptions { HorizonWeeks = ForecastHorizonWeeks, LeadTimeWeeks = leadTime, ServiceLevel = serviceLevel };
         var skus = demand.OrderBy(d => d.Sku, StringComparer.Ordinal).Select(d => PlanSku(d, periods, options)).ToArray();
-        await WriteAsync(context, 200, new SellerForecastResponse(Ids.Seller(seller), Options.Clock.GetUtcNow(), weeks, ForecastHorizonWeeks, leadTime,
-            serviceLevel, skus), ApiJson.Default.SellerForecastResponse);
+        return new SellerForecastResponse(Ids.Seller(seller), Options.Clock.GetUtcNow(), weeks, ForecastHorizonWeeks, leadTime, serviceLevel, skus);
     }
 
     /// <summary>The history starts at the SKU's first week with sales (earlier weeks say nothing about demand).</summary>
@@ -61,10 +69,11 @@ public sealed partial class Api
         var first = Array.FindIndex(demand.WeeklyUnits, u => u > 0);
         var history = first < 0 ? [] : demand.WeeklyUnits[first..];
         var historyBody = history.Select((u, i) => new WeekUnitsBody(periods[first + i], u)).ToArray();
-        if (history.Count(u => u > 0) < ForecastSalesWeeksMin)
+        if (history.Count(u => u > 0) < ForecastSalesWeeksMin || history.Length < ForecastHistoryWeeksMin)
         {
             return new SkuForecastBody(demand.Sku, demand.Available, historyBody,
-                Problem: $"history_too_short: {history.Count(u => u > 0)} weeks with sales, a forecast needs {ForecastSalesWeeksMin}");
+                Problem: $"history_too_short: {history.Count(u => u > 0)} weeks with sales over {history.Length} weeks since the first; "
+                    + $"a forecast needs {ForecastSalesWeeksMin} with sales over at least {ForecastHistoryWeeksMin}");
         }
         try
         {
@@ -76,7 +85,8 @@ public sealed partial class Api
         }
         catch (ForecastInputException e)
         {
-            return new SkuForecastBody(demand.Sku, demand.Available, historyBody, Problem: e.Message);
+            var reason = e.Message.StartsWith(demand.Sku + ": ", StringComparison.Ordinal) ? e.Message[(demand.Sku.Length + 2)..] : e.Message;
+            return new SkuForecastBody(demand.Sku, demand.Available, historyBody, Problem: reason);
         }
     }
 }

@@ -71,6 +71,7 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
         app.MapGet("/assets/{file}", Asset).ExcludeFromDescription();
         app.MapGet("/dashboard/stream", Stream).ExcludeFromDescription();
         app.MapGet("/track/{token}", TrackPage).ExcludeFromDescription();
+        app.MapGet("/dashboard/forecast", Forecast).ExcludeFromDescription();
     }
 
     /// <summary>A flash sale was configured: follow its stock.</summary>
@@ -228,6 +229,24 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
             return;
         }
         await Page(context, "track.html");
+    }
+
+    /// <summary>A seller's per-SKU forecast for the dashboard's panel (the same as <c>GET /v1/sellers/{id}/forecast</c>).</summary>
+    private async Task Forecast(HttpContext context)
+    {
+        if (!SignedIn(context))
+        {
+            await Problems.WriteAsync(context, 401, "unauthorized", "sign in on the dashboard first");
+            return;
+        }
+        if (!Ids.TryParseSeller(context.Request.Query["seller_id"].ToString(), out var seller) || state.Control.FindSeller(seller) is null)
+        {
+            await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
+            return;
+        }
+        var forecast = await new Api(state).SellerForecastAsync(seller);
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, forecast, ApiJson.Default.SellerForecastResponse, context.RequestAborted);
     }
 
     /// <summary>One sample a second as Server-Sent Events, until the page closes.</summary>

@@ -90,6 +90,43 @@ public sealed class DashboardUiTests
     }
 
     [Fact]
+    public async Task SellerForecastPanel_ChartsASkusHistoryAndForecast_WithItsStockoutAndOrderAdvice()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 10, 0, 0, TimeSpan.Zero));
+        await using var server = await TestServer.StartAsync(o => o with { Clock = clock, StartFlow = false, ReservationTtl = TimeSpan.FromDays(30) });
+        var (_, sellerId) = await server.SellerWithStockAsync("tea", units: 60);
+        for (var week = 0; week < 10; week++)
+        {
+            for (var n = 0; n < 4 + week % 2; n++)
+            {
+                var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order($"w{week}-{n}", (sellerId, "tea", 1)));
+                await server.Admin.PostAsync($"/v1/orders/{placed.Json!["id"]}/payment", new { });
+            }
+            clock.Advance(TimeSpan.FromDays(7));
+        }
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(server.Server.BaseAddress.ToString());
+        await page.FillAsync("#key", server.Server.AdminKey);
+        await page.ClickAsync("button[type=submit]");
+
+        await page.FillAsync("#forecast-seller", sellerId);
+        await page.ClickAsync("#forecast-form button");
+
+        await Assertions.Expect(page.Locator("#forecast-summary")).ToContainTextAsync("tea: ", new LocatorAssertionsToContainTextOptions { Timeout = (float)Patience.TotalMilliseconds });
+        var summary = await page.InnerTextAsync("#forecast-summary");
+        Assert.True(summary.Contains("available", StringComparison.Ordinal), summary);
+        await Assertions.Expect(page.Locator("#chart-sku canvas")).ToHaveCountAsync(1);
+        await page.Locator("#forecast-summary").ScrollIntoViewIfNeededAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Screenshot("forecast-panel.png"), FullPage = true });
+        await page.FillAsync("#forecast-seller", "sel_999");
+        await page.ClickAsync("#forecast-form button");
+        await Assertions.Expect(page.Locator("#forecast-summary")).ToContainTextAsync("no such seller");
+    }
+
+    [Fact]
     public async Task TrackingPage_InKorean_FollowsAnOrderToDelivered_AndAnUnknownTokenGetsAFriendlyPage()
     {
         var key = RandomNumberGenerator.GetBytes(32);

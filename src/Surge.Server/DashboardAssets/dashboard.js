@@ -102,6 +102,42 @@
     drawForecast(s);
   }
 
+  // A seller's per-SKU forecast: weekly history, the next 8 weeks and the 95 % interval.
+  let skuPlans = [], skuChart = null;
+  function drawSku() {
+    const plan = skuPlans.find(p => p.sku === $("forecast-sku").value);
+    if (!plan) return;
+    const week = w => Date.parse(w + "T00:00:00Z") / 1000;
+    const future = plan.forecast || [];
+    const x = [...plan.history.map(h => week(h.week)), ...future.map(f => week(f.week))];
+    const data = [x,
+      [...plan.history.map(h => h.units), ...future.map(() => null)],
+      [...plan.history.map(() => null), ...future.map(f => f.mean)],
+      [...plan.history.map(() => null), ...future.map(f => f.lower95)],
+      [...plan.history.map(() => null), ...future.map(f => f.upper95)]];
+    $("forecast-summary").textContent = plan.problem
+      ? `${plan.sku}: ${plan.problem}`
+      : `${plan.sku}: ${plan.model}; ${plan.available} available; stock runs out ${plan.stockout_week ? "in the week of " + plan.stockout_week : "not within 8 weeks"}; order ${plan.reorder_units} now`;
+    const el = $("chart-sku");
+    if (skuChart) skuChart.destroy();
+    skuChart = new uPlot({ ...size(el), axes, series: [{},
+      { label: "sold / week", stroke: "#66bb6a", width: 2 },
+      { label: "forecast", stroke: "#4fc3f7", width: 2, dash: [6, 4] },
+      { label: "95 % low", stroke: "#4fc3f788", width: 1 },
+      { label: "95 % high", stroke: "#4fc3f788", width: 1 }] }, data, el);
+  }
+  $("forecast-form").addEventListener("submit", async e => {
+    e.preventDefault();
+    const answer = await fetch(`/dashboard/forecast?seller_id=${encodeURIComponent($("forecast-seller").value.trim())}`);
+    const body = await answer.json();
+    if (!answer.ok) { $("forecast-summary").textContent = body.detail; skuPlans = []; $("forecast-sku").replaceChildren(); return; }
+    skuPlans = body.skus;
+    $("forecast-sku").replaceChildren(...skuPlans.map(p => new Option(p.sku, p.sku)));
+    const first = skuPlans.find(p => p.forecast) || skuPlans[0];
+    if (first) { $("forecast-sku").value = first.sku; drawSku(); }
+  });
+  $("forecast-sku").addEventListener("change", drawSku);
+
   const source = new EventSource("/dashboard/stream");
   source.addEventListener("sample", e => {
     $("connection").textContent = "live";
