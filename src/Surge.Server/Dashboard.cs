@@ -264,6 +264,12 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
         {
             do
             {
+                if (!state.Ready)
+                {
+                    await context.Response.WriteAsync(": the node is still recovering\n\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                    continue;
+                }
                 var sample = await SampleAsync();
                 await context.Response.WriteAsync($"event: sample\ndata: {JsonSerializer.Serialize(sample, JsonOptions)}\n\n", context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);

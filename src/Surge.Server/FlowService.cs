@@ -189,6 +189,10 @@ public sealed class FlowService : IAsyncDisposable
     /// all their shipments allow, retrying while the partitions are overloaded.</summary>
     private async Task ProgressAsync(IEnumerable<long> sellerOrders, CancellationToken cancellationToken)
     {
+        if (_gateway is null)
+        {
+            return; // the stages have not started (ServerOptions.StartFlow = false), so no shipment exists to move an order
+        }
         var byPartition = new Dictionary<int, List<(long, OrderStatus)>>();
         foreach (var order in sellerOrders.Distinct())
         {
