@@ -9,8 +9,9 @@ namespace Surge.Server;
 /// <summary>
 /// The downstream stages of this node: one <see cref="FulfillmentStage"/> per partition, created the moment the
 /// partition is recovered (so compaction keeps what the stage still needs), started once the node serves, and
-/// stopped before the gateway and journals close. Stage data lives under <c>flow/</c> in the data directory:
-/// follower checkpoints per partition and the node's shipment store.
+/// stopped before the gateway and journals close; the carrier dispatcher and the subscriber notifier. Stage data
+/// lives under <c>flow/</c> in the data directory: follower checkpoints per partition, the shipment store and the
+/// notification outbox.
 /// </summary>
 public sealed class FlowService : IAsyncDisposable
 {
@@ -23,6 +24,7 @@ public sealed class FlowService : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task[] _loops = [];
     private readonly SemaphoreSlim _cpuGate = new(1);
+    private readonly HttpClient _http;
     private Gateway? _gateway;
     private bool _disposed;
 
@@ -82,8 +84,6 @@ public sealed class FlowService : IAsyncDisposable
             Notifier.Enqueue(await Outbox.QueueAsync(notifications).ConfigureAwait(false));
         }
     }
-
-    private readonly HttpClient _http;
 
     public CarrierDispatcher Dispatcher { get; }
 
