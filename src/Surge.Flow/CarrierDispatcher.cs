@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Polly;
 using Polly.CircuitBreaker;
@@ -41,6 +40,14 @@ public sealed record DispatchOptions
 
     /// <summary>How long an open breaker sends nothing before one trial call.</summary>
     public TimeSpan BreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The wait before attempt <paramref name="attempts"/> + 1: <see cref="FirstRetryDelay"/> doubling per
+    /// attempt up to <see cref="RetryDelayMax"/>, with full jitter (a random half to all of it).</summary>
+    public TimeSpan Backoff(int attempts)
+    {
+        var backoff = Math.Min(RetryDelayMax.TotalMilliseconds, FirstRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(30, attempts - 1)));
+        return TimeSpan.FromMilliseconds(backoff * (0.5 + Random.Shared.NextDouble() / 2));
+    }
 
     /// <summary>Throws <see cref="FulfillmentRulesException"/> naming the first bound that is out of range.</summary>
     public void Validate(string source)
@@ -176,8 +183,8 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 json.WriteStartObject();
                 json.WriteString("id"u8, s.Id);
                 json.WriteString("service_level"u8, p.ServiceLevel);
-                json.WriteString("shipping_class"u8, JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Class.ToString()));
-                json.WriteString("temperature"u8, JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Temperature.ToString()));
+                json.WriteString("shipping_class"u8, ShipmentJson.ClassCode(p.Class));
+                json.WriteString("temperature"u8, ShipmentJson.TemperatureCode(p.Temperature));
                 json.WriteString("origin_warehouse"u8, p.WarehouseCode);
                 json.WriteStartObject("destination"u8);
                 json.WriteString("country"u8, p.Destination.Country);
@@ -187,15 +194,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 }
                 json.WriteEndObject();
                 json.WriteNumber("weight_grams"u8, p.WeightGrams);
-                json.WriteStartArray("items"u8);
-                foreach (var item in p.Items)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("sku"u8, item.SkuCode);
-                    json.WriteNumber("quantity"u8, item.Quantity);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
+                ShipmentJson.WriteItems(json, p.Items);
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -252,7 +251,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 queued = _queued.Count;
             }
             return new CarrierHealth(_carrier.Id, Breaker.CircuitState.ToString().ToLowerInvariant(), queued, Interlocked.Read(ref _sent),
-                Interlocked.Read(ref _failed), _owner._store.Where(s => s.Delivery == DeliveryState.DeadLetter && s.Plan.CarrierId == _carrier.Id).Count);
+                Interlocked.Read(ref _failed), _owner._store.DeadLettersOf(_carrier.Id));
         }
 
         public void Add(ShipmentState shipment, long dueMs)
@@ -466,8 +465,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 {
                     attempts = _attempts[shipment.Id] = _attempts.GetValueOrDefault(shipment.Id) + 1;
                 }
-                var backoff = Math.Min(options.RetryDelayMax.TotalMilliseconds, options.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(30, attempts - 1)));
-                var delay = (long)(backoff * (0.5 + Random.Shared.NextDouble() / 2));
+                var delay = (long)options.Backoff(attempts).TotalMilliseconds;
                 if (now + delay > shipment.Plan.PlannedAtMs + (long)options.RetryHorizon.TotalMilliseconds)
                 {
                     dead.Add(shipment);

@@ -392,8 +392,7 @@ public sealed class NotificationDispatcher : IAsyncDisposable
             else
             {
                 lane.Attempts++;
-                var backoff = Math.Min(_options.RetryDelayMax.TotalMilliseconds, _options.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(30, lane.Attempts - 1)));
-                lane.DueMs = now + (long)(backoff * (0.5 + Random.Shared.NextDouble() / 2));
+                lane.DueMs = now + (long)_options.Backoff(lane.Attempts).TotalMilliseconds;
             }
         }
     }

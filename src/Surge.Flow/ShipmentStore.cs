@@ -80,6 +80,7 @@ public sealed class ShipmentStore : IAsyncDisposable
     private readonly Dictionary<long, ShipmentState[]> _byOrder = [];
     private readonly Dictionary<string, ShipmentState> _byId = new(StringComparer.Ordinal);
     private long _deadLetters;
+    private readonly Dictionary<string, long> _deadByCarrier = new(StringComparer.Ordinal); // guarded by _gate
     private long _dispatched;
 
     private ShipmentStore(IJournal journal) => _journal = journal;
@@ -119,6 +120,16 @@ public sealed class ShipmentStore : IAsyncDisposable
 
     /// <summary>Shipments in the dead-letter state now.</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    /// <summary>Shipments of one carrier in the dead-letter state now (kept as they change: read every second by the
+    /// dashboard and on every scrape, so never a scan of all shipments).</summary>
+    public long DeadLettersOf(string carrierId)
+    {
+        lock (_gate)
+        {
+            return _deadByCarrier.GetValueOrDefault(carrierId);
+        }
+    }
 
     /// <summary>Shipments a carrier has accepted.</summary>
     public long Dispatched => Interlocked.Read(ref _dispatched);
@@ -220,7 +231,7 @@ public sealed class ShipmentStore : IAsyncDisposable
                 {
                     if (s.Delivery == DeliveryState.DeadLetter)
                     {
-                        Interlocked.Decrement(ref _deadLetters);
+                        CountDeadLetter(s, -1);
                     }
                     (s.Delivery, s.TrackingNumber, s.DispatchedAtMs) = (DeliveryState.Dispatched, d.TrackingNumber, d.AtMs);
                     Interlocked.Increment(ref _dispatched);
@@ -231,7 +242,7 @@ public sealed class ShipmentStore : IAsyncDisposable
                 if (_byId.TryGetValue(d.ShipmentId, out var s) && s.Delivery == DeliveryState.Pending)
                 {
                     (s.Delivery, s.DeadLetterReason, s.DeadLetterAttempts) = (DeliveryState.DeadLetter, d.Reason, d.Attempts);
-                    Interlocked.Increment(ref _deadLetters);
+                    CountDeadLetter(s, +1);
                 }
             }
             foreach (var id in record.Redriven ?? [])
@@ -239,7 +250,7 @@ public sealed class ShipmentStore : IAsyncDisposable
                 if (_byId.TryGetValue(id, out var s) && s.Delivery == DeliveryState.DeadLetter)
                 {
                     (s.Delivery, s.DeadLetterReason) = (DeliveryState.Pending, null);
-                    Interlocked.Decrement(ref _deadLetters);
+                    CountDeadLetter(s, -1);
                 }
             }
             foreach (var t in record.Tracking ?? [])
@@ -251,6 +262,16 @@ public sealed class ShipmentStore : IAsyncDisposable
             }
         }
         return added;
+    }
+
+    /// <summary>Called under <see cref="_gate"/> when a shipment enters (+1) or leaves (-1) the dead-letter state.</summary>
+    private void CountDeadLetter(ShipmentState shipment, int change)
+    {
+        Interlocked.Add(ref _deadLetters, change);
+        if (shipment.Plan.CarrierId is { } carrier)
+        {
+            _deadByCarrier[carrier] = _deadByCarrier.GetValueOrDefault(carrier) + change;
+        }
     }
 
     public ValueTask DisposeAsync() => _journal.DisposeAsync();

@@ -324,6 +324,7 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
             var latencies = metrics.TakeLatencies();
             var gateway = state.Gateway;
             var lags = state.Flow.Lags().ToList();
+            var forecast = Forecaster.Snapshot();
             _previous = (now, metrics.AcceptedTotal, rejected, commits, records);
             _last = new DashboardSample(
                 DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
@@ -345,8 +346,8 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
                 flash,
                 state.Categories.State.ToString().ToLowerInvariant(),
                 Forecaster.MinutesObserved,
-                Forecaster.Snapshot()?.Actual,
-                Forecaster.Snapshot()?.Ahead);
+                forecast?.Actual,
+                forecast?.Ahead);
             return _last;
         }
     }

@@ -322,22 +322,6 @@ public static class OrderJson
         json.WriteEndObject();
     }
 
-    public static string ClassCode(ShippingClass shippingClass) => shippingClass switch
-    {
-        ShippingClass.Parcel => "parcel",
-        ShippingClass.Bulky => "bulky",
-        ShippingClass.ColdChain => "cold_chain",
-        ShippingClass.Hazmat => "hazmat",
-        _ => "unknown",
-    };
-
-    public static string TemperatureCode(TemperatureClass temperature) => temperature switch
-    {
-        TemperatureClass.Chilled => "chilled",
-        TemperatureClass.Frozen => "frozen",
-        _ => "ambient",
-    };
-
     private static void WriteShipment(Utf8JsonWriter json, ShipmentState state)
     {
         var shipment = state.Plan;
@@ -352,8 +336,8 @@ public static class OrderJson
         {
             json.WriteString("dead_letter_reason"u8, state.DeadLetterReason);
         }
-        json.WriteString("shipping_class"u8, ClassCode(shipment.Class));
-        json.WriteString("temperature"u8, TemperatureCode(shipment.Temperature));
+        json.WriteString("shipping_class"u8, ShipmentJson.ClassCode(shipment.Class));
+        json.WriteString("temperature"u8, ShipmentJson.TemperatureCode(shipment.Temperature));
         json.WriteString("service_level"u8, shipment.ServiceLevel);
         json.WriteString("warehouse_id"u8, shipment.WarehouseCode);
         if (shipment.CarrierId is not null)
@@ -383,15 +367,7 @@ public static class OrderJson
             json.WriteEndObject();
         }
         json.WriteEndArray();
-        json.WriteStartArray("items"u8);
-        foreach (var item in shipment.Items)
-        {
-            json.WriteStartObject();
-            json.WriteString("sku"u8, item.SkuCode);
-            json.WriteNumber("quantity"u8, item.Quantity);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
+        ShipmentJson.WriteItems(json, shipment.Items);
         json.WriteEndObject();
     }
 
