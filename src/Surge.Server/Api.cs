@@ -464,15 +464,7 @@ public sealed partial class Api(ServerState state)
 
     private async Task ListSellerOrders(HttpContext context)
     {
-        var principal = Authorize(context, Role.Admin, Role.Seller);
-        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is null)
-        {
-            throw new ApiProblemException(404, "unknown_seller", "no such seller");
-        }
-        if (principal.Role == Role.Seller && principal.SellerId != seller)
-        {
-            throw new ApiProblemException(403, "forbidden", "a seller key sees only its own orders");
-        }
+        var seller = RouteSeller(context, "orders");
         var query = context.Request.Query;
         var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
         var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
@@ -718,6 +710,22 @@ public sealed partial class Api(ServerState state)
             throw new ApiProblemException(403, "forbidden", $"a {principal.Value.Role.ToString().ToLowerInvariant()} key may not do this");
         }
         return principal.Value;
+    }
+
+    /// <summary>The seller named in the route (<c>{id}</c>) that the caller may see: the admin any, a seller only
+    /// itself (403 for another); 404 for no such seller.</summary>
+    private long RouteSeller(HttpContext context, string what)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Seller);
+        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is null)
+        {
+            throw new ApiProblemException(404, "unknown_seller", "no such seller");
+        }
+        if (principal.Role == Role.Seller && principal.SellerId != seller)
+        {
+            throw new ApiProblemException(403, "forbidden", $"a seller key sees only its own {what}");
+        }
+        return seller;
     }
 
     /// <summary>A SKU named in a route: a seller's own, or (admin) any seller's given <c>?seller_id=</c>.</summary>

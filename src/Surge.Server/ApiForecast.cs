@@ -28,15 +28,7 @@ public sealed partial class Api
 
     private async Task SellerForecast(HttpContext context)
     {
-        var principal = Authorize(context, Role.Admin, Role.Seller);
-        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is null)
-        {
-            throw new ApiProblemException(404, "unknown_seller", "no such seller");
-        }
-        if (principal.Role == Role.Seller && principal.SellerId != seller)
-        {
-            throw new ApiProblemException(403, "forbidden", "a seller key sees only its own forecast");
-        }
+        var seller = RouteSeller(context, "forecast");
         var query = context.Request.Query;
         var weeks = query.TryGetValue("weeks", out var w) ? ParseInt(w, "weeks", ForecastSalesWeeksMin + 1, ForecastHistoryWeeksMax) : ForecastHistoryWeeksDefault;
         var leadTime = query.TryGetValue("lead_time_weeks", out var l) ? ParseInt(l, "lead_time_weeks", 0, 26) : 2;
