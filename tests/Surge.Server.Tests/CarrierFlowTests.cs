@@ -69,16 +69,6 @@ public sealed class CarrierFlowTests
         return ids;
     }
 
-    private static async Task EventuallyAsync(Func<Task<bool>> done, string what, int seconds = 45)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await done())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}");
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-    }
-
     private static async Task<List<JsonNode>> OrdersAsync(TestServer server, IEnumerable<string> ids)
     {
         var orders = new List<JsonNode>();
@@ -123,8 +113,8 @@ public sealed class CarrierFlowTests
         var (_, sellerId) = await server.SellerWithStockAsync("teapot", units: 100);
         var ids = await PaidOrdersAsync(server, sellerId, "teapot", 12);
 
-        await EventuallyAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
-            "every order is delivered");
+        await Poll.UntilAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+            "every order is delivered", seconds: 45);
 
         var orders = await OrdersAsync(server, ids);
         var shipments = orders.SelectMany(Shipments).ToList();
@@ -234,14 +224,14 @@ public sealed class CarrierFlowTests
                 Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
                 ids.Add(id);
             }
-            await EventuallyAsync(async () => File.Exists(capture) && (await File.ReadAllLinesAsync(capture)).Length > 0, "a manifest reached the carrier");
+            await Poll.UntilAsync(async () => File.Exists(capture) && (await File.ReadAllLinesAsync(capture)).Length > 0, "a manifest reached the carrier", seconds: 45);
 
             process.Kill(entireProcessTree: true); // the carrier has not answered yet
             await process.WaitForExitAsync(TestContext.Current.CancellationToken);
             process.Dispose();
             process = await CliProcess.StartAsync(serve, "surge: ready", environment);
 
-            await EventuallyAsync(async () => (await OrdersAsync(admin, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+            await Poll.UntilAsync(async () => (await OrdersAsync(admin, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
                 "every paid order is delivered after the restart", seconds: 60);
             var shipments = (await OrdersAsync(admin, ids)).SelectMany(Shipments).ToList();
             Assert.Equal(20, shipments.Count);
@@ -337,7 +327,7 @@ public sealed class CarrierFlowTests
         Assert.Equal("invalid_request", (await sellerA.PostAsync("/v1/webhooks", new { url = $"http://127.0.0.1:{port}/", event_types = unknown })).ProblemCode);
 
         var ids = await PaidOrdersAsync(server, idA, "kettle", 3);
-        await EventuallyAsync(() => Task.FromResult(receiver.Received.Count(r => r.Name == "a") == 9), "nine events reached seller A");
+        await Poll.UntilAsync(() => Task.FromResult(receiver.Received.Count(r => r.Name == "a") == 9), "nine events reached seller A", seconds: 45);
 
         Assert.DoesNotContain(receiver.Received, r => r.Name == "b");
         Assert.True(WebhookSecret.TryParse(secret, out var key));
@@ -376,7 +366,7 @@ public sealed class CarrierFlowTests
         var ids = await PaidOrdersAsync(server, sellerId, "kettle", 10);
 
         var sawOpen = false;
-        await EventuallyAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var carriers = (await server.Admin.GetAsync("/v1/carriers")).Json!["carriers"]!.AsArray();
             sawOpen |= carriers[0]!["breaker"]!.GetValue<string>() == "open";
@@ -406,21 +396,21 @@ public sealed class CarrierFlowTests
         var ids = await PaidOrdersAsync(server, sellerId, "vase", 3);
 
         JsonArray dead = [];
-        await EventuallyAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             dead = (await server.Admin.GetAsync($"/v1/carriers/{CarrierId}/dead-letters")).Json!["dead_letters"]!.AsArray();
             return dead.Count == 3;
-        }, "the three shipments are dead-lettered");
+        }, "the three shipments are dead-lettered", seconds: 45);
         Assert.All(dead, d => Assert.Equal("http_503", d!["reason"]!.GetValue<string>()));
         Assert.All(await OrdersAsync(server, ids), o => Assert.Equal("dead_letter", Shipments(o).Single()["status"]!.GetValue<string>()));
-        await EventuallyAsync(() => OutageOverAsync(setup.CarrierPort), "the outage is over");
+        await Poll.UntilAsync(() => OutageOverAsync(setup.CarrierPort), "the outage is over", seconds: 45);
 
         var redrive = await server.Admin.PostAsync($"/v1/carriers/{CarrierId}/dead-letters/redrive", new { });
         Assert.True(redrive.Status == HttpStatusCode.OK, redrive.Body);
         Assert.Equal(3, redrive.Json!["redriven"]!.GetValue<int>());
 
-        await EventuallyAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
-            "every redriven order is delivered");
+        await Poll.UntilAsync(async () => (await OrdersAsync(server, ids)).All(o => o["status"]!.GetValue<string>() == "delivered"),
+            "every redriven order is delivered", seconds: 45);
         Assert.Empty((await server.Admin.GetAsync($"/v1/carriers/{CarrierId}/dead-letters")).Json!["dead_letters"]!.AsArray());
         Assert.Equal("unknown_carrier", (await server.Admin.GetAsync("/v1/carriers/nope/dead-letters")).ProblemCode);
     }

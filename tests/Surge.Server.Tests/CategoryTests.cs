@@ -22,21 +22,6 @@ public sealed class CategoryTests
     private static object Sku(string sku, string title, string? category = null) =>
         new { sku, title, category, price_minor = 10_000, currency = "KRW", weight_g = 500, temperature = "ambient" };
 
-    private static async Task<JsonNode> EventuallyAsync(Func<Task<JsonNode>> fetch, Func<JsonNode, bool> done, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var value = await fetch();
-            if (done(value))
-            {
-                return value;
-            }
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"timed out waiting until {what}; last: {value.ToJsonString()}");
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
-
     [Fact]
     public async Task SkuWithoutCategory_GetsTheSuggestion_AnUnclearTitleIsFlagged_AndTheSellersOwnCategoryReplacesIt()
     {
@@ -93,7 +78,7 @@ public sealed class CategoryTests
 
         ready.SetResult(Model.Value);
 
-        var sku = await EventuallyAsync(async () => (await seller.GetAsync("/v1/skus/fridge-1")).Json!,
+        var sku = await Poll.UntilAsync(async () => (await seller.GetAsync("/v1/skus/fridge-1")).Json!,
             s => s["category"]!.GetValue<string>().Length > 0 && !s["category_suggestion"]!["pending"]!.GetValue<bool>(),
             "the pending SKU got its category and its suggestion is recorded");
         Assert.Equal("Fridge Freezers", sku["category"]!.GetValue<string>());

@@ -29,21 +29,6 @@ public sealed class FlowTests
         ],
     };
 
-    private static async Task<JsonNode> EventuallyAsync(Func<Task<JsonNode>> fetch, Func<JsonNode, bool> done, string what, int seconds = 20)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var value = await fetch();
-            if (done(value))
-            {
-                return value;
-            }
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}; last: {value.ToJsonString()}");
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
-
     [Fact]
     public async Task PaidOrder_GetsShipmentsByClassAndCarrier_AndBecomesAllocated_AndStaysSoAfterARestart()
     {
@@ -56,7 +41,7 @@ public sealed class FlowTests
         var unpaid = await server.Admin.PostAsync("/v1/orders", TestServer.Order("f2", (sellerId, "kettle", 1)));
         Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
 
-        var order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+        var order = await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
             o => o["status"]!.GetValue<string>() == "allocated", "the paid order is allocated");
 
         var shipments = order["seller_orders"]![0]!["shipments"]!.AsArray();
@@ -70,7 +55,7 @@ public sealed class FlowTests
         Assert.Equal("pending_payment", stillUnpaid["status"]!.GetValue<string>());
         Assert.Empty(stillUnpaid["seller_orders"]![0]!["shipments"]!.AsArray());
 
-        var flow = await EventuallyAsync(async () => (await server.Admin.GetAsync("/v1/flow")).Json!,
+        var flow = await Poll.UntilAsync(async () => (await server.Admin.GetAsync("/v1/flow")).Json!,
             f => f["stages"]!.AsArray().All(s => s!["lag_records"]!.GetValue<long>() == 0), "every stage caught up");
         Assert.Equal(server.Options.Partitions, flow["stages"]!.AsArray().Count);
         Assert.Equal((1, 2), (flow["orders_planned"]!.GetValue<long>(), flow["shipments_planned"]!.GetValue<long>()));
@@ -81,7 +66,7 @@ public sealed class FlowTests
         var after = (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!;
         Assert.Equal("allocated", after["status"]!.GetValue<string>());
         Assert.Equal(ids, after["seller_orders"]![0]!["shipments"]!.AsArray().Select(s => s!["id"]!.GetValue<string>()));
-        flow = await EventuallyAsync(async () => (await server.Admin.GetAsync("/v1/flow")).Json!,
+        flow = await Poll.UntilAsync(async () => (await server.Admin.GetAsync("/v1/flow")).Json!,
             f => f["stages"]!.AsArray().All(s => s!["lag_records"]!.GetValue<long>() == 0), "every stage caught up after the restart");
         Assert.Equal((1, 2), (flow["orders_planned"]!.GetValue<long>(), flow["shipments_planned"]!.GetValue<long>()));
     }
@@ -130,7 +115,7 @@ public sealed class FlowTests
         var (_, sellerId) = await server.SellerWithStockAsync("globe", units: 5);
         var id = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("t1", (sellerId, "globe", 1)))).Json!["id"]!.GetValue<string>();
         await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });
-        var order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+        var order = await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
             o => o["status"]!.GetValue<string>() == "allocated", "the order is allocated");
         var shipment = order["seller_orders"]![0]!["shipments"]![0]!["id"]!.GetValue<string>();
 
@@ -150,14 +135,14 @@ public sealed class FlowTests
             Replay(await CarrierEventAsync(server, "offline-post", "evt-7", shipment, "DL", body: "{not json")));
         Assert.Equal((HttpStatusCode.NotFound, "unknown_carrier"), Replay(await CarrierEventAsync(server, "nobody", "evt-8", shipment, "DL")));
 
-        order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+        order = await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
             o => o["status"]!.GetValue<string>() == "in_transit", "the order is in transit");
         var tracked = order["seller_orders"]![0]!["shipments"]![0]!;
         Assert.Equal("in_transit", tracked["status"]!.GetValue<string>());
         Assert.Equal(("in_transit", "ARR"), (tracked["tracking"]![0]!["status"]!.GetValue<string>(), tracked["tracking"]![0]!["raw_code"]!.GetValue<string>()));
 
         Assert.Equal(HttpStatusCode.Accepted, (await CarrierEventAsync(server, "offline-post", "evt-9", shipment, "DL")).Status);
-        await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+        await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
             o => o["status"]!.GetValue<string>() == "delivered", "the order is delivered");
     }
 
@@ -172,7 +157,7 @@ public sealed class FlowTests
         var id = placed.Json!["id"]!.GetValue<string>();
         await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });
 
-        var order = await EventuallyAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+        var order = await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
             o => o["status"]!.GetValue<string>() == "allocated", "the paid order is allocated");
 
         var shipment = Assert.Single(order["seller_orders"]![0]!["shipments"]!.AsArray())!;

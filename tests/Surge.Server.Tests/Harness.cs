@@ -211,3 +211,33 @@ public static class CliProcess
         return cli;
     }
 }
+
+/// <summary>Waits for a condition by polling with a deadline (never a fixed sleep).</summary>
+public static class Poll
+{
+    public static async Task UntilAsync(Func<Task<bool>> done, string what, int seconds = 20)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await done())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>Fetches until <paramref name="done"/> holds and returns that value; a timeout shows the last one.</summary>
+    public static async Task<JsonNode> UntilAsync(Func<Task<JsonNode>> fetch, Func<JsonNode, bool> done, string what, int seconds = 20)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await fetch();
+            if (done(value))
+            {
+                return value;
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}; last: {value.ToJsonString()}");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+}

@@ -8,16 +8,6 @@ namespace Surge.Server.Tests;
 
 public sealed class LifecycleTests
 {
-    private static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 20)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out waiting until {what}");
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
-
     [Fact]
     public async Task Restart_RecoversOrdersAndStock_AndNewOrdersGetNewIds()
     {
@@ -52,7 +42,7 @@ public sealed class LifecycleTests
         var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("e1", (sellerId, "tent", 5)));
         Assert.Equal(HttpStatusCode.Created, placed.Status);
 
-        await Eventually(async () => await seller.AvailableAsync("tent") == 5, "the hold expired and the stock came back");
+        await Poll.UntilAsync(async () => await seller.AvailableAsync("tent") == 5, "the hold expired and the stock came back");
 
         var order = await server.Admin.GetAsync($"/v1/orders/{placed.Json!["id"]}");
         Assert.Equal("cancelled", order.Json!["status"]!.GetValue<string>());
@@ -116,7 +106,7 @@ public sealed class LifecycleTests
         hotDisk.Hold(); // the hot seller's partition stops becoming durable: its queue fills
         var rush = Enumerable.Range(0, 200).Select(i => server.Admin.PostAsync("/v1/orders", TestServer.Order($"fan-{i}", (hot, "console", 1)))).ToArray();
         static bool Is429(Task<ApiResponse> t) => t.IsCompletedSuccessfully && t.Result.Status == HttpStatusCode.TooManyRequests;
-        await Eventually(() => Task.FromResult(rush.Any(Is429)), "the hot partition refused with 429");
+        await Poll.UntilAsync(() => Task.FromResult(rush.Any(Is429)), "the hot partition refused with 429");
         var refused = await rush.First(Is429);
         Assert.Equal("partition_overloaded", refused.ProblemCode);
         Assert.NotNull(refused.Headers.RetryAfter);
