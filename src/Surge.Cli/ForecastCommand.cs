@@ -17,10 +17,11 @@ internal static class ForecastCommand
         var json = Output.JsonOption();
         var model = new Option<string>("--model")
         {
-            Description = "ets (automatic ETS by AICc) or snaive (seasonal naive).",
-            DefaultValueFactory = _ => "ets",
+            Description = "auto (the automatic choice: mean of automatic ETS and Theta), ets (automatic ETS by AICc), "
+                + "theta (Theta method) or snaive (seasonal naive).",
+            DefaultValueFactory = _ => "auto",
         };
-        model.AcceptOnlyFromAmong("ets", "snaive");
+        model.AcceptOnlyFromAmong("auto", "ets", "theta", "snaive");
         var eval = new Command("eval", "Hold out the last two seasonal cycles of every series and score the forecasts (MASE, RMSE, sMAPE, "
             + "80/95 % interval coverage) next to R's reference figures.")
         {
@@ -31,7 +32,13 @@ internal static class ForecastCommand
             IReadOnlyList<SeriesEvaluation> results;
             try
             {
-                Func<TimeSeries, int, Forecast.Forecast> forecaster = parse.GetValue(model) == "snaive" ? SeasonalNaive.Predict : Ets.Predict;
+                Func<TimeSeries, int, Forecast.Forecast> forecaster = parse.GetValue(model) switch
+                {
+                    "snaive" => SeasonalNaive.Predict,
+                    "ets" => Ets.Predict,
+                    "theta" => Theta.Predict,
+                    _ => Combination.Predict,
+                };
                 results = Evaluation.Run(parse.GetValue(data)!.FullName, forecaster);
             }
             catch (ForecastInputException e)

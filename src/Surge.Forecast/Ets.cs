@@ -81,17 +81,31 @@ public static class Ets
     public static EtsFit Fit(EtsSpec spec, TimeSeries train)
     {
         var m = spec.Season == SeasonType.None ? 1 : train.SeasonLength;
-        var start = InitialGuess(spec, train, m);
         var objective = ObjectiveFunction.Value(p => Objective(spec, train.Values, m, p.ToArray()));
-        var best = start;
-        var bestValue = Objective(spec, train.Values, m, start);
+        double[]? best = null;
+        var bestValue = double.PositiveInfinity;
+        foreach (var smoothing in StartingSmoothings(spec, m))
+        {
+            var (point, value) = Minimize(spec, train.Values, m, objective, InitialGuess(spec, train, m, smoothing));
+            if (best is null || value < bestValue)
+            {
+                (best, bestValue) = (point, value);
+            }
+        }
+        return Describe(spec, train, m, best!);
+    }
+
+    /// <summary>Nelder–Mead from <paramref name="start"/>, restarted from its own result while that still helps.</summary>
+    private static (double[] Point, double Value) Minimize(EtsSpec spec, double[] y, int m, IObjectiveFunction objective, double[] start)
+    {
+        var (best, bestValue) = (start, Objective(spec, y, m, start));
         for (var restart = 0; restart < OptimizerRuns; restart++)
         {
             try
             {
                 var result = new NelderMeadSimplex(1e-8, IterationsMax).FindMinimum(objective, Vector<double>.Build.DenseOfArray(best));
                 var point = result.MinimizingPoint.ToArray();
-                var value = Objective(spec, train.Values, m, point);
+                var value = Objective(spec, y, m, point);
                 var improved = bestValue - value;
                 if (value < bestValue)
                 {
@@ -107,43 +121,73 @@ public static class Ets
                 break;
             }
         }
-        return Describe(spec, train, m, best);
+        return (best, bestValue);
     }
 
-    /// <summary>Parameter vector: α, β, γ, φ (only those the model has), then level, trend, m seasons.</summary>
-    private static double[] InitialGuess(EtsSpec spec, TimeSeries train, int m)
+    /// <summary>Starting smoothing parameters (α, β, γ, φ): a smooth model (α a fifth of its range per season
+    /// length, as R's forecast::ets starts). The likelihood of seasonal models often has a second basin with
+    /// more responsive states, so for those the search also starts from a responsive model and the better
+    /// optimum is kept.</summary>
+    private static IEnumerable<(double Alpha, double Beta, double Gamma, double Phi)> StartingSmoothings(EtsSpec spec, int m)
+    {
+        var alpha = AlphaMin + 0.2 * (AlphaMax - AlphaMin) / m;
+        yield return (alpha, Math.Min(alpha / 2, 0.1), AlphaMin + 0.05 * (1 - alpha - AlphaMin), PhiMin + 0.99 * (PhiMax - PhiMin));
+        if (spec.Season != SeasonType.None)
+        {
+            yield return (0.3, 0.05, 0.05, 0.95);
+        }
+    }
+
+    /// <summary>Parameter vector: α, β, γ, φ (only those the model has), then level, trend, m seasons.
+    /// Starting states as Hyndman et al. (2008, §2.6.1) give them: seasons from a classical decomposition of
+    /// the first three cycles, then level and trend from a straight line through the first
+    /// <see cref="StartRegressionPoints"/> seasonally adjusted observations.</summary>
+    private static double[] InitialGuess(EtsSpec spec, TimeSeries train, int m, (double Alpha, double Beta, double Gamma, double Phi) smoothing)
     {
         var y = train.Values;
-        var cycles = Math.Max(1, Math.Min(y.Length / m, 2));
-        var first = y.Take(m).Average();
-        var second = y.Length >= 2 * m ? y.Skip(m).Take(m).Average() : first;
-        var p = new List<double> { 0.3 };
+        var seasons = spec.Season == SeasonType.None ? null : Decomposition.SeasonalIndices(y, m, spec.Season, StartCycles * m);
+        var adjusted = new double[y.Length];
+        for (var t = 0; t < y.Length; t++)
+        {
+            adjusted[t] = seasons is null ? y[t]
+                : spec.Season == SeasonType.Additive ? y[t] - seasons[t % m] : y[t] / seasons[t % m];
+        }
+        var points = Math.Min(Math.Max(StartRegressionPoints, 2 * m), y.Length);
+        var (level, slope) = Decomposition.Line(adjusted.AsSpan(0, points));
+        if (spec.Trend == TrendType.None)
+        {
+            level = adjusted.AsSpan(0, points).ToArray().Average();
+        }
+        var p = new List<double> { smoothing.Alpha };
         if (spec.Trend != TrendType.None)
         {
-            p.Add(0.05);
+            p.Add(smoothing.Beta);
         }
         if (spec.Season != SeasonType.None)
         {
-            p.Add(0.05);
+            p.Add(smoothing.Gamma);
         }
         if (spec.Trend == TrendType.Damped)
         {
-            p.Add(0.95);
+            p.Add(smoothing.Phi);
         }
-        p.Add(first);
+        p.Add(level);
         if (spec.Trend != TrendType.None)
         {
-            p.Add(cycles > 1 ? (second - first) / m : 0);
+            p.Add(slope);
         }
-        if (spec.Season != SeasonType.None)
+        if (seasons is not null)
         {
-            for (var i = 0; i < m; i++)
-            {
-                p.Add(spec.Season == SeasonType.Additive ? y[i] - first : y[i] / first);
-            }
+            p.AddRange(seasons);
         }
         return [.. p];
     }
+
+    /// <summary>Observations the starting line is drawn through (at least two cycles).</summary>
+    private const int StartRegressionPoints = 10;
+
+    /// <summary>Cycles the starting seasons are decomposed from.</summary>
+    private const int StartCycles = 3;
 
     private readonly record struct Parameters(double Alpha, double Beta, double Gamma, double Phi, double Level, double Trend, int SeasonsAt);
 
@@ -160,10 +204,13 @@ public static class Ets
     }
 
     private static bool Admissible(EtsSpec spec, in Parameters q) =>
-        q.Alpha is >= 1e-4 and <= 0.9999
-        && (spec.Trend == TrendType.None || (q.Beta >= 1e-4 && q.Beta <= q.Alpha))
-        && (spec.Season == SeasonType.None || (q.Gamma >= 1e-4 && q.Gamma <= 1 - q.Alpha))
-        && (spec.Trend != TrendType.Damped || q.Phi is >= 0.8 and <= 0.98);
+        q.Alpha is >= AlphaMin and <= AlphaMax
+        && (spec.Trend == TrendType.None || (q.Beta >= AlphaMin && q.Beta <= q.Alpha))
+        && (spec.Season == SeasonType.None || (q.Gamma >= AlphaMin && q.Gamma <= 1 - q.Alpha))
+        && (spec.Trend != TrendType.Damped || q.Phi is >= PhiMin and <= PhiMax);
+
+    /// <summary>Bounds of the smoothing parameters (α, β, γ) and of the damping φ, as in R's forecast::ets.</summary>
+    private const double AlphaMin = 1e-4, AlphaMax = 0.9999, PhiMin = 0.8, PhiMax = 0.98;
 
     /// <summary>−2 log-likelihood (up to a constant shared by all models); +∞ outside the admissible region.</summary>
     private static double Objective(EtsSpec spec, double[] y, int m, double[] p)

@@ -119,11 +119,11 @@ public static class Intermittent
 }
 
 /// <summary>The automatic choice per series: Croston-type (SBA) when demand is intermittent by the
-/// Syntetos–Boylan rule, otherwise automatic ETS.</summary>
+/// Syntetos–Boylan rule, otherwise the combination of automatic ETS and Theta.</summary>
 public static class AutoForecast
 {
     public static Forecast Predict(TimeSeries series, int horizon) =>
         Intermittent.AverageDemandInterval(series) > Intermittent.IntermittentIntervalMin && series.Values.Count(v => v > 0) >= 2
             ? Intermittent.Predict(series, horizon, IntermittentMethod.Sba)
-            : Ets.Predict(series, horizon);
+            : Combination.Predict(series, horizon);
 }

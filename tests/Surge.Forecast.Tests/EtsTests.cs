@@ -74,7 +74,7 @@ public class EtsTests
 
     /// <summary>Against R's forecast::ets on the benchmark series: a regression guard, not a tuning target.</summary>
     [Fact]
-    public void OnTheBenchmarkSeries_StaysCloseToROverallAndBeatsSeasonalNaive()
+    public void OnTheBenchmarkSeries_StaysCloseToROverall()
     {
         var evaluations = Evaluation.Run(SeasonalNaiveTests.DataDirectory(), Ets.Predict);
 
@@ -85,5 +85,22 @@ public class EtsTests
         Assert.True(ours <= 1.05 * r, $"mean MASE {ours:F3} vs R ets {r:F3}");
         var coverage95 = evaluations.Average(e => e.Accuracy.Coverage95);
         Assert.InRange(coverage95, 0.85, 1.0);
+    }
+
+    /// <summary>The forecasting issue's targets for the automatic choice: mean MASE at most R's ets, better than
+    /// seasonal naive on at least 80 % of the series, 95 % intervals covering 90–99 % of held-out points.</summary>
+    [Fact]
+    public void AutomaticChoice_OnTheBenchmarkSeries_MeetsTheTargets()
+    {
+        var evaluations = Evaluation.Run(SeasonalNaiveTests.DataDirectory(), Combination.Predict);
+
+        var ours = evaluations.Average(e => e.Accuracy.Mase);
+        var r = evaluations.Average(e => e.Reference.Single(x => x.Model == "ets").Accuracy.Mase);
+        Assert.True(ours <= r, $"mean MASE {ours:F3} vs R ets {r:F3}");
+        var better = evaluations.Count(e => e.Accuracy.Mase < e.Reference.Single(x => x.Model == "snaive").Accuracy.Mase);
+        Assert.True(better >= 0.8 * evaluations.Count, $"better than seasonal naive on {better} of {evaluations.Count}");
+        var points = evaluations.Sum(e => e.Test);
+        var covered = evaluations.Sum(e => e.Accuracy.Coverage95 * e.Test);
+        Assert.InRange(covered / points, 0.90, 0.99);
     }
 }
