@@ -136,7 +136,9 @@ internal static class ForecastCommand
     {
         var data = new Option<FileInfo>("--data")
         {
-            Description = "Weekly demand per SKU: week_start,stock_code,units (e.g. ../shared/data/sales-series/weekly_top100_sku.csv).",
+            Description = "Weekly demand per SKU (week_start,stock_code,units, e.g. ../shared/data/sales-series/weekly_top100_sku.csv) "
+                + "or an order history in the Online Retail format (.csv or .csv.gz, e.g. ../shared/data/online-retail/online_retail.csv.gz), "
+                + "summed into complete weeks per SKU.",
             Required = true,
         };
         var lead = Output.PositiveOption("--lead-time-weeks", "Weeks from ordering to stock on hand.", 2, 52);
@@ -151,9 +153,9 @@ internal static class ForecastCommand
             IReadOnlyList<TimeSeries> series;
             try
             {
-                series = file.Exists ? WeeklySkuCsv.Read(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
+                series = file.Exists ? ReadWeeklyDemand(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
             }
-            catch (ForecastInputException e)
+            catch (Exception e) when (e is ForecastInputException or InvalidDataException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
@@ -212,5 +214,25 @@ internal static class ForecastCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Weekly series from a weekly file, or from an Online Retail order history (told apart by the header).</summary>
+    private static IReadOnlyList<TimeSeries> ReadWeeklyDemand(string path)
+    {
+        string header;
+        using (var file = File.OpenRead(path))
+        using (var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : (Stream)file)
+        using (var reader = new StreamReader(stream))
+        {
+            header = reader.ReadLine() ?? "";
+        }
+        if (!header.Contains("InvoiceNo", StringComparison.Ordinal))
+        {
+            return WeeklySkuCsv.Read(path);
+        }
+        var history = Load.RetailData.Read(path);
+        AnsiConsole.MarkupLineInterpolated($"order history: {history.Invoices.Count:N0} invoices from {history.Rows:N0} rows ({history.Malformed:N0} malformed rows skipped; cancellations and returns left out)");
+        var series = WeeklyDemand.FromSales(history.Invoices.SelectMany(i => i.Lines.Select(l => new Sale(l.StockCode, i.At, l.Quantity))));
+        return series.Count > 0 ? series : throw new ForecastInputException($"{path}: no complete week of sales");
     }
 }

@@ -142,3 +142,65 @@ public static class WeeklySkuCsv
             rows.Select(r => r.Units).ToArray(), WeeksPerYear);
     }
 }
+
+/// <summary>One sale of a SKU: when and how many units.</summary>
+public readonly record struct Sale(string Sku, DateTime At, double Units);
+
+/// <summary>Weekly demand per SKU built from individual sales (an order history).</summary>
+public static class WeeklyDemand
+{
+    /// <summary>
+    /// Units per SKU per week (weeks start on Monday). Only complete weeks count: the week of the first sale
+    /// and the week of the last are left out when the history does not cover them whole (it starts after
+    /// their Monday or ends before their Sunday). Each SKU's series starts at its first week with sales and
+    /// runs, zeros included, to the last complete week. Sales of non-positive units are ignored.
+    /// </summary>
+    public static IReadOnlyList<TimeSeries> FromSales(IEnumerable<Sale> sales)
+    {
+        var bySku = new Dictionary<string, Dictionary<DateOnly, double>>(StringComparer.Ordinal);
+        DateTime? first = null, last = null;
+        foreach (var sale in sales)
+        {
+            first = first is null || sale.At < first ? sale.At : first;
+            last = last is null || sale.At > last ? sale.At : last;
+            if (!(sale.Units > 0))
+            {
+                continue;
+            }
+            if (!bySku.TryGetValue(sale.Sku, out var weeks))
+            {
+                bySku[sale.Sku] = weeks = [];
+            }
+            var week = Monday(sale.At);
+            weeks[week] = weeks.GetValueOrDefault(week) + sale.Units;
+        }
+        if (first is null || last is null)
+        {
+            return [];
+        }
+        var firstWeek = Monday(first.Value) == DateOnly.FromDateTime(first.Value) && first.Value.TimeOfDay == TimeSpan.Zero
+            ? Monday(first.Value) : Monday(first.Value).AddDays(7);
+        // The last week is complete only when the history reaches its Sunday's end; history is known up to its last sale.
+        var lastWeek = DateOnly.FromDateTime(last.Value).DayOfWeek == DayOfWeek.Sunday ? Monday(last.Value) : Monday(last.Value).AddDays(-7);
+        var result = new List<TimeSeries>();
+        foreach (var (sku, weeks) in bySku.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var start = weeks.Keys.Where(w => w >= firstWeek && w <= lastWeek).DefaultIfEmpty(DateOnly.MaxValue).Min();
+            if (start > lastWeek)
+            {
+                continue; // no sales inside the complete weeks
+            }
+            var count = (lastWeek.DayNumber - start.DayNumber) / 7 + 1;
+            var periods = Enumerable.Range(0, count).Select(i => start.AddDays(7 * i)).ToList();
+            result.Add(new TimeSeries(sku, periods.Select(w => w.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).ToList(),
+                periods.Select(w => weeks.GetValueOrDefault(w)).ToArray(), WeeklySkuCsv.WeeksPerYear));
+        }
+        return result;
+    }
+
+    private static DateOnly Monday(DateTime at)
+    {
+        var day = DateOnly.FromDateTime(at);
+        return day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
+    }
+}

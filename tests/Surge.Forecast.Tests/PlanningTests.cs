@@ -81,3 +81,47 @@ public sealed class PlanningTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
+
+public class WeeklyDemandTests
+{
+    [Fact]
+    public void Sales_AreSummedByMondayWeek_CompleteWeeksOnly_FromEachSkusFirstSale()
+    {
+        // History from Wednesday 2026-01-07 to Sunday 2026-02-01: the week of 01-05 is partial and left out;
+        // complete weeks are 01-12, 01-19, 01-26.
+        var sales = new[]
+        {
+            new Sale("a", new DateTime(2026, 1, 7, 10, 0, 0), 50), // partial first week: not counted
+            new Sale("a", new DateTime(2026, 1, 12, 0, 0, 0), 3),
+            new Sale("a", new DateTime(2026, 1, 18, 23, 59, 0), 4), // Sunday: same week as the 12th
+            new Sale("a", new DateTime(2026, 1, 26, 9, 0, 0), 5),
+            new Sale("b", new DateTime(2026, 1, 20, 9, 0, 0), 2),
+            new Sale("b", new DateTime(2026, 1, 21, 9, 0, 0), -1), // a return: ignored
+            new Sale("c", new DateTime(2026, 2, 1, 12, 0, 0), 0), // nothing sold
+        };
+
+        var series = WeeklyDemand.FromSales(sales);
+
+        Assert.Equal(["a", "b"], series.Select(s => s.Name));
+        Assert.Equal(["2026-01-12", "2026-01-19", "2026-01-26"], series[0].Periods);
+        Assert.Equal([7.0, 0, 5], series[0].Values);
+        Assert.Equal(["2026-01-19", "2026-01-26"], series[1].Periods);
+        Assert.Equal([2.0, 0], series[1].Values);
+        Assert.All(series, s => Assert.Equal(52, s.SeasonLength));
+    }
+
+    [Fact]
+    public void AHistoryEndingMidWeek_DropsThatWeek_AndNoSalesGiveNoSeries()
+    {
+        var sales = new[]
+        {
+            new Sale("a", new DateTime(2026, 1, 12, 0, 0, 0), 1),
+            new Sale("a", new DateTime(2026, 1, 19, 8, 0, 0), 1),
+            new Sale("a", new DateTime(2026, 1, 21, 8, 0, 0), 9), // Wednesday: the week of the 19th is not complete
+        };
+
+        var series = Assert.Single(WeeklyDemand.FromSales(sales));
+        Assert.Equal(["2026-01-12"], series.Periods);
+        Assert.Empty(WeeklyDemand.FromSales([]));
+    }
+}
