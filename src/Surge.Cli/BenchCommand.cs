@@ -15,6 +15,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Forecast());
         bench.Subcommands.Add(Http());
         bench.Subcommands.Add(Flow());
+        bench.Subcommands.Add(ScenarioCommand.Create());
         return bench;
     }
 

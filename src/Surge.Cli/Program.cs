@@ -5,6 +5,7 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
 {
     ServeCommand.Create(),
     DemoCommand.Create(),
+    ReplayCommand.Create(),
     BenchCommand.Create(),
     VerifyCommand.Create(),
     ForecastCommand.Create(),

@@ -30,10 +30,10 @@ public sealed class RawHttpConnection : IDisposable
         return new RawHttpConnection(socket);
     }
 
-    /// <summary>A complete POST request (headers and body) to send as is, many times.</summary>
+    /// <summary>A complete POST request (headers and body, or no body when <paramref name="json"/> is empty) to send as is.</summary>
     public static byte[] Post(Uri baseAddress, string path, string? bearer, ReadOnlySpan<byte> json)
     {
-        var head = $"POST {path} HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nContent-Type: application/json\r\n"
+        var head = $"POST {path} HTTP/1.1\r\nHost: {baseAddress.Authority}\r\n" + (json.IsEmpty ? "" : "Content-Type: application/json\r\n")
             + (bearer is null ? "" : $"Authorization: Bearer {bearer}\r\n") + $"Content-Length: {json.Length}\r\n\r\n";
         var request = new byte[Encoding.ASCII.GetByteCount(head) + json.Length];
         var written = Encoding.ASCII.GetBytes(head, request);

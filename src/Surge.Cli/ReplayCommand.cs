@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Diagnostics;
+using HdrHistogram;
+using Spectre.Console;
+using Surge.Cli.Load;
+
+namespace Surge.Cli;
+
+/// <summary>
+/// `surge replay`: an order history in the Online Retail format sent to a running server at X times real speed.
+/// It first sets up a marketplace in that server from the file's products (sellers owning the stock codes,
+/// warehouses, SKUs, stock of three times what the year sold), then sends every invoice as one order when its
+/// time comes (compressed by the speed), at most <c>--concurrency</c> in flight. Malformed rows are counted
+/// and reported, never fatal.
+/// </summary>
+internal static class ReplayCommand
+{
+    public sealed record ReplayResult(long Rows, long MalformedRows, int Invoices, long Sent, long Accepted, long Failed,
+        IReadOnlyDictionary<string, long> RejectedByReason, double Seconds, double SpeedAchieved, double P50Ms, double P99Ms, double P999Ms);
+
+    public static Command Create()
+    {
+        var data = new Option<FileInfo?>("--data") { Description = "Order history in the Online Retail format (.csv or .csv.gz; default: ../shared/data/online-retail/online_retail.csv.gz)." };
+        var speed = new Option<double>("--speed") { Description = "Times real speed (e.g. 100000 replays the year's history in about 5 minutes).", Required = true };
+        speed.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (> 0 and <= 1e9))
+            {
+                r.AddError("--speed must be greater than 0 and at most 1,000,000,000");
+            }
+        });
+        var url = new Option<string>("--url") { Description = "The running server.", DefaultValueFactory = _ => "http://127.0.0.1:8080/" };
+        url.Validators.Add(r =>
+        {
+            if (!Uri.TryCreate(r.GetValueOrDefault<string>(), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            {
+                r.AddError("--url must be an absolute http(s) URL");
+            }
+        });
+        var key = new Option<string?>("--admin-key") { Description = "The server's admin key (default: the SURGE_ADMIN_KEY environment variable)." };
+        var limit = Output.PositiveOption("--limit", "Invoices to replay at most, from the start of the history", int.MaxValue);
+        var sellers = Output.PositiveOption("--sellers", "Sellers the stock codes are spread over", 40, 10_000);
+        var concurrency = Output.PositiveOption("--concurrency", "Orders in flight at most", 64, 10_000);
+        var json = Output.JsonOption("summary");
+        var command = new Command("replay", "Replay an order history (Online Retail CSV) against a running server at X times real speed.")
+        {
+            data, speed, url, key, limit, sellers, concurrency, json,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var adminKey = parse.GetValue(key) ?? Environment.GetEnvironmentVariable("SURGE_ADMIN_KEY");
+            if (string.IsNullOrEmpty(adminKey))
+            {
+                Console.Error.WriteLine("surge replay: give the server's admin key with --admin-key or SURGE_ADMIN_KEY");
+                return 2;
+            }
+            string path;
+            RetailData history;
+            try
+            {
+                path = RetailData.Locate(parse.GetValue(data)?.FullName);
+                history = RetailData.Read(path);
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or IOException)
+            {
+                Console.Error.WriteLine($"surge replay: {e.Message}");
+                return 2;
+            }
+            using var api = new SurgeApi(new Uri(parse.GetValue(url)!), adminKey, parse.GetValue(concurrency));
+            try
+            {
+                var (status, _) = await api.SendAsync(HttpMethod.Get, "/v1/warehouses", cancellationToken: cancellation);
+                if (status != 200)
+                {
+                    Console.Error.WriteLine($"surge replay: the server at {api.BaseAddress} answered {status} to GET /v1/warehouses (is the admin key right?)");
+                    return 2;
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                Console.Error.WriteLine($"surge replay: no server at {api.BaseAddress}: {e.Message}");
+                return 2;
+            }
+            var invoices = history.Invoices.Take(parse.GetValue(limit)).ToList();
+            AnsiConsole.MarkupLineInterpolated($"{path}: {history.Rows:N0} rows, [yellow]{history.Malformed:N0} malformed[/] (skipped), {history.Invoices.Count:N0} invoices; replaying {invoices.Count:N0}");
+            var used = invoices.SelectMany(i => i.Lines.Select(l => l.StockCode)).ToHashSet(StringComparer.Ordinal);
+            var market = await Output.WithProgressAsync("setting up the marketplace",
+                progress => Marketplace.CreateAsync(api, history.Products.Where(p => used.Contains(p.StockCode)).ToList(), parse.GetValue(sellers), progress));
+            var result = await Output.WithProgressAsync("replay", progress => ReplayAsync(api, history, invoices, market, parse.GetValue(speed),
+                parse.GetValue(concurrency), progress, cancellation));
+            var table = new Table().AddColumns("measure", "value");
+            table.AddRow("rows read / malformed (skipped)", $"{result.Rows:N0} / {result.MalformedRows:N0}");
+            table.AddRow("orders sent", $"{result.Sent:N0} of {result.Invoices:N0} invoices in {result.Seconds:F1} s ({result.SpeedAchieved:N0}× real time)");
+            table.AddRow("accepted", $"{result.Accepted:N0}");
+            foreach (var (reason, count) in result.RejectedByReason.OrderByDescending(r => r.Value))
+            {
+                table.AddRow($"rejected: {reason}", $"{count:N0}");
+            }
+            table.AddRow("no answer", $"{result.Failed:N0}");
+            table.AddRow("latency p50 / p99 / p99.9", $"{result.P50Ms:F1} / {result.P99Ms:F1} / {result.P999Ms:F1} ms");
+            AnsiConsole.Write(table);
+            Output.WriteJson(parse.GetValue(json), result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task<ReplayResult> ReplayAsync(SurgeApi api, RetailData history, List<RetailInvoice> invoices, Marketplace market, double speed,
+        int concurrency, Action<string, double> progress, CancellationToken cancellation)
+    {
+        var histogram = new LongHistogram(TimeSpan.TicksPerMinute, 3);
+        var rejected = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        long sent = 0, accepted = 0, failed = 0;
+        using var slots = new SemaphoreSlim(concurrency);
+        var clock = Stopwatch.StartNew();
+        var first = invoices.Count > 0 ? invoices[0].At : default;
+        var inFlight = new List<Task>();
+        foreach (var invoice in invoices)
+        {
+            var due = TimeSpan.FromTicks((long)((invoice.At - first).Ticks / speed));
+            var wait = due - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellation); // the history's own pace, compressed
+            }
+            await slots.WaitAsync(cancellation);
+            var country = RetailData.CountryCode(invoice.Country);
+            var lines = invoice.Lines.GroupBy(l => l.StockCode, StringComparer.Ordinal)
+                .Select(g => (market.Owners[g.Key].Seller, g.Key, (int)Math.Clamp(g.Sum(l => (long)l.Quantity), 1, Core.Limits.QuantityPerLineMax)))
+                .Take(Core.Limits.LinesPerOrderMax).ToList();
+            var body = SurgeApi.OrderBody(invoice.Customer, country, Marketplace.Region(country), lines);
+            inFlight.Add(Task.Run(async () =>
+            {
+                var started = clock.Elapsed.Ticks;
+                try
+                {
+                    var (status, answer) = await api.PostRawAsync("/v1/orders", body, cancellation);
+                    lock (histogram)
+                    {
+                        histogram.RecordValue(Math.Max(1, clock.Elapsed.Ticks - started));
+                    }
+                    if (status == 201)
+                    {
+                        Interlocked.Increment(ref accepted);
+                    }
+                    else
+                    {
+                        rejected.AddOrUpdate(ProblemCode(answer) ?? $"http_{status}", 1, (_, n) => n + 1);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }, CancellationToken.None));
+            progress("sending orders", ++sent / (double)invoices.Count);
+            inFlight.RemoveAll(t => t.IsCompleted);
+        }
+        await Task.WhenAll(inFlight);
+        var seconds = clock.Elapsed.TotalSeconds;
+        double Ms(double p) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(p) / (double)TimeSpan.TicksPerMillisecond;
+        var span = invoices.Count > 1 ? (invoices[^1].At - first).TotalSeconds : 0;
+        return new ReplayResult(history.Rows, history.Malformed, invoices.Count, sent, accepted, failed, rejected, seconds,
+            seconds > 0 ? span / seconds : 0, Ms(50), Ms(99), Ms(99.9));
+    }
+
+    private static string? ProblemCode(byte[] body)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(body)?["code"]?.GetValue<string>();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}

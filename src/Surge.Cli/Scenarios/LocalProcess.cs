@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Surge.Cli.Scenarios;
+
+/// <summary>Starting the peers' servers (Debian's postgresql and redis-server) on loopback, in temporary directories.</summary>
+internal static class LocalProcess
+{
+    /// <summary>Runs a program to completion (at most <see cref="CommandTimeout"/>); throws with its output when it fails.</summary>
+    public static string Run(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(CommandTimeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {CommandTimeout.TotalSeconds} s");
+        }
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {error.Result}{output.Result}");
+        }
+        return output.Result;
+    }
+
+    /// <summary>How long a set-up command (initdb, pg_ctl start/stop) may take.</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>A TCP port on loopback that is free right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The first existing path among <paramref name="candidates"/>, or an error naming the Debian package.</summary>
+    public static string Find(string package, params string[] candidates) =>
+        candidates.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException($"{Path.GetFileName(candidates[0])} not found: install Debian's {package} (apt-get install -y {package})");
+
+    public static bool IsRoot => Environment.UserName == "root";
+}

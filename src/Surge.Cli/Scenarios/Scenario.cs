@@ -1,0 +1,109 @@
+using Surge.Cli.Load;
+
+namespace Surge.Cli.Scenarios;
+
+/// <summary>A named load: the catalog every system is loaded with, and how the orders come.</summary>
+public sealed record Scenario(string Name, string Description, Catalog Catalog, LoadPlan Plan)
+{
+    public static readonly string[] Names = ["flash-sale", "marketplace", "burst"];
+
+    /// <summary>Workers (connections), each with one request in flight.</summary>
+    public const int WorkersDefault = 64;
+
+    /// <summary>
+    /// One SKU with <paramref name="units"/> units and a limit of one per buyer; every one of
+    /// <paramref name="buyers"/> distinct buyers asks for one unit, as fast as answers come. Exactly
+    /// <paramref name="units"/> orders may succeed; everyone else must get a sold-out answer.
+    /// </summary>
+    public static Scenario FlashSale(int buyers, int units, int workers, TimeSpan bound)
+    {
+        var catalog = new Catalog(1, [new CatalogSku(0, "flash-console", units, LimitedToOnePerBuyer: true)]);
+        var orders = new ScenarioOrder[buyers];
+        for (var i = 0; i < buyers; i++)
+        {
+            orders[i] = new ScenarioOrder($"buyer-{i}", [new ScenarioLine(0, "flash-console", 1)]);
+        }
+        return new Scenario("flash-sale", $"1 SKU × {units:N0} units, {buyers:N0} distinct buyers, limit 1 per buyer, closed loop",
+            catalog, new LoadPlan(orders, Rate: null, workers, bound));
+    }
+
+    /// <summary>
+    /// The Online Retail data's orders: real baskets (the invoices in time order, up to
+    /// <paramref name="orders"/>), the real SKU popularity, stock codes spread over <paramref name="sellers"/>
+    /// sellers so carts span sellers; stock is a third of what the year sold, so popular items sell out. Four in
+    /// five accepted orders are then paid and one in ten cancelled (the stock returns), as fast as answers come.
+    /// </summary>
+    public static Scenario Marketplace(RetailData data, int orders, int sellers, int workers, TimeSpan bound)
+    {
+        var invoices = data.Invoices.Take(orders).ToList();
+        var sellerOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var p in data.Products)
+        {
+            sellerOf[p.StockCode] = (int)((uint)Load.Marketplace.StableHash(p.StockCode) % (uint)sellers);
+        }
+        var skus = data.Products.Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();
+        var plan = new ScenarioOrder[invoices.Count];
+        for (var i = 0; i < invoices.Count; i++)
+        {
+            var invoice = invoices[i];
+            var lines = invoice.Lines.GroupBy(l => l.StockCode, StringComparer.Ordinal)
+                .Select(g => new ScenarioLine(sellerOf[g.Key], g.Key, (int)Math.Min(g.Sum(l => (long)l.Quantity), 10_000)))
+                .OrderBy(l => l.Sku, StringComparer.Ordinal).Take(MarketplaceLinesMax).ToArray();
+            var then = (i % 10) switch { < 8 => FollowUp.Pay, 8 => FollowUp.Cancel, _ => FollowUp.None };
+            plan[i] = new ScenarioOrder($"customer-{invoice.Customer}-{i}", lines, then);
+        }
+        return new Scenario("marketplace",
+            $"{invoices.Count:N0} Online Retail baskets ({plan.Average(o => o.Lines.Length):F1} lines on average, {skus.Count:N0} SKUs, {sellers} sellers), 80 % paid, 10 % cancelled, closed loop",
+            new Catalog(sellers, skus), new LoadPlan(plan, Rate: null, workers, bound));
+    }
+
+    /// <summary>Lines per order kept from a basket (Surge's order limit; larger baskets are cut to it for every system).</summary>
+    public const int MarketplaceLinesMax = Core.Limits.LinesPerOrderMax;
+
+    /// <summary>
+    /// The midnight opening: single-line orders over <paramref name="skus"/> well-stocked SKUs arrive at
+    /// <paramref name="baseRate"/> a second, jump to 20× for <paramref name="burstSeconds"/> seconds, then fall
+    /// back. Open loop: latency counts from when each order was due.
+    /// </summary>
+    public static Scenario Burst(double baseRate, int before, int burstSeconds, int after, int skus, int sellers, int workers)
+    {
+        var rate = new RateProfile([(TimeSpan.FromSeconds(before), baseRate), (TimeSpan.FromSeconds(burstSeconds), baseRate * BurstFactor),
+            (TimeSpan.FromSeconds(after), baseRate)]);
+        var catalog = new Catalog(sellers, Enumerable.Range(0, skus).Select(i => new CatalogSku(i % sellers, $"item-{i}", 1_000_000)).ToList());
+        var random = new Random(20261126);
+        var orders = new ScenarioOrder[rate.TotalOrders];
+        for (var i = 0; i < orders.Length; i++)
+        {
+            var sku = random.Next(skus);
+            orders[i] = new ScenarioOrder($"shopper-{i}", [new ScenarioLine(sku % sellers, $"item-{sku}", 1 + random.Next(3))]);
+        }
+        return new Scenario("burst", $"{baseRate:N0}/s for {before} s, {baseRate * BurstFactor:N0}/s for {burstSeconds} s, {baseRate:N0}/s for {after} s; "
+            + $"{skus:N0} SKUs, open loop", catalog, new LoadPlan(orders, rate, workers, rate.Length + BurstDrainAllowance));
+    }
+
+    public const int BurstFactor = 20;
+
+    /// <summary>The SKU every system warms up on before it is measured (its JIT, plans, connections and caches):
+    /// single-line orders from distinct buyers for a few seconds, counted nowhere.</summary>
+    public const string WarmupSku = "warmup-item";
+
+    /// <summary>Orders prepared for the warm-up; it ends at its time bound first.</summary>
+    private const int WarmupOrders = 2_000_000;
+
+    public static Catalog WithWarmupSku(Catalog catalog) =>
+        catalog with { Skus = [.. catalog.Skus, new CatalogSku(0, WarmupSku, Core.Limits.StockMovementUnitsMax)] };
+
+    public static LoadPlan Warmup(int workers, TimeSpan length)
+    {
+        var orders = new ScenarioOrder[WarmupOrders];
+        var line = new[] { new ScenarioLine(0, WarmupSku, 1) };
+        for (var i = 0; i < orders.Length; i++)
+        {
+            orders[i] = new ScenarioOrder($"warmup-{i}", line);
+        }
+        return new LoadPlan(orders, Rate: null, workers, length);
+    }
+
+    /// <summary>How long after the last order is due a system may take to answer the backlog before the run ends.</summary>
+    public static readonly TimeSpan BurstDrainAllowance = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using Surge.Cli.Load;
+
+namespace Surge.Cli.Scenarios;
+
+public sealed record ScenarioBenchOptions
+{
+    public required IReadOnlyList<string> Scenarios { get; init; }
+    public required IReadOnlyList<string> Systems { get; init; }
+    public int Workers { get; init; } = Scenario.WorkersDefault;
+    public int BatchOrders { get; init; } = 100;
+    public int FlashBuyers { get; init; } = 1_000_000;
+    public int FlashUnits { get; init; } = 10_000;
+    public int MarketplaceOrders { get; init; } = 20_000;
+    public int MarketplaceSellers { get; init; } = 40;
+    public double BurstBaseRate { get; init; } = 1_000;
+
+    /// <summary>Seconds each system is loaded (on a separate SKU, not counted) before it is measured.</summary>
+    public double WarmupSeconds { get; init; } = 5;
+
+    /// <summary>Longest a closed-loop scenario may run per system, in seconds; a system that has not placed
+    /// every order by then is reported as incomplete with what it did.</summary>
+    public double MaxSecondsPerSystem { get; init; } = 120;
+    public string? RetailDataFile { get; init; }
+    public string? PlotsDirectory { get; init; }
+}
+
+/// <summary>One scenario's results: every system's figures and Surge's throughput over each peer's.</summary>
+public sealed record ScenarioResult(string Scenario, string Description, IReadOnlyList<SystemRun> Systems, IReadOnlyDictionary<string, double> Ratios);
+
+public sealed record ScenarioBenchResult(
+    string Machine,
+    string Date,
+    double? RatioVsPostgres,
+    double? RatioVsRedisAlways,
+    double? RatioVsRedisEverysec,
+    long OversoldTotal,
+    long LostTotal,
+    IReadOnlyDictionary<string, string> PostgresSettings,
+    string RedisCommandLine,
+    IReadOnlyList<ScenarioResult> Scenarios);
+
+/// <summary>
+/// `surge bench scenario`: every named scenario against every system, one after the other on the same
+/// machine with the same load generator (<see cref="LoadDriver"/>). Each system is started fresh for each
+/// scenario and stopped after it. The ratios are Surge's best API figure (batch, if run) over each peer.
+/// </summary>
+public static class ScenarioBench
+{
+    public static readonly string[] SystemNames = ["postgres", "redis-always", "redis-everysec", "surge", "surge-batch"];
+
+    public static async Task<ScenarioBenchResult> RunAsync(ScenarioBenchOptions options, Action<string, double> progress)
+    {
+        RetailData? retail = null;
+        var results = new List<ScenarioResult>();
+        foreach (var name in options.Scenarios)
+        {
+            var bound = TimeSpan.FromSeconds(options.MaxSecondsPerSystem);
+            var scenario = name switch
+            {
+                "flash-sale" => Scenario.FlashSale(options.FlashBuyers, options.FlashUnits, options.Workers, bound),
+                "marketplace" => Scenario.Marketplace(retail ??= RetailData.Read(RetailData.Locate(options.RetailDataFile)),
+                    options.MarketplaceOrders, options.MarketplaceSellers, options.Workers, bound),
+                "burst" => Scenario.Burst(options.BurstBaseRate, 5, 3, 7, 10_000, 16, options.Workers),
+                _ => throw new ArgumentException($"unknown scenario {name}: one of {string.Join(", ", Scenario.Names)}"),
+            };
+            var runs = new List<SystemRun>();
+            var warmupCatalog = new Catalog(scenario.Catalog.Sellers, [Scenario.WithWarmupSku(scenario.Catalog).Skus[^1]]);
+            var warmup = Scenario.Warmup(options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds));
+            foreach (var system in options.Systems)
+            {
+                progress($"{name}: starting {system}", 0);
+                await using var peer = await StartAsync(system, options);
+                progress($"{name}: loading {peer.Name}", 0);
+                await peer.SetupAsync(Scenario.WithWarmupSku(scenario.Catalog));
+                await LoadDriver.RunAsync(peer, warmupCatalog, warmup, p => progress($"{name}: warming up {peer.Name}", p));
+                runs.Add(await LoadDriver.RunAsync(peer, scenario.Catalog, scenario.Plan, p => progress($"{name}: {peer.Name}", p)));
+            }
+            var result = new ScenarioResult(name, scenario.Description, runs, Ratios(runs));
+            results.Add(result);
+            if (options.PlotsDirectory is { } plots)
+            {
+                WritePlots(plots, result);
+            }
+        }
+        var headline = results.FirstOrDefault(r => r.Scenario == "flash-sale") ?? results.FirstOrDefault();
+        double? Ratio(string key) => headline is not null && headline.Ratios.TryGetValue(key, out var r) ? r : null;
+        return new ScenarioBenchResult(
+            Machine: $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
+            Date: DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            Ratio("postgres"), Ratio("redis-always"), Ratio("redis-everysec"),
+            results.Sum(r => r.Systems.Sum(s => s.Oversold)),
+            results.Sum(r => r.Systems.Sum(s => s.Lost)),
+            PostgresPeer.Settings.ToDictionary(s => s.Name, s => s.Value),
+            "redis-server " + string.Join(' ', RedisPeer.Arguments("TMPDIR", 0, "always|everysec").Select(a => a.Length == 0 ? "\"\"" : a)),
+            results);
+    }
+
+    private static async Task<IOrderSystem> StartAsync(string system, ScenarioBenchOptions options) => system switch
+    {
+        "postgres" => await PostgresPeer.StartAsync(options.Workers),
+        "redis-always" => await RedisPeer.StartAsync("always"),
+        "redis-everysec" => await RedisPeer.StartAsync("everysec"),
+        "surge" => await SurgePeer.StartAsync(1),
+        "surge-batch" => await SurgePeer.StartAsync(options.BatchOrders),
+        _ => throw new ArgumentException($"unknown system {system}: one of {string.Join(", ", SystemNames)}"),
+    };
+
+    /// <summary>Surge's best throughput over each peer's (keys: postgres, redis-always, redis-everysec).</summary>
+    private static Dictionary<string, double> Ratios(IReadOnlyList<SystemRun> runs)
+    {
+        var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
+        var surge = runs.Where(r => r.System.StartsWith("Surge", StringComparison.Ordinal)).Select(r => r.OrdersPerS).DefaultIfEmpty(0).Max();
+        if (surge == 0)
+        {
+            return ratios;
+        }
+        foreach (var run in runs.Where(r => !r.System.StartsWith("Surge", StringComparison.Ordinal) && r.OrdersPerS > 0))
+        {
+            var key = run.System.StartsWith("PostgreSQL", StringComparison.Ordinal) ? "postgres"
+                : run.System.Contains("always", StringComparison.Ordinal) ? "redis-always" : "redis-everysec";
+            ratios[key] = surge / run.OrdersPerS;
+        }
+        return ratios;
+    }
+
+    private static void WritePlots(string directory, ScenarioResult result)
+    {
+        Directory.CreateDirectory(directory);
+        var throughput = result.Systems.Select(s => new SvgPlot.Series(s.System,
+            s.OrdersPerSecond.Select((n, i) => ((double)i + 1, (double)n)).ToList())).ToList();
+        File.WriteAllText(Path.Combine(directory, $"{result.Scenario}-throughput.svg"),
+            SvgPlot.Render($"{result.Scenario}: orders answered per second", "seconds since start", "orders/s", throughput, logY: false));
+        // Percentiles on a "nines" axis: x = −log10(1 − p/100), so 90, 99, 99.9 are evenly spaced.
+        static double Nines(double p) => -Math.Log10(Math.Max(1e-5, 1 - p / 100));
+        var latency = result.Systems.Select(s => new SvgPlot.Series(s.System,
+            s.LatencyDistribution.Where(d => d.Percentile < 100).Select(d => (Nines(d.Percentile), Math.Max(d.Ms, 0.001))).ToList())).ToList();
+        File.WriteAllText(Path.Combine(directory, $"{result.Scenario}-latency.svg"),
+            SvgPlot.Render($"{result.Scenario}: latency by percentile", "percentile", "ms (log scale)", latency, logY: true,
+                [(Nines(0), "0"), (Nines(50), "50"), (Nines(90), "90"), (Nines(99), "99"), (Nines(99.9), "99.9"), (Nines(99.99), "99.99")]));
+    }
+}
