@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test project of the solution and ends with one line: "N passed, N failed[, N skipped]".
 # Works on a fresh Debian 12 machine with the .NET 10 SDK and Node.js (npm installs the OpenAPI linter, the webhook
-# verifier and the dashboard's chart library; apt-get installs prometheus, chromium and a CJK font when missing: root).
+# verifier and the dashboard's chart library; apt-get installs prometheus, chromium, a CJK font, postgresql and
+# redis-server when missing: root).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,10 +26,15 @@ missing=()
 command -v promtool > /dev/null || missing+=(prometheus)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
+# The scenario bench's peers (started by the bench itself on loopback, in temporary directories).
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" > /dev/null || missing+=(postgresql)
+command -v redis-server > /dev/null || missing+=(redis-server)
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (apt-get)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") > /dev/null 2>&1 \
     || echo "apt-get install ${missing[*]} failed (the tests that need them will say so)"
+  # The packages may start their default servers; the tests start their own, so stop those.
+  for service in postgresql redis-server; do service "$service" stop > /dev/null 2>&1 || true; done
 fi
 
 # The end-to-end carrier test verifies Surge's webhook signatures with the npm `standardwebhooks` package.

@@ -190,12 +190,11 @@ internal static class DemoCommand
         AnsiConsole.MarkupLineInterpolated($"[grey]reading {retailPath} ...[/]");
         var data = RetailData.Read(retailPath);
         var products = data.Products.Take(settings.Products).ToList();
-        var onSale = products.Select(p => p.StockCode).ToHashSet(StringComparer.Ordinal);
-        var baskets = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => onSale.Contains(l.StockCode)).Take(20).ToArray() })
-            .Where(i => i.Lines.Length > 0).ToArray();
-        AnsiConsole.MarkupLineInterpolated($"[grey]{data.Rows:N0} rows ({data.Malformed:N0} malformed), {data.Invoices.Count:N0} invoices; {products.Count:N0} products and {baskets.Length:N0} baskets on sale[/]");
-
         var market = await Output.WithProgressAsync("setting up the marketplace", progress => Marketplace.CreateAsync(admin, products, settings.Sellers, progress));
+        // Only stock codes the API took as SKUs are on sale (codes such as "BANK CHARGES" are not products).
+        var baskets = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => market.Owners.ContainsKey(l.StockCode)).Take(20).ToArray() })
+            .Where(i => i.Lines.Length > 0).ToArray();
+        AnsiConsole.MarkupLineInterpolated($"[grey]{data.Rows:N0} rows ({data.Malformed:N0} malformed), {data.Invoices.Count:N0} invoices; {market.Owners.Count:N0} products and {baskets.Length:N0} baskets on sale[/]");
         var flashSeller = market.SellerIds[0];
         await admin.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = FlashSku, title = "Game console, launch edition", price_minor = 39_900, currency = "GBP", weight_g = 4_500, temperature = "ambient" }, market.SellerKeys[0], cancellation);
         await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = FlashSku, warehouse_id = "wh-london", quantity = settings.FlashUnits }, market.SellerKeys[0], cancellation);

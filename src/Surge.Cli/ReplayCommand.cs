@@ -16,7 +16,8 @@ namespace Surge.Cli;
 /// </summary>
 internal static class ReplayCommand
 {
-    public sealed record ReplayResult(long Rows, long MalformedRows, int Invoices, long Sent, long Accepted, long Failed,
+    public sealed record ReplayResult(long Rows, long MalformedRows, int Invoices, IReadOnlyList<string> RefusedStockCodes, long InvoicesWithoutProducts,
+        long Sent, long Accepted, long Failed,
         IReadOnlyDictionary<string, long> RejectedByReason, double Seconds, double SpeedAchieved, double P50Ms, double P99Ms, double P999Ms);
 
     public static Command Create()
@@ -92,6 +93,11 @@ internal static class ReplayCommand
             var table = new Table().AddColumns("measure", "value");
             table.AddRow("rows read / malformed (skipped)", $"{result.Rows:N0} / {result.MalformedRows:N0}");
             table.AddRow("orders sent", $"{result.Sent:N0} of {result.Invoices:N0} invoices in {result.Seconds:F1} s ({result.SpeedAchieved:N0}× real time)");
+            if (result.RefusedStockCodes.Count > 0)
+            {
+                table.AddRow("stock codes the server refused as SKUs", $"{result.RefusedStockCodes.Count:N0} ({string.Join(", ", result.RefusedStockCodes.Take(5))}); "
+                    + $"their lines left out, {result.InvoicesWithoutProducts:N0} invoices had no other line");
+            }
             table.AddRow("accepted", $"{result.Accepted:N0}");
             foreach (var (reason, count) in result.RejectedByReason.OrderByDescending(r => r.Value))
             {
@@ -111,7 +117,7 @@ internal static class ReplayCommand
     {
         var histogram = new LongHistogram(TimeSpan.TicksPerMinute, 3);
         var rejected = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
-        long sent = 0, accepted = 0, failed = 0;
+        long sent = 0, accepted = 0, failed = 0, skipped = 0;
         using var slots = new SemaphoreSlim(concurrency);
         var clock = Stopwatch.StartNew();
         var first = invoices.Count > 0 ? invoices[0].At : default;
@@ -126,9 +132,15 @@ internal static class ReplayCommand
             }
             await slots.WaitAsync(cancellation);
             var country = RetailData.CountryCode(invoice.Country);
-            var lines = invoice.Lines.GroupBy(l => l.StockCode, StringComparer.Ordinal)
+            var lines = invoice.Lines.Where(l => market.Owners.ContainsKey(l.StockCode)).GroupBy(l => l.StockCode, StringComparer.Ordinal)
                 .Select(g => (market.Owners[g.Key].Seller, g.Key, (int)Math.Clamp(g.Sum(l => (long)l.Quantity), 1, Core.Limits.QuantityPerLineMax)))
                 .Take(Core.Limits.LinesPerOrderMax).ToList();
+            if (lines.Count == 0)
+            {
+                skipped++; // only stock codes the server refused as SKUs (e.g. "POST", "BANK CHARGES")
+                progress("sending orders", ++sent / (double)invoices.Count);
+                continue;
+            }
             var body = SurgeApi.OrderBody(invoice.Customer, country, Marketplace.Region(country), lines);
             inFlight.Add(Task.Run(async () =>
             {
@@ -165,7 +177,7 @@ internal static class ReplayCommand
         var seconds = clock.Elapsed.TotalSeconds;
         double Ms(double p) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(p) / (double)TimeSpan.TicksPerMillisecond;
         var span = invoices.Count > 1 ? (invoices[^1].At - first).TotalSeconds : 0;
-        return new ReplayResult(history.Rows, history.Malformed, invoices.Count, sent, accepted, failed, rejected, seconds,
+        return new ReplayResult(history.Rows, history.Malformed, invoices.Count, market.Refused, skipped, sent - skipped, accepted, failed, rejected, seconds,
             seconds > 0 ? span / seconds : 0, Ms(50), Ms(99), Ms(99.9));
     }
 

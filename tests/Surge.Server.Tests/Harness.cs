@@ -191,6 +191,33 @@ public static class CliProcess
         return process;
     }
 
+    /// <summary>Runs `surge ARGS` to its end (at most <paramref name="timeout"/>); returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<string> args, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(FindCli());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment["COLUMNS"] = "200";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"surge {string.Join(' ', args)} did not finish in {timeout.TotalSeconds} s:\n{await output}{await error}");
+        }
+        return (process.ExitCode, await output + await error);
+    }
+
     /// <summary>The repository root (where Surge.slnx is).</summary>
     public static string RepositoryRoot()
     {

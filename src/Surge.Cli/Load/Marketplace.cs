@@ -21,6 +21,9 @@ public sealed class Marketplace
     /// <summary>Stock code → (seller id, index of the seller).</summary>
     public required IReadOnlyDictionary<string, (string Seller, int Index)> Owners { get; init; }
 
+    /// <summary>Stock codes the API refused as SKUs (not products, e.g. "BANK CHARGES"); they have no owner.</summary>
+    public IReadOnlyList<string> Refused { get; init; } = [];
+
     /// <summary>Units received per stock code.</summary>
     public required IReadOnlyDictionary<string, long> Received { get; init; }
 
@@ -46,6 +49,7 @@ public sealed class Marketplace
             progress("sellers", (s + 1.0) / sellers);
         }
         var owners = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
+        var refused = new List<string>();
         var bySeller = products.GroupBy(p => (int)((uint)StableHash(p.StockCode) % (uint)sellers)).ToArray();
         var done = 0;
         foreach (var group in bySeller)
@@ -61,26 +65,35 @@ public sealed class Marketplace
                     weight_g = 100 + (int)((uint)StableHash(p.Description) % 2000),
                     temperature = "ambient",
                 }).ToArray();
-                await admin.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
-            }
-            foreach (var p in group)
-            {
-                owners[p.StockCode] = (ids[group.Key], group.Key);
+                var (_, answer) = await admin.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
+                var results = answer["results"]!.AsArray();
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    if (results[i]!["status"]!.GetValue<int>() is 200 or 201)
+                    {
+                        owners[chunk[i].StockCode] = (ids[group.Key], group.Key);
+                    }
+                    else
+                    {
+                        refused.Add(chunk[i].StockCode); // e.g. "BANK CHARGES": SKU codes have no spaces
+                    }
+                }
             }
             progress("catalog", ++done / (double)bySeller.Length);
         }
         var received = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         var receipts = 0;
-        await Parallel.ForEachAsync(products, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (p, token) =>
+        var stocked = products.Where(p => owners.ContainsKey(p.StockCode)).ToList();
+        await Parallel.ForEachAsync(stocked, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (p, token) =>
         {
             var (_, index) = owners[p.StockCode];
             var units = (int)Math.Clamp(p.UnitsSold * 3, 100, Limits.StockMovementUnitsMax);
             var warehouse = Warehouses[(uint)StableHash(p.StockCode) % (uint)Warehouses.Length].Id;
             await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = p.StockCode, warehouse_id = warehouse, quantity = units }, keys[index], token);
             received[p.StockCode] = units;
-            progress("stock", Interlocked.Increment(ref receipts) / (double)products.Count);
+            progress("stock", Interlocked.Increment(ref receipts) / (double)stocked.Count);
         });
-        return new Marketplace { SellerIds = ids, SellerKeys = keys, Owners = owners, Received = received };
+        return new Marketplace { SellerIds = ids, SellerKeys = keys, Owners = owners, Received = received, Refused = refused };
     }
 
     /// <summary>A hash that is the same in every run (string.GetHashCode is randomised per process).</summary>

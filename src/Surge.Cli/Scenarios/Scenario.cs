@@ -35,13 +35,17 @@ public sealed record Scenario(string Name, string Description, Catalog Catalog, 
     /// </summary>
     public static Scenario Marketplace(RetailData data, int orders, int sellers, int workers, TimeSpan bound)
     {
-        var invoices = data.Invoices.Take(orders).ToList();
+        // Stock codes that are not products (e.g. "BANK CHARGES": Surge's SKU codes have no spaces) are left out.
+        static bool IsProduct(string code) => !code.Any(char.IsWhiteSpace) && System.Text.Encoding.UTF8.GetByteCount(code) <= Core.Limits.CodeBytesMax;
+        var invoices = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => IsProduct(l.StockCode)).ToArray() })
+            .Where(i => i.Lines.Length > 0).Take(orders).ToList();
         var sellerOf = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var p in data.Products)
+        foreach (var p in data.Products.Where(p => IsProduct(p.StockCode)))
         {
             sellerOf[p.StockCode] = (int)((uint)Load.Marketplace.StableHash(p.StockCode) % (uint)sellers);
         }
-        var skus = data.Products.Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();
+        var skus = data.Products.Where(p => IsProduct(p.StockCode))
+            .Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();
         var plan = new ScenarioOrder[invoices.Count];
         for (var i = 0; i < invoices.Count; i++)
         {

@@ -56,7 +56,11 @@ public sealed class SurgePeer : IOrderSystem
             foreach (var chunk in group.Chunk(1000))
             {
                 var skus = chunk.Select(s => new { sku = s.Sku, title = $"Item {s.Sku}", price_minor = 1000, currency = "KRW", weight_g = 100, temperature = "ambient", category = "general" }).ToArray();
-                await api.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
+                var (_, answer) = await api.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
+                if (answer["results"]!.AsArray().FirstOrDefault(r => r!["status"]!.GetValue<int>() is not (200 or 201)) is { } refused)
+                {
+                    throw new InvalidOperationException($"Surge refused a SKU of the catalog: {refused.ToJsonString()}");
+                }
             }
         }
         await Parallel.ForEachAsync(catalog.Skus, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sku, token) =>
