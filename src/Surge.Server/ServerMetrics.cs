@@ -84,6 +84,35 @@ public sealed class ServerMetrics
         }
     }
 
+    /// <summary>Counts the outcomes of a batch's orders with one counter update per outcome, not per order (a
+    /// labelled counter's lookup per order showed in profiles of large batches).</summary>
+    public void Orders(int count, Func<int, (int Status, string? Code)> outcome)
+    {
+        long accepted = 0;
+        Dictionary<string, long>? rejected = null;
+        for (var i = 0; i < count; i++)
+        {
+            var (status, code) = outcome(i);
+            if (status is 200 or 201)
+            {
+                accepted++;
+                continue;
+            }
+            rejected ??= new Dictionary<string, long>(StringComparer.Ordinal);
+            rejected[code ?? "unknown"] = rejected.GetValueOrDefault(code ?? "unknown") + 1;
+        }
+        if (accepted > 0)
+        {
+            _accepted.Inc(accepted);
+            Interlocked.Add(ref _acceptedTotal, accepted);
+        }
+        foreach (var (code, n) in rejected ?? [])
+        {
+            _rejected.WithLabels(code).Inc(n);
+            _rejectedTotals.AddOrUpdate(code, n, (_, total) => total + n);
+        }
+    }
+
     public void Request(string kind, TimeSpan elapsed)
     {
         _requestSeconds.WithLabels(kind).Observe(elapsed.TotalSeconds);

@@ -66,7 +66,8 @@ public sealed record LatencyPoint(double Percentile, double Ms);
 /// <summary>
 /// The load generator shared by every system: workers with one connection each take the next orders (one, or a
 /// batch for a batch API) and wait for the answers — as fast as they come, or when due under a
-/// <see cref="RateProfile"/>, in which case latency counts from when the order was due (no coordinated omission).
+/// <see cref="RateProfile"/>, in which case latency counts from when each order was due (no coordinated
+/// omission; a batch leaves when its last order is due, and holds only orders due within <see cref="BatchWindow"/>).
 /// It keeps its own record of what it was told (units acknowledged per SKU) and checks it against the stock each
 /// system reports afterwards: oversold = units acknowledged beyond the stock (or stock below zero); lost =
 /// acknowledged orders the system no longer holds.
@@ -74,6 +75,10 @@ public sealed record LatencyPoint(double Percentile, double Ms);
 public static class LoadDriver
 {
     private static readonly double[] Percentiles = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100];
+
+    /// <summary>Open loop with a batch API: how long a client holds orders to fill a batch (a gateway flushing
+    /// every 5 ms). Each order's latency includes its wait.</summary>
+    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(5);
 
     public static async Task<SystemRun> RunAsync(IOrderSystem system, Catalog catalog, LoadPlan plan, Action<double> progress)
     {
@@ -89,6 +94,30 @@ public static class LoadDriver
         var clock = Stopwatch.StartNew();
         var deadline = plan.MaxDuration;
 
+        (long Start, int Count) TakeNext()
+        {
+            var start = Interlocked.Add(ref next, batch) - batch;
+            return (start, (int)Math.Clamp(orders.Length - start, 0, batch));
+        }
+
+        // Open loop: one order, or for a batch API the orders due within BatchWindow of the first (at most a batch).
+        var take = new object();
+        (long Start, int Count) TakeDue(RateProfile rate)
+        {
+            lock (take)
+            {
+                var start = next;
+                var count = 0;
+                while (count < batch && start + count < orders.Length
+                    && (count == 0 || rate.DueAt(start + count) - rate.DueAt(start) <= BatchWindow))
+                {
+                    count++;
+                }
+                next = start + count;
+                return (start, count);
+            }
+        }
+
         async Task Worker()
         {
             var client = await system.ConnectAsync();
@@ -101,26 +130,23 @@ public static class LoadDriver
             {
                 while (true)
                 {
-                    var start = Interlocked.Add(ref next, batch) - batch;
+                    var (start, count) = plan.Rate is { } rate ? TakeDue(rate) : TakeNext();
                     if (start >= orders.Length || clock.Elapsed >= deadline)
                     {
                         break;
                     }
-                    var count = (int)Math.Min(batch, orders.Length - start);
-                    var due = plan.Rate?.DueAt(start) ?? clock.Elapsed;
-                    if (due > deadline)
+                    // Open loop: the request leaves when its last order is due (a batching client waits to fill it).
+                    var last = plan.Rate?.DueAt(start + count - 1) ?? clock.Elapsed;
+                    if (last > deadline)
                     {
                         break;
                     }
-                    var wait = due - clock.Elapsed;
+                    var wait = last - clock.Elapsed;
                     if (wait > TimeSpan.FromMilliseconds(1))
                     {
-                        await Task.Delay(wait); // open loop: the order is not due yet
+                        await Task.Delay(wait); // open loop: not due yet
                     }
-                    if (plan.Rate is null)
-                    {
-                        due = clock.Elapsed;
-                    }
+                    var sentAt = clock.Elapsed;
                     Array.Clear(references);
                     try
                     {
@@ -133,11 +159,18 @@ public static class LoadDriver
                         client = await system.ConnectAsync();
                     }
                     var done = clock.Elapsed;
-                    var ticks = Math.Max(1, (done - due).Ticks);
-                    local.RecordValueWithCount(ticks, count);
+                    long ticks = 0, ticksSum = 0;
+                    for (var i = 0; i < count; i++)
+                    {
+                        // Latency of each order from when it was due (open loop) or from when it was sent (closed loop).
+                        var from = plan.Rate?.DueAt(start + i) ?? sentAt;
+                        var t = Math.Max(1, (done - from).Ticks);
+                        local.RecordValue(t);
+                        (ticks, ticksSum) = (Math.Max(ticks, t), ticksSum + t);
+                    }
                     var second = Math.Min(seconds - 1, (int)done.TotalSeconds);
                     Interlocked.Add(ref perSecond[second], count);
-                    Interlocked.Add(ref latencyTicksPerSecond[second], ticks * count);
+                    Interlocked.Add(ref latencyTicksPerSecond[second], ticksSum);
                     for (var max = Volatile.Read(ref maxTicksPerSecond[second]); ticks > max; max = Volatile.Read(ref maxTicksPerSecond[second]))
                     {
                         if (Interlocked.CompareExchange(ref maxTicksPerSecond[second], ticks, max) == max)
