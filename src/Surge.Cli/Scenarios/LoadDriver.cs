@@ -162,8 +162,9 @@ public static class LoadDriver
                     long ticks = 0, ticksSum = 0;
                     for (var i = 0; i < count; i++)
                     {
-                        // Latency of each order from when it was due (open loop) or from when it was sent (closed loop).
-                        var from = plan.Rate?.DueAt(start + i) ?? sentAt;
+                        // Latency of each order from when it was due (open loop; from when it was sent if that was a
+                        // little earlier, within the 1 ms the pacing does not wait for) or when it was sent (closed loop).
+                        var from = plan.Rate is { } r ? TimeSpan.FromTicks(Math.Min(r.DueAt(start + i).Ticks, sentAt.Ticks)) : sentAt;
                         var t = Math.Max(1, (done - from).Ticks);
                         local.RecordValue(t);
                         (ticks, ticksSum) = (Math.Max(ticks, t), ticksSum + t);

@@ -57,11 +57,16 @@ public static class SvgPlot
         svg.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(16 {(Top + Height - Bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">{Escape(yLabel)}</text>\n");
         for (var i = 0; i < series.Count; i++)
         {
-            var color = Colors[i % Colors.Length];
             var path = string.Join(' ', series[i].Points.Where(p => !logY || p.Y > 0).Select(p => $"{F(X(p.X))},{F(Y(p.Y))}"));
-            svg.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{path}\"/>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{Colors[i % Colors.Length]}\" stroke-width=\"2\" points=\"{path}\"/>\n");
+        }
+        // The legend last, on a white box, so no line runs through it.
+        var legendWidth = 24 + 7 * series.Select(x => x.Name.Length).DefaultIfEmpty(0).Max();
+        svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left + 4}\" y=\"{Top + 2}\" width=\"{legendWidth}\" height=\"{series.Count * 16 + 6}\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n");
+        for (var i = 0; i < series.Count; i++)
+        {
             var legendY = Top + 14 + i * 16;
-            svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left + 10}\" y=\"{legendY - 9}\" width=\"12\" height=\"3\" fill=\"{color}\"/>");
+            svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left + 10}\" y=\"{legendY - 5}\" width=\"12\" height=\"3\" fill=\"{Colors[i % Colors.Length]}\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + 28}\" y=\"{legendY}\">{Escape(series[i].Name)}</text>\n");
         }
         svg.Append("</svg>\n");
