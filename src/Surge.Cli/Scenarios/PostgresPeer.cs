@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using Surge.Testing;
 
 namespace Surge.Cli.Scenarios;
 
@@ -14,12 +15,10 @@ namespace Surge.Cli.Scenarios;
 /// </summary>
 public sealed class PostgresPeer : IOrderSystem
 {
-    /// <summary>The settings written to postgresql.conf, reported with the figures.</summary>
+    /// <summary>The settings written to postgresql.conf after <see cref="LocalPostgres.BaseSettings"/> (fsync,
+    /// synchronous_commit and full_page_writes on, loopback only); both are reported with the figures.</summary>
     public static readonly IReadOnlyList<(string Name, string Value)> Settings =
     [
-        ("fsync", "on"),
-        ("synchronous_commit", "on"),
-        ("full_page_writes", "on"),
         ("wal_level", "minimal"),
         ("max_wal_senders", "0"),
         ("shared_buffers", "2GB"),
@@ -27,7 +26,6 @@ public sealed class PostgresPeer : IOrderSystem
         ("max_wal_size", "8GB"),
         ("checkpoint_timeout", "30min"),
         ("max_connections", "300"),
-        ("listen_addresses", "'127.0.0.1'"),
     ];
 
     private const string Schema = """
@@ -73,12 +71,10 @@ public sealed class PostgresPeer : IOrderSystem
         END $$;
         """;
 
-    private readonly string _directory;
-    private readonly string _bin;
-    private readonly int _port;
-    private NpgsqlDataSource? _source;
+    private readonly LocalPostgres _server;
+    private readonly NpgsqlDataSource _source;
 
-    private PostgresPeer(string directory, string bin, int port) => (_directory, _bin, _port) = (directory, bin, port);
+    private PostgresPeer(LocalPostgres server, NpgsqlDataSource source) => (_server, _source) = (server, source);
 
     public string Name => "PostgreSQL";
 
@@ -86,61 +82,31 @@ public sealed class PostgresPeer : IOrderSystem
 
     public int OrdersPerRequest => 1;
 
-    /// <summary>Initialises and starts a server (as the postgres user when running as root: initdb refuses root).</summary>
+    /// <summary>Starts a server (<see cref="LocalPostgres"/>) with <see cref="Settings"/> and creates the schema.</summary>
     public static async Task<PostgresPeer> StartAsync(int workers)
     {
-        var bin = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "pg_ctl")))
-                .OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault()
-            : null;
-        bin ??= Path.GetDirectoryName(LocalProcess.Find("postgresql", "/usr/local/bin/pg_ctl", "/usr/bin/pg_ctl"))!;
-        var directory = Directory.CreateTempSubdirectory("surge-bench-pg-").FullName;
-        var peer = new PostgresPeer(directory, bin, LocalProcess.FreePort());
+        var server = await LocalPostgres.StartAsync(Settings);
         try
         {
-            if (LocalProcess.IsRoot)
-            {
-                LocalProcess.Run("chown", "-R", "postgres:postgres", directory);
-            }
-            peer.AsPostgres("initdb", "-D", peer.DataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale");
-            IEnumerable<(string Name, string Value)> settings = [.. Settings, ("port", peer._port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                ("unix_socket_directories", $"'{directory}'")];
-            await File.AppendAllLinesAsync(Path.Combine(peer.DataDirectory, "postgresql.conf"), settings.Select(s => $"{s.Name} = {s.Value}"));
-            peer.AsPostgres("pg_ctl", "-D", peer.DataDirectory, "-l", Path.Combine(directory, "server.log"), "-w", "-t", "60", "start");
-            peer._source = new NpgsqlDataSourceBuilder(
-                $"Host=127.0.0.1;Port={peer._port};Username=postgres;Database=postgres;Pooling=true;Minimum Pool Size={Math.Min(workers, 100)};"
-                + $"Maximum Pool Size={workers + 4};Max Auto Prepare=16;Auto Prepare Min Usages=2;No Reset On Close=true;Timeout=30;Command Timeout=60").Build();
-            await using (var command = peer._source.CreateCommand(Schema))
+            var source = new NpgsqlDataSourceBuilder(
+                $"{server.ConnectionString};Pooling=true;Minimum Pool Size={Math.Min(workers, 100)};Maximum Pool Size={workers + 4};"
+                + "Max Auto Prepare=16;Auto Prepare Min Usages=2;No Reset On Close=true;Timeout=30;Command Timeout=60").Build();
+            await using (var command = source.CreateCommand(Schema))
             {
                 await command.ExecuteNonQueryAsync();
             }
-            return peer;
+            return new PostgresPeer(server, source);
         }
         catch
         {
-            await peer.DisposeAsync();
+            await server.DisposeAsync();
             throw;
-        }
-    }
-
-    private string DataDirectory => Path.Combine(_directory, "data");
-
-    private void AsPostgres(string program, params string[] args)
-    {
-        var path = Path.Combine(_bin, program);
-        if (LocalProcess.IsRoot)
-        {
-            LocalProcess.Run("runuser", ["-u", "postgres", "--", path, .. args]);
-        }
-        else
-        {
-            LocalProcess.Run(path, args);
         }
     }
 
     public async Task SetupAsync(Catalog catalog)
     {
-        await using var connection = await _source!.OpenConnectionAsync();
+        await using var connection = await _source.OpenConnectionAsync();
         await using (var import = await connection.BeginBinaryImportAsync("COPY stock (sku, available, limited) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var sku in catalog.Skus)
@@ -156,11 +122,11 @@ public sealed class PostgresPeer : IOrderSystem
         await analyze.ExecuteNonQueryAsync();
     }
 
-    public Task<IOrderClient> ConnectAsync() => Task.FromResult<IOrderClient>(new Client(_source!));
+    public Task<IOrderClient> ConnectAsync() => Task.FromResult<IOrderClient>(new Client(_source));
 
     public async Task<Audit> AuditAsync(Catalog catalog)
     {
-        await using var connection = await _source!.OpenConnectionAsync();
+        await using var connection = await _source.OpenConnectionAsync();
         var available = new Dictionary<string, long>(StringComparer.Ordinal);
         await using (var command = new NpgsqlCommand("SELECT sku, available FROM stock", connection))
         await using (var reader = await command.ExecuteReaderAsync())
@@ -220,20 +186,7 @@ public sealed class PostgresPeer : IOrderSystem
 
     public async ValueTask DisposeAsync()
     {
-        if (_source is not null)
-        {
-            await _source.DisposeAsync();
-        }
-        try
-        {
-            if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
-            {
-                AsPostgres("pg_ctl", "-D", DataDirectory, "-m", "fast", "-w", "stop");
-            }
-        }
-        finally
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
+        await _source.DisposeAsync();
+        await _server.DisposeAsync();
     }
 }

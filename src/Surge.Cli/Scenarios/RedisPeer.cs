@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using StackExchange.Redis;
+using Surge.Testing;
 
 namespace Surge.Cli.Scenarios;
 

@@ -91,7 +91,7 @@ public static class ScenarioBench
             Ratio("postgres"), Ratio("redis-always"), Ratio("redis-everysec"),
             results.Sum(r => r.Systems.Sum(s => s.Oversold)),
             results.Sum(r => r.Systems.Sum(s => s.Lost)),
-            PostgresPeer.Settings.ToDictionary(s => s.Name, s => s.Value),
+            Surge.Testing.LocalPostgres.BaseSettings.Concat(PostgresPeer.Settings).ToDictionary(s => s.Name, s => s.Value),
             "redis-server " + string.Join(' ', RedisPeer.Arguments("TMPDIR", 0, "always|everysec").Select(a => a.Length == 0 ? "\"\"" : a)),
             results);
     }

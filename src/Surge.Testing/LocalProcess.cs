@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Testing;
 
-/// <summary>Starting the peers' servers (Debian's postgresql and redis-server) on loopback, in temporary directories.</summary>
-internal static class LocalProcess
+/// <summary>Running local programs for benchmarks and tests: Debian's postgresql and redis-server on loopback, in
+/// temporary directories.</summary>
+public static class LocalProcess
 {
     /// <summary>Runs a program to completion (at most <see cref="CommandTimeout"/>); throws with its output when it fails.</summary>
     public static string Run(string file, params string[] args)

@@ -1,0 +1,101 @@
+using Npgsql;
+using Surge.Journal.Postgres;
+using Surge.Testing;
+
+namespace Surge.Journal.Tests;
+
+/// <summary>One PostgreSQL server (Debian's, started on loopback in a temporary directory) for a test class.</summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    private LocalPostgres? _server;
+
+    public NpgsqlDataSource Source { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await LocalPostgres.StartAsync();
+        Source = NpgsqlDataSource.Create(_server.ConnectionString);
+        await PostgresJournal.EnsureSchemaAsync(Source);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Source.DisposeAsync();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    private static int _partitions;
+
+    /// <summary>A partition no other test uses: each test gets its own journal in the shared database.</summary>
+    public static int NewPartition() => Interlocked.Increment(ref _partitions);
+}
+
+/// <summary>The journal contract on PostgreSQL: each test on its own partition; reopening takes the partition over.</summary>
+public sealed class PostgresJournalContractTests(PostgresFixture postgres) : JournalContractTests, IClassFixture<PostgresFixture>
+{
+    private readonly int _partition = PostgresFixture.NewPartition();
+
+    protected override IJournal OpenJournal() => PostgresJournal.Open(postgres.Source, _partition, "test");
+}
+
+/// <summary>Fencing: an instance that lost the partition (a zombie) can never append after the new owner took over.</summary>
+public sealed class PostgresJournalFencingTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
+{
+    [Fact]
+    public async Task AnOlderInstance_IsFencedOut_AndWritesNothingAfterTheTakeover()
+    {
+        var partition = PostgresFixture.NewPartition();
+        await using var old = PostgresJournal.Open(postgres.Source, partition, "node-a");
+        for (var i = 1; i <= 10; i++)
+        {
+            await old.Append([(byte)i]).Durable;
+        }
+
+        await using var taker = PostgresJournal.Open(postgres.Source, partition, "node-b");
+        Assert.True(taker.Epoch > old.Epoch);
+        Assert.Equal(10, taker.LastSequence);
+
+        var zombie = old.Append([99]);
+        await Assert.ThrowsAsync<JournalFencedException>(() => zombie.Durable);
+        Assert.Throws<JournalUnavailableException>(() => old.Append([100]));
+
+        var next = taker.Append([11]);
+        await next.Durable;
+        Assert.Equal(11, next.Sequence);
+        var records = new List<(long Sequence, byte Value)>();
+        taker.Replay(0, (sequence, payload) => records.Add((sequence, payload[0])));
+        Assert.Equal(Enumerable.Range(1, 11).Select(i => ((long)i, (byte)i)), records);
+        await Assert.ThrowsAsync<JournalFencedException>(() => old.WriteSnapshotAsync(10, s => s.WriteByte(1), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task ACommitInFlight_FinishesBeforeTheTakeover_AndTheNewOwnerSeesIt()
+    {
+        var partition = PostgresFixture.NewPartition();
+        await using var old = PostgresJournal.Open(postgres.Source, partition, "node-a");
+        var tickets = Enumerable.Range(1, 2000).Select(i => old.Append(BitConverter.GetBytes(i))).ToList();
+
+        await using var taker = PostgresJournal.Open(postgres.Source, partition, "node-b");
+
+        // Every record the old owner was told is durable is in the new owner's journal; the rest were refused.
+        var durable = 0;
+        foreach (var ticket in tickets)
+        {
+            try
+            {
+                await ticket.Durable;
+                durable++;
+            }
+            catch (JournalFencedException)
+            {
+            }
+        }
+        Assert.Equal(durable, taker.LastSequence);
+        var count = 0;
+        taker.Replay(0, (_, _) => count++);
+        Assert.Equal(durable, count);
+    }
+}
