@@ -74,7 +74,7 @@ internal static class ScenarioCommand
                 AnsiConsole.MarkupLineInterpolated($"[bold]{scenario.Scenario}[/]: {scenario.Description}");
                 var table = new Table().AddColumns("system", "orders/s", "p50/p99/p99.9 ms", "accepted", "sold out", "limit/other",
                     "paid/cancelled", "oversold/lost", "Surge ÷");
-                var best = scenario.Systems.Where(s => s.System.StartsWith("Surge", StringComparison.Ordinal)).Select(s => s.OrdersPerS).DefaultIfEmpty(0).Max();
+                var best = scenario.Systems.Where(ScenarioBench.IsSurge).Select(s => s.OrdersPerS).DefaultIfEmpty(0).Max();
                 foreach (var s in scenario.Systems)
                 {
                     table.AddRow(s.System + (s.Complete ? "" : $" (stopped at {s.Sent:N0})"), $"{s.OrdersPerS:N0}", $"{s.P50Ms:F1}/{s.P99Ms:F1}/{s.P999Ms:F1}",

@@ -39,16 +39,28 @@ internal static class ServeCommand
         };
         var smtp = new Option<string?>("--smtp") { Description = "SMTP server HOST:PORT for e-mail subscriptions (none: e-mail subscriptions are refused)." };
         var smtpFrom = new Option<string>("--smtp-from") { Description = "Sender address of those e-mails.", DefaultValueFactory = _ => "surge@localhost" };
+        var journalPostgres = new Option<string?>("--journal-postgres")
+        {
+            Description = "Keep the partitions' journals and snapshots in PostgreSQL (an Npgsql connection string, e.g. "
+                + "\"Host=127.0.0.1;Port=5432;Username=surge;Database=surge\") instead of the data directory. Opening a partition takes it over: "
+                + "another process still holding it can no longer append.",
+        };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
             ServerOptions options;
+            Npgsql.NpgsqlDataSource? postgres = null;
             try
             {
+                if (parse.GetValue(journalPostgres) is { } connection)
+                {
+                    postgres = Npgsql.NpgsqlDataSource.Create(connection);
+                    await Journal.Postgres.PostgresJournal.EnsureSchemaAsync(postgres, token);
+                }
                 var rulesFile = parse.GetValue(fulfillment);
                 var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
                 var dataDirectory = parse.GetValue(data)!.FullName;
@@ -63,14 +75,21 @@ internal static class ServeCommand
                     Fulfillment = rules,
                     Dispatch = rules.Delivery,
                     Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
+                    JournalFactory = postgres is null ? null
+                        : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
                 };
                 options.Validate();
             }
-            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException or FileNotFoundException)
+            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException or FileNotFoundException or Npgsql.NpgsqlException)
             {
                 Console.Error.WriteLine($"surge serve: {e.Message}");
+                if (postgres is not null)
+                {
+                    await postgres.DisposeAsync();
+                }
                 return 2;
             }
+            await using var postgresSource = postgres;
             await using var server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
             Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions, "
                 + $"{options.Fulfillment.Carriers.Count} carriers)");

@@ -6,7 +6,8 @@ namespace Surge.Server;
 
 /// <summary>
 /// Owns the partitions' journals in this process: opens (recovers) a partition when its grain activates and
-/// closes every journal at shutdown. Each partition has its own directory under <c>partitions/</c>.
+/// closes every journal at shutdown. Each partition has its own directory under <c>partitions/</c>, or its own
+/// journal from <see cref="ServerOptions.JournalFactory"/>.
 /// </summary>
 public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
 {
@@ -29,8 +30,9 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
         }
         return _open.GetOrAdd(index, i =>
         {
-            var storage = Options.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4")));
-            var journal = SegmentJournal.Open(storage, new JournalOptions { SegmentBytesMax = Options.SegmentBytesMax });
+            var journal = Options.JournalFactory?.Invoke(i) ?? SegmentJournal.Open(
+                Options.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))),
+                new JournalOptions { SegmentBytesMax = Options.SegmentBytesMax });
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
             partition.Policy = new SnapshotPolicy(Options.SnapshotEveryBytes);
             Opened?.Invoke(i, partition);

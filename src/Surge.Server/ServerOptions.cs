@@ -99,6 +99,10 @@ public sealed record ServerOptions
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
     public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
 
+    /// <summary>Opens partition i's journal somewhere else than a segment journal in the data directory (e.g. the
+    /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
+    public Func<int, Journal.IJournal>? JournalFactory { get; init; }
+
     public void Validate()
     {
         if (Partitions < 1 || Partitions > PartitionsMax || (Partitions & (Partitions - 1)) != 0)

@@ -34,6 +34,7 @@ public sealed record LoadPlan(ScenarioOrder[] Orders, RateProfile? Rate, int Wor
 
 /// <summary>One system's figures for one scenario.</summary>
 public sealed record SystemRun(
+    string Key,
     string System,
     string Durability,
     int OrdersPerRequest,
@@ -125,7 +126,8 @@ public static class LoadDriver
             var units = new Dictionary<string, long>(StringComparer.Ordinal);
             var outcomes = new Outcome[batch];
             var references = new string?[batch];
-            long[] counts = new long[10];
+            var byOutcome = new long[Enum.GetValues<Outcome>().Length];
+            long sentHere = 0, paidHere = 0, cancelledHere = 0, refusedHere = 0, liveHere = 0;
             try
             {
                 while (true)
@@ -179,11 +181,11 @@ public static class LoadDriver
                             break;
                         }
                     }
-                    counts[0] += count;
+                    sentHere += count;
                     for (var i = 0; i < count; i++)
                     {
                         var order = orders[start + i];
-                        counts[1 + (int)outcomes[i]]++;
+                        byOutcome[(int)outcomes[i]]++;
                         if (outcomes[i] != Outcome.Accepted)
                         {
                             continue;
@@ -202,12 +204,23 @@ public static class LoadDriver
                                 await client.DisposeAsync();
                                 client = await system.ConnectAsync();
                             }
-                            counts[ok ? (order.Then == FollowUp.Pay ? 6 : 7) : 8]++;
+                            if (!ok)
+                            {
+                                refusedHere++;
+                            }
+                            else if (order.Then == FollowUp.Pay)
+                            {
+                                paidHere++;
+                            }
+                            else
+                            {
+                                cancelledHere++;
+                            }
                             live = !(ok && order.Then == FollowUp.Cancel);
                         }
                         if (live)
                         {
-                            counts[9]++;
+                            liveHere++;
                             foreach (var line in order.Lines)
                             {
                                 units[line.Sku] = units.GetValueOrDefault(line.Sku) + line.Quantity;
@@ -227,16 +240,16 @@ public static class LoadDriver
                 {
                     acknowledged[sku] = acknowledged.GetValueOrDefault(sku) + u;
                 }
-                sent += counts[0];
-                accepted += counts[1 + (int)Outcome.Accepted];
-                soldOut += counts[1 + (int)Outcome.SoldOut];
-                limit += counts[1 + (int)Outcome.LimitReached];
-                rejected += counts[1 + (int)Outcome.Rejected];
-                failed += counts[1 + (int)Outcome.Failed];
-                paid += counts[6];
-                cancelled += counts[7];
-                refused += counts[8];
-                liveOrders += counts[9];
+                sent += sentHere;
+                accepted += byOutcome[(int)Outcome.Accepted];
+                soldOut += byOutcome[(int)Outcome.SoldOut];
+                limit += byOutcome[(int)Outcome.LimitReached];
+                rejected += byOutcome[(int)Outcome.Rejected];
+                failed += byOutcome[(int)Outcome.Failed];
+                paid += paidHere;
+                cancelled += cancelledHere;
+                refused += refusedHere;
+                liveOrders += liveHere;
             }
         }
 
@@ -263,7 +276,7 @@ public static class LoadDriver
         var usedSeconds = Math.Min(seconds, (int)Math.Ceiling(elapsed));
         double Ms(long ticks) => ticks / (double)TimeSpan.TicksPerMillisecond;
         double At(double p) => histogram.TotalCount == 0 ? 0 : Ms(histogram.GetValueAtPercentile(p));
-        return new SystemRun(system.Name, system.Durability, batch, sent, accepted, soldOut, limit, rejected, failed, paid, cancelled, refused,
+        return new SystemRun(system.Key, system.Name, system.Durability, batch, sent, accepted, soldOut, limit, rejected, failed, paid, cancelled, refused,
             elapsed, sent / elapsed, At(50), At(99), At(99.9), histogram.TotalCount == 0 ? 0 : Ms(histogram.GetMaxValue()), oversold, lost,
             Complete: sent == orders.Length,
             perSecond[..usedSeconds],

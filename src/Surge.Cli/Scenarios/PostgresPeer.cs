@@ -76,6 +76,8 @@ public sealed class PostgresPeer : IOrderSystem
 
     private PostgresPeer(LocalPostgres server, NpgsqlDataSource source) => (_server, _source) = (server, source);
 
+    public string Key => "postgres";
+
     public string Name => "PostgreSQL";
 
     public string Durability => "synchronous_commit=on, fsync: an acknowledged order is on disk";

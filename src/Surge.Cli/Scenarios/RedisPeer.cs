@@ -69,6 +69,8 @@ public sealed class RedisPeer : IOrderSystem
 
     private RedisPeer(Process server, string directory, int port, string fsync) => (_server, _directory, _port, _fsync) = (server, directory, port, fsync);
 
+    public string Key => $"redis-{_fsync}";
+
     public string Name => $"Redis ({_fsync})";
 
     public string Durability => _fsync == "always"

@@ -110,19 +110,19 @@ public static class ScenarioBench
     private static Dictionary<string, double> Ratios(IReadOnlyList<SystemRun> runs)
     {
         var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
-        var surge = runs.Where(r => r.System.StartsWith("Surge", StringComparison.Ordinal)).Select(r => r.OrdersPerS).DefaultIfEmpty(0).Max();
+        var surge = runs.Where(IsSurge).Select(r => r.OrdersPerS).DefaultIfEmpty(0).Max();
         if (surge == 0)
         {
             return ratios;
         }
-        foreach (var run in runs.Where(r => !r.System.StartsWith("Surge", StringComparison.Ordinal) && r.OrdersPerS > 0))
+        foreach (var run in runs.Where(r => !IsSurge(r) && r.OrdersPerS > 0))
         {
-            var key = run.System.StartsWith("PostgreSQL", StringComparison.Ordinal) ? "postgres"
-                : run.System.Contains("always", StringComparison.Ordinal) ? "redis-always" : "redis-everysec";
-            ratios[key] = surge / run.OrdersPerS;
+            ratios[run.Key] = surge / run.OrdersPerS;
         }
         return ratios;
     }
+
+    public static bool IsSurge(SystemRun run) => run.Key.StartsWith("surge", StringComparison.Ordinal);
 
     private static void WritePlots(string directory, ScenarioResult result)
     {

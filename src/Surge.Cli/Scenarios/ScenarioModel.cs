@@ -40,6 +40,9 @@ public sealed record Audit(IReadOnlyDictionary<string, long> Available, long? Li
 /// <summary>A system under test: PostgreSQL, Redis or Surge, started and loaded by the bench.</summary>
 public interface IOrderSystem : IAsyncDisposable
 {
+    /// <summary>The name `--systems` uses (postgres, redis-always, redis-everysec, surge, surge-batch).</summary>
+    string Key { get; }
+
     string Name { get; }
 
     /// <summary>What an acknowledged order survives, in words, shown next to every figure.</summary>

@@ -15,8 +15,11 @@ public sealed class SurgePeer : IOrderSystem
     private readonly SurgeServer _server;
     private readonly string _directory;
     private string[] _sellers = [];
+    private string[] _keys = [];
 
     private SurgePeer(SurgeServer server, string directory, int ordersPerRequest) => (_server, _directory, OrdersPerRequest) = (server, directory, ordersPerRequest);
+
+    public string Key => OrdersPerRequest == 1 ? "surge" : "surge-batch";
 
     public string Name => OrdersPerRequest == 1 ? "Surge (single)" : $"Surge (batch {OrdersPerRequest})";
 
@@ -73,8 +76,6 @@ public sealed class SurgePeer : IOrderSystem
         });
         (_sellers, _keys) = (ids, keys);
     }
-
-    private string[] _keys = [];
 
     public async Task<IOrderClient> ConnectAsync() => new Client(this, await RawHttpConnection.OpenAsync(_server.BaseAddress));
 

@@ -1,0 +1,57 @@
+using System.Net;
+using Npgsql;
+using Surge.Journal.Postgres;
+using Surge.Testing;
+
+namespace Surge.Server.Tests;
+
+/// <summary>The server with its partitions' journals in PostgreSQL (`serve --journal-postgres`): orders and stock
+/// survive a restart although the data directory holds no journal.</summary>
+public sealed class PostgresJournalServerTests : IAsyncLifetime
+{
+    private LocalPostgres? _postgres;
+    private NpgsqlDataSource? _source;
+
+    public async ValueTask InitializeAsync()
+    {
+        _postgres = await LocalPostgres.StartAsync();
+        _source = NpgsqlDataSource.Create(_postgres.ConnectionString);
+        await PostgresJournal.EnsureSchemaAsync(_source);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_source is not null)
+        {
+            await _source.DisposeAsync();
+        }
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Restart_RecoversOrdersAndStockFromPostgres()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { JournalFactory = i => PostgresJournal.Open(_source!, i, "test") });
+        var (seller, sellerId) = await server.SellerWithStockAsync("lamp", units: 10);
+        var first = await server.Admin.PostAsync("/v1/orders", TestServer.Order("p1", (sellerId, "lamp", 3)));
+        Assert.Equal(HttpStatusCode.Created, first.Status);
+        var id = first.Json!["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { })).Status);
+        var second = await server.Admin.PostAsync("/v1/orders", TestServer.Order("p2", (sellerId, "lamp", 2)));
+        Assert.Equal(HttpStatusCode.Created, second.Status);
+
+        await server.RestartAsync();
+        seller = server.Client(seller.Key!); // the port is new
+
+        Assert.False(Directory.Exists(Path.Combine(server.Directory, "partitions")), "no local journal was written");
+        Assert.Equal(5, await seller.AvailableAsync("lamp"));
+        var paid = await server.Admin.GetAsync($"/v1/orders/{id}");
+        Assert.True(paid.Json!["status"]!.GetValue<string>() is "paid" or "allocated", paid.Json!["status"]!.GetValue<string>());
+        var third = await server.Admin.PostAsync("/v1/orders", TestServer.Order("p3", (sellerId, "lamp", 5)));
+        Assert.Equal(HttpStatusCode.Created, third.Status);
+        Assert.Equal("insufficient_stock", (await server.Admin.PostAsync("/v1/orders", TestServer.Order("p4", (sellerId, "lamp", 1)))).ProblemCode);
+    }
+}
