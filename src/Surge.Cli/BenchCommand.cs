@@ -16,6 +16,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Http());
         bench.Subcommands.Add(Flow());
         bench.Subcommands.Add(ScenarioCommand.Create());
+        bench.Subcommands.Add(JournalPostgres());
         return bench;
     }
 
@@ -212,6 +213,29 @@ internal static class BenchCommand
             AnsiConsole.Write(table);
             Output.WriteJson(parse.GetValue(json), r);
             return r.Oversold == 0 && r.Lost == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static Command JournalPostgres()
+    {
+        var json = Output.JsonOption();
+        var seconds = Output.PositiveOption("--seconds", "Measured seconds per journal (after 1 s of warm-up)", 10, 600);
+        var appenders = Output.PositiveOption("--appenders", "Concurrent appenders, each appending a burst and awaiting its last record", 16, 10_000);
+        var burst = Output.PositiveOption("--burst", "Records per burst (a partition's micro-batch)", 64, 10_000);
+        var command = new Command("journal-postgres", "Durable 128-byte records per second of the PostgreSQL journal (cluster mode) next to the local "
+            + "segment journal, same appenders, same run (starts Debian's PostgreSQL on loopback).") { json, seconds, appenders, burst };
+        command.SetAction(async parse =>
+        {
+            var r = await Output.WithProgressAsync("journal-postgres",
+                p => PostgresJournalBench.RunAsync(parse.GetValue(seconds), parse.GetValue(appenders), parse.GetValue(burst), p));
+            var table = new Table().AddColumns("journal", "durable records/s", "burst ack p50 / p99");
+            table.AddRow("PostgreSQL (one COPY per commit, synchronous_commit on)", Output.Rate(r.PostgresRecordsPerS), $"{r.PostgresBurstP50Ms:F2} / {r.PostgresBurstP99Ms:F2} ms");
+            table.AddRow("local segment journal (fdatasync)", Output.Rate(r.LocalRecordsPerS), $"{r.LocalBurstP50Ms:F2} / {r.LocalBurstP99Ms:F2} ms");
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"PostgreSQL journal = {r.PostgresVsLocal:F2}× the local journal ({r.Appenders} appenders × {r.BurstRecords}-record bursts of {r.RecordBytes} B)");
+            Output.WriteJson(parse.GetValue(json), r);
+            return 0;
         });
         return command;
     }
