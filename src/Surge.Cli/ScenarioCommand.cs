@@ -64,9 +64,10 @@ internal static class ScenarioCommand
             {
                 result = await Output.WithProgressAsync("scenario", p => ScenarioBench.RunAsync(options, p));
             }
-            catch (Exception e) when (e is InvalidOperationException or FileNotFoundException or InvalidDataException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                // A peer that cannot be started or reached (missing package, port, data file) ends the bench in words.
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.GetType().Name}: {e.Message}");
                 return 2;
             }
             foreach (var scenario in result.Scenarios)
