@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using StackExchange.Redis;
 using Surge.Testing;
@@ -59,15 +58,13 @@ public sealed class RedisPeer : IOrderSystem
     private static readonly RedisKey Sequence = "order:seq";
     private static readonly RedisKey PaidSet = "orders:paid";
 
-    private readonly Process _server;
-    private readonly string _directory;
-    private readonly int _port;
+    private readonly LocalRedis _server;
     private readonly string _fsync;
     private readonly Dictionary<string, bool> _limited = new(StringComparer.Ordinal);
     private byte[] _place = [], _pay = [], _cancel = [];
     private ConnectionMultiplexer? _shared;
 
-    private RedisPeer(Process server, string directory, int port, string fsync) => (_server, _directory, _port, _fsync) = (server, directory, port, fsync);
+    private RedisPeer(LocalRedis server, string fsync) => (_server, _fsync) = (server, fsync);
 
     public string Key => $"redis-{_fsync}";
 
@@ -79,62 +76,33 @@ public sealed class RedisPeer : IOrderSystem
 
     public int OrdersPerRequest => 1;
 
-    /// <summary>Starts redis-server with an append-only file in a temporary directory; waits until it answers PING.</summary>
+    /// <summary>Starts redis-server (<see cref="LocalRedis"/>) with an append-only file and loads the scripts.</summary>
     public static async Task<RedisPeer> StartAsync(string fsync)
     {
-        var program = LocalProcess.Find("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server");
-        var directory = Directory.CreateTempSubdirectory("surge-bench-redis-").FullName;
-        var port = LocalProcess.FreePort();
-        var start = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in Arguments(directory, port, fsync))
+        var peer = new RedisPeer(await LocalRedis.StartAsync(Arguments(fsync)), fsync);
+        try
         {
-            start.ArgumentList.Add(arg);
+            peer._shared = await peer.ConnectionAsync();
+            var admin = peer._shared.GetServer(peer._shared.GetEndPoints()[0]);
+            peer._place = await admin.ScriptLoadAsync(PlaceScript);
+            peer._pay = await admin.ScriptLoadAsync(PayScript);
+            peer._cancel = await admin.ScriptLoadAsync(CancelScript);
+            return peer;
         }
-        var server = Process.Start(start) ?? throw new InvalidOperationException("could not start redis-server");
-        server.OutputDataReceived += (_, _) => { };
-        server.ErrorDataReceived += (_, _) => { };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        var peer = new RedisPeer(server, directory, port, fsync);
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
+        catch
         {
-            try
-            {
-                await using var connection = await peer.ConnectionAsync();
-                var db = connection.GetDatabase();
-                await db.PingAsync();
-                var endpoint = connection.GetEndPoints()[0];
-                var admin = connection.GetServer(endpoint);
-                peer._place = await admin.ScriptLoadAsync(PlaceScript);
-                peer._pay = await admin.ScriptLoadAsync(PayScript);
-                peer._cancel = await admin.ScriptLoadAsync(CancelScript);
-                peer._shared = await peer.ConnectionAsync();
-                return peer;
-            }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !server.HasExited)
-            {
-                await Task.Delay(100); // polling until the server listens
-            }
-            catch
-            {
-                await peer.DisposeAsync();
-                throw;
-            }
+            await peer.DisposeAsync();
+            throw;
         }
     }
 
-    /// <summary>How long redis-server may take to listen.</summary>
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
-
-    /// <summary>The server's command line, reported with the figures.</summary>
-    public static string[] Arguments(string directory, int port, string fsync) =>
-        ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes",
-         "--appendfsync", fsync, "--save", "", "--protected-mode", "no", "--daemonize", "no", "--maxclients", "1000"];
+    /// <summary>The persistence arguments after <see cref="LocalRedis.BaseArguments"/>, reported with the figures.</summary>
+    public static string[] Arguments(string fsync) =>
+        ["--appendonly", "yes", "--appendfsync", fsync, "--save", "", "--maxclients", "1000"];
 
     private Task<ConnectionMultiplexer> ConnectionAsync() => ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
     {
-        EndPoints = { { "127.0.0.1", _port } },
+        EndPoints = { { "127.0.0.1", _server.Port } },
         AllowAdmin = true,
         AbortOnConnectFail = true,
         ConnectTimeout = 5000,
@@ -222,22 +190,10 @@ public sealed class RedisPeer : IOrderSystem
 
     public async ValueTask DisposeAsync()
     {
-        try
+        if (_shared is not null)
         {
-            if (_shared is not null)
-            {
-                await _shared.DisposeAsync();
-            }
-            if (!_server.HasExited)
-            {
-                _server.Kill();
-                await _server.WaitForExitAsync();
-            }
+            await _shared.DisposeAsync();
         }
-        finally
-        {
-            _server.Dispose();
-            Directory.Delete(_directory, recursive: true);
-        }
+        await _server.DisposeAsync();
     }
 }

@@ -92,7 +92,8 @@ public static class ScenarioBench
             results.Sum(r => r.Systems.Sum(s => s.Oversold)),
             results.Sum(r => r.Systems.Sum(s => s.Lost)),
             Surge.Testing.LocalPostgres.BaseSettings.Concat(PostgresPeer.Settings).ToDictionary(s => s.Name, s => s.Value),
-            "redis-server " + string.Join(' ', RedisPeer.Arguments("TMPDIR", 0, "always|everysec").Select(a => a.Length == 0 ? "\"\"" : a)),
+            "redis-server " + string.Join(' ', Surge.Testing.LocalRedis.BaseArguments("TMPDIR", 0).Concat(RedisPeer.Arguments("always|everysec"))
+                .Select(a => a.Length == 0 ? "\"\"" : a)),
             results);
     }
 
