@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Orleans.Concurrency;
 using Surge.Core;
 using Surge.Runtime;
@@ -50,22 +49,6 @@ public sealed record OrderResult(OrderView? Order, int Status, string? Code = nu
 public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions options)
 {
     private long _sequence;
-
-    // Sellers of recent multi-seller orders placed through this node (bounded: the oldest are forgotten first).
-    private readonly ConcurrentDictionary<long, long[]> _sellersOf = new();
-    private readonly ConcurrentQueue<long> _remembered = new();
-
-    private void Remember(long parent, long[] sellers)
-    {
-        if (_sellersOf.TryAdd(parent, sellers))
-        {
-            _remembered.Enqueue(parent);
-            while (_sellersOf.Count > options.RecentMultiSellerOrdersMax && _remembered.TryDequeue(out var oldest))
-            {
-                _sellersOf.TryRemove(oldest, out _);
-            }
-        }
-    }
 
     /// <summary>Continues parent ids after the largest one in any partition (called once at start).</summary>
     public void ResumeSequence(long lastSequence) => _sequence = Math.Max(_sequence, lastSequence);
@@ -130,10 +113,6 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             {
                 children[i] = new ChildView(Ids.Child(parent, i), sellers[i], OrderStatus.PendingPayment, CancelReason.None,
                     Reserved(results[i]!.Value, sellers[i], codes));
-            }
-            if (sellers.Count > 1)
-            {
-                Remember(parent, [.. sellers]);
             }
             return new OrderResult(new OrderView(parent, OrderStatus.PendingPayment, now, expires, children), 201);
         }
@@ -446,8 +425,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         OrderResult.Problem(503, "partition_unavailable", $"a partition could not journal the command: {failure.Message}");
 
     /// <summary>The seller orders of a parent: one lookup in the home partition for a single-seller order; a
-    /// multi-seller order asks its sellers' partitions when this node placed it recently, else every partition
-    /// for its possible child ids.</summary>
+    /// multi-seller order asks every partition for its possible child ids.</summary>
     public async Task<SellerOrderView[]> FindChildrenAsync(long parent)
     {
         if (!Ids.IsMulti(parent))
@@ -456,10 +434,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             return home < gateway.Partitions ? await gateway.Grain(home).GetOrders(new[] { Ids.Child(parent, 0) }.AsImmutable()) : [];
         }
         var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray().AsImmutable();
-        var partitions = _sellersOf.TryGetValue(parent, out var sellers)
-            ? sellers.Select(gateway.PartitionOf).Distinct()
-            : Enumerable.Range(0, gateway.Partitions);
-        var found = await Task.WhenAll(partitions.Select(p => gateway.Grain(p).GetOrders(ids)));
+        var found = await Task.WhenAll(Enumerable.Range(0, gateway.Partitions).Select(p => gateway.Grain(p).GetOrders(ids)));
         return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
     }
 

@@ -51,10 +51,6 @@ public sealed record ServerOptions
     /// <summary>How long an Idempotency-Key's response is kept.</summary>
     public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
 
-    /// <summary>Multi-seller orders whose sellers this node remembers (the most recent ones), so their payment,
-    /// cancellation and lookup ask only those sellers' partitions instead of every partition.</summary>
-    public int RecentMultiSellerOrdersMax { get; init; } = 262_144;
-
     /// <summary>Idempotency records kept in memory; the oldest go first beyond it.</summary>
     public int IdempotencyEntriesMax { get; init; } = 1_000_000;
 
@@ -118,7 +114,7 @@ public sealed record ServerOptions
             throw new ArgumentException($"port must be 0..65535, not {Port}");
         }
         if (PartitionQueuedCommandsMax < 1 || NodeQueuedCommandsMax < 1 || BatchCommandsMax < 1 || BatchesInFlightMax < 1
-            || BatchOrdersMax < 1 || BatchSkusMax < 1 || IdempotencyEntriesMax < 1 || RecentMultiSellerOrdersMax < 0 || RequestBodyBytesMax < 1024)
+            || BatchOrdersMax < 1 || BatchSkusMax < 1 || IdempotencyEntriesMax < 1 || RequestBodyBytesMax < 1024)
         {
             throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
         }

@@ -50,34 +50,6 @@ public sealed class LifecycleTests
         Assert.Equal("invalid_transition", (await server.Admin.PostAsync($"/v1/orders/{placed.Json!["id"]}/payment", new { })).ProblemCode);
     }
 
-    /// <summary>A node remembers the sellers of the multi-seller orders it placed, to ask only their partitions;
-    /// without that memory (bound 0, or another node, or a restart) it asks every partition: same answers.</summary>
-    [Theory]
-    [InlineData(0)]
-    [InlineData(1_000)]
-    public async Task MultiSellerOrder_IsFoundPaidAndCancelled_WithOrWithoutTheSellersRemembered(int remembered)
-    {
-        await using var server = await TestServer.StartAsync(o => o with { RecentMultiSellerOrdersMax = remembered });
-        var (_, a) = await server.SellerWithStockAsync("cup", units: 5);
-        var (_, b) = await server.SellerWithStockAsync("saucer", units: 5);
-        var (sellerC, c) = await server.SellerWithStockAsync("spoon", units: 5);
-
-        var paidOrder = await server.Admin.PostAsync("/v1/orders", TestServer.Order("m1", (a, "cup", 1), (b, "saucer", 1), (c, "spoon", 1)));
-        var paidId = paidOrder.Json!["id"]!.GetValue<string>();
-        var paid = await server.Admin.PostAsync($"/v1/orders/{paidId}/payment", new { });
-        Assert.Equal(HttpStatusCode.OK, paid.Status);
-        Assert.Equal(3, paid.Json!["seller_orders"]!.AsArray().Count);
-        Assert.All(paid.Json!["seller_orders"]!.AsArray(), o => Assert.True(o!["status"]!.GetValue<string>() is "paid" or "allocated"));
-
-        var cancelledOrder = await server.Admin.PostAsync("/v1/orders", TestServer.Order("m2", (a, "cup", 2), (c, "spoon", 2)));
-        var cancelledId = cancelledOrder.Json!["id"]!.GetValue<string>();
-        Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{cancelledId}/cancel", new { })).Status);
-        var fetched = await server.Admin.GetAsync($"/v1/orders/{cancelledId}");
-        Assert.Equal("cancelled", fetched.Json!["status"]!.GetValue<string>());
-        Assert.Equal(2, fetched.Json!["seller_orders"]!.AsArray().Count);
-        Assert.Equal(4, await sellerC.AvailableAsync("spoon")); // 5 − 1 paid; the cancelled 2 came back
-    }
-
     [Fact]
     public async Task HalfPaidMultiSellerOrder_IsFinishedAtStart()
     {
