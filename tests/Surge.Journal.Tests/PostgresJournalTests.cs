@@ -99,3 +99,27 @@ public sealed class PostgresJournalFencingTests(PostgresFixture postgres) : ICla
         Assert.Equal(durable, count);
     }
 }
+
+/// <summary>The database going away: what was durable stays acknowledged, what was not fails, and the journal
+/// refuses further appends instead of pretending.</summary>
+public sealed class PostgresJournalFailureTests
+{
+    [Fact]
+    public async Task ServerStops_PendingAppendsFail_AndTheJournalRefusesMore()
+    {
+        var server = await LocalPostgres.StartAsync();
+        await using var source = NpgsqlDataSource.Create(server.ConnectionString + ";Timeout=5;Command Timeout=5");
+        await PostgresJournal.EnsureSchemaAsync(source, TestContext.Current.CancellationToken);
+        await using var journal = PostgresJournal.Open(source, 1, "node-a");
+        await journal.Append([1]).Durable;
+
+        await server.DisposeAsync(); // the database is gone
+
+        var lost = journal.Append([2]);
+        var failure = await Assert.ThrowsAnyAsync<JournalException>(() => lost.Durable);
+        Assert.IsType<JournalWriteException>(failure);
+        Assert.Throws<JournalUnavailableException>(() => journal.Append([3]));
+        Assert.Equal(1, journal.DurableSequence);
+    }
+}
+

@@ -52,6 +52,11 @@ public sealed class ReplayTests : IDisposable
         (exit, output) = await CliProcess.RunAsync(["replay", "--data", csv, "--speed", "0"], TimeSpan.FromMinutes(1));
         Assert.NotEqual(0, exit);
         Assert.Contains("--speed must be greater than 0", output);
+
+        (exit, output) = await CliProcess.RunAsync(["replay", "--data", Path.Combine(_directory, "missing.csv"), "--speed", "10", "--admin-key", "ak_x"],
+            TimeSpan.FromMinutes(1));
+        Assert.Equal(2, exit);
+        Assert.Contains("missing.csv", output);
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
