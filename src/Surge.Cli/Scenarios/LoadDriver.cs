@@ -81,6 +81,9 @@ public static class LoadDriver
     /// every 5 ms). Each order's latency includes its wait.</summary>
     public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>Largest latency recorded, in ticks (an hour; longer ones are recorded as an hour).</summary>
+    private const long LatencyTicksMax = TimeSpan.TicksPerHour;
+
     public static async Task<SystemRun> RunAsync(IOrderSystem system, Catalog catalog, LoadPlan plan, Action<double> progress)
     {
         var orders = plan.Orders;
@@ -89,7 +92,7 @@ public static class LoadDriver
         var perSecond = new long[seconds];
         var latencyTicksPerSecond = new long[seconds];
         var maxTicksPerSecond = new long[seconds];
-        var histogram = new LongHistogram(TimeSpan.TicksPerMinute * 10, 3);
+        var histogram = new LongHistogram(LatencyTicksMax, 3);
         var acknowledged = new Dictionary<string, long>(StringComparer.Ordinal);
         long next = 0, sent = 0, accepted = 0, soldOut = 0, limit = 0, rejected = 0, failed = 0, paid = 0, cancelled = 0, refused = 0, liveOrders = 0;
         var clock = Stopwatch.StartNew();
@@ -122,7 +125,7 @@ public static class LoadDriver
         async Task Worker()
         {
             var client = await system.ConnectAsync();
-            var local = new LongHistogram(TimeSpan.TicksPerMinute * 10, 3);
+            var local = new LongHistogram(LatencyTicksMax, 3);
             var units = new Dictionary<string, long>(StringComparer.Ordinal);
             var outcomes = new Outcome[batch];
             var references = new string?[batch];
@@ -167,7 +170,7 @@ public static class LoadDriver
                         // Latency of each order from when it was due (open loop; from when it was sent if that was a
                         // little earlier, within the 1 ms the pacing does not wait for) or when it was sent (closed loop).
                         var from = plan.Rate is { } r ? TimeSpan.FromTicks(Math.Min(r.DueAt(start + i).Ticks, sentAt.Ticks)) : sentAt;
-                        var t = Math.Max(1, (done - from).Ticks);
+                        var t = Math.Clamp((done - from).Ticks, 1, LatencyTicksMax);
                         local.RecordValue(t);
                         (ticks, ticksSum) = (Math.Max(ticks, t), ticksSum + t);
                     }
