@@ -45,10 +45,16 @@ internal static class ServeCommand
                 + "\"Host=127.0.0.1;Port=5432;Username=surge;Database=surge\") instead of the data directory. Opening a partition takes it over: "
                 + "another process still holding it can no longer append.",
         };
+        var clusterRedis = new Option<string?>("--cluster-redis")
+        {
+            Description = "Join a cluster whose membership is kept in this Redis (e.g. 127.0.0.1:6379); needs --journal-postgres. "
+                + "One silo works today; the state that several silos must share is not shared yet.",
+        };
+        var clusterId = new Option<string>("--cluster-id") { Description = "Silos with the same id form one cluster.", DefaultValueFactory = _ => "surge" };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -75,6 +81,7 @@ internal static class ServeCommand
                     Fulfillment = rules,
                     Dispatch = rules.Delivery,
                     Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
+                    Cluster = parse.GetValue(clusterRedis) is { } redis ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)! } : null,
                     JournalFactory = postgres is null ? null
                         : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
                 };

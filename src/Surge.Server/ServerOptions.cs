@@ -99,6 +99,9 @@ public sealed record ServerOptions
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
     public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
 
+    /// <summary>Cluster mode: membership in Redis instead of a one-silo localhost cluster (null = one process).</summary>
+    public ClusterMode? Cluster { get; init; }
+
     /// <summary>Opens partition i's journal somewhere else than a segment journal in the data directory (e.g. the
     /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
     public Func<int, Journal.IJournal>? JournalFactory { get; init; }
@@ -126,5 +129,48 @@ public sealed record ServerOptions
         {
             throw new ArgumentException("deadline, reservation TTL and expiry interval must be positive");
         }
+        if (Cluster is { } cluster)
+        {
+            if (JournalFactory is null)
+            {
+                throw new ArgumentException("cluster mode needs journals every silo can reach (e.g. --journal-postgres): a partition must recover on any silo");
+            }
+            if (string.IsNullOrWhiteSpace(cluster.Redis) || cluster.SiloPort is < 0 or > 65_535 || cluster.GatewayPort is < 0 or > 65_535
+                || cluster.ProbeTimeout <= TimeSpan.Zero || cluster.TableRefresh <= TimeSpan.Zero || cluster.MissedProbesLimit < 1 || cluster.VotesForDeath < 1)
+            {
+                throw new ArgumentException("cluster mode: a Redis address, ports 0..65535, positive probe timeout and table refresh, limits of at least 1");
+            }
+        }
     }
 }
+
+/// <summary>
+/// How a silo joins a cluster: Orleans membership kept in Redis (<see cref="Redis"/>, a StackExchange.Redis
+/// configuration string such as "127.0.0.1:6379"), this silo's ports, and failure detection tighter than
+/// Orleans' defaults so a dead silo's partitions move within seconds. The partitions' journals must be
+/// shared too (<see cref="ServerOptions.JournalFactory"/>, e.g. PostgreSQL), so any silo can recover them.
+/// </summary>
+public sealed record ClusterMode(string Redis)
+{
+    /// <summary>Silos with the same id form one cluster.</summary>
+    public string ClusterId { get; init; } = "surge";
+
+    /// <summary>Silo-to-silo port (0 = a free one).</summary>
+    public int SiloPort { get; init; }
+
+    /// <summary>Client gateway port (0 = a free one).</summary>
+    public int GatewayPort { get; init; }
+
+    /// <summary>How long a probe of another silo may take before it counts as missed.</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Missed probes in a row after which a silo suspects another.</summary>
+    public int MissedProbesLimit { get; init; } = 2;
+
+    /// <summary>Suspicions needed to declare a silo dead (1 suits clusters of a few silos).</summary>
+    public int VotesForDeath { get; init; } = 1;
+
+    /// <summary>How often each silo re-reads the membership table.</summary>
+    public TimeSpan TableRefresh { get; init; } = TimeSpan.FromSeconds(1);
+}
+

@@ -181,8 +181,26 @@ public sealed class SurgeServer : IAsyncDisposable
         builder.Services.AddSingleton(new PartitionHost(options) { Opened = flowService.OnPartitionOpened });
         builder.Services.AddSingleton(state);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
-        var (siloPort, gatewayPort) = (FreePort(), FreePort());
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
+        if (options.Cluster is { } cluster)
+        {
+            var (siloPort, gatewayPort) = (cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort, cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort);
+            builder.UseOrleans(silo => silo
+                .UseRedisClustering(cluster.Redis)
+                .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, "surge"))
+                .ConfigureEndpoints(IPAddress.Parse(options.Host), siloPort, gatewayPort, listenOnAnyHostAddress: false)
+                .Configure<Orleans.Configuration.ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = cluster.ProbeTimeout;
+                    o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+                    o.NumVotesForDeathDeclaration = cluster.VotesForDeath;
+                    o.TableRefreshTimeout = cluster.TableRefresh;
+                }));
+        }
+        else
+        {
+            var (siloPort, gatewayPort) = (FreePort(), FreePort());
+            builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
+        }
 
         var app = builder.Build();
         flowService.Log = app.Services.GetRequiredService<ILogger<FlowService>>();

@@ -54,4 +54,30 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, third.Status);
         Assert.Equal("insufficient_stock", (await server.Admin.PostAsync("/v1/orders", TestServer.Order("p4", (sellerId, "lamp", 1)))).ProblemCode);
     }
+
+    [Fact]
+    public async Task ClusterMode_OneSilo_JoinsThroughRedis_AndServesOrdersFromPostgresJournals()
+    {
+        await using var redis = await LocalRedis.StartAsync([]);
+        var cluster = new ClusterMode($"127.0.0.1:{redis.Port}") { ClusterId = "test-cluster" };
+        await using var server = await TestServer.StartAsync(o => o with
+        {
+            Cluster = cluster,
+            JournalFactory = i => PostgresJournal.Open(_source!, 100 + i, "silo-1"),
+        });
+        var (seller, sellerId) = await server.SellerWithStockAsync("kettle", units: 3);
+        Assert.Equal(HttpStatusCode.Created, (await server.Admin.PostAsync("/v1/orders", TestServer.Order("c1", (sellerId, "kettle", 2)))).Status);
+        Assert.Equal(1, await seller.AvailableAsync("kettle"));
+
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}");
+        var keys = connection.GetServer(connection.GetEndPoints()[0]).Keys(pattern: "*").Select(k => k.ToString()).ToList();
+        Assert.Contains(keys, k => k.Contains("test-cluster", StringComparison.Ordinal)); // the membership table lives in Redis
+    }
+
+    [Fact]
+    public void ClusterMode_WithoutSharedJournals_IsRefused()
+    {
+        var options = new ServerOptions { DataDirectory = "unused", Cluster = new ClusterMode("127.0.0.1:6379") };
+        Assert.Contains("journals every silo can reach", Assert.Throws<ArgumentException>(options.Validate).Message);
+    }
 }
