@@ -18,6 +18,12 @@ public sealed record RunnerOptions
 
     /// <summary>Batches applied and journaled but not yet durable; the runner waits before applying more.</summary>
     public int BatchesInFlightMax { get; init; } = 8;
+
+    /// <summary>Whether one failed batch stops the runner for good (the sink's partition diverged from its
+    /// journal and must be recovered). False when the sink recovers by itself — a partition grain in a
+    /// cluster re-activates on another silo from the shared journal — so only the failed batch's callers
+    /// get the error and the next batch goes to the new activation.</summary>
+    public bool FailureIsPermanent { get; init; } = true;
 }
 
 /// <summary>What one command came to: its outcome, and the events it produced (a slice of its batch's reply).</summary>
@@ -298,7 +304,10 @@ public sealed class PartitionRunner : IAsyncDisposable
         var queued = new List<Waiter>();
         lock (_gate)
         {
-            _failure ??= cause;
+            if (_options.FailureIsPermanent)
+            {
+                _failure ??= cause;
+            }
             while (_full.TryDequeue(out var pending))
             {
                 queued.AddRange(pending.Waiters);

@@ -46,6 +46,8 @@ public sealed class Gateway : IAsyncDisposable
             QueuedCommandsMax = options.PartitionQueuedCommandsMax,
             BatchCommandsMax = options.BatchCommandsMax,
             BatchesInFlightMax = options.BatchesInFlightMax,
+            // In a cluster a partition's grain comes back on another silo after its silo dies; a single process has no such second chance.
+            FailureIsPermanent = options.Cluster is null,
         };
         for (var i = 0; i < options.Partitions; i++)
         {
