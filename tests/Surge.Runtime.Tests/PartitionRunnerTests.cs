@@ -21,7 +21,11 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
         return _runner;
     }
 
-    private static DurablePartition Partition(PartitionRunner runner) => ((DurableSink)runner.Sink).Partition;
+    private static DurablePartition Partition(PartitionRunner runner) => runner.Sink switch
+    {
+        FlakySink flaky => flaky.Inner.Partition,
+        var sink => ((DurableSink)sink).Partition,
+    };
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -75,6 +79,47 @@ public sealed class PartitionRunnerTests : IAsyncDisposable
         _storage.Release();
         var results = await Task.WhenAll(queued.Prepend(first));
         Assert.All(results, r => Assert.True(r.Outcome.Accepted));
+    }
+
+    /// <summary>A sink whose first call fails the way a call to a dead silo does, then serves again (the grain came
+    /// back on another silo).</summary>
+    private sealed class FlakySink(DurableSink inner) : IBatchSink
+    {
+        public DurableSink Inner => inner;
+
+        public bool FailNext { get; set; }
+
+        public Task<BatchReply> ExecuteAsync(ReadOnlySpan<byte> batch)
+        {
+            if (FailNext)
+            {
+                FailNext = false;
+                return Task.FromException<BatchReply>(new TimeoutException("the silo hosting the partition died"));
+            }
+            return inner.ExecuteAsync(batch);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task FailedBatch_IsPermanentOnlyWhenTheSinkCannotRecover(bool permanent)
+    {
+        var sink = new FlakySink(new DurableSink(DurablePartition.Recover(SegmentJournal.Open(_storage, Options))));
+        _runner = new PartitionRunner(sink, new RunnerOptions { FailureIsPermanent = permanent }, _clock);
+        var sku = await CatalogAsync(_runner, units: 10);
+
+        sink.FailNext = true;
+        await Assert.ThrowsAsync<TimeoutException>(() => Order(_runner, 1, sku));
+
+        if (permanent)
+        {
+            Assert.Throws<InvalidOperationException>(() => { _ = Order(_runner, 2, sku); }); // refused at once: the partition must be recovered
+        }
+        else
+        {
+            Assert.True((await Order(_runner, 2, sku)).Outcome.Accepted); // the next batch reaches the recovered sink
+        }
     }
 
     [Fact]
