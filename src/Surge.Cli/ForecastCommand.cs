@@ -220,9 +220,7 @@ internal static class ForecastCommand
     private static IReadOnlyList<TimeSeries> ReadWeeklyDemand(string path)
     {
         string header;
-        using (var file = File.OpenRead(path))
-        using (var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : (Stream)file)
-        using (var reader = new StreamReader(stream))
+        using (var reader = Csv.OpenText(path))
         {
             header = reader.ReadLine() ?? "";
         }

@@ -198,9 +198,8 @@ public static class WeeklyDemand
         return result;
     }
 
-    private static DateOnly Monday(DateTime at)
-    {
-        var day = DateOnly.FromDateTime(at);
-        return day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
-    }
+    private static DateOnly Monday(DateTime at) => WeekStart(DateOnly.FromDateTime(at));
+
+    /// <summary>The Monday of the week <paramref name="day"/> falls in.</summary>
+    public static DateOnly WeekStart(DateOnly day) => day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 
 namespace Surge.Forecast;
 
@@ -24,9 +23,7 @@ public static class Traffic
     /// invoices; cancellations (InvoiceNo starting with C or A) are left out; malformed rows are counted, not fatal.</summary>
     public static HourlyOrders ReadHourlyOrders(string path)
     {
-        using var file = File.OpenRead(path);
-        using var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
-        using var reader = new StreamReader(stream);
+        using var reader = Csv.OpenText(path);
         var header = reader.ReadLine() ?? throw new ForecastInputException($"{path}: empty file");
         var columns = Csv.Split(header);
         var invoiceAt = Array.IndexOf(columns, "InvoiceNo");

@@ -757,8 +757,13 @@ public sealed partial class Api(ServerState state)
         value.Length > 0 && value.Length <= charsMax && !value.Any(char.IsControl) && Encoding.UTF8.GetByteCount(value) <= Limits.TextBytesMax
             ? value : throw new RequestShapeException($"{name}: 1 to {charsMax} printable characters");
 
+    /// <summary>Whether the API takes <paramref name="value"/> as a code (SKU, warehouse, …): 1 to
+    /// <see cref="Limits.CodeBytesMax"/> UTF-8 bytes, no spaces or control characters.</summary>
+    public static bool IsCode(string value) =>
+        value.Length > 0 && Encoding.UTF8.GetByteCount(value) <= Limits.CodeBytesMax && !value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c));
+
     private static string Code(string value, string name) =>
-        value.Length > 0 && Encoding.UTF8.GetByteCount(value) <= Limits.CodeBytesMax && !value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))
+        IsCode(value)
             ? value : throw new RequestShapeException($"{name}: 1 to {Limits.CodeBytesMax} bytes, no spaces or control characters");
 
     private static string Country(string value, string name) =>

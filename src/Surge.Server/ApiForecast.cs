@@ -46,7 +46,7 @@ public sealed partial class Api
     {
         // Complete weeks only: history ends where the current week (Monday 00:00 UTC) begins.
         var now = Options.Clock.GetUtcNow().UtcDateTime;
-        var thisMonday = now.Date.AddDays(-(((int)now.DayOfWeek + 6) % 7));
+        var thisMonday = WeeklyDemand.WeekStart(DateOnly.FromDateTime(now)).ToDateTime(TimeOnly.MinValue);
         var from = new DateTimeOffset(thisMonday.AddDays(-7 * weeks), TimeSpan.Zero);
         var demand = await Gateway.Grain(Gateway.PartitionOf(seller)).SellerDemand(seller, from.ToUnixTimeMilliseconds(), weeks);
         var periods = Enumerable.Range(0, weeks).Select(i => from.AddDays(7 * i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).ToList();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using Surge.Forecast;
 
 namespace Surge.Cli.Load;
@@ -27,9 +26,7 @@ public sealed class RetailData
 
     public static RetailData Read(string path)
     {
-        using var file = File.OpenRead(path);
-        using var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
-        using var reader = new StreamReader(stream);
+        using var reader = Csv.OpenText(path);
         var columns = Csv.Split(reader.ReadLine() ?? throw new InvalidDataException($"{path}: empty file"));
         int Column(string name) => Array.IndexOf(columns, name) is var i and >= 0 ? i : throw new InvalidDataException($"{path}: no column {name}");
         var (invoiceAt, codeAt, textAt, quantityAt, dateAt, priceAt, customerAt, countryAt) = (Column("InvoiceNo"), Column("StockCode"),

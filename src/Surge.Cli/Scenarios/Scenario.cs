@@ -35,8 +35,8 @@ public sealed record Scenario(string Name, string Description, Catalog Catalog, 
     /// </summary>
     public static Scenario Marketplace(RetailData data, int orders, int sellers, int workers, TimeSpan bound)
     {
-        // Stock codes that are not products (e.g. "BANK CHARGES": Surge's SKU codes have no spaces) are left out.
-        static bool IsProduct(string code) => !code.Any(char.IsWhiteSpace) && System.Text.Encoding.UTF8.GetByteCount(code) <= Core.Limits.CodeBytesMax;
+        // Stock codes the API does not take as SKUs (e.g. "BANK CHARGES": no spaces) are left out for every system.
+        static bool IsProduct(string code) => Server.Api.IsCode(code);
         var invoices = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => IsProduct(l.StockCode)).ToArray() })
             .Where(i => i.Lines.Length > 0).Take(orders).ToList();
         var sellerOf = new Dictionary<string, int>(StringComparer.Ordinal);
