@@ -53,6 +53,7 @@ public static class ScenarioBench
     {
         RetailData? retail = null;
         var results = new List<ScenarioResult>();
+        var warmup = Scenario.Warmup(options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds)); // the same for every scenario
         foreach (var name in options.Scenarios)
         {
             var bound = TimeSpan.FromSeconds(options.MaxSecondsPerSystem);
@@ -65,14 +66,14 @@ public static class ScenarioBench
                 _ => throw new ArgumentException($"unknown scenario {name}: one of {string.Join(", ", Scenario.Names)}"),
             };
             var runs = new List<SystemRun>();
-            var warmupCatalog = new Catalog(scenario.Catalog.Sellers, [Scenario.WithWarmupSku(scenario.Catalog).Skus[^1]]);
-            var warmup = Scenario.Warmup(options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds));
+            var loaded = Scenario.WithWarmupSku(scenario.Catalog);
+            var warmupCatalog = new Catalog(scenario.Catalog.Sellers, [loaded.Skus[^1]]);
             foreach (var system in options.Systems)
             {
                 progress($"{name}: starting {system}", 0);
                 await using var peer = await StartAsync(system, options);
                 progress($"{name}: loading {peer.Name}", 0);
-                await peer.SetupAsync(Scenario.WithWarmupSku(scenario.Catalog));
+                await peer.SetupAsync(loaded);
                 await LoadDriver.RunAsync(peer, warmupCatalog, warmup, p => progress($"{name}: warming up {peer.Name}", p));
                 runs.Add(await LoadDriver.RunAsync(peer, scenario.Catalog, scenario.Plan, p => progress($"{name}: {peer.Name}", p)));
             }
