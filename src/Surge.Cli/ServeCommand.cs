@@ -42,19 +42,25 @@ internal static class ServeCommand
         var journalPostgres = new Option<string?>("--journal-postgres")
         {
             Description = "Keep the partitions' journals and snapshots in PostgreSQL (an Npgsql connection string, e.g. "
-                + "\"Host=127.0.0.1;Port=5432;Username=surge;Database=surge\") instead of the data directory. Opening a partition takes it over: "
-                + "another process still holding it can no longer append.",
+                + "\"Host=127.0.0.1;Port=5432;Username=surge;Database=surge\") instead of the data directory, and the control data (sellers, "
+                + "keys, warehouses, subscriptions) with them. Opening a partition takes it over: another process still holding it can no longer append.",
         };
         var clusterRedis = new Option<string?>("--cluster-redis")
         {
-            Description = "Join a cluster whose membership is kept in this Redis (e.g. 127.0.0.1:6379); needs --journal-postgres. "
-                + "One silo works today; the state that several silos must share is not shared yet.",
+            Description = "Join a cluster whose membership is kept in this Redis (e.g. 127.0.0.1:6379); needs --journal-postgres (journals "
+                + "and the control data every silo shares). Give every silo the same admin key (SURGE_ADMIN_KEY).",
+        };
+        var capacity = new Option<int>("--capacity")
+        {
+            Description = "Orders per second this silo takes through its API; beyond it orders are answered 503 silo_capacity with Retry-After "
+                + "(0 = no cap). Lets one machine emulate a cluster of small machines.",
+            DefaultValueFactory = _ => 0,
         };
         var clusterId = new Option<string>("--cluster-id") { Description = "Silos with the same id form one cluster.", DefaultValueFactory = _ => "surge" };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, capacity, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -66,6 +72,7 @@ internal static class ServeCommand
                 {
                     postgres = Npgsql.NpgsqlDataSource.Create(connection);
                     await Journal.Postgres.PostgresJournal.EnsureSchemaAsync(postgres, token);
+                    await Journal.Postgres.PostgresControlLog.EnsureSchemaAsync(postgres, token);
                 }
                 var rulesFile = parse.GetValue(fulfillment);
                 var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
@@ -84,6 +91,8 @@ internal static class ServeCommand
                     Cluster = parse.GetValue(clusterRedis) is { } redis ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)! } : null,
                     JournalFactory = postgres is null ? null
                         : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
+                    ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),
+                    CapacityOrdersPerSecond = parse.GetValue(capacity),
                 };
                 options.Validate();
             }

@@ -170,7 +170,7 @@ public sealed partial class Api(ServerState state)
     {
         foreach (var item in pending)
         {
-            if (!Catalog.TryFindSku(item.SellerId, item.Sku, out var sku)
+            if (await Catalog.FindSkuAsync(item.SellerId, item.Sku) is not (>= 0 and var sku)
                 || (await Gateway.Grain(Gateway.PartitionOf(item.SellerId)).GetSku(sku))?.Definition() is not { } definition
                 || definition.Category.Length > 0)
             {
@@ -201,7 +201,7 @@ public sealed partial class Api(ServerState state)
         {
             return (422, -1, Problems.Body(422, "invalid_request", e.Message), null);
         }
-        var existed = Catalog.TryFindSku(seller, definition.Code, out _);
+        var existed = await Catalog.FindSkuAsync(seller, definition.Code) >= 0;
         Runtime.CommandResult result;
         try
         {
@@ -258,7 +258,7 @@ public sealed partial class Api(ServerState state)
 
     private async Task GetSku(HttpContext context)
     {
-        var (seller, sku) = ResolveSku(context, (string)context.Request.RouteValues["sku"]!);
+        var (seller, sku) = await ResolveSkuAsync(context, (string)context.Request.RouteValues["sku"]!);
         var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku)
             ?? throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), "no such SKU");
         await WriteAsync(context, 200, SkuResponse(view), ApiJson.Default.SkuResponse);
@@ -291,7 +291,7 @@ public sealed partial class Api(ServerState state)
 
     private async Task GetStock(HttpContext context)
     {
-        var (seller, sku) = ResolveSku(context, (string)context.Request.RouteValues["sku"]!);
+        var (seller, sku) = await ResolveSkuAsync(context, (string)context.Request.RouteValues["sku"]!);
         await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
     }
 
@@ -309,8 +309,8 @@ public sealed partial class Api(ServerState state)
     {
         var seller = Authorize(context, Role.Seller).SellerId;
         var request = await ReadAsync(context, ApiJson.Default.StockReceiptRequest);
-        var sku = SellerSku(seller, request.Sku);
-        var warehouse = Catalog.WarehouseIndex(request.WarehouseId);
+        var sku = await SellerSkuAsync(seller, request.Sku);
+        var warehouse = await state.WarehouseIndexAsync(request.WarehouseId);
         if (warehouse < 0)
         {
             throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
@@ -327,7 +327,7 @@ public sealed partial class Api(ServerState state)
     {
         var seller = Authorize(context, Role.Seller).SellerId;
         var request = await ReadAsync(context, ApiJson.Default.FlashSaleRequest);
-        var sku = SellerSku(seller, request.Sku);
+        var sku = await SellerSkuAsync(seller, request.Sku);
         if (request.PerBuyerLimit is < 1 or > Limits.PerBuyerLimitMax)
         {
             throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
@@ -354,6 +354,11 @@ public sealed partial class Api(ServerState state)
     private async Task PlaceOrder(HttpContext context)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront);
+        if (state.Capacity is { } capacity && capacity.Take(1) == 0)
+        {
+            state.Metrics.Order(503, "silo_capacity");
+            throw capacity.Refusal();
+        }
         var started = Stopwatch.GetTimestamp();
         var body = await ReadBodyAsync(context);
         await IdempotentAsync(context, principal, body, 201, async () =>
@@ -379,8 +384,20 @@ public sealed partial class Api(ServerState state)
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
-        var placing = state.Orders.PlaceManyAsync(requests.Select(r => r.Order).ToArray(),
-            i => new OrderService.BatchAnswer(422, 0, "invalid_request", requests[i].Error));
+        var orders = requests.Select(r => r.Order).ToArray();
+        var granted = state.Capacity?.Take(orders.Count(o => o is not null)) ?? int.MaxValue;
+        var overCapacity = new HashSet<int>();
+        for (var i = 0; i < orders.Length; i++)
+        {
+            if (orders[i] is not null && granted-- <= 0)
+            {
+                orders[i] = null; // beyond this silo's capacity: answered below without being placed
+                overCapacity.Add(i);
+            }
+        }
+        var placing = state.Orders.PlaceManyAsync(orders, i => overCapacity.Contains(i)
+            ? new OrderService.BatchAnswer(503, 0, "silo_capacity", state.Capacity!.Refusal().Message)
+            : new OrderService.BatchAnswer(422, 0, "invalid_request", requests[i].Error));
         OrderService.BatchAnswer[]? answers = null;
         try
         {
@@ -726,7 +743,7 @@ public sealed partial class Api(ServerState state)
     }
 
     /// <summary>A SKU named in a route: a seller's own, or (admin) any seller's given <c>?seller_id=</c>.</summary>
-    private (long Seller, int Sku) ResolveSku(HttpContext context, string code)
+    private async ValueTask<(long Seller, int Sku)> ResolveSkuAsync(HttpContext context, string code)
     {
         var principal = Authorize(context, Role.Admin, Role.Seller);
         var seller = principal.SellerId;
@@ -737,11 +754,12 @@ public sealed partial class Api(ServerState state)
                 throw new RequestShapeException("seller_id: required with the admin key (\"sel_…\")");
             }
         }
-        return (seller, SellerSku(seller, code));
+        return (seller, await SellerSkuAsync(seller, code));
     }
 
-    private int SellerSku(long seller, string code) =>
-        Catalog.TryFindSku(seller, code, out var sku) ? sku : throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), $"no SKU '{code}' for this seller");
+    private async ValueTask<int> SellerSkuAsync(long seller, string code) =>
+        await Catalog.FindSkuAsync(seller, code) is var sku and >= 0 ? sku
+            : throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), $"no SKU '{code}' for this seller");
 
     private static long OrderId(HttpContext context) =>
         Ids.TryParseOrder((string)context.Request.RouteValues["id"]!, out var parent) ? parent

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Surge.Journal;
 
 namespace Surge.Server;
 
@@ -22,6 +23,7 @@ public sealed record ControlRecord
     public Role? Owner { get; init; }
     public string? Email { get; init; }
     public string? Language { get; init; }
+    public long Block { get; init; }
 }
 
 /// <summary>A webhook subscription: a seller's (its orders only) or a storefront's or admin's (every order),
@@ -47,46 +49,91 @@ public enum Role
 public readonly record struct Principal(Role Role, long SellerId);
 
 /// <summary>
-/// The node's control data — sellers, warehouses, API keys (as SHA-256 hashes only), webhook subscriptions (with
-/// their signing secrets, which must be readable to sign) — in an append-only JSON
-/// lines file, fsync'd before a change is acknowledged; loaded at start. Rare writes, so one lock and one
-/// sync each. A torn last line (crash while appending) is ignored: it was never acknowledged.
+/// The control data — sellers, warehouses, API keys (as SHA-256 hashes only), webhook subscriptions (with their
+/// signing secrets, which must be readable to sign), the tracking-token key and the parent-id blocks leased to
+/// nodes — as an append-only log of JSON lines (<see cref="IControlLog"/>): a file in the data directory, fsync'd
+/// before a change is acknowledged, or a table in PostgreSQL shared by every silo of a cluster. Rare writes: each is
+/// decided under the log's exclusive section with every earlier line applied. A shared log is re-read when a
+/// lookup misses and by <see cref="Refresh"/> (the server calls it every second), so what one silo created is
+/// known to the others.
 /// </summary>
 public sealed class ControlStore : IDisposable
 {
     public const string FileName = "control.jsonl";
     public const int NameBytesMax = 200;
 
+    /// <summary>Parent-order sequences in one block leased to a node of a cluster.</summary>
+    public const long SequenceBlockSize = 1L << 20;
+
+    /// <summary>Least time between two re-reads of a shared log caused by lookups that missed (a stream of unknown
+    /// keys costs at most one query per interval).</summary>
+    public static readonly TimeSpan MissRefreshInterval = TimeSpan.FromMilliseconds(20);
+
     private readonly Lock _gate = new();
-    private readonly FileStream _log;
+    private readonly IControlLog _log;
+    private readonly bool _shared;
     private readonly Dictionary<long, Seller> _sellers = [];
     private readonly List<Warehouse> _warehouses = [];
     private readonly Dictionary<string, Principal> _keys = new(StringComparer.Ordinal);
     private long _lastSellerId;
     private readonly Dictionary<long, Subscription> _subscriptions = [];
     private long _lastWebhookId;
+    private long _lastBlock;
+    private byte[]? _trackingSecret;
     private volatile Subscription[] _activeSubscriptions = [];
+    private long _lastMissRefresh;
 
-    private ControlStore(string path)
+    private ControlStore(IControlLog log, bool shared)
     {
-        var lines = File.Exists(path) ? File.ReadAllLines(path) : [];
-        for (var i = 0; i < lines.Length; i++)
-        {
-            ControlRecord? record;
-            try
-            {
-                record = JsonSerializer.Deserialize(lines[i], ControlJson.Default.ControlRecord);
-            }
-            catch (JsonException) when (i == lines.Length - 1)
-            {
-                break; // torn tail
-            }
-            Apply(record ?? throw new InvalidDataException($"{path}: line {i + 1} is empty"));
-        }
-        _log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        _log = log;
+        _shared = shared;
+        ApplyLines(log.ReadNew());
     }
 
-    public static ControlStore Open(string dataDirectory) => new(Path.Combine(dataDirectory, FileName));
+    /// <summary>The node's own control log, a file in its data directory.</summary>
+    public static ControlStore Open(string dataDirectory) => new(new FileControlLog(Path.Combine(dataDirectory, FileName)), shared: false);
+
+    /// <summary>A control log other nodes write too (a cluster's, in PostgreSQL).</summary>
+    public static ControlStore OpenShared(IControlLog log) => new(log, shared: true);
+
+    /// <summary>True when other nodes write this log too (a cluster's).</summary>
+    public bool Shared => _shared;
+
+    /// <summary>Warehouses in the log so far; grows when a refresh sees new ones.</summary>
+    public int WarehouseCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _warehouses.Count;
+            }
+        }
+    }
+
+    /// <summary>Applies what other nodes appended since the last read (no-op for a node's own file).</summary>
+    public void Refresh()
+    {
+        if (!_shared)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            ApplyLines(_log.ReadNew());
+        }
+    }
+
+    /// <summary>A lookup missed: re-read a shared log, at most once per <see cref="MissRefreshInterval"/>.</summary>
+    private void RefreshOnMiss()
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastMissRefresh);
+        if (_shared && now - last >= MissRefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastMissRefresh, now, last) == last)
+        {
+            Refresh();
+        }
+    }
 
     public IReadOnlyList<Warehouse> Warehouses
     {
@@ -101,18 +148,36 @@ public sealed class ControlStore : IDisposable
 
     public Seller? FindSeller(long id)
     {
-        lock (_gate)
+        for (var attempt = 0; ; attempt++)
         {
-            return _sellers.GetValueOrDefault(id);
+            lock (_gate)
+            {
+                if (_sellers.TryGetValue(id, out var seller) || attempt == 1 || !_shared)
+                {
+                    return seller;
+                }
+            }
+            RefreshOnMiss();
         }
     }
 
     public Principal? Authenticate(string key)
     {
         var hash = Hash(key);
-        lock (_gate)
+        for (var attempt = 0; ; attempt++)
         {
-            return _keys.TryGetValue(hash, out var principal) ? principal : null;
+            lock (_gate)
+            {
+                if (_keys.TryGetValue(hash, out var principal))
+                {
+                    return principal;
+                }
+                if (attempt == 1 || !_shared)
+                {
+                    return null;
+                }
+            }
+            RefreshOnMiss();
         }
     }
 
@@ -122,8 +187,7 @@ public sealed class ControlStore : IDisposable
         var key = NewKey("sk_");
         lock (_gate)
         {
-            var record = new ControlRecord { Kind = "seller", SellerId = _lastSellerId + 1, Name = name, KeySha256 = Hash(key) };
-            Append(record);
+            var record = Write(() => new ControlRecord { Kind = "seller", SellerId = _lastSellerId + 1, Name = name, KeySha256 = Hash(key) })!;
             return (_sellers[record.SellerId], key);
         }
     }
@@ -133,7 +197,7 @@ public sealed class ControlStore : IDisposable
         var key = NewKey("sf_");
         lock (_gate)
         {
-            Append(new ControlRecord { Kind = "storefront", Name = name, KeySha256 = Hash(key) });
+            Write(() => new ControlRecord { Kind = "storefront", Name = name, KeySha256 = Hash(key) });
         }
         return key;
     }
@@ -144,14 +208,14 @@ public sealed class ControlStore : IDisposable
     {
         lock (_gate)
         {
-            var existing = _warehouses.Find(w => w.Id == warehouse.Id);
-            created = existing is null;
-            if (existing is not null)
+            Warehouse? existing = null;
+            Write(() =>
             {
-                return existing == warehouse;
-            }
-            Append(new ControlRecord { Kind = "warehouse", WarehouseId = warehouse.Id, Region = warehouse.Region, Country = warehouse.Country });
-            return true;
+                existing = _warehouses.Find(w => w.Id == warehouse.Id);
+                return existing is null ? new ControlRecord { Kind = "warehouse", WarehouseId = warehouse.Id, Region = warehouse.Region, Country = warehouse.Country } : null;
+            });
+            created = existing is null;
+            return existing is null || existing == warehouse;
         }
     }
 
@@ -164,12 +228,12 @@ public sealed class ControlStore : IDisposable
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         lock (_gate)
         {
-            Append(new ControlRecord
+            var record = Write(() => new ControlRecord
             {
                 Kind = "webhook", WebhookId = _lastWebhookId + 1, Owner = owner.Role, SellerId = owner.SellerId, Url = url, Secret = secret,
                 EventTypes = eventTypes.ToArray(), Email = email, Language = language,
-            });
-            return _subscriptions[_lastWebhookId];
+            })!;
+            return _subscriptions[record.WebhookId];
         }
     }
 
@@ -178,25 +242,66 @@ public sealed class ControlStore : IDisposable
     {
         lock (_gate)
         {
-            if (!_subscriptions.TryGetValue(id, out var subscription) || !Owns(caller, subscription))
-            {
-                return false;
-            }
-            Append(new ControlRecord { Kind = "webhook_deleted", WebhookId = id });
-            return true;
+            return Write(() => _subscriptions.TryGetValue(id, out var subscription) && Owns(caller, subscription)
+                ? new ControlRecord { Kind = "webhook_deleted", WebhookId = id }
+                : null) is not null;
         }
     }
 
     public static bool Owns(Principal caller, Subscription subscription) =>
         caller.Role == Role.Admin || (caller.Role == subscription.Owner && caller.SellerId == subscription.SellerId);
 
-    private void Append(ControlRecord record)
+    /// <summary>The next block of parent-order sequences for this node: above every block leased before and above
+    /// <paramref name="floor"/> (the largest sequence any partition holds). Returns the first and last sequence.</summary>
+    public (long First, long Last) LeaseSequenceBlock(long floor)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(record, ControlJson.Default.ControlRecord);
-        _log.Write(line);
-        _log.WriteByte((byte)'\n');
-        _log.Flush(flushToDisk: true);
-        Apply(record);
+        lock (_gate)
+        {
+            var record = Write(() => new ControlRecord { Kind = "sequence_block", Block = Math.Max(_lastBlock + 1, floor / SequenceBlockSize + 1) })!;
+            return (record.Block * SequenceBlockSize, (record.Block + 1) * SequenceBlockSize - 1);
+        }
+    }
+
+    /// <summary>The key of tracking tokens, the same on every node that shares this log: the one in the log, else
+    /// <paramref name="existing"/> (a node's key from before it was kept here) or a new one, written to the log.</summary>
+    public byte[] TrackingSecret(byte[]? existing)
+    {
+        lock (_gate)
+        {
+            if (_trackingSecret is null)
+            {
+                Write(() => _trackingSecret is null
+                    ? new ControlRecord { Kind = "tracking_key", Secret = Convert.ToHexStringLower(existing ?? RandomNumberGenerator.GetBytes(32)) }
+                    : null);
+            }
+            return _trackingSecret!;
+        }
+    }
+
+    /// <summary>Under the log's exclusive section: applies what others appended, then appends what
+    /// <paramref name="decide"/> returns (null: nothing) and applies it. Call with <see cref="_gate"/> held.</summary>
+    private ControlRecord? Write(Func<ControlRecord?> decide)
+    {
+        ControlRecord? written = null;
+        _log.Write(lines =>
+        {
+            ApplyLines(lines);
+            written = decide();
+            return written is null ? null : JsonSerializer.Serialize(written, ControlJson.Default.ControlRecord);
+        });
+        if (written is not null)
+        {
+            Apply(written);
+        }
+        return written;
+    }
+
+    private void ApplyLines(IReadOnlyList<string> lines)
+    {
+        foreach (var line in lines)
+        {
+            Apply(JsonSerializer.Deserialize(line, ControlJson.Default.ControlRecord) ?? throw new InvalidDataException("an empty control line"));
+        }
     }
 
     private void Apply(ControlRecord record)
@@ -223,6 +328,12 @@ public sealed class ControlStore : IDisposable
             case "webhook_deleted":
                 _subscriptions.Remove(record.WebhookId);
                 _activeSubscriptions = [.. _subscriptions.Values];
+                break;
+            case "sequence_block":
+                _lastBlock = Math.Max(_lastBlock, record.Block);
+                break;
+            case "tracking_key":
+                _trackingSecret ??= Convert.FromHexString(record.Secret!);
                 break;
             default:
                 throw new InvalidDataException($"unknown control record kind '{record.Kind}'");

@@ -155,7 +155,8 @@ public sealed class Gateway : IAsyncDisposable
 /// The gateway's routing view of the catalog: (seller, SKU code) → the SKU's reference in its partition, and the
 /// warehouses and regions, whose engine references are the same in every partition because every partition
 /// receives the same warehouse upserts in the same order (the control log's). Filled from the partitions at
-/// start, then kept current as upserts succeed.
+/// start, then kept current as upserts succeed; in a cluster a SKU created through another silo is looked up in
+/// its partition on first use (<see cref="Lookup"/>).
 /// </summary>
 public sealed class Catalog
 {
@@ -167,6 +168,25 @@ public sealed class Catalog
     public int SkuCount => _skus.Count;
 
     public bool TryFindSku(long sellerId, string code, out int sku) => _skus.TryGetValue((sellerId, code), out sku);
+
+    /// <summary>Asks the seller's partition for a SKU this node has not seen (in a cluster, SKUs created through
+    /// another silo); null: this node's catalog is complete (one process) and a miss is an unknown SKU.</summary>
+    public Func<long, string, Task<int>>? Lookup { get; set; }
+
+    /// <summary>The SKU's reference, or -1 when the seller has no such SKU.</summary>
+    public async ValueTask<int> FindSkuAsync(long sellerId, string code)
+    {
+        if (_skus.TryGetValue((sellerId, code), out var sku))
+        {
+            return sku;
+        }
+        if (Lookup is null || (sku = await Lookup(sellerId, code).ConfigureAwait(false)) < 0)
+        {
+            return -1;
+        }
+        _skus[(sellerId, code)] = sku;
+        return sku;
+    }
 
     public void AddSku(long sellerId, string code, int sku) => _skus[(sellerId, code)] = sku;
 

@@ -48,10 +48,52 @@ public sealed record OrderResult(OrderView? Order, int Status, string? Code = nu
 /// </summary>
 public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions options)
 {
-    private long _sequence;
+    private SequenceBlock _block = new(0, SequenceBlock.Unbounded);
+    private readonly Lock _leaseGate = new();
+
+    /// <summary>In a cluster: leases the next block of parent sequences above the given floor, cluster-wide
+    /// (<see cref="ControlStore.LeaseSequenceBlock"/>); null: this process is the only one placing orders.</summary>
+    public Func<long, (long First, long Last)>? LeaseBlock { get; init; }
 
     /// <summary>Continues parent ids after the largest one in any partition (called once at start).</summary>
-    public void ResumeSequence(long lastSequence) => _sequence = Math.Max(_sequence, lastSequence);
+    public void ResumeSequence(long lastSequence)
+    {
+        _floor = Math.Max(_floor, lastSequence);
+        _block = LeaseBlock is { } lease ? SequenceBlock.From(lease(_floor)) : new SequenceBlock(Math.Max(_block.Next, lastSequence), SequenceBlock.Unbounded);
+    }
+
+    private long _floor;
+
+    /// <summary>The next parent sequence: unique in this process, and in a cluster unique across silos (each takes
+    /// its own block).</summary>
+    private long NextSequence()
+    {
+        while (true)
+        {
+            var block = _block;
+            var sequence = Interlocked.Increment(ref block.Next);
+            if (sequence <= block.Last)
+            {
+                return sequence;
+            }
+            lock (_leaseGate)
+            {
+                if (_block == block)
+                {
+                    _block = SequenceBlock.From(LeaseBlock!(_floor = Math.Max(_floor, block.Last)));
+                }
+            }
+        }
+    }
+
+    private sealed class SequenceBlock(long next, long last)
+    {
+        public const long Unbounded = long.MaxValue;
+        public long Next = next;
+        public long Last { get; } = last;
+
+        public static SequenceBlock From((long First, long Last) range) => new(range.First - 1, range.Last);
+    }
 
     public async Task<OrderResult> PlaceAsync(OrderRequest request)
     {
@@ -61,7 +103,8 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var codes = new Dictionary<(long, int), string>();
         foreach (var line in request.Lines)
         {
-            if (!catalog.TryFindSku(line.SellerId, line.Sku, out var sku))
+            var found = catalog.TryFindSku(line.SellerId, line.Sku, out var sku) ? sku : await catalog.FindSkuAsync(line.SellerId, line.Sku);
+            if (found < 0)
             {
                 return OrderResult.Problem(409, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(line.SellerId)} has no SKU '{line.Sku}'");
             }
@@ -72,8 +115,8 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                 sellers.Add(line.SellerId);
                 lines.Add([]);
             }
-            lines[group].Add(new OrderLine(sku, line.Quantity));
-            codes[(line.SellerId, sku)] = line.Sku;
+            lines[group].Add(new OrderLine(found, line.Quantity));
+            codes[(line.SellerId, found)] = line.Sku;
         }
         if (sellers.Count > Ids.SellersPerOrderMax)
         {
@@ -84,7 +127,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var country = CountryCode.Pack(request.Country);
         var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
-        var sequence = Interlocked.Increment(ref _sequence);
+        var sequence = NextSequence();
         var parent = Ids.Parent(sequence, sellers.Count, gateway.PartitionOf(sellers[0]));
 
         var placements = new Task<CommandResult>[sellers.Count];
@@ -166,7 +209,8 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             var known = true;
             for (var l = 0; l < lines.Length && known; l++)
             {
-                known = catalog.TryFindSku(seller, request.Lines[l].Sku, out var sku);
+                var sku = catalog.TryFindSku(seller, request.Lines[l].Sku, out var cached) ? cached : await catalog.FindSkuAsync(seller, request.Lines[l].Sku);
+                known = sku >= 0;
                 lines[l] = new OrderLine(sku, request.Lines[l].Quantity);
             }
             if (!known)
@@ -175,7 +219,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                 continue;
             }
             var partition = gateway.PartitionOf(seller);
-            var parent = Ids.Parent(Interlocked.Increment(ref _sequence), 1, partition);
+            var parent = Ids.Parent(NextSequence(), 1, partition);
             if (!groups.TryGetValue(partition, out var group))
             {
                 groups[partition] = group = [];
@@ -294,8 +338,10 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         {
             return Unavailable(failure);
         }
-        if (results.Any(r => r is { Outcome.Accepted: false }))
+        if (results.Any(r => r is { Outcome.Accepted: false })
+            && (await FindChildrenAsync(parent)).Any(c => c.Status is OrderStatus.PendingPayment or OrderStatus.Cancelled))
         {
+            // (A refusal because someone else confirmed it meanwhile — a retry, or another silo reconciling — is no failure.)
             // A hold expired before payment: the parent cannot be paid as a whole, so nothing of it is.
             await CancelChildrenAsync(children.Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
             return OrderResult.Problem(409, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
@@ -335,16 +381,22 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
     /// did not reach every seller (fewer seller orders than the id says) is cancelled — its client never got a
     /// 2xx; if any seller order is cancelled, the others are cancelled too; if some are paid and others still
     /// pending, the pending ones are confirmed (or, when that fails, all are cancelled). Orders whose seller
-    /// orders all exist and are all pending are left to be paid or expire. Returns the number of orders changed.
+    /// orders all exist and are all pending are left to be paid or expire. Orders placed less than
+    /// <paramref name="olderThan"/> ago are left alone (in a cluster another silo may still be placing or paying
+    /// them). Returns the number of orders changed.
     /// </summary>
-    public async Task<int> ReconcileAsync()
+    public async Task<int> ReconcileAsync(TimeSpan olderThan)
     {
+        var placedBefore = options.Clock.GetUtcNow().ToUnixTimeMilliseconds() - (long)olderThan.TotalMilliseconds;
         var open = new HashSet<long>();
         for (var p = 0; p < gateway.Partitions; p++)
         {
             foreach (var child in await gateway.Grain(p).OpenMultiSellerChildren())
             {
-                open.Add(child.ParentId);
+                if (child.PlacedAtMs <= placedBefore)
+                {
+                    open.Add(child.ParentId);
+                }
             }
         }
         var changed = 0;

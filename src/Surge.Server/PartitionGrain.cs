@@ -83,6 +83,9 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     /// <summary>The partition's warehouse ids, in engine reference order.</summary>
     Task<string[]> ReadWarehouses();
 
+    /// <summary>A seller's SKU by code: its reference, or -1.</summary>
+    Task<int> FindSku(long sellerId, string code);
+
     Task<SkuView?> GetSku(int sku);
 
     Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids);
@@ -155,6 +158,8 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
     }
 
     public Task<string[]> ReadWarehouses() => Task.FromResult(Engine.Warehouses.Select(w => w.Code).ToArray());
+
+    public Task<int> FindSku(long sellerId, string code) => Task.FromResult(Engine.FindSku(sellerId, code));
 
     public Task<PartitionCatalog> ReadCatalog()
     {

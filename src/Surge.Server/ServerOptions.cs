@@ -106,6 +106,17 @@ public sealed record ServerOptions
     /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
     public Func<int, Journal.IJournal>? JournalFactory { get; init; }
 
+    /// <summary>Opens a control log shared with other silos (sellers, keys, warehouses, subscriptions; e.g. in
+    /// PostgreSQL with `--journal-postgres`); null = control.jsonl in the data directory.</summary>
+    public Func<Journal.IControlLog>? ControlLogFactory { get; init; }
+
+    /// <summary>Orders per second this node takes through its API (0 = no cap); beyond it orders are answered 503
+    /// `silo_capacity`. One machine can so emulate a cluster of small machines (`serve --capacity`).</summary>
+    public int CapacityOrdersPerSecond { get; init; }
+
+    /// <summary>Orders the capacity cap lets through at once after a quiet moment: this much time's worth.</summary>
+    public TimeSpan CapacityBurst { get; init; } = TimeSpan.FromMilliseconds(100);
+
     public void Validate()
     {
         if (Partitions < 1 || Partitions > PartitionsMax || (Partitions & (Partitions - 1)) != 0)
@@ -121,6 +132,10 @@ public sealed record ServerOptions
         {
             throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
         }
+        if (CapacityOrdersPerSecond < 0 || CapacityBurst <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"capacity is orders per second, 0 (no cap) or more, not {CapacityOrdersPerSecond}; its burst must be positive");
+        }
         if (CategoryReviewBelow is < 0 or > 1)
         {
             throw new ArgumentException($"the category review threshold is a probability 0..1, not {CategoryReviewBelow}");
@@ -134,6 +149,10 @@ public sealed record ServerOptions
             if (JournalFactory is null)
             {
                 throw new ArgumentException("cluster mode needs journals every silo can reach (e.g. --journal-postgres): a partition must recover on any silo");
+            }
+            if (ControlLogFactory is null)
+            {
+                throw new ArgumentException("cluster mode needs a control log every silo shares (e.g. --journal-postgres): sellers and keys created through one silo must be known to all");
             }
             if (string.IsNullOrWhiteSpace(cluster.Redis) || cluster.SiloPort is < 0 or > 65_535 || cluster.GatewayPort is < 0 or > 65_535
                 || cluster.ProbeTimeout <= TimeSpan.Zero || cluster.TableRefresh <= TimeSpan.Zero || cluster.MissedProbesLimit < 1 || cluster.VotesForDeath < 1)

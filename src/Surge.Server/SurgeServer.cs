@@ -26,6 +26,10 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public FlowService Flow { get; private set; } = null!;
     public CategoryService Categories { get; } = new(options);
     public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>This node's cap on orders per second; null = no cap.</summary>
+    public CapacityGate? Capacity { get; } = options.CapacityOrdersPerSecond > 0
+        ? new CapacityGate(options.CapacityOrdersPerSecond, options.CapacityBurst, options.Clock) : null;
     public Dashboard Dashboard { get; internal set; } = null!;
 
     /// <summary>Cancelled when the server begins to stop (background loops of the shell end on it).</summary>
@@ -46,8 +50,73 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     {
         Gateway = gateway;
         Flow = flow;
-        Orders = new OrderService(gateway, Catalog, Options);
+        Orders = new OrderService(gateway, Catalog, Options) { LeaseBlock = Control.Shared ? Control.LeaseSequenceBlock : null };
+        if (Options.Cluster is not null)
+        {
+            Catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);
+        }
     }
+
+    /// <summary>A warehouse's engine reference, or -1. A miss on a shared control log re-reads it first: the
+    /// warehouse may have been created through another silo a moment ago.</summary>
+    public async ValueTask<int> WarehouseIndexAsync(string id)
+    {
+        var index = Catalog.WarehouseIndex(id);
+        if (index < 0 && Control.Shared)
+        {
+            Control.Refresh();
+            if (Control.WarehouseCount != Catalog.Warehouses.Count)
+            {
+                await SyncWarehousesAsync();
+            }
+            index = Catalog.WarehouseIndex(id);
+        }
+        return index;
+    }
+
+    /// <summary>Keeps this silo current with a control log other silos write: every <paramref name="interval"/>
+    /// re-reads it (new sellers, keys, subscriptions) and brings the partitions and the routing view up to its
+    /// warehouses; in a cluster also finishes multi-seller orders that a silo's death left half done.</summary>
+    internal async Task FollowControlAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, Options.Clock);
+        var sinceReconcile = TimeSpan.Zero;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    Control.Refresh();
+                    if (Control.WarehouseCount != Catalog.Warehouses.Count)
+                    {
+                        await SyncWarehousesAsync();
+                    }
+                    if ((sinceReconcile += interval) >= ReconcileInterval)
+                    {
+                        sinceReconcile = TimeSpan.Zero;
+                        await Orders.ReconcileAsync(olderThan: ReconcileGrace);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    FollowFailed?.Invoke(e); // the database or a partition is away; the next tick tries again
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>How often a silo of a cluster looks for multi-seller orders left half done by another silo.</summary>
+    public static readonly TimeSpan ReconcileInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>Age below which a half-done multi-seller order is left alone in a running cluster: the silo that
+    /// places or pays it may still be at work (placement ends within the request deadline).</summary>
+    public TimeSpan ReconcileGrace => Options.RequestDeadline * 4;
+
+    internal Action<Exception>? FollowFailed { get; set; }
 
     /// <summary>Recovery before serving: every partition restores from snapshot + journal (its grain activates),
     /// warehouses missing in a partition are replayed from the control log, the routing catalog is loaded,
@@ -68,7 +137,8 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
             lastSequence = Math.Max(lastSequence, stats[p].LastParentSequence);
         }
         Orders.ResumeSequence(lastSequence);
-        var reconciled = await Orders.ReconcileAsync();
+        // Alone, nothing is in progress before serving; in a cluster other silos may be placing orders right now.
+        var reconciled = await Orders.ReconcileAsync(olderThan: Options.Cluster is null ? TimeSpan.Zero : ReconcileGrace);
         OrdersAtStart = stats.Sum(s => (long)s.Orders);
         Ready = true;
         return new RecoverySummary(stats.Sum(s => s.RecoveredRecords), OrdersAtStart, reconciled, started.Elapsed);
@@ -131,6 +201,10 @@ public sealed class SurgeServer : IAsyncDisposable
     public const string TrackingKeyFile = "tracking.key";
     public const string ManifestFile = "surge.json";
 
+    /// <summary>How often a silo re-reads a shared control log (sellers, keys, warehouses created elsewhere are also
+    /// looked up at once when a request misses them).</summary>
+    public static readonly TimeSpan ControlFollowInterval = TimeSpan.FromSeconds(1);
+
     private readonly WebApplication _app;
     private readonly ControlStore _control;
 
@@ -160,9 +234,10 @@ public sealed class SurgeServer : IAsyncDisposable
         Directory.CreateDirectory(options.DataDirectory);
         CheckManifest(options);
         var (adminKey, generated) = LoadAdminKey(options);
-        var tokens = new TrackingTokens(LoadSecret(Path.Combine(options.DataDirectory, TrackingKeyFile)));
-        var control = ControlStore.Open(options.DataDirectory);
+        var control = options.ControlLogFactory is { } shared ? ControlStore.OpenShared(shared()) : ControlStore.Open(options.DataDirectory);
         control.AddAdminKey(adminKey);
+        var trackingKeyFile = Path.Combine(options.DataDirectory, TrackingKeyFile);
+        var tokens = new TrackingTokens(control.TrackingSecret(File.Exists(trackingKeyFile) ? Convert.FromHexString(File.ReadAllText(trackingKeyFile).Trim()) : null));
         var state = new ServerState(options, control, tokens);
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -237,6 +312,12 @@ public sealed class SurgeServer : IAsyncDisposable
                 state.Flow.Start(gateway);
             }
             _ = state.Dashboard.RunAsync(state.Stopping.Token);
+            if (control.Shared)
+            {
+                var log = app.Services.GetRequiredService<ILogger<ControlStore>>();
+                state.FollowFailed = e => log.LogWarning("following the shared control log: {Error}", e.Message);
+                _ = state.FollowControlAsync(ControlFollowInterval, state.Stopping.Token);
+            }
             state.Categories.Log = app.Services.GetRequiredService<ILogger<CategoryService>>();
             state.Categories.Start(pending => new Api(state).ApplyPendingCategoriesAsync(pending));
             return new SurgeServer(app, state, control, adminKey, generated, recovery);
@@ -289,17 +370,6 @@ public sealed class SurgeServer : IAsyncDisposable
         var key = ControlStore.NewKey("ak_");
         WritePrivate(path, key + "\n");
         return (key, true);
-    }
-
-    private static byte[] LoadSecret(string path)
-    {
-        if (File.Exists(path))
-        {
-            return Convert.FromHexString(File.ReadAllText(path).Trim());
-        }
-        var secret = RandomNumberGenerator.GetBytes(32);
-        WritePrivate(path, Convert.ToHexStringLower(secret) + "\n");
-        return secret;
     }
 
     private static void WritePrivate(string path, string text)

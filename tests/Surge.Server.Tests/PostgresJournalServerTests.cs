@@ -17,6 +17,7 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         _postgres = await LocalPostgres.StartAsync();
         _source = NpgsqlDataSource.Create(_postgres.ConnectionString);
         await PostgresJournal.EnsureSchemaAsync(_source);
+        await PostgresControlLog.EnsureSchemaAsync(_source);
     }
 
     public async ValueTask DisposeAsync()
@@ -64,6 +65,7 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         {
             Cluster = cluster,
             JournalFactory = i => PostgresJournal.Open(_source!, 100 + i, "silo-1"),
+            ControlLogFactory = () => new PostgresControlLog(_source!),
         });
         var (seller, sellerId) = await server.SellerWithStockAsync("kettle", units: 3);
         Assert.Equal(HttpStatusCode.Created, (await server.Admin.PostAsync("/v1/orders", TestServer.Order("c1", (sellerId, "kettle", 2)))).Status);
@@ -75,9 +77,34 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public void ClusterMode_WithoutSharedJournals_IsRefused()
+    public void ClusterMode_WithoutSharedJournalsOrControlLog_IsRefused()
     {
         var options = new ServerOptions { DataDirectory = "unused", Cluster = new ClusterMode("127.0.0.1:6379") };
         Assert.Contains("journals every silo can reach", Assert.Throws<ArgumentException>(options.Validate).Message);
+        options = options with { JournalFactory = i => throw new InvalidOperationException() };
+        Assert.Contains("control log every silo shares", Assert.Throws<ArgumentException>(options.Validate).Message);
+    }
+
+    [Fact]
+    public async Task SharedControlLog_WhatOneNodeCreatesTheOtherKnows_AndConcurrentWritersNeverShareAnId()
+    {
+        using var first = ControlStore.OpenShared(new PostgresControlLog(_source!));
+        using var second = ControlStore.OpenShared(new PostgresControlLog(_source!));
+        var (seller, key) = first.CreateSeller("made on the first node");
+        Assert.Equal(new Principal(Role.Seller, seller.Id), second.Authenticate(key)); // a miss re-reads the log
+        Assert.Equal(seller, second.FindSeller(seller.Id));
+        Assert.True(second.AddWarehouse(new Warehouse("wh-shared", "seoul", "KR"), out var created) && created);
+        Assert.False(first.AddWarehouse(new Warehouse("wh-shared", "busan", "KR"), out _)); // decided with the other node's line in view
+        Assert.Equal(first.TrackingSecret(null), second.TrackingSecret(null)); // tracking tokens verify on every node
+
+        // Both nodes create sellers and lease parent-id blocks at once: every id and every block is distinct.
+        var made = await Task.WhenAll(new[] { first, second }.Select(store => Task.Run(() =>
+            Enumerable.Range(0, 20).Select(i => (store.CreateSeller($"s{i}").Seller.Id, store.LeaseSequenceBlock(0))).ToList())));
+        var all = made.SelectMany(m => m).ToList();
+        Assert.Equal(all.Count, all.Select(m => m.Item1).Distinct().Count());
+        var blocks = all.Select(m => m.Item2).OrderBy(b => b.First).ToList();
+        Assert.All(blocks.Zip(blocks.Skip(1)), pair => Assert.True(pair.First.Last < pair.Second.First));
+        Assert.True(first.LeaseSequenceBlock(floor: 10 * ControlStore.SequenceBlockSize).First > 10 * ControlStore.SequenceBlockSize,
+            "a block starts above the largest sequence the partitions hold");
     }
 }
