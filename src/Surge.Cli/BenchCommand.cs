@@ -16,6 +16,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Http());
         bench.Subcommands.Add(Flow());
         bench.Subcommands.Add(ScenarioCommand.Create());
+        bench.Subcommands.Add(ElasticCommand.Create());
         bench.Subcommands.Add(JournalPostgres());
         return bench;
     }

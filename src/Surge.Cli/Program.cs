@@ -11,6 +11,7 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     ForecastCommand.Create(),
     ClassifyCommand.Create(),
     CarrierSimCommand.Create(),
+    AutoscaleCommand.Create(),
 };
 // Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may
 // take a few seconds under load (a forced exit is still safe: every acknowledged order is already on disk).

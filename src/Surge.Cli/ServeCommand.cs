@@ -37,6 +37,11 @@ internal static class ServeCommand
             Description = "Titles and categories to train that model from (PriceRunner CSV format); default "
                 + $"../shared/data/{ClassifyCommand.TrainPath} when it exists (else SKUs keep the category they are given).",
         };
+        var noCategories = new Option<bool>("--no-categories")
+        {
+            Description = "Suggest no product categories: no model is loaded or trained (SKUs keep the category they are given). "
+                + "For silos that must start fast and light, e.g. many on one machine.",
+        };
         var smtp = new Option<string?>("--smtp") { Description = "SMTP server HOST:PORT for e-mail subscriptions (none: e-mail subscriptions are refused)." };
         var smtpFrom = new Option<string>("--smtp-from") { Description = "Sender address of those e-mails.", DefaultValueFactory = _ => "surge@localhost" };
         var journalPostgres = new Option<string?>("--journal-postgres")
@@ -56,11 +61,16 @@ internal static class ServeCommand
                 + "(0 = no cap). Lets one machine emulate a cluster of small machines.",
             DefaultValueFactory = _ => 0,
         };
+        var clusterAdvertise = new Option<string?>("--cluster-advertise")
+        {
+            Description = "The IP address other silos reach this one at (default: --host; required when --host is 0.0.0.0, e.g. the pod IP).",
+        };
+        var clusterPort = new Option<int>("--cluster-port") { Description = "Silo-to-silo port (0 = a free one).", DefaultValueFactory = _ => 0 };
         var clusterId = new Option<string>("--cluster-id") { Description = "Silos with the same id form one cluster.", DefaultValueFactory = _ => "surge" };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, capacity, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -80,15 +90,17 @@ internal static class ServeCommand
                 options = new ServerOptions
                 {
                     DataDirectory = dataDirectory,
-                    CategoryModelFile = parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
-                    CategoryTrainingFile = TrainingFile(parse.GetValue(categoryTraining)),
+                    CategoryModelFile = parse.GetValue(noCategories) ? null : parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
+                    CategoryTrainingFile = parse.GetValue(noCategories) ? null : TrainingFile(parse.GetValue(categoryTraining)),
                     Port = parse.GetValue(port),
                     Host = parse.GetValue(host)!,
                     Partitions = parse.GetValue(partitions),
                     Fulfillment = rules,
                     Dispatch = rules.Delivery,
                     Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
-                    Cluster = parse.GetValue(clusterRedis) is { } redis ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)! } : null,
+                    Cluster = parse.GetValue(clusterRedis) is { } redis
+                        ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)!, AdvertisedAddress = parse.GetValue(clusterAdvertise), SiloPort = parse.GetValue(clusterPort) }
+                        : null,
                     JournalFactory = postgres is null ? null
                         : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
                     ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),

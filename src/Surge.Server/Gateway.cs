@@ -142,12 +142,33 @@ public sealed class Gateway : IAsyncDisposable
         }
     }
 
+    /// <summary>Times a batch is sent again after Orleans rejected it undelivered (its silo was stopping, the
+    /// activation was moving): a rejected message was not processed, so sending it again cannot apply it twice.</summary>
+    public const int RejectedBatchRetriesMax = 8;
+
+    /// <summary>Wait before the first re-send of a rejected batch; doubled each time (8 re-sends: about 2.5 s in all).</summary>
+    public static readonly TimeSpan RejectedBatchRetryDelay = TimeSpan.FromMilliseconds(10);
+
     private sealed class GrainSink(IPartitionGrain grain) : IBatchSink
     {
         public Task<BatchReply> ExecuteAsync(ReadOnlySpan<byte> batch) => CallAsync(batch.ToArray());
 
-        private async Task<BatchReply> CallAsync(byte[] batch) =>
-            BatchReply.Unpack((await grain.Execute(batch.AsImmutable()).ConfigureAwait(false)).Value);
+        private async Task<BatchReply> CallAsync(byte[] batch)
+        {
+            var delay = RejectedBatchRetryDelay;
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return BatchReply.Unpack((await grain.Execute(batch.AsImmutable()).ConfigureAwait(false)).Value);
+                }
+                catch (Orleans.Runtime.OrleansMessageRejectionException) when (attempt < RejectedBatchRetriesMax)
+                {
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay *= 2;
+                }
+            }
+        }
     }
 }
 

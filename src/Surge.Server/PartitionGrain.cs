@@ -127,9 +127,21 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
         var ticket = _partition.Submit(batch.Value);
         var reply = BatchReply.Capture(Engine).Pack();
         StartSnapshotIfDue();
-        await ticket.Durable;
+        try
+        {
+            await ticket.Durable;
+        }
+        catch (Journal.JournalException) when (host.Options.Cluster is not null)
+        {
+            // Fenced (another activation took the partition over) or the database failed: this activation's state
+            // is no longer the partition's. It leaves, so that the next call recovers a fresh one from the journal.
+            DeactivateOnIdle();
+            throw;
+        }
         return reply.AsImmutable();
     }
+
+
 
     /// <summary>Unpaid holds expire at the start of any batch past their deadline; a partition nobody writes to
     /// gets a Tick so that its holds still return to stock on time.</summary>
@@ -291,6 +303,10 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
         catch (Exception)
         {
             // A snapshot that failed is not needed: the journal holds every record.
+        }
+        if (host.Options.Cluster is not null)
+        {
+            await host.CloseAsync((int)this.GetPrimaryKeyLong(), _partition); // a later activation here opens the journal afresh
         }
     }
 }

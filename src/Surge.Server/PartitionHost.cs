@@ -40,6 +40,16 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
         });
     }
 
+    /// <summary>Forgets a partition whose activation left this silo (in a cluster it may come back here later, or
+    /// live on elsewhere) and closes its journal; a no-op if the partition was already opened again.</summary>
+    public async Task CloseAsync(int index, DurablePartition partition)
+    {
+        if (_open.TryRemove(new KeyValuePair<int, DurablePartition>(index, partition)))
+        {
+            await partition.Journal.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var partition in _open.Values)

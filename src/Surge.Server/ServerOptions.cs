@@ -154,6 +154,11 @@ public sealed record ServerOptions
             {
                 throw new ArgumentException("cluster mode needs a control log every silo shares (e.g. --journal-postgres): sellers and keys created through one silo must be known to all");
             }
+            var advertised = cluster.AdvertisedAddress ?? Host;
+            if (!System.Net.IPAddress.TryParse(advertised, out var address) || address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any))
+            {
+                throw new ArgumentException($"cluster mode: other silos cannot reach '{advertised}'; give the address to advertise (--cluster-advertise, e.g. the pod IP)");
+            }
             if (string.IsNullOrWhiteSpace(cluster.Redis) || cluster.SiloPort is < 0 or > 65_535 || cluster.GatewayPort is < 0 or > 65_535
                 || cluster.ProbeTimeout <= TimeSpan.Zero || cluster.TableRefresh <= TimeSpan.Zero || cluster.MissedProbesLimit < 1 || cluster.VotesForDeath < 1)
             {
@@ -179,6 +184,10 @@ public sealed record ClusterMode(string Redis)
 
     /// <summary>Client gateway port (0 = a free one).</summary>
     public int GatewayPort { get; init; }
+
+    /// <summary>The address other silos reach this one at (null = the HTTP host address). Needed when the host is
+    /// 0.0.0.0, e.g. the pod IP in Kubernetes (`serve --cluster-advertise`).</summary>
+    public string? AdvertisedAddress { get; init; }
 
     /// <summary>How long a probe of another silo may take before it counts as missed.</summary>
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMilliseconds(500);

@@ -118,6 +118,40 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
 
     internal Action<Exception>? FollowFailed { get; set; }
 
+    private int _requestsInFlight;
+    private volatile bool _draining;
+
+    /// <summary>True once the server began to stop: new API requests are refused with 503 `draining`.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>Counts an API request in, unless the server is draining.</summary>
+    internal bool TryEnter()
+    {
+        Interlocked.Increment(ref _requestsInFlight);
+        if (_draining)
+        {
+            Interlocked.Decrement(ref _requestsInFlight);
+            return false;
+        }
+        return true;
+    }
+
+    internal void Exit() => Interlocked.Decrement(ref _requestsInFlight);
+
+    /// <summary>Stops taking API requests and waits until those in flight are answered (or <paramref name="bound"/> passes).</summary>
+    internal async Task DrainRequestsAsync(TimeSpan bound)
+    {
+        _draining = true;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref _requestsInFlight) > 0 && started.Elapsed < bound)
+        {
+            await Task.Delay(DrainPollInterval);
+        }
+    }
+
+    /// <summary>How often a draining server looks whether its requests in flight are answered.</summary>
+    private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Recovery before serving: every partition restores from snapshot + journal (its grain activates),
     /// warehouses missing in a partition are replayed from the control log, the routing catalog is loaded,
     /// order ids continue after the largest, and half-done multi-seller orders are finished.</summary>
@@ -262,7 +296,8 @@ public sealed class SurgeServer : IAsyncDisposable
             builder.UseOrleans(silo => silo
                 .UseRedisClustering(cluster.Redis)
                 .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, "surge"))
-                .ConfigureEndpoints(IPAddress.Parse(options.Host), siloPort, gatewayPort, listenOnAnyHostAddress: false)
+                .ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress ?? options.Host), siloPort, gatewayPort,
+                    listenOnAnyHostAddress: IPAddress.Parse(options.Host).Equals(IPAddress.Any))
                 .Configure<Orleans.Configuration.ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = cluster.ProbeTimeout;
@@ -282,12 +317,35 @@ public sealed class SurgeServer : IAsyncDisposable
         app.Use(Problems.Middleware);
         app.Use(async (context, next) =>
         {
-            if (!state.Ready && context.Request.Path.StartsWithSegments("/v1"))
+            if (!context.Request.Path.StartsWithSegments("/v1"))
+            {
+                await next(context);
+                return;
+            }
+            if (!state.Ready)
             {
                 await Problems.WriteAsync(context, 503, "starting", "the partitions are still recovering", TimeSpan.FromSeconds(1));
                 return;
             }
-            await next(context);
+            if (!state.TryEnter())
+            {
+                await Problems.WriteAsync(context, 503, "draining", "this silo is stopping; send the request to another one", TimeSpan.FromSeconds(1));
+                return;
+            }
+            if (context.Request.Path.Value!.EndsWith("/events", StringComparison.Ordinal))
+            {
+                state.Exit(); // a live stream lasts until the server stops; a drain does not wait for it
+                await next(context);
+                return;
+            }
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                state.Exit();
+            }
         });
         app.MapOpenApi("/openapi/{documentName}.json");
         var partitionHost = app.Services.GetRequiredService<PartitionHost>();
@@ -396,14 +454,20 @@ public sealed class SurgeServer : IAsyncDisposable
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
+    /// <summary>Longest a stopping server waits for the API requests in flight to be answered.</summary>
+    public TimeSpan DrainRequestsMax => _app.Services.GetRequiredService<ServerOptions>().RequestDeadline * 2;
+
     /// <summary>Starts the downstream stages when <see cref="ServerOptions.StartFlow"/> was false.</summary>
     public void StartFlow() => State.Flow.Start(State.Gateway);
 
-    /// <summary>Drains the partition queues (answering what was queued), stops Kestrel and the silo, then
+    /// <summary>Drains gracefully: refuses new API requests (503 `draining`, so a load balancer or client goes to
+    /// another silo), waits for those in flight to be answered (at most <see cref="DrainRequestsMax"/>), drains the
+    /// partition queues, stops Kestrel and the silo (in a cluster its partitions re-activate on other silos), then
     /// closes the journals.</summary>
     public async ValueTask DisposeAsync()
     {
         var partitions = _app.Services.GetRequiredService<PartitionHost>();
+        await State.DrainRequestsAsync(DrainRequestsMax);
         await State.Stopping.CancelAsync();
         await State.Flow.StopAsync(); // before the gateway: a stage may be sending status updates through it
         await State.Gateway.DisposeAsync();

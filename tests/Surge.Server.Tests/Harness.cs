@@ -230,7 +230,7 @@ public static class CliProcess
         return directory.FullName;
     }
 
-    private static string FindCli()
+    public static string FindCli()
     {
         var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
         var cli = Path.Combine(RepositoryRoot(), "src", "Surge.Cli", "bin", configuration, "net10.0", "surge.dll");
