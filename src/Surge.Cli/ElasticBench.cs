@@ -335,9 +335,10 @@ internal static class ElasticBench
         /// <summary>Open loop: orders are due at the day's rate whatever the answers; each goes to the next serving silo.</summary>
         private async Task DriveAsync(CancellationToken stop)
         {
-            double due = 0;
+            double due = 0, last = 0;
             long sent = 0, turn = 0;
             var random = new Random(11);
+            const double step = 0.005;
             while (!stop.IsCancellationRequested)
             {
                 var now = _clock.Elapsed.TotalSeconds;
@@ -345,8 +346,8 @@ internal static class ElasticBench
                 {
                     break;
                 }
-                var step = 0.005;
-                due += RateAt(now) * step;
+                due += RateAt(now) * (now - last); // over the time that really passed: a late turn sends more, not fewer
+                last = now;
                 var serving = actuator.Serving;
                 while (sent < (long)due)
                 {

@@ -69,7 +69,12 @@ public sealed class ControlStore : IDisposable
     /// keys costs at most one query per interval).</summary>
     public static readonly TimeSpan MissRefreshInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>Guards the in-memory view (every lookup takes it, briefly).</summary>
     private readonly Lock _gate = new();
+
+    /// <summary>Orders reads and writes of the log (taken before <see cref="_gate"/>), so lines are applied in log order.</summary>
+    private readonly Lock _logGate = new();
+
     private readonly IControlLog _log;
     private readonly bool _shared;
     private readonly Dictionary<long, Seller> _sellers = [];
@@ -118,9 +123,14 @@ public sealed class ControlStore : IDisposable
         {
             return;
         }
-        lock (_gate)
+        // The read goes to the database outside _gate: requests authenticating meanwhile are not held up by it.
+        lock (_logGate)
         {
-            ApplyLines(_log.ReadNew());
+            var lines = _log.ReadNew();
+            lock (_gate)
+            {
+                ApplyLines(lines);
+            }
         }
     }
 
@@ -185,7 +195,7 @@ public sealed class ControlStore : IDisposable
     public (Seller Seller, string ApiKey) CreateSeller(string name)
     {
         var key = NewKey("sk_");
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             var record = Write(() => new ControlRecord { Kind = "seller", SellerId = _lastSellerId + 1, Name = name, KeySha256 = Hash(key) })!;
             return (_sellers[record.SellerId], key);
@@ -195,7 +205,7 @@ public sealed class ControlStore : IDisposable
     public string CreateStorefrontKey(string name)
     {
         var key = NewKey("sf_");
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             Write(() => new ControlRecord { Kind = "storefront", Name = name, KeySha256 = Hash(key) });
         }
@@ -206,7 +216,7 @@ public sealed class ControlStore : IDisposable
     /// Its engine index in every partition is its position in this list.</summary>
     public bool AddWarehouse(Warehouse warehouse, out bool created)
     {
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             Warehouse? existing = null;
             Write(() =>
@@ -226,7 +236,7 @@ public sealed class ControlStore : IDisposable
     public Subscription CreateSubscription(Principal owner, string? url, string? email, string language, IReadOnlyList<string> eventTypes)
     {
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             var record = Write(() => new ControlRecord
             {
@@ -240,7 +250,7 @@ public sealed class ControlStore : IDisposable
     /// <summary>Deletes a subscription its owner (or an admin) sees; false when there is none.</summary>
     public bool DeleteSubscription(long id, Principal caller)
     {
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             return Write(() => _subscriptions.TryGetValue(id, out var subscription) && Owns(caller, subscription)
                 ? new ControlRecord { Kind = "webhook_deleted", WebhookId = id }
@@ -255,7 +265,7 @@ public sealed class ControlStore : IDisposable
     /// <paramref name="floor"/> (the largest sequence any partition holds). Returns the first and last sequence.</summary>
     public (long First, long Last) LeaseSequenceBlock(long floor)
     {
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             var record = Write(() => new ControlRecord { Kind = "sequence_block", Block = Math.Max(_lastBlock + 1, floor / SequenceBlockSize + 1) })!;
             return (record.Block * SequenceBlockSize, (record.Block + 1) * SequenceBlockSize - 1);
@@ -266,7 +276,7 @@ public sealed class ControlStore : IDisposable
     /// <paramref name="existing"/> (a node's key from before it was kept here) or a new one, written to the log.</summary>
     public byte[] TrackingSecret(byte[]? existing)
     {
-        lock (_gate)
+        lock (_logGate) lock (_gate)
         {
             if (_trackingSecret is null)
             {
@@ -279,7 +289,7 @@ public sealed class ControlStore : IDisposable
     }
 
     /// <summary>Under the log's exclusive section: applies what others appended, then appends what
-    /// <paramref name="decide"/> returns (null: nothing) and applies it. Call with <see cref="_gate"/> held.</summary>
+    /// <paramref name="decide"/> returns (null: nothing) and applies it. Call with <see cref="_logGate"/> and <see cref="_gate"/> held.</summary>
     private ControlRecord? Write(Func<ControlRecord?> decide)
     {
         ControlRecord? written = null;

@@ -50,6 +50,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
 {
     private SequenceBlock _block = new(0, SequenceBlock.Unbounded);
     private readonly Lock _leaseGate = new();
+    private long _floor;
 
     /// <summary>In a cluster: leases the next block of parent sequences above the given floor, cluster-wide
     /// (<see cref="ControlStore.LeaseSequenceBlock"/>); null: this process is the only one placing orders.</summary>
@@ -61,8 +62,6 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         _floor = Math.Max(_floor, lastSequence);
         _block = LeaseBlock is { } lease ? SequenceBlock.From(lease(_floor)) : new SequenceBlock(Math.Max(_block.Next, lastSequence), SequenceBlock.Unbounded);
     }
-
-    private long _floor;
 
     /// <summary>The next parent sequence: unique in this process, and in a cluster unique across silos (each takes
     /// its own block).</summary>
@@ -103,7 +102,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var codes = new Dictionary<(long, int), string>();
         foreach (var line in request.Lines)
         {
-            var found = catalog.TryFindSku(line.SellerId, line.Sku, out var sku) ? sku : await catalog.FindSkuAsync(line.SellerId, line.Sku);
+            var found = await catalog.FindSkuAsync(line.SellerId, line.Sku);
             if (found < 0)
             {
                 return OrderResult.Problem(409, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(line.SellerId)} has no SKU '{line.Sku}'");
@@ -209,7 +208,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             var known = true;
             for (var l = 0; l < lines.Length && known; l++)
             {
-                var sku = catalog.TryFindSku(seller, request.Lines[l].Sku, out var cached) ? cached : await catalog.FindSkuAsync(seller, request.Lines[l].Sku);
+                var sku = await catalog.FindSkuAsync(seller, request.Lines[l].Sku);
                 known = sku >= 0;
                 lines[l] = new OrderLine(sku, request.Lines[l].Quantity);
             }
@@ -338,11 +337,11 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         {
             return Unavailable(failure);
         }
+        // A refusal because someone else confirmed that seller order meanwhile (a retry, another silo reconciling) is
+        // no failure; one because a hold expired before payment is: the parent cannot be paid as a whole, so nothing of it is.
         if (results.Any(r => r is { Outcome.Accepted: false })
             && (await FindChildrenAsync(parent)).Any(c => c.Status is OrderStatus.PendingPayment or OrderStatus.Cancelled))
         {
-            // (A refusal because someone else confirmed it meanwhile — a retry, or another silo reconciling — is no failure.)
-            // A hold expired before payment: the parent cannot be paid as a whole, so nothing of it is.
             await CancelChildrenAsync(children.Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
             return OrderResult.Problem(409, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
         }
