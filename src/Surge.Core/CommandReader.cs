@@ -73,6 +73,26 @@ public static class BatchFormat
         Validate(batch, ref none);
     }
 
+    /// <summary>True when every command of a well-formed batch is a placement or a tick: applying such a batch a
+    /// second time changes nothing (an order id is placed once; a repeat is refused as a duplicate), so a batch whose
+    /// fate is unknown may be sent again.</summary>
+    public static bool IsRepeatSafe(ReadOnlySpan<byte> batch)
+    {
+        var count = ReadCommandCount(batch);
+        var body = batch[CommandWriter.BatchHeaderBytes..];
+        var reader = new CommandReader(body);
+        var none = default(NoLineVisitor);
+        for (var i = 0; i < count; i++)
+        {
+            if ((CommandKind)body[reader.Position] is not (CommandKind.PlaceOrder or CommandKind.Tick))
+            {
+                return false;
+            }
+            SkipCommand(ref reader, i, ref none);
+        }
+        return true;
+    }
+
     /// <summary>Validates like <see cref="Validate(ReadOnlySpan{byte})"/> and shows every new order's id and
     /// every order line's SKU to <paramref name="visitor"/> on the way.</summary>
     public static void Validate<TVisitor>(ReadOnlySpan<byte> batch, ref TVisitor visitor) where TVisitor : struct, ILineVisitor

@@ -142,8 +142,11 @@ public sealed class Gateway : IAsyncDisposable
         }
     }
 
-    /// <summary>Times a batch is sent again after Orleans rejected it undelivered (its silo was stopping, the
-    /// activation was moving): a rejected message was not processed, so sending it again cannot apply it twice.</summary>
+    /// <summary>Times a batch of placements is sent again after Orleans rejected it (its silo was stopping, the
+    /// activation was moving). A rejection does not prove the batch was not applied, so only batches that are safe to
+    /// apply twice are sent again (<see cref="BatchFormat.IsRepeatSafe"/>); a placement the first attempt made is then
+    /// answered "duplicate", which <see cref="OrderService"/> reads as placed — the repeat's own record being durable
+    /// means the first one is too.</summary>
     public const int RejectedBatchRetriesMax = 8;
 
     /// <summary>Wait before the first re-send of a rejected batch; doubled each time (8 re-sends: about 2.5 s in all).</summary>
@@ -162,7 +165,7 @@ public sealed class Gateway : IAsyncDisposable
                 {
                     return BatchReply.Unpack((await grain.Execute(batch.AsImmutable()).ConfigureAwait(false)).Value);
                 }
-                catch (Orleans.Runtime.OrleansMessageRejectionException) when (attempt < RejectedBatchRetriesMax)
+                catch (Orleans.Runtime.OrleansMessageRejectionException) when (attempt < RejectedBatchRetriesMax && BatchFormat.IsRepeatSafe(batch))
                 {
                     await Task.Delay(delay).ConfigureAwait(false);
                     delay *= 2;

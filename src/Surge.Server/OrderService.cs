@@ -147,20 +147,22 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             }
         }
         var (results, failure) = await AwaitAllAsync(placements);
-        var rejected = Array.FindIndex(results, r => r is { } result && !result.Outcome.Accepted);
+        var rejected = Array.FindIndex(results, r => r is { } result && !Placed(result.Outcome));
         if (refused is null && failure is null && rejected < 0)
         {
             var children = new ChildView[sellers.Count];
             for (var i = 0; i < children.Length; i++)
             {
-                children[i] = new ChildView(Ids.Child(parent, i), sellers[i], OrderStatus.PendingPayment, CancelReason.None,
-                    Reserved(results[i]!.Value, sellers[i], codes));
+                var placed = results[i]!.Value.Outcome.Accepted ? Reserved(results[i]!.Value, sellers[i], codes)
+                    : (await gateway.Grain(gateway.PartitionOf(sellers[i])).GetOrders(new[] { Ids.Child(parent, i) }.AsImmutable()))
+                        .SelectMany(c => c.Lines).Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity)).ToArray();
+                children[i] = new ChildView(Ids.Child(parent, i), sellers[i], OrderStatus.PendingPayment, CancelReason.None, placed);
             }
             return new OrderResult(new OrderView(parent, OrderStatus.PendingPayment, now, expires, children), 201);
         }
 
         // Release what was reserved; the order is refused as a whole.
-        var accepted = Enumerable.Range(0, results.Length).Where(i => results[i] is { Outcome.Accepted: true }).ToArray();
+        var accepted = Enumerable.Range(0, results.Length).Where(i => results[i] is { } r && Placed(r.Outcome)).ToArray();
         await CancelChildrenAsync(accepted.Select(i => (Ids.Child(parent, i), sellers[i])), CancelReason.ParentAborted);
         if (refused is not null || failure is AdmissionException)
         {
@@ -257,7 +259,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                 for (var k = 0; k < orders.Count; k++)
                 {
                     var outcome = group.Outcome(k);
-                    answers[orders[k].Index] = outcome.Accepted
+                    answers[orders[k].Index] = Placed(outcome)
                         ? new BatchAnswer(201, Ids.ParentOf(orders[k].Child), null, null)
                         : new BatchAnswer(StatusOf(outcome.Reason), 0, outcome.Reason.ToCode(), Describe(outcome.Reason));
                 }
@@ -291,6 +293,11 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         }
         return placed.ToArray();
     }
+
+    /// <summary>Whether a placement's outcome means the order exists: accepted, or refused as a duplicate — which for
+    /// an id this service just generated can only be the same placement, made by an earlier send of a batch that
+    /// was re-sent after a rejection (<see cref="Gateway.RejectedBatchRetriesMax"/>).</summary>
+    private static bool Placed(CommandOutcome outcome) => outcome.Accepted || outcome.Reason == RejectReason.DuplicateOrder;
 
     /// <summary>The HTTP status of an engine rejection: 422 for an invalid argument, 409 for a conflict with state.</summary>
     public static int StatusOf(RejectReason reason) => reason == RejectReason.InvalidArgument ? 422 : 409;

@@ -43,3 +43,17 @@ public class CodesTests
     private static int[] Values<T>() where T : struct, Enum =>
         Enum.GetValues<T>().Select(v => Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 }
+
+public sealed class RepeatSafeBatchTests
+{
+    [Fact]
+    public void OnlyPlacementsAndTicksAreSafeToSendTwice()
+    {
+        var places = new CommandWriter(256).Begin(1_000).PlaceOrder(7, 7, 1, 1, 9_000, -1, 0, [new OrderLine(0, 1)]).Tick().Written.ToArray();
+        var receives = new CommandWriter(256).Begin(1_000).PlaceOrder(8, 8, 1, 1, 9_000, -1, 0, [new OrderLine(0, 1)]).ReceiveStock(0, 0, 5).Written.ToArray();
+        var pays = new CommandWriter(256).Begin(1_000).ConfirmPayment(7).Written.ToArray();
+        Assert.True(BatchFormat.IsRepeatSafe(places));
+        Assert.False(BatchFormat.IsRepeatSafe(receives)); // a stock receipt applied twice would add stock twice
+        Assert.False(BatchFormat.IsRepeatSafe(pays));
+    }
+}
