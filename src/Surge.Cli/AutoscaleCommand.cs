@@ -57,6 +57,10 @@ internal static class AutoscaleCommand
                     ? new Scaler(KubernetesActuator.FromEnvironment(new KubernetesActuatorOptions { Namespace = parse.GetValue(ns)!, StatefulSet = parse.GetValue(statefulSet)! }),
                         () => SilosFromDnsAsync(parse.GetValue(silosDns) ?? throw new ArgumentException("--actuator kubernetes needs --silos-dns"), parse.GetValue(siloPort)))
                     : LocalScaler(parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(dataRoot)!.FullName, parse.GetValue(capacity));
+                if (scaler.Actuator is KubernetesActuator kubernetes)
+                {
+                    await kubernetes.RefreshAsync(token); // start from the replicas the StatefulSet has, not from none
+                }
                 await scaler.Actuator.ScaleAsync(Math.Max(options.SilosMin, scaler.Actuator.Target), token);
                 await RunAsync(controller, scaler, profile, TimeSpan.FromSeconds(parse.GetValue(interval)), parse.GetValue(duration), token);
                 return 0;
