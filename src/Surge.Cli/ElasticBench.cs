@@ -214,11 +214,7 @@ internal static class ElasticBench
             while (clock.Elapsed < duration)
             {
                 var i = Interlocked.Increment(ref n);
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(silo, "/v1/orders"))
-                {
-                    Content = new StringContent(OrderBody($"warm-{i}", sellers[i % sellers.Length]), Encoding.UTF8, "application/json"),
-                };
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+                using var request = Request(HttpMethod.Post, new Uri(silo, "/v1/orders"), AdminKey, OrderBody($"warm-{i}", sellers[i % sellers.Length]));
                 using var response = await http.SendAsync(request);
                 if ((int)response.StatusCode != 201)
                 {
@@ -227,6 +223,18 @@ internal static class ElasticBench
             }
         }));
         await Task.WhenAll(workers);
+    }
+
+    /// <summary>A request to a silo's API under <paramref name="key"/>, with a JSON body when given.</summary>
+    private static HttpRequestMessage Request(HttpMethod method, Uri uri, string key, string? json = null)
+    {
+        var request = new HttpRequestMessage(method, uri);
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return request;
     }
 
     private static string OrderBody(string buyer, string seller) =>
@@ -245,8 +253,7 @@ internal static class ElasticBench
     {
         async Task<JsonNode?> PostAsync(string path, string key, string body)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(silo, path)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var request = Request(HttpMethod.Post, new Uri(silo, path), key, body);
             using var response = await http.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
             return response.IsSuccessStatusCode ? JsonNode.Parse(text) : throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {text}");
@@ -376,11 +383,7 @@ internal static class ElasticBench
             var second = (int)dueAt;
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(silo, "/v1/orders"))
-                {
-                    Content = new StringContent(OrderBody(buyer, sellers[seller]), Encoding.UTF8, "application/json"),
-                };
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+                using var request = Request(HttpMethod.Post, new Uri(silo, "/v1/orders"), AdminKey, OrderBody(buyer, sellers[seller]));
                 using var response = await http.SendAsync(request);
                 if ((int)response.StatusCode == 201)
                 {
@@ -456,8 +459,7 @@ internal static class ElasticBench
             var held = new long[sellers.Length];
             for (var s = 0; s < sellers.Length; s++)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(silo, $"/v1/skus/item/stock?seller_id={sellers[s]}"));
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+                using var request = Request(HttpMethod.Get, new Uri(silo, $"/v1/skus/item/stock?seller_id={sellers[s]}"), AdminKey);
                 using var response = await http.SendAsync(request);
                 var stock = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
                 held[s] = stock["reserved"]!.GetValue<long>() + stock["sold"]!.GetValue<long>();
