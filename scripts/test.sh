@@ -79,6 +79,16 @@ else
   echo "openapi lint: FAILED"; failed=$((failed + 1))
 fi
 
+# The failed tests again, last, with their messages: the test hosts' output above can run to many screens.
+failures="$(awk '
+  /^[[:space:]]*failed [^ ]+ \([0-9]/ { n = 14 }
+  /^[[:space:]]*(Standard output|Standard error)/ || /failed with [0-9]+ error/ { n = 0 }
+  n > 0 { print; n-- }' "$log")"
+if [[ -n "$failures" ]]; then
+  echo "--- failed tests ---"
+  echo "$failures"
+fi
+
 summary="$passed passed, $failed failed"
 if [[ $skipped -gt 0 ]]; then summary="$summary, $skipped skipped"; fi
 echo "$summary"
