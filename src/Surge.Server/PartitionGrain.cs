@@ -106,17 +106,47 @@ public interface IPartitionGrain : IGrainWithIntegerKey
 
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
-internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrain
+[PartitionPlacement]
+internal sealed class PartitionGrain(PartitionHost host, SiloRoster roster) : Grain, IPartitionGrain
 {
     private DurablePartition _partition = null!;
     private Task _snapshot = Task.CompletedTask;
     private IGrainTimer? _expiryTimer;
+    private IGrainTimer? _placementTimer;
+    private long _activatedAt;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _partition = host.Open((int)this.GetPrimaryKeyLong());
         var interval = host.Options.ExpiryCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
+        if (host.Options.Cluster is { } cluster)
+        {
+            _activatedAt = Environment.TickCount64;
+            _placementTimer = this.RegisterGrainTimer(CheckPlacement,
+                new GrainTimerCreationOptions(cluster.PlacementCheck, cluster.PlacementCheck) { Interleave = true });
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Moves this partition to the silo the assignment gives it, once it has stayed here long enough. The
+    /// move: Orleans lets the running calls finish and holds new ones, <see cref="OnDeactivateAsync"/> closes the
+    /// journal, the placement director picks the silo, and the held calls go to the new activation, which recovers
+    /// from the shared journal (its epoch fences this one out).</summary>
+    private Task CheckPlacement()
+    {
+        var cluster = host.Options.Cluster!;
+        if (Environment.TickCount64 - _activatedAt < (long)cluster.PlacementResidenceMin.TotalMilliseconds)
+        {
+            return Task.CompletedTask;
+        }
+        var silos = roster.ActiveSilos();
+        var local = roster.Local;
+        if (silos.Count > 1 && silos.Contains(local)
+            && PartitionAssignment.SiloFor((int)this.GetPrimaryKeyLong(), host.Options.Partitions, silos) != local)
+        {
+            MigrateOnIdle();
+        }
         return Task.CompletedTask;
     }
 
@@ -296,6 +326,7 @@ internal sealed class PartitionGrain(PartitionHost host) : Grain, IPartitionGrai
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _expiryTimer?.Dispose();
+        _placementTimer?.Dispose();
         try
         {
             await _snapshot;

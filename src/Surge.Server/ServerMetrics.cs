@@ -31,6 +31,7 @@ public sealed class ServerMetrics
     private readonly Gauge _carrierQueued;
     private readonly Gauge _notificationsPending;
     private readonly Gauge _trackingStreams;
+    private readonly Gauge _hosted;
 
     public ServerMetrics()
     {
@@ -54,6 +55,7 @@ public sealed class ServerMetrics
         _carrierQueued = factory.CreateGauge("surge_carrier_queued_shipments", "Shipments waiting to be sent to a carrier.", "carrier");
         _notificationsPending = factory.CreateGauge("surge_notifications_pending", "Subscriber notifications queued and not delivered yet.");
         _trackingStreams = factory.CreateGauge("surge_tracking_streams", "Buyer tracking streams (Server-Sent Events) open now.");
+        _hosted = factory.CreateGauge("surge_partition_hosted", "1 while the partition is active on this silo (its journal open here), else 0.", "partition");
     }
 
     private long _acceptedTotal;
@@ -135,6 +137,15 @@ public sealed class ServerMetrics
                 _partitionQueued.WithLabels(Label(p)).Set(gateway.Queued(p));
             }
             _nodeQueued.Set(gateway.NodeQueued);
+        }
+        var hosted = new bool[partitions.Options.Partitions];
+        foreach (var (index, _) in partitions.Partitions)
+        {
+            hosted[index] = true;
+        }
+        for (var p = 0; p < hosted.Length; p++)
+        {
+            _hosted.WithLabels(Label(p)).Set(hosted[p] ? 1 : 0);
         }
         foreach (var (index, partition) in partitions.Partitions)
         {

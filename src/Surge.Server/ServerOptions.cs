@@ -160,9 +160,10 @@ public sealed record ServerOptions
                 throw new ArgumentException($"cluster mode: other silos cannot reach '{advertised}'; give the address to advertise (--cluster-advertise, e.g. the pod IP)");
             }
             if (string.IsNullOrWhiteSpace(cluster.Redis) || cluster.SiloPort is < 0 or > 65_535 || cluster.GatewayPort is < 0 or > 65_535
-                || cluster.ProbeTimeout <= TimeSpan.Zero || cluster.TableRefresh <= TimeSpan.Zero || cluster.MissedProbesLimit < 1 || cluster.VotesForDeath < 1)
+                || cluster.ProbeTimeout <= TimeSpan.Zero || cluster.TableRefresh <= TimeSpan.Zero || cluster.MissedProbesLimit < 1 || cluster.VotesForDeath < 1
+                || cluster.PlacementCheck <= TimeSpan.Zero || cluster.PlacementResidenceMin < TimeSpan.Zero)
             {
-                throw new ArgumentException("cluster mode: a Redis address, ports 0..65535, positive probe timeout and table refresh, limits of at least 1");
+                throw new ArgumentException("cluster mode: a Redis address, ports 0..65535, positive probe timeout, table refresh and placement check, limits of at least 1");
             }
         }
     }
@@ -200,5 +201,13 @@ public sealed record ClusterMode(string Redis)
 
     /// <summary>How often each silo re-reads the membership table.</summary>
     public TimeSpan TableRefresh { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a partition checks that it lives on the silo <see cref="PartitionAssignment"/> gives it
+    /// (and moves there when not).</summary>
+    public TimeSpan PlacementCheck { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a partition stays where it was activated before it may move again (a silo that has just
+    /// joined, or a membership view still settling, does not make partitions move back and forth).</summary>
+    public TimeSpan PlacementResidenceMin { get; init; } = TimeSpan.FromSeconds(5);
 }
 

@@ -311,6 +311,9 @@ public sealed class SurgeServer : IAsyncDisposable
             var (siloPort, gatewayPort) = (FreePort(), FreePort());
             builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
         }
+        // Partitions spread evenly over the silos (one silo: all of them there).
+        builder.Services.AddSingleton<SiloRoster>();
+        Orleans.Hosting.PlacementStrategyExtensions.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>(builder.Services);
 
         var app = builder.Build();
         flowService.Log = app.Services.GetRequiredService<ILogger<FlowService>>();

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Surge.Flow;
 
 namespace Surge.Server.Tests;
@@ -276,7 +277,7 @@ public sealed class CarrierFlowTests
         public Receiver(int port, string capture)
         {
             var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
-            Microsoft.Extensions.Logging.LoggingBuilderExtensions.ClearProviders(builder.Logging);
+            builder.Logging.ClearProviders();
             Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(builder.WebHost, k => k.Listen(IPAddress.Loopback, port));
             _app = builder.Build();
             Microsoft.AspNetCore.Builder.EndpointRouteBuilderExtensions.MapPost(_app, "/hook/{name}", async (Microsoft.AspNetCore.Http.HttpContext c) =>

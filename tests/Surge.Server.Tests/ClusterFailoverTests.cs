@@ -8,9 +8,9 @@ namespace Surge.Server.Tests;
 
 /// <summary>
 /// Cluster mode with `surge serve` processes as silos (Orleans membership in Redis, journals and control data in
-/// PostgreSQL — both started by the test on loopback). The first silo to start activates every partition, so it is
-/// the one to lose: killed with SIGKILL under load (three silos), or paused with SIGSTOP long enough to be declared
-/// dead and resumed after its partitions moved (a zombie). Sellers, keys, warehouses and SKUs are created through
+/// PostgreSQL — both started by the test on loopback). The partitions spread over the silos as they join (each reads
+/// out which it hosts on /metrics); a silo hosting some is lost: killed with SIGKILL under load (three silos), or
+/// paused with SIGSTOP long enough to be declared dead and resumed after its partitions moved (a zombie). Sellers, keys, warehouses and SKUs are created through
 /// different silos and orders go through every silo's API. Checked each time: every acknowledged order is present,
 /// each seller's reserved units are at least its acknowledged units and at most those plus the orders left in doubt
 /// (no answer, or a 5xx after the command was sent: a commit may land while its answer is lost) — nothing lost,
@@ -26,6 +26,8 @@ public sealed class ClusterFailoverTests
 
     private const int Sellers = 12;
 
+    private const int Partitions = 8;
+
     /// <summary>Units of each seller's SKU; the first seller has few, so that the load sells it out.</summary>
     private static int StockOf(int seller) => seller == 0 ? 15 : 100_000;
 
@@ -35,6 +37,7 @@ public sealed class ClusterFailoverTests
         await using var cluster = await Cluster.StartAsync(3);
         var (host, second, third) = (cluster.Silos[0], cluster.Silos[1], cluster.Silos[2]);
         var shop = await Shop.CreateAsync(cluster);
+        await cluster.SpreadAsync(cluster.Silos);
 
         // Load: 6 workers, orders round-robin through every silo still meant to be up.
         using var stop = new CancellationTokenSource();
@@ -61,6 +64,7 @@ public sealed class ClusterFailoverTests
 
         await shop.AssertEverythingAccountedForAsync(third);
         Assert.True(shop.SoldOut > 0, "the small stock sold out during the run (so 'no oversell' was put to the test)");
+        await cluster.SpreadAsync([second, third]); // the lost silo's partitions now live on the two others
     }
 
     [Fact]
@@ -69,6 +73,7 @@ public sealed class ClusterFailoverTests
         await using var cluster = await Cluster.StartAsync(2);
         var (zombie, survivor) = (cluster.Silos[0], cluster.Silos[1]);
         var shop = await Shop.CreateAsync(cluster);
+        await cluster.SpreadAsync(cluster.Silos);
         for (var s = 0; s < Sellers; s++)
         {
             Assert.True(await shop.TryPlaceAsync(cluster.Silos[s % 2], s, $"before-{s}"));
@@ -116,12 +121,12 @@ public sealed class ClusterFailoverTests
             var cluster = new Cluster(redis, postgres, Directory.CreateTempSubdirectory("surge-cluster-test-").FullName);
             try
             {
-                // One at a time: the first activates every partition at start; the others join and host none.
+                // One at a time: the first activates every partition at start; each that joins takes its share.
                 for (var i = 0; i < silos; i++)
                 {
                     var port = LocalProcess.FreePort();
                     var process = await CliProcess.StartAsync(["serve", "--data", Path.Combine(cluster._directory, $"silo-{i}"),
-                        "--port", port.ToString(CultureInfo.InvariantCulture), "--partitions", "8",
+                        "--port", port.ToString(CultureInfo.InvariantCulture), "--partitions", Partitions.ToString(CultureInfo.InvariantCulture),
                         "--cluster-redis", $"127.0.0.1:{redis.Port}", "--journal-postgres", postgres.ConnectionString],
                         "surge: ready", new Dictionary<string, string> { ["SURGE_ADMIN_KEY"] = AdminKey });
                     cluster.Silos.Add(new Silo(process, new ApiClient(new Uri($"http://127.0.0.1:{port}"), AdminKey)));
@@ -134,6 +139,8 @@ public sealed class ClusterFailoverTests
                 throw;
             }
         }
+
+        public Task SpreadAsync(IReadOnlyList<Silo> silos) => PartitionSpread.WaitAsync(silos.Select(s => s.Api).ToArray(), Partitions);
 
         public void Signal(Silo silo, string signal) => LocalProcess.Run("kill", "-" + signal, silo.Process.Id.ToString(CultureInfo.InvariantCulture));
 

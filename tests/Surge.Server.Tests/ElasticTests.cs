@@ -18,7 +18,7 @@ public sealed class ElasticTests
     private const string AdminKey = "ak_elastic_test_key_0123456789abcdef01";
 
     [Fact]
-    public async Task DrainingTheSiloThatHostsEveryPartition_UnderLoad_FailsNoOrder_AndItsPartitionsServeElsewhere()
+    public async Task DrainingASilo_AndAddingOne_UnderLoad_FailsNoOrder_AndThePartitionsFollow()
     {
         await using var redis = await LocalRedis.StartAsync([]);
         await using var postgres = await LocalPostgres.StartAsync();
@@ -30,7 +30,7 @@ public sealed class ElasticTests
         });
         try
         {
-            // The first silo activates every partition; two more join and host none.
+            // The first silo activates every partition; two more join and take their share.
             await actuator.ScaleAsync(1, TestContext.Current.CancellationToken);
             Assert.True(await actuator.WaitServingAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
             await actuator.ScaleAsync(3, TestContext.Current.CancellationToken);
@@ -48,8 +48,11 @@ public sealed class ElasticTests
                 Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync("/v1/stock/receipts", new { sku = "item", warehouse_id = "wh-1", quantity = 100_000 })).Status);
                 sellers.Add(created.Json!["id"]!.GetValue<string>());
             }
+            await PartitionSpread.WaitAsync([new ApiClient(host.Api, AdminKey), .. others], 8);
+            Assert.NotEmpty(await PartitionSpread.HostedAsync(new ApiClient(host.Api, AdminKey)));
 
-            // Load through the two silos that stay; the one that hosts the partitions drains meanwhile.
+            // Load through the two silos that stay; the first drains meanwhile (its partitions move to the others), then
+            // a new silo joins (partitions move to it).
             var acknowledged = new ConcurrentBag<string>();
             var failures = new ConcurrentBag<string>();
             using var stop = new CancellationTokenSource();
@@ -73,13 +76,22 @@ public sealed class ElasticTests
             await actuator.DrainAsync(host);
             TestContext.Current.SendDiagnosticMessage($"the silo drained and left in {clock.Elapsed.TotalSeconds:F2} s");
             Assert.Equal(0, host.ExitCode);
+            await PartitionSpread.WaitAsync(others, 8);
             var afterDrain = acknowledged.Count;
             await Poll.UntilAsync(() => Task.FromResult(acknowledged.Count >= afterDrain + 100), "orders go on after the drain", 30);
+
+            await actuator.ScaleAsync(3, TestContext.Current.CancellationToken);
+            Assert.True(await actuator.WaitServingAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+            var joined = new ApiClient(actuator.Silos.Single(s => s != host && !others.Any(o => o.BaseAddress == s.Api)).Api, AdminKey);
+            await PartitionSpread.WaitAsync([.. others, joined], 8);
+            var afterJoin = acknowledged.Count;
+            await Poll.UntilAsync(() => Task.FromResult(acknowledged.Count >= afterJoin + 100), "orders go on after the partitions moved to the new silo", 30);
             await stop.CancelAsync();
             await Task.WhenAll(workers);
 
-            Assert.True(failures.IsEmpty, "a graceful drain fails no order; failed: " + string.Join("\n", failures.Take(5))); // a graceful drain fails no order
-            Assert.Equal(2, actuator.Target);
+            // Neither a graceful drain nor partitions moving to a new silo fails an order.
+            Assert.True(failures.IsEmpty, $"{failures.Count} orders failed; the first: " + string.Join("\n", failures.Take(5)));
+            Assert.Equal(3, actuator.Target);
             Assert.Equal(0, actuator.Failures);
             foreach (var id in acknowledged)
             {

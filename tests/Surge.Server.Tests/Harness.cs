@@ -268,3 +268,40 @@ public static class Poll
         }
     }
 }
+
+/// <summary>Where a cluster's partitions live, as each silo reads it out on /metrics (<c>surge_partition_hosted</c>).</summary>
+public static class PartitionSpread
+{
+    /// <summary>How long the partitions may take to reach their silos (each stays 5 s where it was activated before
+    /// it moves; a move is a recovery from PostgreSQL).</summary>
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    /// <summary>The partitions a silo says it hosts.</summary>
+    public static async Task<int[]> HostedAsync(ApiClient silo) => (await silo.GetAsync("/metrics")).Body.Split('\n')
+        .Where(line => line.StartsWith("surge_partition_hosted{", StringComparison.Ordinal) && line.EndsWith(" 1", StringComparison.Ordinal))
+        .Select(line => int.Parse(line.Split('"')[1], System.Globalization.CultureInfo.InvariantCulture))
+        .ToArray();
+
+    /// <summary>Waits until every partition is hosted by exactly one of <paramref name="silos"/> and each of them
+    /// hosts its share (8 partitions: 2 or 3 each on 3 silos, 4 each on 2).</summary>
+    public static async Task WaitAsync(IReadOnlyList<ApiClient> silos, int partitions)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var hosted = new List<int[]>();
+            foreach (var silo in silos)
+            {
+                hosted.Add(await HostedAsync(silo));
+            }
+            var all = hosted.SelectMany(h => h).ToList();
+            if (all.Count == partitions && all.Distinct().Count() == partitions && hosted.All(h => h.Length >= partitions / silos.Count))
+            {
+                return;
+            }
+            Assert.True(clock.Elapsed < Bound, $"the partitions did not spread over {silos.Count} silos within {Bound}; hosted: "
+                + string.Join(" | ", hosted.Select(h => string.Join(",", h))));
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+}
