@@ -62,7 +62,11 @@ public sealed class LocalSilo
     public DateTimeOffset? ReadyAt { get; internal set; }
     public DateTimeOffset? ExitedAt { get; internal set; }
     public bool Draining { get; internal set; }
-    public bool Serving => ReadyAt is not null && !Draining && ExitedAt is null;
+
+    /// <summary>Killed on purpose (<see cref="LocalSiloActuator.KillAsync"/>): its exit is not a failure.</summary>
+    public bool Killed { get; internal set; }
+
+    public bool Serving => ReadyAt is not null && !Draining && !Killed && ExitedAt is null;
 
     /// <summary>The exit code once the process has left (0 after a clean drain).</summary>
     public int? ExitCode => ExitedAt is null ? null : _process.ExitCode;
@@ -123,7 +127,10 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
     /// <summary>API addresses of the silos that serve now: what a load balancer would send requests to.</summary>
     public IReadOnlyList<Uri> Serving => Silos.Where(s => s.Serving).Select(s => s.Api).ToArray();
 
-    public int Target => Silos.Count(s => !s.Draining && s.ExitedAt is null);
+    public int Target => Silos.Count(Meant);
+
+    /// <summary>A silo meant to be up: not draining, not killed, not gone.</summary>
+    private static bool Meant(LocalSilo s) => !s.Draining && !s.Killed && s.ExitedAt is null;
 
     /// <summary>Silos that failed to start or died without being drained.</summary>
     public int Failures { get; private set; }
@@ -148,7 +155,7 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
         }
         for (var i = silos; i < target; i++)
         {
-            var newest = Silos.LastOrDefault(s => !s.Draining && s.ExitedAt is null);
+            var newest = Silos.LastOrDefault(Meant);
             if (newest is null)
             {
                 break;
@@ -161,7 +168,7 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
     /// <summary>Waits until every silo asked for serves (or <paramref name="timeout"/> passes).</summary>
     public async Task<bool> WaitServingAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var starting = Silos.Where(s => !s.Draining && s.ExitedAt is null).Select(s => s.Ready.Task).ToArray();
+        var starting = Silos.Where(Meant).Select(s => s.Ready.Task).ToArray();
         var all = Task.WhenAll(starting);
         return await Task.WhenAny(all, Task.Delay(timeout, _clock, cancellationToken)).ConfigureAwait(false) == all && all.IsCompletedSuccessfully;
     }
@@ -217,7 +224,7 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
         }
         await exited.ConfigureAwait(false);
         silo.ExitedAt ??= _clock.GetUtcNow();
-        if (!silo.Draining)
+        if (!silo.Draining && !silo.Killed)
         {
             Failures++;
             silo.Ready.TrySetException(new InvalidOperationException($"silo {silo.Number} exited (code {silo.Process.ExitCode}):\n{silo.Output}"));
@@ -241,6 +248,16 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
             silo.Process.Kill(entireProcessTree: true);
         }
         await exited.ConfigureAwait(false);
+        silo.ExitedAt ??= _clock.GetUtcNow();
+    }
+
+    /// <summary>Kills one silo with SIGKILL (a machine lost, for failover measurements); completes when the process has
+    /// gone. It leaves <see cref="Serving"/> at once; its exit is not counted a failure.</summary>
+    public async Task KillAsync(LocalSilo silo)
+    {
+        silo.Killed = true;
+        Signal(silo, "KILL");
+        await silo.Process.WaitForExitAsync().ConfigureAwait(false);
         silo.ExitedAt ??= _clock.GetUtcNow();
     }
 

@@ -59,7 +59,17 @@ public sealed class SiloSignals(HttpClient http)
 
     public static double Max(string text, string metric) => Samples(text, metric, null).DefaultIfEmpty(0).Max();
 
-    private static IEnumerable<double> Samples(string text, string metric, Func<string, bool>? where)
+    /// <summary>The partitions a silo hosts now (<c>surge_partition_hosted{partition="N"} 1</c>), in order.</summary>
+    public static int[] HostedPartitions(string text) => LabelledSamples(text, "surge_partition_hosted", null)
+        .Where(s => s.Value == 1 && int.TryParse(Label(s.Labels, "partition"), CultureInfo.InvariantCulture, out _))
+        .Select(s => int.Parse(Label(s.Labels, "partition")!, CultureInfo.InvariantCulture))
+        .Order()
+        .ToArray();
+
+    private static IEnumerable<double> Samples(string text, string metric, Func<string, bool>? where) =>
+        LabelledSamples(text, metric, where).Select(s => s.Value);
+
+    private static IEnumerable<(string Labels, double Value)> LabelledSamples(string text, string metric, Func<string, bool>? where)
     {
         foreach (var raw in text.Split('\n'))
         {
@@ -87,7 +97,7 @@ public sealed class SiloSignals(HttpClient http)
             var value = rest.Trim().Split(' ')[0];
             if ((where is null || where(labels)) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
             {
-                yield return number;
+                yield return (labels, number);
             }
         }
     }

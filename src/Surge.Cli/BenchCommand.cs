@@ -18,6 +18,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(ScenarioCommand.Create());
         bench.Subcommands.Add(ElasticCommand.Create());
         bench.Subcommands.Add(JournalPostgres());
+        bench.Subcommands.Add(Failover());
         return bench;
     }
 
@@ -237,6 +238,51 @@ internal static class BenchCommand
             AnsiConsole.MarkupLineInterpolated($"PostgreSQL journal = {r.PostgresVsLocal:F2}× the local journal ({r.Appenders} appenders × {r.BurstRecords}-record bursts of {r.RecordBytes} B)");
             Output.WriteJson(parse.GetValue(json), r);
             return 0;
+        });
+        return command;
+    }
+
+    private static Command Failover()
+    {
+        var json = Output.JsonOption();
+        var silos = Output.PositiveOption("--silos", "Silos in the cluster (at least 2: one is killed each round)", 3, 16);
+        var rounds = Output.PositiveOption("--rounds", "Silos killed, one per round (a new one joins before the next)", 3, 50);
+        var partitions = Output.PositiveOption("--partitions", "Partitions spread over the silos", 8, 256);
+        var sellers = Output.PositiveOption("--sellers", "Sellers, one prober each (one order in flight, 20 ms apart)", 24, 1_000);
+        var command = new Command("failover", "Time from kill -9 of a silo to every partition serving again on the others, in a cluster of `surge serve` "
+            + "silos on this machine (PostgreSQL and Redis on loopback); every acknowledged order is read back afterwards.") { json, silos, rounds, partitions, sellers };
+        command.SetAction(async parse =>
+        {
+            if (parse.GetValue(silos) < 2)
+            {
+                Console.Error.WriteLine("surge bench failover: --silos must be at least 2 (one is killed, the others take its partitions)");
+                return 2;
+            }
+            var options = new FailoverBenchOptions
+            {
+                Silos = parse.GetValue(silos), Rounds = parse.GetValue(rounds), Partitions = parse.GetValue(partitions), Sellers = parse.GetValue(sellers),
+            };
+            FailoverBenchResult r;
+            try
+            {
+                r = await Output.WithProgressAsync("failover", p => FailoverBench.RunAsync(options, p));
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"surge bench failover: {e.Message}");
+                return 1;
+            }
+            // Narrow headers: the table fits 80 columns.
+            var table = new Table().AddColumns("round", "killed", "partitions", "served again", "delayed", "sent", "acked", "refused", "lost");
+            foreach (var round in r.Rounds)
+            {
+                table.AddRow($"{round.Round}", $"silo {round.Silo}", string.Join(",", round.Partitions), $"{round.ServedAgainS:F2} s", $"{round.SellersDelayed}/{r.Sellers}",
+                    $"{round.Sent:N0}", $"{round.Acknowledged:N0}", $"{round.Refused:N0}", $"{round.Lost:N0}");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"served again after kill -9: median {r.ServedAgainMedianS:F2} s, worst {r.ServedAgainMaxS:F2} s; lost {r.Lost}; failure detection: {r.Detection}");
+            Output.WriteJson(parse.GetValue(json), r);
+            return r.Lost == 0 ? 0 : 1;
         });
         return command;
     }

@@ -79,7 +79,7 @@ public sealed record ElasticBenchResult(double DaySeconds, int SiloCapacity, int
 /// </summary>
 internal static class ElasticBench
 {
-    private const string AdminKey = "ak_elastic_bench_0123456789abcdef0123";
+    internal const string AdminKey = "ak_elastic_bench_0123456789abcdef0123";
 
     /// <summary>The compressed day starts at 22:00, so the midnight spike comes two hours in, after a quiet evening.</summary>
     public const double DayStartsAtHour = 22;
@@ -116,8 +116,8 @@ internal static class ElasticBench
         return new ElasticBenchResult(options.DaySeconds, options.SiloCapacity, options.SilosMax, options.NightOrdersPerS, peak,
             options.PricePerSiloHour, options.SloP99Ms, options.SloRejectShare,
             $"one {Environment.ProcessorCount}-core machine runs every silo, PostgreSQL, Redis and the load driver; each silo is capped at "
-            + $"{options.SiloCapacity} orders/s (serve --capacity) so that it behaves like a small machine; partitions live on the silos "
-            + "that activated them (no rebalancing), so the cap limits each silo's API, not its grains",
+            + $"{options.SiloCapacity} orders/s (serve --capacity) so that it behaves like a small machine; the partitions spread over the "
+            + "silos and move when silos join or leave",
             runs, fixedRun is null || predictive is null ? null : predictive.SiloSeconds / fixedRun.SiloSeconds,
             predictive?.SloBreachMinutes, runs.Sum(r => r.Lost));
     }
@@ -165,7 +165,7 @@ internal static class ElasticBench
         });
         try
         {
-            // The first silo activates every partition; the fixed-peak cluster then gets the rest before the day begins.
+            // The first silo activates every partition; the fixed-peak cluster then gets the rest (and their share of the partitions) before the day begins.
             progress("starting the first silo", 0);
             await actuator.ScaleAsync(1);
             await RequireServingAsync(actuator);
@@ -194,7 +194,7 @@ internal static class ElasticBench
         }
     }
 
-    private static async Task RequireServingAsync(LocalSiloActuator actuator)
+    internal static async Task RequireServingAsync(LocalSiloActuator actuator)
     {
         if (!await actuator.WaitServingAsync(TimeSpan.FromSeconds(120)))
         {
@@ -226,7 +226,7 @@ internal static class ElasticBench
     }
 
     /// <summary>A request to a silo's API under <paramref name="key"/>, with a JSON body when given.</summary>
-    private static HttpRequestMessage Request(HttpMethod method, Uri uri, string key, string? json = null)
+    internal static HttpRequestMessage Request(HttpMethod method, Uri uri, string key, string? json = null)
     {
         var request = new HttpRequestMessage(method, uri);
         if (json is not null)
@@ -237,11 +237,11 @@ internal static class ElasticBench
         return request;
     }
 
-    private static string OrderBody(string buyer, string seller) =>
+    internal static string OrderBody(string buyer, string seller) =>
         $$"""{"buyer_id":"{{buyer}}","ship_to":{"country":"KR","region":"seoul","postal_code":"04524"},"lines":[{"seller_id":"{{seller}}","sku":"item","quantity":1}]}""";
 
     /// <summary>How to start this same program as a silo (`surge` apphost, or `dotnet surge.dll`).</summary>
-    private static (string Executable, string[] Prefix) SelfLaunch()
+    internal static (string Executable, string[] Prefix) SelfLaunch()
     {
         var process = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell which program is running");
         var assembly = typeof(ElasticBench).Assembly.Location;
@@ -249,7 +249,7 @@ internal static class ElasticBench
     }
 
     /// <summary>A warehouse, sellers with one SKU each and stock for the whole day; returns each seller's order body prefix.</summary>
-    private static async Task<string[]> SetUpAsync(HttpClient http, Uri silo, int sellers)
+    internal static async Task<string[]> SetUpAsync(HttpClient http, Uri silo, int sellers)
     {
         async Task<JsonNode?> PostAsync(string path, string key, string body)
         {

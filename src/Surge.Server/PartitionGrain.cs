@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Surge.Core;
 using Surge.Journal;
@@ -107,17 +108,24 @@ public interface IPartitionGrain : IGrainWithIntegerKey
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
 [PartitionPlacement]
-internal sealed class PartitionGrain(PartitionHost host, SiloRoster roster) : Grain, IPartitionGrain
+internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster roster, ILogger<PartitionGrain> log) : Grain, IPartitionGrain
 {
     private DurablePartition _partition = null!;
     private Task _snapshot = Task.CompletedTask;
     private IGrainTimer? _expiryTimer;
     private IGrainTimer? _placementTimer;
     private long _activatedAt;
+    private int _index;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _partition = host.Open((int)this.GetPrimaryKeyLong());
+        _index = (int)this.GetPrimaryKeyLong();
+        _partition = host.Open(_index);
+        if (host.Options.Cluster is not null)
+        {
+            var recovery = _partition.Recovery;
+            LogActivated(log, _index, recovery.ReplayedRecords, (long)(recovery.SnapshotLoad + recovery.Replay).TotalMilliseconds);
+        }
         var interval = host.Options.ExpiryCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         if (host.Options.Cluster is { } cluster)
@@ -337,7 +345,16 @@ internal sealed class PartitionGrain(PartitionHost host, SiloRoster roster) : Gr
         }
         if (host.Options.Cluster is not null)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             await host.CloseAsync((int)this.GetPrimaryKeyLong(), _partition); // a later activation here opens the journal afresh
+            var (code, ms) = (reason.ReasonCode, clock.ElapsedMilliseconds);
+            LogLeft(log, _index, code, ms);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "partition {Partition} activated here: recovered {Records} records in {Ms} ms")]
+    private static partial void LogActivated(ILogger logger, int partition, long records, long ms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "partition {Partition} left this silo ({Reason}); its journal closed in {Ms} ms")]
+    private static partial void LogLeft(ILogger logger, int partition, DeactivationReasonCode reason, long ms);
 }

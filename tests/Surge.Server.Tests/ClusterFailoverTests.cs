@@ -16,6 +16,7 @@ namespace Surge.Server.Tests;
 /// (no answer, or a 5xx after the command was sent: a commit may land while its answer is lost) — nothing lost,
 /// nothing oversold, nothing held that nobody asked for — and the partitions serve again within a bound.
 /// </summary>
+[Collection(ClusterProcesses.Name)]
 public sealed class ClusterFailoverTests
 {
     private const string AdminKey = "ak_cluster_failover_test_key_0123456789";

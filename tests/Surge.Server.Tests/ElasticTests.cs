@@ -13,6 +13,7 @@ namespace Surge.Server.Tests;
 
 /// <summary>The actuators of elastic capacity: local silo processes (start, graceful drain) and the Kubernetes
 /// StatefulSet scale; the signals read from silos' /metrics; the order history the forecast learns from.</summary>
+[Collection(ClusterProcesses.Name)]
 public sealed class ElasticTests
 {
     private const string AdminKey = "ak_elastic_test_key_0123456789abcdef01";
@@ -162,6 +163,10 @@ public sealed class ElasticTests
 
         Assert.Equal((1 + 2) / 2.0, read.OrdersPerS, 3); // accepted and refused for want of room, over 2 s; sold out is not load the cluster could take
         Assert.Equal(2 / 3.0, read.RejectShare, 3);
+
+        // A server alone hosts every partition it has.
+        var metrics = await http.GetStringAsync(new Uri(server.Server.BaseAddress, "/metrics"), TestContext.Current.CancellationToken);
+        Assert.Equal(Enumerable.Range(0, server.Server.State.Options.Partitions), SiloSignals.HostedPartitions(metrics));
     }
 
     [Fact]

@@ -277,10 +277,8 @@ public static class PartitionSpread
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     /// <summary>The partitions a silo says it hosts.</summary>
-    public static async Task<int[]> HostedAsync(ApiClient silo) => (await silo.GetAsync("/metrics")).Body.Split('\n')
-        .Where(line => line.StartsWith("surge_partition_hosted{", StringComparison.Ordinal) && line.EndsWith(" 1", StringComparison.Ordinal))
-        .Select(line => int.Parse(line.Split('"')[1], System.Globalization.CultureInfo.InvariantCulture))
-        .ToArray();
+    public static async Task<int[]> HostedAsync(ApiClient silo) =>
+        Surge.Autoscale.Actuators.SiloSignals.HostedPartitions((await silo.GetAsync("/metrics")).Body);
 
     /// <summary>Waits until every partition is hosted by exactly one of <paramref name="silos"/> and each of them
     /// hosts its share (8 partitions: 2 or 3 each on 3 silos, 4 each on 2).</summary>
@@ -304,4 +302,12 @@ public static class PartitionSpread
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
+}
+
+/// <summary>Tests that run a cluster of `surge serve` processes (with PostgreSQL and Redis) take turns: two such
+/// clusters at once on a 2-core machine measure the machine, not failover or moving partitions.</summary>
+[CollectionDefinition(Name)]
+public sealed class ClusterProcesses
+{
+    public const string Name = "cluster processes";
 }
