@@ -151,7 +151,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         var silos = roster.ActiveSilos();
         var local = roster.Local;
         if (silos.Count > 1 && silos.Contains(local)
-            && PartitionAssignment.SiloFor((int)this.GetPrimaryKeyLong(), host.Options.Partitions, silos) != local)
+            && PartitionAssignment.SiloFor(_index, host.Options.Partitions, silos) != local)
         {
             MigrateOnIdle();
         }
@@ -346,7 +346,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         if (host.Options.Cluster is not null)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            await host.CloseAsync((int)this.GetPrimaryKeyLong(), _partition); // a later activation here opens the journal afresh
+            await host.CloseAsync(_index, _partition); // a later activation here opens the journal afresh
             var (code, ms) = (reason.ReasonCode, clock.ElapsedMilliseconds);
             LogLeft(log, _index, code, ms);
         }

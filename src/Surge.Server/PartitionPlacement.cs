@@ -6,8 +6,9 @@ namespace Surge.Server;
 /// <summary>
 /// Where each partition grain lives: spread evenly over the active silos, each partition on the silo that ranks
 /// highest for it among those with room (rendezvous hashing with loads bounded to ⌊partitions / silos⌋ or one more). Every silo
-/// computes the same answer from the same silo list, a silo joining takes about its share from the others, and a
-/// silo leaving hands out only its own partitions. Pure: tested without a cluster.
+/// computes the same answer from the same silo list, and a silo joining or leaving moves little more than its own
+/// share (a fifth silo joining four moves about 8 of 32 partitions; 6.4 is the least possible). Pure: tested
+/// without a cluster.
 /// </summary>
 public static class PartitionAssignment
 {
