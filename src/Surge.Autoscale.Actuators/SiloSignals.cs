@@ -4,8 +4,9 @@ namespace Surge.Autoscale.Actuators;
 
 /// <summary>
 /// The live signals of a cluster, read from each silo's Prometheus `/metrics`: orders per second and the share refused
-/// for want of capacity (from counter increments between two reads), and the deepest partition queue. Business
-/// refusals (sold out, limits) are not a capacity signal and are left out.
+/// for want of capacity (from counter increments between two reads), the deepest partition queue, and the mean share
+/// of its processors each silo's process kept busy (silos sharing one machine share its processors, so there it
+/// says little). Business refusals (sold out, limits) are not a capacity signal and are left out.
 /// </summary>
 public sealed class SiloSignals(HttpClient http)
 {
@@ -15,7 +16,7 @@ public sealed class SiloSignals(HttpClient http)
         "silo_capacity", "node_saturated", "partition_overloaded", "partition_unavailable", "deadline_exceeded", "draining",
     };
 
-    private readonly Dictionary<Uri, (DateTimeOffset At, double Accepted, double Refused)> _last = [];
+    private readonly Dictionary<Uri, (DateTimeOffset At, double Accepted, double Refused, double CpuSeconds)> _last = [];
 
     /// <summary>Reads every silo (in parallel; a silo that does not answer is left out) and returns the signals
     /// since the previous read of each.</summary>
@@ -25,14 +26,15 @@ public sealed class SiloSignals(HttpClient http)
         {
             try
             {
-                return (silo, Text: await http.GetStringAsync(new Uri(silo, "/metrics"), cancellationToken).ConfigureAwait(false));
+                return (silo, Text: await http.GetStringAsync(new Uri(silo, "metrics"), cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 return (silo, Text: (string?)null);
             }
         })).ConfigureAwait(false);
-        double ordersPerS = 0, refusedPerS = 0, queue = 0;
+        double ordersPerS = 0, refusedPerS = 0, queue = 0, cpuShares = 0;
+        var cpuSilos = 0;
         foreach (var (silo, text) in reads)
         {
             if (text is null)
@@ -42,16 +44,22 @@ public sealed class SiloSignals(HttpClient http)
             var accepted = Sum(text, "surge_orders_accepted_total");
             var refused = Sum(text, "surge_orders_rejected_total", labels => CapacityRefusals.Contains(Label(labels, "reason") ?? ""));
             queue = Math.Max(queue, Max(text, "surge_partition_queued_commands"));
+            var cpuSeconds = Sum(text, "surge_process_cpu_seconds_total");
             if (_last.TryGetValue(silo, out var last) && now > last.At && accepted >= last.Accepted)
             {
                 var seconds = (now - last.At).TotalSeconds;
                 var refusedDelta = refused - last.Refused;
                 ordersPerS += (accepted - last.Accepted + refusedDelta) / seconds;
                 refusedPerS += refusedDelta / seconds;
+                if (cpuSeconds >= last.CpuSeconds)
+                {
+                    cpuShares += Math.Min(1, (cpuSeconds - last.CpuSeconds) / seconds / Math.Max(1, Max(text, "surge_process_cpus")));
+                    cpuSilos++;
+                }
             }
-            _last[silo] = (now, accepted, refused);
+            _last[silo] = (now, accepted, refused, cpuSeconds);
         }
-        return new ClusterSignals(now, target, ordersPerS, ordersPerS <= 0 ? 0 : refusedPerS / ordersPerS, queue, 0);
+        return new ClusterSignals(now, target, ordersPerS, ordersPerS <= 0 ? 0 : refusedPerS / ordersPerS, queue, cpuSilos == 0 ? 0 : cpuShares / cpuSilos);
     }
 
     /// <summary>The sum of a metric's samples (optionally those whose labels pass <paramref name="where"/>).</summary>

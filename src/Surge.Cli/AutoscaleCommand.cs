@@ -25,6 +25,19 @@ internal static class AutoscaleCommand
         var perSilo = Output.PositiveOption("--silo-orders-per-s", "Orders per second one silo takes (its cap, or what it measured)", 5_000);
         var lead = Output.PositiveOption("--lead-seconds", "How far ahead to read the forecast: the time a new silo needs to serve", 120, 86_400);
         var interval = Output.PositiveOption("--interval-seconds", "Seconds between two decisions", 5, 3_600);
+        var cpuHigh = new Option<double>("--cpu-high")
+        {
+            Description = "Mean share of their processors the silos may keep busy before one more silo is added (above 1 turns the CPU signal off, "
+                + "e.g. for local silos that share one machine's processors).",
+            DefaultValueFactory = _ => 0.85,
+        };
+        cpuHigh.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not > 0)
+            {
+                r.AddError("--cpu-high must be a share above 0 (e.g. 0.85)");
+            }
+        });
         var duration = new Option<int>("--duration-seconds") { Description = "Stop after this many seconds (0 = until Ctrl+C).", DefaultValueFactory = _ => 0 };
         var history = new Option<FileInfo?>("--history") { Description = "Orders per minute of earlier days, CSV `minute,orders` (ISO time, count); needed by --mode predictive." };
         var redis = new Option<string?>("--cluster-redis") { Description = "local: the cluster's Redis (HOST:PORT)." };
@@ -38,7 +51,7 @@ internal static class AutoscaleCommand
         var command = new Command("autoscale", "Size the cluster from the traffic forecast and live signals: decide every interval, start or drain silos "
             + "(local processes or a Kubernetes StatefulSet). Every silo must share SURGE_ADMIN_KEY (local mode passes it on).")
         {
-            actuator, mode, silosMin, silosMax, perSilo, lead, interval, duration, history, redis, postgres, dataRoot, capacity, ns, statefulSet, silosDns, siloPort,
+            actuator, mode, silosMin, silosMax, perSilo, lead, interval, cpuHigh, duration, history, redis, postgres, dataRoot, capacity, ns, statefulSet, silosDns, siloPort,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -48,7 +61,7 @@ internal static class AutoscaleCommand
                 var options = new AutoscaleOptions
                 {
                     SilosMin = parse.GetValue(silosMin), SilosMax = parse.GetValue(silosMax), SiloOrdersPerSMax = parse.GetValue(perSilo),
-                    LeadTime = TimeSpan.FromSeconds(parse.GetValue(lead)),
+                    LeadTime = TimeSpan.FromSeconds(parse.GetValue(lead)), CpuHigh = parse.GetValue(cpuHigh),
                 };
                 var controller = new AutoscaleController(scaling, options);
                 var profile = parse.GetValue(history) is { } file ? OrderHistory.ReadProfile(file.FullName)

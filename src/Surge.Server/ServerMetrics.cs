@@ -32,6 +32,8 @@ public sealed class ServerMetrics
     private readonly Gauge _notificationsPending;
     private readonly Gauge _trackingStreams;
     private readonly Gauge _hosted;
+    private readonly Counter _cpuSeconds;
+    private readonly Gauge _cpus;
 
     public ServerMetrics()
     {
@@ -56,6 +58,8 @@ public sealed class ServerMetrics
         _notificationsPending = factory.CreateGauge("surge_notifications_pending", "Subscriber notifications queued and not delivered yet.");
         _trackingStreams = factory.CreateGauge("surge_tracking_streams", "Buyer tracking streams (Server-Sent Events) open now.");
         _hosted = factory.CreateGauge("surge_partition_hosted", "1 while the partition is active on this silo (its journal open here), else 0.", "partition");
+        _cpuSeconds = factory.CreateCounter("surge_process_cpu_seconds_total", "CPU time this process has used (user + system).");
+        _cpus = factory.CreateGauge("surge_process_cpus", "Processors this process may run on.");
     }
 
     private long _acceptedTotal;
@@ -138,6 +142,8 @@ public sealed class ServerMetrics
             }
             _nodeQueued.Set(gateway.NodeQueued);
         }
+        _cpuSeconds.IncTo(Environment.CpuUsage.TotalTime.TotalSeconds);
+        _cpus.Set(Environment.ProcessorCount);
         var hosted = new bool[partitions.Options.Partitions];
         foreach (var (index, _) in partitions.Partitions)
         {

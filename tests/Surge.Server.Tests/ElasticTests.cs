@@ -146,6 +146,31 @@ public sealed class ElasticTests
     }
 
     [Fact]
+    public async Task SiloSignals_ReadTheShareOfItsProcessorsEachSiloKeptBusy()
+    {
+        var cpuSeconds = new[] { 10.0, 40.0 };
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var silos = builder.Build();
+        // Two fake silos (/a, /b) of 2 processors each; only the CPU counters move between the reads.
+        silos.MapGet("/{silo}/metrics", (string silo) => Results.Text(
+            $"surge_orders_accepted_total 0\nsurge_process_cpus 2\nsurge_process_cpu_seconds_total {cpuSeconds[silo == "a" ? 0 : 1]}\n", "text/plain"));
+        await silos.StartAsync(TestContext.Current.CancellationToken);
+        var (a, b) = (new Uri(silos.Urls.First() + "/a/"), new Uri(silos.Urls.First() + "/b/"));
+        using var http = new HttpClient();
+        var signals = new SiloSignals(http);
+        var t0 = DateTimeOffset.UtcNow;
+
+        Assert.Equal(0, (await signals.ReadAsync([a, b], 2, t0, TestContext.Current.CancellationToken)).Cpu); // one read: no interval yet
+        cpuSeconds[0] += 3; // 3 CPU-seconds in 2 s on 2 processors: 75 % busy
+        cpuSeconds[1] += 1; // 25 %
+        var read = await signals.ReadAsync([a, b], 2, t0.AddSeconds(2), TestContext.Current.CancellationToken);
+
+        Assert.Equal((0.75 + 0.25) / 2, read.Cpu, 6);
+    }
+
+    [Fact]
     public async Task SiloSignals_CountOrdersAndCapacityRefusals_NotSoldOut()
     {
         await using var server = await TestServer.StartAsync(o => o with { CapacityOrdersPerSecond = 1, CapacityBurst = TimeSpan.FromSeconds(2) });

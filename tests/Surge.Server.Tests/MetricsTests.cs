@@ -25,6 +25,8 @@ public sealed class MetricsTests
         Assert.Contains(lines, l => l.StartsWith("surge_flow_lag_records{stage=\"fulfillment\",partition=\"0\"}", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("surge_journal_group_commits_total{partition=", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains("ord_", StringComparison.Ordinal) || l.Contains("sel_", StringComparison.Ordinal));
+        Assert.True(Surge.Autoscale.Actuators.SiloSignals.Sum(metrics.Body, "surge_process_cpu_seconds_total") > 0, "the process's CPU time is exported");
+        Assert.Contains($"surge_process_cpus {Environment.ProcessorCount}", lines);
 
         var (exit, output) = await PromtoolAsync(metrics.Body);
         Assert.True(exit == 0 && output.Trim().Length == 0, $"promtool check metrics (exit {exit}):\n{output}");
