@@ -14,8 +14,13 @@ public sealed record StageOptions
     /// this much work (same ids).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a caught-up stage waits before looking for new durable records.</summary>
+    /// <summary>How long a caught-up stage waits before looking for new durable records; each further empty look
+    /// doubles the wait, up to <see cref="IdlePollMax"/>.</summary>
     public TimeSpan IdlePoll { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The longest wait of an idle stage between two looks (a quiet partition costs ~10 wake-ups a second,
+    /// not 200; the first record after a quiet spell is planned at most this late).</summary>
+    public TimeSpan IdlePollMax { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Wait before trying again after the partition refused to take the stage's status updates
     /// (overloaded) or the store failed.</summary>
@@ -145,6 +150,7 @@ public sealed class FulfillmentStage : IDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var sinceCheckpoint = Stopwatch.StartNew();
+        var idleWait = _options.IdlePoll;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -155,10 +161,13 @@ public sealed class FulfillmentStage : IDisposable
                     Checkpoint();
                     sinceCheckpoint.Restart();
                 }
-                if (processed == 0)
+                if (processed > 0)
                 {
-                    await Task.Delay(_options.IdlePoll, _time, cancellationToken).ConfigureAwait(false);
+                    idleWait = _options.IdlePoll;
+                    continue;
                 }
+                await Task.Delay(idleWait, _time, cancellationToken).ConfigureAwait(false);
+                idleWait = TimeSpan.FromTicks(Math.Min(idleWait.Ticks * 2, Math.Max(_options.IdlePoll.Ticks, _options.IdlePollMax.Ticks)));
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -418,6 +418,10 @@ public sealed class PostgresJournal : IJournal
 
         public int Read(int maxRecords, RecordVisitor visitor)
         {
+            if (Position >= journal.DurableSequence)
+            {
+                return 0; // caught up: a follower polling an idle partition does not go to the database
+            }
             using var connection = journal._source.OpenConnection();
             var visited = journal.Visit(connection, Position, journal.DurableSequence, maxRecords, (sequence, payload) =>
             {
