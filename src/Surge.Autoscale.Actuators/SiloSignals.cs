@@ -74,6 +74,15 @@ public sealed class SiloSignals(HttpClient http)
         .Order()
         .ToArray();
 
+    /// <summary>Whether the partitions are spread over the silos: each of 0..<paramref name="partitions"/>-1 hosted
+    /// by exactly one of them, and each silo holding at least its share (⌊partitions / silos⌋).</summary>
+    public static bool Spread(IReadOnlyList<int[]> hostedBySilo, int partitions)
+    {
+        var all = hostedBySilo.SelectMany(h => h).ToArray();
+        return all.Length == partitions && all.Distinct().Count() == partitions
+            && hostedBySilo.All(h => h.Length >= partitions / Math.Max(1, hostedBySilo.Count));
+    }
+
     private static IEnumerable<double> Samples(string text, string metric, Func<string, bool>? where) =>
         LabelledSamples(text, metric, where).Select(s => s.Value);
 

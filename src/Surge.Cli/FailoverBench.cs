@@ -108,9 +108,7 @@ internal static class FailoverBench
             {
                 hosted.Add((silo, SiloSignals.HostedPartitions(await http.GetStringAsync(new Uri(silo.Api, "/metrics")))));
             }
-            var all = hosted.SelectMany(h => h.Item2).ToArray();
-            if (all.Length == options.Partitions && all.Distinct().Count() == options.Partitions
-                && hosted.All(h => h.Item2.Length >= options.Partitions / silos.Length))
+            if (SiloSignals.Spread(hosted.Select(h => h.Item2).ToArray(), options.Partitions))
             {
                 return hosted;
             }

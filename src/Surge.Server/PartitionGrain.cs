@@ -121,15 +121,12 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     {
         _index = (int)this.GetPrimaryKeyLong();
         _partition = host.Open(_index);
-        if (host.Options.Cluster is not null)
-        {
-            var recovery = _partition.Recovery;
-            LogActivated(log, _index, recovery.ReplayedRecords, (long)(recovery.SnapshotLoad + recovery.Replay).TotalMilliseconds);
-        }
         var interval = host.Options.ExpiryCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         if (host.Options.Cluster is { } cluster)
         {
+            var recovery = _partition.Recovery;
+            LogActivated(log, _index, recovery.ReplayedRecords, (long)(recovery.SnapshotLoad + recovery.Replay).TotalMilliseconds);
             _activatedAt = Environment.TickCount64;
             _placementTimer = this.RegisterGrainTimer(CheckPlacement,
                 new GrainTimerCreationOptions(cluster.PlacementCheck, cluster.PlacementCheck) { Interleave = true });

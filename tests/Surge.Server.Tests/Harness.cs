@@ -292,8 +292,7 @@ public static class PartitionSpread
             {
                 hosted.Add(await HostedAsync(silo));
             }
-            var all = hosted.SelectMany(h => h).ToList();
-            if (all.Count == partitions && all.Distinct().Count() == partitions && hosted.All(h => h.Length >= partitions / silos.Count))
+            if (Surge.Autoscale.Actuators.SiloSignals.Spread(hosted, partitions))
             {
                 return;
             }
