@@ -5,6 +5,7 @@ using HdrHistogram;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 using Surge.Cli.Load;
+using Surge.Client;
 using Surge.Flow;
 using Surge.Server;
 
@@ -74,7 +75,7 @@ internal static class DemoCommand
                     AnsiConsole.MarkupLineInterpolated(
                         $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.State.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
                 }
-                using var api = new SurgeApi(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
+                using var api = new SurgeClient(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
                 var summary = await RunAsync(api, retail, settings, token);
                 Output.WriteJson(parse.GetValue(json), summary);
                 if (server is not null && parse.GetValue(linger) is > 0 and var seconds)
@@ -185,7 +186,7 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<DemoSummary> RunAsync(SurgeApi admin, string retailPath, Settings settings, CancellationToken cancellation)
+    private static async Task<DemoSummary> RunAsync(SurgeClient admin, string retailPath, Settings settings, CancellationToken cancellation)
     {
         AnsiConsole.MarkupLineInterpolated($"[grey]reading {retailPath} ...[/]");
         var data = RetailData.Read(retailPath);
@@ -196,8 +197,9 @@ internal static class DemoCommand
             .Where(i => i.Lines.Length > 0).ToArray();
         AnsiConsole.MarkupLineInterpolated($"[grey]{data.Rows:N0} rows ({data.Malformed:N0} malformed), {data.Invoices.Count:N0} invoices; {market.Owners.Count:N0} products and {baskets.Length:N0} baskets on sale[/]");
         var flashSeller = market.SellerIds[0];
-        await admin.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = FlashSku, title = "Game console, launch edition", price_minor = 39_900, currency = "GBP", weight_g = 4_500, temperature = "ambient" }, market.SellerKeys[0], cancellation);
-        await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = FlashSku, warehouse_id = "wh-london", quantity = settings.FlashUnits }, market.SellerKeys[0], cancellation);
+        var flashOwner = admin.WithKey(market.SellerKeys[0]);
+        await flashOwner.UpsertSkuAsync(new SkuBody(FlashSku, "Game console, launch edition", 39_900, "GBP", 4_500, "ambient"), cancellationToken: cancellation);
+        await flashOwner.ReceiveStockAsync(FlashSku, "wh-london", settings.FlashUnits, cancellationToken: cancellation);
 
         var tally = new Tally();
         var clock = Stopwatch.StartNew();
@@ -207,28 +209,26 @@ internal static class DemoCommand
         var workers = Math.Clamp(settings.Rate / 500, 2, 16);
         var traffic = Enumerable.Range(0, workers).Select(w => Task.Run(() => NormalTrafficAsync(admin, market, baskets, settings, w, workers, tally, clock, end, stop.Token), CancellationToken.None)).ToList();
         traffic.Add(Task.Run(() => PayAsync(admin, tally, clock, end, stop.Token), CancellationToken.None));
-        traffic.Add(Task.Run(() => FlashSaleAsync(admin, flashSeller, market.SellerKeys[0], settings, tally, clock, flashAt, stop.Token), CancellationToken.None));
-        traffic.Add(Task.Run(() => WatchStockAsync(admin, market.SellerKeys[0], tally, clock, end, stop.Token), CancellationToken.None));
+        traffic.Add(Task.Run(() => FlashSaleAsync(admin, flashSeller, flashOwner, settings, tally, clock, flashAt, stop.Token), CancellationToken.None));
+        traffic.Add(Task.Run(() => WatchStockAsync(flashOwner, tally, clock, end, stop.Token), CancellationToken.None));
 
         await ShowLiveAsync(tally, clock, end, settings, Task.WhenAll(traffic));
         var seconds = clock.Elapsed.TotalSeconds;
 
-        var (_, stock) = await admin.CheckedAsync(HttpMethod.Get, $"/v1/skus/{FlashSku}/stock", key: market.SellerKeys[0], cancellationToken: cancellation);
-        var sold = stock["sold"]!.GetValue<long>();
-        var reserved = stock["reserved"]!.GetValue<long>();
-        var oversold = Math.Max(0, sold + reserved - settings.FlashUnits) + Math.Max(0, tally.FlashAccepted - settings.FlashUnits)
-            + (stock["available"]!.GetValue<long>() < 0 ? 1 : 0);
+        var stock = await flashOwner.GetStockAsync(FlashSku, cancellation);
+        var oversold = Math.Max(0, stock.Sold + stock.Reserved - settings.FlashUnits) + Math.Max(0, tally.FlashAccepted - settings.FlashUnits)
+            + (stock.Available < 0 ? 1 : 0);
         string? tracking = null;
         if (tally.SampleOrder is { } sample)
         {
-            var (_, order) = await admin.CheckedAsync(HttpMethod.Get, $"/v1/orders/{sample}", cancellationToken: cancellation);
-            tracking = new Uri(admin.BaseAddress, $"/v1/track/{order["tracking_token"]!.GetValue<string>()}").ToString();
+            var order = await admin.GetOrderAsync(sample, cancellation);
+            tracking = new Uri(admin.BaseAddress, $"/v1/track/{order.TrackingToken}").ToString();
         }
         var (planned, shipments, lag, catchUp) = await FulfillmentAsync(admin, cancellation);
         var summary = new DemoSummary(admin.BaseAddress.ToString(), seconds, tally.Sent, tally.Accepted,
             tally.Rejected.OrderByDescending(r => r.Value).ToDictionary(r => r.Key, r => r.Value), tally.Payments, tally.Accepted / seconds,
             settings.FlashUnits, settings.FlashBuyers, tally.FlashAccepted, tally.Flash.GetValueOrDefault("insufficient_stock"),
-            tally.Flash.GetValueOrDefault("limit_exceeded"), tally.Flash.GetValueOrDefault("sale_not_started"), stock["available"]!.GetValue<long>(),
+            tally.Flash.GetValueOrDefault("limit_exceeded"), tally.Flash.GetValueOrDefault("sale_not_started"), stock.Available,
             oversold, Tally.Ms(tally.BatchLatency, 50), Tally.Ms(tally.BatchLatency, 99), Tally.Ms(tally.BatchLatency, 99.9),
             Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking, planned, shipments, lag, catchUp);
         Print(summary);
@@ -237,16 +237,16 @@ internal static class DemoCommand
 
     /// <summary>Waits (at most <see cref="FulfillmentCatchUpMax"/>) until the fulfillment stages have caught up with
     /// the traffic; returns what they planned, the records still behind, and how long the wait took.</summary>
-    private static async Task<(long Orders, long Shipments, long Lag, double WaitedS)> FulfillmentAsync(SurgeApi admin, CancellationToken cancellation)
+    private static async Task<(long Orders, long Shipments, long Lag, double WaitedS)> FulfillmentAsync(SurgeClient admin, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var (_, flow) = await admin.CheckedAsync(HttpMethod.Get, "/v1/flow", cancellationToken: cancellation);
-            var lag = flow["stages"]!.AsArray().Sum(s => s!["lag_records"]!.GetValue<long>());
+            var flow = await admin.GetFlowAsync(cancellation);
+            var lag = flow.Stages.Sum(s => s.LagRecords);
             if (lag == 0 || clock.Elapsed >= FulfillmentCatchUpMax)
             {
-                return (flow["orders_planned"]!.GetValue<long>(), flow["shipments_planned"]!.GetValue<long>(), lag, clock.Elapsed.TotalSeconds);
+                return (flow.OrdersPlanned, flow.ShipmentsPlanned, lag, clock.Elapsed.TotalSeconds);
             }
             await Task.Delay(100, cancellation);
         }
@@ -255,7 +255,7 @@ internal static class DemoCommand
     private static readonly TimeSpan FulfillmentCatchUpMax = TimeSpan.FromSeconds(30);
 
     /// <summary>Real baskets, as batches of orders, paced to the configured rate.</summary>
-    private static async Task NormalTrafficAsync(SurgeApi admin, Marketplace market, RetailInvoice[] baskets, Settings settings, int worker, int workers,
+    private static async Task NormalTrafficAsync(SurgeClient admin, Marketplace market, RetailInvoice[] baskets, Settings settings, int worker, int workers,
         Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
     {
         var interval = TimeSpan.FromSeconds(OrdersPerBatch * workers / (double)settings.Rate);
@@ -269,16 +269,17 @@ internal static class DemoCommand
                 await Task.Delay(wait, stop).ConfigureAwait(false); // pacing to the target rate
             }
             next += interval;
-            var batch = SurgeApi.BatchBody(OrdersPerBatch, (json, i) =>
+            var batch = OrderBodies.Batch(OrdersPerBatch, (json, i) =>
             {
                 var basket = baskets[(cursor + i) % baskets.Length];
                 var country = RetailData.CountryCode(basket.Country);
-                SurgeApi.WriteOrder(json, basket.Customer, country, Marketplace.Region(country),
+                OrderBodies.Write(json, basket.Customer, country, Marketplace.Region(country),
                     basket.Lines.Select(l => (market.Owners[l.StockCode].Seller, l.StockCode, Math.Clamp(l.Quantity, 1, 12))));
             });
             cursor += OrdersPerBatch;
             var started = clock.Elapsed.Ticks;
-            var (status, body) = await admin.PostRawAsync("/v1/orders/batch", batch, stop).ConfigureAwait(false);
+            var answer = await admin.PostJsonAsync("/v1/orders/batch", batch, cancellationToken: stop).ConfigureAwait(false);
+            var status = answer.Status;
             tally.Record(tally.BatchLatency, clock.Elapsed.Ticks - started);
             Interlocked.Add(ref tally.Sent, OrdersPerBatch);
             if (status != 200)
@@ -286,26 +287,26 @@ internal static class DemoCommand
                 tally.Rejected.AddOrUpdate($"http_{status}", OrdersPerBatch, (_, n) => n + OrdersPerBatch);
                 continue;
             }
-            foreach (var answer in SurgeApi.ReadBatchAnswer(body))
+            foreach (var order in OrderBodies.ReadBatchAnswer(answer.Body))
             {
-                if (answer.Status == 201)
+                if (order.Status == 201)
                 {
                     Interlocked.Increment(ref tally.Accepted);
-                    tally.SampleOrder ??= answer.Id;
-                    if ((cursor + answer.Id!.Length) % 3 == 0)
+                    tally.SampleOrder ??= order.Id;
+                    if ((cursor + order.Id!.Length) % 3 == 0)
                     {
-                        tally.ToPay.Enqueue(answer.Id);
+                        tally.ToPay.Enqueue(order.Id);
                     }
                 }
                 else
                 {
-                    tally.Rejected.AddOrUpdate(answer.Code ?? $"http_{answer.Status}", 1, (_, n) => n + 1);
+                    tally.Rejected.AddOrUpdate(order.Code ?? $"http_{order.Status}", 1, (_, n) => n + 1);
                 }
             }
         }
     }
 
-    private static async Task PayAsync(SurgeApi admin, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
+    private static async Task PayAsync(SurgeClient admin, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
     {
         while (clock.Elapsed < end && !stop.IsCancellationRequested)
         {
@@ -315,9 +316,9 @@ internal static class DemoCommand
                 continue;
             }
             var started = clock.Elapsed.Ticks;
-            var (status, _) = await admin.SendAsync(HttpMethod.Post, $"/v1/orders/{id}/payment", cancellationToken: stop).ConfigureAwait(false);
+            var paid = await admin.SendAsync(HttpMethod.Post, $"/v1/orders/{id}/payment", cancellationToken: stop).ConfigureAwait(false);
             tally.Record(tally.PaymentLatency, clock.Elapsed.Ticks - started);
-            if (status == 200)
+            if (paid.Status == 200)
             {
                 Interlocked.Increment(ref tally.Payments);
             }
@@ -326,7 +327,7 @@ internal static class DemoCommand
 
     /// <summary>The rush: every buyer wants one console; some try twice. The sale opens a moment after the
     /// first buyers arrive, so a few are told it has not started.</summary>
-    private static async Task FlashSaleAsync(SurgeApi admin, string seller, string sellerKey, Settings settings, Tally tally, Stopwatch clock,
+    private static async Task FlashSaleAsync(SurgeClient admin, string seller, SurgeClient owner, Settings settings, Tally tally, Stopwatch clock,
         TimeSpan at, CancellationToken stop)
     {
         var wait = at - clock.Elapsed;
@@ -335,7 +336,7 @@ internal static class DemoCommand
             await Task.Delay(wait, stop).ConfigureAwait(false); // the sale is scheduled for a third of the way in
         }
         var opens = DateTimeOffset.UtcNow.AddMilliseconds(300);
-        await admin.CheckedAsync(HttpMethod.Post, "/v1/flash-sales", new { sku = FlashSku, starts_at = opens, per_buyer_limit = 1 }, sellerKey, stop);
+        await owner.ConfigureFlashSaleAsync(FlashSku, opens, perBuyerLimit: 1, cancellationToken: stop);
         var next = -FlashBatch;
         await Parallel.ForEachAsync(Enumerable.Range(0, 8), stop, async (_, token) =>
         {
@@ -347,20 +348,20 @@ internal static class DemoCommand
                     return;
                 }
                 var count = Math.Min(FlashBatch, settings.FlashBuyers - first);
-                var body = SurgeApi.BatchBody(count, (json, i) =>
+                var body = OrderBodies.Batch(count, (json, i) =>
                 {
                     var buyer = first + i;
                     var who = buyer % 20 == 19 ? buyer - 1 : buyer; // every twentieth buyer is the previous one trying again
-                    SurgeApi.WriteOrder(json, $"fan-{who}", "GB", "london", [(seller, FlashSku, 1)]);
+                    OrderBodies.Write(json, $"fan-{who}", "GB", "london", [(seller, FlashSku, 1)]);
                 });
-                var (status, answer) = await admin.PostRawAsync("/v1/orders/batch", body, token).ConfigureAwait(false);
+                var answer = await admin.PostJsonAsync("/v1/orders/batch", body, cancellationToken: token).ConfigureAwait(false);
                 Interlocked.Add(ref tally.Sent, count);
-                if (status != 200)
+                if (answer.Status != 200)
                 {
-                    tally.Flash.AddOrUpdate($"http_{status}", count, (_, n) => n + count);
+                    tally.Flash.AddOrUpdate($"http_{answer.Status}", count, (_, n) => n + count);
                     continue;
                 }
-                foreach (var order in SurgeApi.ReadBatchAnswer(answer))
+                foreach (var order in OrderBodies.ReadBatchAnswer(answer.Body))
                 {
                     if (order.Status == 201)
                     {
@@ -376,14 +377,17 @@ internal static class DemoCommand
         }).ConfigureAwait(false);
     }
 
-    private static async Task WatchStockAsync(SurgeApi admin, string sellerKey, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
+    private static async Task WatchStockAsync(SurgeClient owner, Tally tally, Stopwatch clock, TimeSpan end, CancellationToken stop)
     {
         while (clock.Elapsed < end && !stop.IsCancellationRequested)
         {
-            var (status, stock) = await admin.SendAsync(HttpMethod.Get, $"/v1/skus/{FlashSku}/stock", key: sellerKey, cancellationToken: stop).ConfigureAwait(false);
-            if (status == 200)
+            try
             {
-                Interlocked.Exchange(ref tally.FlashLeft, stock!["available"]!.GetValue<long>());
+                Interlocked.Exchange(ref tally.FlashLeft, (await owner.GetStockAsync(FlashSku, stop).ConfigureAwait(false)).Available);
+            }
+            catch (SurgeApiException)
+            {
+                // an overloaded moment: the countdown shows the last value
             }
             await Task.Delay(250, stop).ConfigureAwait(false); // sampling the countdown for the display
         }

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Surge.Cli;
 
 /// <summary>Shared console and JSON output of the verbs.</summary>
-internal static class Output
+public static class Output
 {
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -6,11 +6,9 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     ServeCommand.Create(),
     DemoCommand.Create(),
     ReplayCommand.Create(),
-    BenchCommand.Create(),
     VerifyCommand.Create(),
     ForecastCommand.Create(),
     ClassifyCommand.Create(),
-    CarrierSimCommand.Create(),
     AutoscaleCommand.Create(),
 };
 // Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may

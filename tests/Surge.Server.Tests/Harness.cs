@@ -145,12 +145,7 @@ public static class CliProcess
     public static async Task<Process> StartAsync(IEnumerable<string> args, string readyLine, IReadOnlyDictionary<string, string>? environment = null,
         Action<string>? onLine = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(FindCli());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = Start(args);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[name] = value;
@@ -194,12 +189,7 @@ public static class CliProcess
     /// <summary>Runs `surge ARGS` to its end (at most <paramref name="timeout"/>); returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<string> args, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(FindCli());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = Start(args);
         start.Environment["COLUMNS"] = "200";
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
@@ -230,12 +220,34 @@ public static class CliProcess
         return directory.FullName;
     }
 
-    public static string FindCli()
+    /// <summary>`dotnet PROGRAM.dll ARGS` as the `./surge` script runs it: `bench …` and `carrier-sim …` are programs of
+    /// their own (not in the server's artifact), everything else is the CLI.</summary>
+    private static ProcessStartInfo Start(IEnumerable<string> args)
+    {
+        var list = args.ToList();
+        var (program, rest) = list.FirstOrDefault() switch
+        {
+            "bench" => (FindProgram(Path.Combine("bench", "Surge.Bench"), "surge-bench.dll"), list.Skip(1)),
+            "carrier-sim" => (FindProgram(Path.Combine("tools", "Surge.CarrierSim"), "surge-carrier-sim.dll"), list.Skip(1)),
+            _ => (FindCli(), list),
+        };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(program);
+        foreach (var arg in rest)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return start;
+    }
+
+    public static string FindCli() => FindProgram(Path.Combine("src", "Surge.Cli"), "surge.dll");
+
+    private static string FindProgram(string project, string assembly)
     {
         var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
-        var cli = Path.Combine(RepositoryRoot(), "src", "Surge.Cli", "bin", configuration, "net10.0", "surge.dll");
-        Assert.True(File.Exists(cli), $"{cli} is missing: build the solution first");
-        return cli;
+        var path = Path.Combine(RepositoryRoot(), project, "bin", configuration, "net10.0", assembly);
+        Assert.True(File.Exists(path), $"{path} is missing: build the solution first");
+        return path;
     }
 }
 

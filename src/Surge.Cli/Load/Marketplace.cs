@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Surge.Client;
 using Surge.Core;
 
 namespace Surge.Cli.Load;
@@ -34,18 +35,18 @@ public sealed class Marketplace
         _ => "london",
     };
 
-    public static async Task<Marketplace> CreateAsync(SurgeApi admin, IReadOnlyList<RetailProduct> products, int sellers, Action<string, double> progress)
+    public static async Task<Marketplace> CreateAsync(SurgeClient admin, IReadOnlyList<RetailProduct> products, int sellers, Action<string, double> progress)
     {
         foreach (var (id, region, country) in Warehouses)
         {
-            await admin.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id, region, country });
+            await admin.CreateWarehouseAsync(new WarehouseBody(id, region, country));
         }
         var ids = new string[sellers];
         var keys = new string[sellers];
         for (var s = 0; s < sellers; s++)
         {
-            var (_, created) = await admin.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"Retail seller {s + 1:D2}" });
-            (ids[s], keys[s]) = (created["id"]!.GetValue<string>(), created["api_key"]!.GetValue<string>());
+            var created = await admin.CreateSellerAsync($"Retail seller {s + 1:D2}");
+            (ids[s], keys[s]) = (created.Id, created.ApiKey);
             progress("sellers", (s + 1.0) / sellers);
         }
         var owners = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
@@ -56,20 +57,17 @@ public sealed class Marketplace
         {
             foreach (var chunk in group.Chunk(1000))
             {
-                var skus = chunk.Select(p => new
-                {
-                    sku = p.StockCode,
-                    title = p.Description.Length > 200 ? p.Description[..200] : p.Description,
-                    price_minor = p.PriceMinor,
-                    currency = "GBP",
-                    weight_g = 100 + (int)((uint)StableHash(p.Description) % 2000),
-                    temperature = "ambient",
-                }).ToArray();
-                var (_, answer) = await admin.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
-                var results = answer["results"]!.AsArray();
+                var skus = chunk.Select(p => new SkuBody(
+                    Sku: p.StockCode,
+                    Title: p.Description.Length > 200 ? p.Description[..200] : p.Description,
+                    PriceMinor: p.PriceMinor,
+                    Currency: "GBP",
+                    WeightG: 100 + (int)((uint)StableHash(p.Description) % 2000),
+                    Temperature: "ambient")).ToArray();
+                var results = (await admin.WithKey(keys[group.Key]).UpsertSkusAsync(skus)).Results;
                 for (var i = 0; i < chunk.Length; i++)
                 {
-                    if (results[i]!["status"]!.GetValue<int>() is 200 or 201)
+                    if (results[i].Status is 200 or 201)
                     {
                         owners[chunk[i].StockCode] = (ids[group.Key], group.Key);
                     }
@@ -89,7 +87,7 @@ public sealed class Marketplace
             var (_, index) = owners[p.StockCode];
             var units = (int)Math.Clamp(p.UnitsSold * 3, 100, Limits.StockMovementUnitsMax);
             var warehouse = Warehouses[(uint)StableHash(p.StockCode) % (uint)Warehouses.Length].Id;
-            await admin.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = p.StockCode, warehouse_id = warehouse, quantity = units }, keys[index], token);
+            await admin.WithKey(keys[index]).ReceiveStockAsync(p.StockCode, warehouse, units, cancellationToken: token);
             received[p.StockCode] = units;
             progress("stock", Interlocked.Increment(ref receipts) / (double)stocked.Count);
         });

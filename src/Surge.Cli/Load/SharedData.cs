@@ -1,7 +1,7 @@
 namespace Surge.Cli.Load;
 
 /// <summary>Finds files of the shared data folder (../shared/data next to the repository).</summary>
-internal static class SharedData
+public static class SharedData
 {
     /// <summary>An explicit path if given (it must exist), else <c>../shared/data/</c><paramref name="relative"/>
     /// found by walking up from the program's directory, else relative to the working directory.</summary>

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Surge.Cli.Load;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 public sealed record ScenarioBenchOptions
 {

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Surge.Cli.Load;
 using Surge.Server;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 public sealed record HttpBenchOptions(double Seconds, int Connections, int BatchOrders, int Partitions, int Sellers, double WarmupSeconds = 5);
 
@@ -41,7 +41,7 @@ public sealed record HttpBenchResult(
 /// </summary>
 internal static class HttpBench
 {
-    private const long UnitsPerSku = 100_000_000;
+    private const int UnitsPerSku = 100_000_000;
 
     public static async Task<HttpBenchResult> RunAsync(HttpBenchOptions options, Action<string, double> progress)
     {
@@ -50,22 +50,13 @@ internal static class HttpBench
         try
         {
             await using var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Partitions = options.Partitions });
-            using var api = new SurgeApi(server.BaseAddress, server.AdminKey);
-            await api.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id = "wh-1", region = "seoul", country = "KR" });
-            var sellers = new List<(string Id, string Key)>();
-            for (var s = 0; s < options.Sellers; s++)
-            {
-                var (_, created) = await api.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"bench seller {s}" });
-                var key = created["api_key"]!.GetValue<string>();
-                await api.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = "item", title = "Bench item", price_minor = 1000, currency = "KRW", weight_g = 100, temperature = "ambient" }, key);
-                await api.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = "item", warehouse_id = "wh-1", quantity = UnitsPerSku }, key);
-                sellers.Add((created["id"]!.GetValue<string>(), key));
-            }
+            using var api = new SurgeClient(server.BaseAddress, server.AdminKey);
+            var sellers = await OneSkuSellers.CreateAsync(api, options.Sellers, UnitsPerSku);
             var singleBodies = Enumerable.Range(0, 256).Select(i => RawHttpConnection.Post(server.BaseAddress, "/v1/orders", server.AdminKey,
-                SingleOrder(sellers[i % sellers.Count].Id, i))).ToArray();
+                SingleOrder(sellers[i % sellers.Length].Id, i))).ToArray();
             var batchBodies = Enumerable.Range(0, 32).Select(b => RawHttpConnection.Post(server.BaseAddress, "/v1/orders/batch", server.AdminKey,
-                SurgeApi.BatchBody(options.BatchOrders, (json, i) => SurgeApi.WriteOrder(json, $"buyer-{b}-{i}", "KR", "seoul",
-                    [(sellers[(b * options.BatchOrders + i) % sellers.Count].Id, "item", 1)])))).ToArray();
+                OrderBodies.Batch(options.BatchOrders, (json, i) => OrderBodies.Write(json, $"buyer-{b}-{i}", "KR", "seoul",
+                    [(sellers[(b * options.BatchOrders + i) % sellers.Length].Id, "item", 1)])))).ToArray();
 
             long acknowledged = 0;
             var single = await LoadAsync(server.BaseAddress, options, null, singleBodies, (status, _) =>
@@ -93,8 +84,8 @@ internal static class HttpBench
             long oversold = 0, held = 0;
             foreach (var (_, key) in sellers)
             {
-                var (_, stock) = await api.CheckedAsync(HttpMethod.Get, "/v1/skus/item/stock", key: key);
-                var (onHand, reserved, sold, available) = (Long(stock, "on_hand"), Long(stock, "reserved"), Long(stock, "sold"), Long(stock, "available"));
+                var stock = await api.WithKey(key).GetStockAsync(OneSkuSellers.Sku);
+                var (onHand, reserved, sold, available) = (stock.OnHand, stock.Reserved, stock.Sold, stock.Available);
                 oversold += Math.Max(0, reserved + sold - UnitsPerSku) + (available < 0 ? -available : 0) + Math.Abs(onHand + sold - UnitsPerSku);
                 held += reserved + sold;
             }
@@ -112,9 +103,7 @@ internal static class HttpBench
         }
     }
 
-    private static long Long(JsonNode node, string name) => node[name]!.GetValue<long>();
-
-    private static byte[] SingleOrder(string seller, int i) => SurgeApi.OrderBody($"single-{i}", "KR", "seoul", [(seller, "item", 1)]);
+    private static byte[] SingleOrder(string seller, int i) => OrderBodies.Single($"single-{i}", "KR", "seoul", [(seller, "item", 1)]);
 
     private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> what)
     {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using HdrHistogram;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>An open-loop arrival rate: phases of a duration and a rate; order i is due when the cumulative rate
 /// reaches i.</summary>

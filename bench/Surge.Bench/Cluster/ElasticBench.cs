@@ -7,7 +7,7 @@ using Surge.Autoscale;
 using Surge.Autoscale.Actuators;
 using Surge.Testing;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 /// <summary>What `surge bench elastic` is told; every bound with its unit.</summary>
 public sealed record ElasticBenchOptions
@@ -156,7 +156,7 @@ internal static class ElasticBench
         await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB")]);
         await using var redis = await LocalRedis.StartAsync([]);
         var dataRoot = Directory.CreateTempSubdirectory("surge-elastic-").FullName;
-        var (executable, prefix) = SelfLaunch();
+        var (executable, prefix) = Programs.Surge();
         var actuator = new LocalSiloActuator(new LocalSiloOptions
         {
             Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
@@ -173,7 +173,7 @@ internal static class ElasticBench
             {
                 Timeout = TimeSpan.FromSeconds(30),
             };
-            var sellers = await SetUpAsync(http, actuator.Serving[0], options.Sellers);
+            var sellers = await SetUpAsync(actuator.Serving[0], options.Sellers);
             var initial = mode == ScalingMode.FixedPeak ? options.SilosMax : 1;
             if (initial > 1)
             {
@@ -226,49 +226,25 @@ internal static class ElasticBench
     }
 
     /// <summary>A request to a silo's API under <paramref name="key"/>, with a JSON body when given.</summary>
-    internal static HttpRequestMessage Request(HttpMethod method, Uri uri, string key, string? json = null)
+    internal static HttpRequestMessage Request(HttpMethod method, Uri uri, string key, byte[]? json = null)
     {
         var request = new HttpRequestMessage(method, uri);
         if (json is not null)
         {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+            request.Content = new ByteArrayContent(json);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return request;
     }
 
-    internal static string OrderBody(string buyer, string seller) =>
-        $$"""{"buyer_id":"{{buyer}}","ship_to":{"country":"KR","region":"seoul","postal_code":"04524"},"lines":[{"seller_id":"{{seller}}","sku":"item","quantity":1}]}""";
-
-    /// <summary>How to start this same program as a silo (`surge` apphost, or `dotnet surge.dll`).</summary>
-    internal static (string Executable, string[] Prefix) SelfLaunch()
-    {
-        var process = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell which program is running");
-        var assembly = typeof(ElasticBench).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" ? (process, [assembly]) : (process, []);
-    }
+    internal static byte[] OrderBody(string buyer, string seller) => OrderBodies.Single(buyer, "KR", "seoul", [(seller, OneSkuSellers.Sku, 1)], postalCode: "04524");
 
     /// <summary>A warehouse, sellers with one SKU each and stock for the whole day; returns each seller's order body prefix.</summary>
-    internal static async Task<string[]> SetUpAsync(HttpClient http, Uri silo, int sellers)
+    internal static async Task<string[]> SetUpAsync(Uri silo, int sellers)
     {
-        async Task<JsonNode?> PostAsync(string path, string key, string body)
-        {
-            using var request = Request(HttpMethod.Post, new Uri(silo, path), key, body);
-            using var response = await http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            return response.IsSuccessStatusCode ? JsonNode.Parse(text) : throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {text}");
-        }
-        await PostAsync("/v1/warehouses", AdminKey, """{"id":"wh-1","region":"seoul","country":"KR"}""");
-        var ids = new string[sellers];
-        for (var s = 0; s < sellers; s++)
-        {
-            var created = await PostAsync("/v1/sellers", AdminKey, $$"""{"name":"seller {{s}}"}""");
-            ids[s] = created!["id"]!.GetValue<string>();
-            var key = created["api_key"]!.GetValue<string>();
-            await PostAsync("/v1/skus", key, """{"sku":"item","title":"Item","price_minor":12900,"currency":"KRW","weight_g":350,"temperature":"ambient","hazmat":false}""");
-            await PostAsync("/v1/stock/receipts", key, """{"sku":"item","warehouse_id":"wh-1","quantity":10000000}""");
-        }
-        return ids;
+        using var admin = new SurgeClient(silo, AdminKey);
+        return [.. (await OneSkuSellers.CreateAsync(admin, sellers, units: 10_000_000, weightGrams: 350, name: "seller")).Select(s => s.Id)];
     }
 
     /// <summary>One day against one cluster: the load driver, the controller loop, the per-second record, the audit.</summary>

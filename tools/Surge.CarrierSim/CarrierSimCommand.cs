@@ -10,18 +10,18 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Surge.Flow;
 
-namespace Surge.Cli;
+namespace Surge.CarrierSim;
 
 /// <summary>
-/// `surge carrier-sim`: a fake carrier in its own process. It accepts Surge's signed shipment manifests (checking
+/// `surge-carrier-sim` (`./surge carrier-sim` from a checkout): a fake carrier in its own process. It accepts Surge's signed shipment manifests (checking
 /// the Standard Webhooks signature), answers with tracking numbers (the same number again for a shipment it has
 /// seen), and later drives every shipment through its lifecycle — picked up, out for delivery, delivered — by
 /// calling Surge back with signed CloudEvents, one step after the other per shipment. Latency, a random failure
 /// rate and outage windows make it misbehave on purpose.
 /// </summary>
-internal static class CarrierSimCommand
+public static class CarrierSimCommand
 {
-    public static Command Create()
+    public static RootCommand Create()
     {
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0 picks a free one; the address is printed).", DefaultValueFactory = _ => 7301 };
         var carrier = new Option<string>("--carrier-id") { Description = "The carrier id Surge knows this carrier by (its events go to /v1/carriers/{id}/events).", Required = true };
@@ -37,7 +37,7 @@ internal static class CarrierSimCommand
         var step = new Option<int>("--step-ms") { Description = "Time between lifecycle steps of a shipment, in ms.", DefaultValueFactory = _ => 500 };
         var capture = new Option<FileInfo?>("--capture") { Description = "Append every manifest received (headers and body, JSON lines) to this file." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random failures.", DefaultValueFactory = _ => 1 };
-        var command = new Command("carrier-sim", "Run a fake carrier: accepts signed shipment webhooks, returns tracking numbers, calls back with tracking events.")
+        var command = new RootCommand("Run a fake carrier: accepts signed shipment webhooks, returns tracking numbers, calls back with tracking events.")
         {
             port, carrier, secret, callback, latency, failureRate, outages, step, capture, seed,
         };

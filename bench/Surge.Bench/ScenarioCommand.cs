@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Spectre.Console;
-using Surge.Cli.Scenarios;
+using Surge.Bench.Scenarios;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 /// <summary>`surge bench scenario NAME`: the realistic loads against Surge and its peers, one table per scenario.</summary>
 internal static class ScenarioCommand

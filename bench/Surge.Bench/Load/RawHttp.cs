@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Surge.Cli.Load;
+namespace Surge.Bench.Load;
 
 /// <summary>
 /// The benchmark's load generator: one keep-alive HTTP/1.1 connection that sends prepared requests and reads

@@ -5,7 +5,7 @@ using Surge.Journal;
 using Surge.Journal.Postgres;
 using Surge.Testing;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 public sealed record PostgresJournalBenchResult(
     int Appenders, int BurstRecords, int RecordBytes, double Seconds,

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Surge.Cli.Load;
 using Surge.Server;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>
 /// Surge through its HTTP API: an embedded server on loopback (in the bench's process, so it shares the two
@@ -45,33 +45,34 @@ public sealed class SurgePeer : IOrderSystem
 
     public async Task SetupAsync(Catalog catalog)
     {
-        using var api = new SurgeApi(_server.BaseAddress, _server.AdminKey);
-        await api.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id = "wh-1", region = "seoul", country = "KR" });
+        using var api = new SurgeClient(_server.BaseAddress, _server.AdminKey);
+        await api.CreateWarehouseAsync(new WarehouseBody("wh-1", "seoul", "KR"));
         var ids = new string[catalog.Sellers];
         var keys = new string[catalog.Sellers];
         for (var s = 0; s < catalog.Sellers; s++)
         {
-            var (_, created) = await api.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"scenario seller {s}" });
-            (ids[s], keys[s]) = (created["id"]!.GetValue<string>(), created["api_key"]!.GetValue<string>());
+            var created = await api.CreateSellerAsync($"scenario seller {s}");
+            (ids[s], keys[s]) = (created.Id, created.ApiKey);
         }
         foreach (var group in catalog.Skus.GroupBy(s => s.Seller))
         {
             foreach (var chunk in group.Chunk(1000))
             {
-                var skus = chunk.Select(s => new { sku = s.Sku, title = $"Item {s.Sku}", price_minor = 1000, currency = "KRW", weight_g = 100, temperature = "ambient", category = "general" }).ToArray();
-                var (_, answer) = await api.CheckedAsync(HttpMethod.Post, "/v1/skus/batch", new { skus }, keys[group.Key]);
-                if (answer["results"]!.AsArray().FirstOrDefault(r => r!["status"]!.GetValue<int>() is not (200 or 201)) is { } refused)
+                var skus = chunk.Select(s => new SkuBody(s.Sku, $"Item {s.Sku}", 1000, "KRW", 100, "ambient", Category: "general")).ToArray();
+                var answer = await api.WithKey(keys[group.Key]).UpsertSkusAsync(skus);
+                if (answer.Results.FirstOrDefault(r => r.Status is not (200 or 201)) is { } refused)
                 {
-                    throw new InvalidOperationException($"Surge refused a SKU of the catalog: {refused.ToJsonString()}");
+                    throw new InvalidOperationException($"Surge refused a SKU of the catalog: {refused.Sku} {refused.Problem?.Code} {refused.Problem?.Detail}");
                 }
             }
         }
         await Parallel.ForEachAsync(catalog.Skus, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sku, token) =>
         {
-            await api.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = sku.Sku, warehouse_id = "wh-1", quantity = sku.Units }, keys[sku.Seller], token);
+            var owner = api.WithKey(keys[sku.Seller]);
+            await owner.ReceiveStockAsync(sku.Sku, "wh-1", checked((int)sku.Units), cancellationToken: token);
             if (sku.LimitedToOnePerBuyer)
             {
-                await api.CheckedAsync(HttpMethod.Post, "/v1/flash-sales", new { sku = sku.Sku, starts_at = DateTimeOffset.UtcNow.AddSeconds(-1), per_buyer_limit = 1 }, keys[sku.Seller], token);
+                await owner.ConfigureFlashSaleAsync(sku.Sku, DateTimeOffset.UtcNow.AddSeconds(-1), perBuyerLimit: 1, cancellationToken: token);
             }
         });
         (_sellers, _keys) = (ids, keys);
@@ -81,14 +82,14 @@ public sealed class SurgePeer : IOrderSystem
 
     public async Task<Audit> AuditAsync(Catalog catalog)
     {
-        using var api = new SurgeApi(_server.BaseAddress, _server.AdminKey);
+        using var api = new SurgeClient(_server.BaseAddress, _server.AdminKey);
         var available = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long held = 0;
         await Parallel.ForEachAsync(catalog.Skus, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sku, token) =>
         {
-            var (_, stock) = await api.CheckedAsync(HttpMethod.Get, $"/v1/skus/{Uri.EscapeDataString(sku.Sku)}/stock", key: _keys[sku.Seller], cancellationToken: token);
-            available[sku.Sku] = stock["available"]!.GetValue<long>();
-            Interlocked.Add(ref held, stock["reserved"]!.GetValue<long>() + stock["sold"]!.GetValue<long>());
+            var stock = await api.WithKey(_keys[sku.Seller]).GetStockAsync(sku.Sku, token);
+            available[sku.Sku] = stock.Available;
+            Interlocked.Add(ref held, stock.Reserved + stock.Sold);
         });
         return new Audit(available, LiveOrders: null, HeldUnits: held);
     }
@@ -104,21 +105,21 @@ public sealed class SurgePeer : IOrderSystem
                 {
                     var order = orders[offset + i];
                     var request = RawHttpConnection.Post(peer._server.BaseAddress, "/v1/orders", peer._server.AdminKey,
-                        SurgeApi.OrderBody(order.Buyer, "KR", "seoul", Lines(order)));
+                        OrderBodies.Single(order.Buyer, "KR", "seoul", Lines(order)));
                     var (status, body) = await connection.SendAsync(request);
                     (outcomes[i], references[i]) = status == 201 ? (Outcome.Accepted, ReadString(body.Span, "id"u8)) : (Classify(status, ReadString(body.Span, "code"u8)), null);
                 }
                 return;
             }
             var batch = RawHttpConnection.Post(peer._server.BaseAddress, "/v1/orders/batch", peer._server.AdminKey,
-                SurgeApi.BatchBody(count, (json, i) => SurgeApi.WriteOrder(json, orders[offset + i].Buyer, "KR", "seoul", Lines(orders[offset + i]))));
+                OrderBodies.Batch(count, (json, i) => OrderBodies.Write(json, orders[offset + i].Buyer, "KR", "seoul", Lines(orders[offset + i]))));
             var (batchStatus, answer) = await connection.SendAsync(batch);
             if (batchStatus != 200)
             {
                 Array.Fill(outcomes, Classify(batchStatus, null), 0, count);
                 return;
             }
-            var answers = SurgeApi.ReadBatchAnswer(answer.Span);
+            var answers = OrderBodies.ReadBatchAnswer(answer.Span);
             for (var i = 0; i < count; i++)
             {
                 var a = i < answers.Count ? answers[i] : new OrderAnswer(0, null, null);

@@ -1,6 +1,6 @@
 using Surge.Cli.Load;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>A named load: the catalog every system is loaded with, and how the orders come.</summary>
 public sealed record Scenario(string Name, string Description, Catalog Catalog, LoadPlan Plan)
@@ -42,7 +42,7 @@ public sealed record Scenario(string Name, string Description, Catalog Catalog, 
         var sellerOf = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var p in data.Products.Where(p => IsProduct(p.StockCode)))
         {
-            sellerOf[p.StockCode] = (int)((uint)Load.Marketplace.StableHash(p.StockCode) % (uint)sellers);
+            sellerOf[p.StockCode] = (int)((uint)Surge.Cli.Load.Marketplace.StableHash(p.StockCode) % (uint)sellers);
         }
         var skus = data.Products.Where(p => IsProduct(p.StockCode))
             .Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();

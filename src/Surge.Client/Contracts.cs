@@ -1,9 +1,8 @@
-using System.Text.Json.Serialization;
+namespace Surge.Client;
 
-namespace Surge.Server;
-
-// Request and response shapes of the HTTP API (snake_case on the wire). Orders are read and written by hand
-// (OrderJson, the hot path); these records are for the rest, and for the OpenAPI document.
+// The request and response shapes of the /v1 API (snake_case on the wire). The server reads and writes these same
+// records (orders by hand on its hot path, the rest by source-generated System.Text.Json) and describes them in its
+// OpenAPI document, so client and server cannot drift apart.
 
 public sealed record CreateSellerRequest(string Name);
 
@@ -143,45 +142,3 @@ public sealed record SellerOrderPage(SellerOrderBody[] Orders, string? NextCurso
 public sealed record TrackingEvent(string Key, string Status, DateTimeOffset? At, string Message, string? ShipmentId = null, string? RawCode = null);
 
 public sealed record TrackingResponse(string OrderId, string Status, DateTimeOffset PlacedAt, string Language, TrackingEvent[] Timeline);
-
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    RespectNullableAnnotations = true,
-    RespectRequiredConstructorParameters = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(CreateSellerRequest))]
-[JsonSerializable(typeof(CreateSellerResponse))]
-[JsonSerializable(typeof(CreateKeyRequest))]
-[JsonSerializable(typeof(CreateKeyResponse))]
-[JsonSerializable(typeof(WarehouseBody))]
-[JsonSerializable(typeof(WarehouseList))]
-[JsonSerializable(typeof(SkuBody))]
-[JsonSerializable(typeof(SkuBatchRequest))]
-[JsonSerializable(typeof(SkuResponse))]
-[JsonSerializable(typeof(SkuBatchResponse))]
-[JsonSerializable(typeof(StockReceiptRequest))]
-[JsonSerializable(typeof(StockResponse))]
-[JsonSerializable(typeof(FlashSaleRequest))]
-[JsonSerializable(typeof(FlashSaleResponse))]
-[JsonSerializable(typeof(ProblemBody))]
-[JsonSerializable(typeof(HealthResponse))]
-[JsonSerializable(typeof(PlaceOrderRequest))]
-[JsonSerializable(typeof(PlaceOrdersRequest))]
-[JsonSerializable(typeof(OrderBody))]
-[JsonSerializable(typeof(OrderBatchResponse))]
-[JsonSerializable(typeof(SellerOrderPage))]
-[JsonSerializable(typeof(TrackingResponse))]
-[JsonSerializable(typeof(TrackingEvent))]
-[JsonSerializable(typeof(FlowStatusResponse))]
-[JsonSerializable(typeof(CategoryReviewList))]
-[JsonSerializable(typeof(SellerForecastResponse))]
-[JsonSerializable(typeof(CreateWebhookRequest))]
-[JsonSerializable(typeof(WebhookBody))]
-[JsonSerializable(typeof(WebhookList))]
-[JsonSerializable(typeof(CarrierList))]
-[JsonSerializable(typeof(DeadLetterList))]
-[JsonSerializable(typeof(RedriveRequest))]
-[JsonSerializable(typeof(RedriveResponse))]
-[JsonSerializable(typeof(TrackingEventsResponse))]
-public sealed partial class ApiJson : JsonSerializerContext;

@@ -2,26 +2,15 @@ using System.CommandLine;
 using Spectre.Console;
 using Surge.Benchmarks;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 internal static class BenchCommand
 {
-    public static Command Create()
-    {
-        var bench = new Command("bench", "Measure Surge on this machine (results also in docs/BENCHMARKS.md).");
-        bench.Subcommands.Add(Engine());
-        bench.Subcommands.Add(JournalBench());
-        bench.Subcommands.Add(Recovery());
-        bench.Subcommands.Add(Forecast());
-        bench.Subcommands.Add(Http());
-        bench.Subcommands.Add(Flow());
-        bench.Subcommands.Add(ScenarioCommand.Create());
-        bench.Subcommands.Add(ElasticCommand.Create());
-        bench.Subcommands.Add(JournalPostgres());
-        bench.Subcommands.Add(Failover());
-        return bench;
-    }
-
+    /// <summary>Every harness, as a verb of <c>./surge bench</c>.</summary>
+    public static Command[] Harnesses() =>
+    [
+        Engine(), JournalBench(), Recovery(), Forecast(), Http(), Flow(), ScenarioCommand.Create(), ElasticCommand.Create(), JournalPostgres(), Failover(),
+    ];
 
     private static Command Engine()
     {

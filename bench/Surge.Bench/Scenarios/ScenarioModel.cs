@@ -1,4 +1,4 @@
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>One line of a scenario order: the seller (an index into the catalog's sellers), the SKU and units.</summary>
 public readonly record struct ScenarioLine(int Seller, string Sku, int Quantity);

@@ -4,7 +4,7 @@ using Surge.Autoscale.Actuators;
 using Surge.Server;
 using Surge.Testing;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 /// <summary>What `surge bench failover` is told; every bound with its unit.</summary>
 public sealed record FailoverBenchOptions
@@ -56,7 +56,7 @@ internal static class FailoverBench
         await using var postgres = await LocalPostgres.StartAsync();
         await using var redis = await LocalRedis.StartAsync([]);
         var dataRoot = Directory.CreateTempSubdirectory("surge-failover-").FullName;
-        var (executable, prefix) = ElasticBench.SelfLaunch();
+        var (executable, prefix) = Programs.Surge();
         var actuator = new LocalSiloActuator(new LocalSiloOptions
         {
             Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
@@ -68,7 +68,7 @@ internal static class FailoverBench
             progress("starting the silos", 0);
             await actuator.ScaleAsync(1);
             await ElasticBench.RequireServingAsync(actuator);
-            var sellers = await ElasticBench.SetUpAsync(http, actuator.Serving[0], options.Sellers);
+            var sellers = await ElasticBench.SetUpAsync(actuator.Serving[0], options.Sellers);
             var rounds = new List<FailoverRound>();
             for (var round = 1; round <= options.Rounds; round++)
             {

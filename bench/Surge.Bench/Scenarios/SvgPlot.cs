@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>A small SVG line chart: a few named series over a shared x axis, linear or log-scaled y, a legend.
 /// Enough for the bench's two plots (throughput over time, latency by percentile) without a plotting stack.</summary>

@@ -8,7 +8,7 @@ using Surge.Cli.Load;
 using Surge.Flow;
 using Surge.Server;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 public sealed record FlowBenchOptions(int Orders, int Partitions, int Sellers, int IngestPerS, int ManifestShipments, double TimeoutS);
 
@@ -67,7 +67,7 @@ internal static class FlowBench
                 DataDirectory = directory, Port = 0, Partitions = options.Partitions, Fulfillment = rules, StartFlow = false,
                 ReservationTtl = TimeSpan.FromHours(2), Dispatch = new DispatchOptions { ManifestShipmentsMax = options.ManifestShipments },
             });
-            using var api = new SurgeApi(server.BaseAddress, server.AdminKey);
+            using var api = new SurgeClient(server.BaseAddress, server.AdminKey);
             var sellers = await CatalogAsync(api, options.Sellers);
             var build = Stopwatch.StartNew();
             await BacklogAsync(server, sellers, options.Orders, progress);
@@ -125,17 +125,13 @@ internal static class FlowBench
     private static long WorstSecond(List<FlowBenchSample> timeline) =>
         timeline.Count < 2 ? 0 : timeline.Zip(timeline.Skip(1)).Min(p => p.Second.IngestAccepted - p.First.IngestAccepted);
 
-    private static async Task<long[]> CatalogAsync(SurgeApi api, int count)
+    private static async Task<long[]> CatalogAsync(SurgeClient api, int count)
     {
-        await api.CheckedAsync(HttpMethod.Post, "/v1/warehouses", new { id = "wh-1", region = "seoul", country = "KR" });
+        var created = await OneSkuSellers.CreateAsync(api, count, units: 100_000_000, weightGrams: 400, name: "flow seller");
         var sellers = new long[count];
         for (var s = 0; s < count; s++)
         {
-            var (_, created) = await api.CheckedAsync(HttpMethod.Post, "/v1/sellers", new { name = $"flow seller {s}" });
-            var key = created["api_key"]!.GetValue<string>();
-            await api.CheckedAsync(HttpMethod.Post, "/v1/skus", new { sku = "item", title = "Bench item", price_minor = 1000, currency = "KRW", weight_g = 400, temperature = "ambient" }, key);
-            await api.CheckedAsync(HttpMethod.Post, "/v1/stock/receipts", new { sku = "item", warehouse_id = "wh-1", quantity = 100_000_000 }, key);
-            _ = Ids.TryParseSeller(created["id"]!.GetValue<string>(), out sellers[s]);
+            _ = Ids.TryParseSeller(created[s].Id, out sellers[s]);
         }
         return sellers;
     }
@@ -264,13 +260,9 @@ internal static class FlowBench
     /// not part of this drain).</summary>
     private static async Task<Process> StartCarrierSimAsync(int port, string secret)
     {
-        var self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
-        }
-        foreach (var arg in new[] { "carrier-sim", "--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0" })
+        var (executable, prefix) = Programs.CarrierSim();
+        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in prefix.Concat(["--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0"]))
         {
             start.ArgumentList.Add(arg);
         }

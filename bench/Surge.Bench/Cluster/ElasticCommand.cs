@@ -1,9 +1,9 @@
 using System.CommandLine;
 using Spectre.Console;
 using Surge.Autoscale;
-using Surge.Cli.Scenarios;
+using Surge.Bench.Scenarios;
 
-namespace Surge.Cli;
+namespace Surge.Bench;
 
 /// <summary>`surge bench elastic`: fixed-peak, reactive and predictive + reactive capacity over a compressed day.</summary>
 internal static class ElasticCommand

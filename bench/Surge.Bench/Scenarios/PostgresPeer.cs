@@ -2,7 +2,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Surge.Testing;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>
 /// PostgreSQL as the usual way of taking orders: Debian's server started by the bench in a temporary data

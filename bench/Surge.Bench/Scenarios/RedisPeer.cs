@@ -2,7 +2,7 @@ using System.Globalization;
 using StackExchange.Redis;
 using Surge.Testing;
 
-namespace Surge.Cli.Scenarios;
+namespace Surge.Bench.Scenarios;
 
 /// <summary>
 /// Redis as the usual fast way of taking orders: Debian's redis-server started by the bench on loopback with an

@@ -1,0 +1,10 @@
+using System.CommandLine;
+using Surge.Bench;
+
+// `./surge bench <harness> …` runs this program with the harness name first.
+var root = new RootCommand("Measure Surge on this machine (results also in docs/BENCHMARKS.md).");
+foreach (var harness in BenchCommand.Harnesses())
+{
+    root.Subcommands.Add(harness);
+}
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
