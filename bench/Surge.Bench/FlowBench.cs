@@ -155,7 +155,7 @@ internal static class FlowBench
                 var requests = Enumerable.Range(first, count).Select(i => (OrderRequest?)Order(sellers[i % sellers.Length], i)).ToList();
                 var answers = await RetryAsync(() => state.Orders.PlaceManyAsync(requests, _ => default));
                 var byPartition = answers.Select((a, i) => (a, Seller: sellers[(first + i) % sellers.Length]))
-                    .Where(x => x.a.Status == 201)
+                    .Where(x => x.a.Accepted)
                     .GroupBy(x => state.Gateway.PartitionOf(x.Seller));
                 foreach (var group in byPartition)
                 {
@@ -235,7 +235,7 @@ internal static class FlowBench
                 try
                 {
                     var answers = await server.State.Orders.PlaceManyAsync(requests, _ => default);
-                    add(answers.Count(a => a.Status == 201));
+                    add(answers.Count(a => a.Accepted));
                 }
                 catch (AdmissionException)
                 {

@@ -209,13 +209,12 @@ public sealed partial class Api(ServerState state)
         }
         catch (AdmissionException e)
         {
-            return (e.Status, -1, Problems.Body(e.Status, e.Code, e.Message), null);
+            return (Problems.StatusOf(e.Kind), -1, Problems.Body(e.Problem), null);
         }
         if (!result.Outcome.Accepted)
         {
-            var reason = result.Outcome.Reason;
-            var status = OrderService.StatusOf(reason);
-            return (status, -1, Problems.Body(status, reason.ToCode(), OrderService.Describe(reason)), null);
+            var problem = Problem.Of(result.Outcome.Reason);
+            return (Problems.StatusOf(problem.Kind), -1, Problems.Body(problem), null);
         }
         var sku = (int)result.Outcome.Ref;
         Catalog.AddSku(seller, definition.Code, sku);
@@ -344,8 +343,7 @@ public sealed partial class Api(ServerState state)
         var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.RequestDeadline);
         if (!result.Outcome.Accepted)
         {
-            var reason = result.Outcome.Reason;
-            throw new ApiProblemException(OrderService.StatusOf(reason), reason.ToCode(), OrderService.Describe(reason));
+            throw ApiProblemException.Of(Problem.Of(result.Outcome.Reason));
         }
     }
 
@@ -356,7 +354,7 @@ public sealed partial class Api(ServerState state)
         var principal = Authorize(context, Role.Admin, Role.Storefront);
         if (state.Capacity is { } capacity && capacity.Take(1) == 0)
         {
-            state.Metrics.Order(503, "silo_capacity");
+            state.Metrics.Order("silo_capacity");
             throw capacity.Refusal();
         }
         var started = Stopwatch.GetTimestamp();
@@ -364,7 +362,7 @@ public sealed partial class Api(ServerState state)
         await IdempotentAsync(context, principal, body, 201, async () =>
         {
             var result = await WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body)));
-            state.Metrics.Order(result.Status, result.Code);
+            state.Metrics.Order(result.Problem?.Code);
             return result;
         });
         state.Metrics.Request("single", Stopwatch.GetElapsedTime(started));
@@ -396,9 +394,9 @@ public sealed partial class Api(ServerState state)
             }
         }
         var placing = state.Orders.PlaceManyAsync(orders, i => overCapacity.Contains(i)
-            ? new OrderService.BatchAnswer(503, 0, "silo_capacity", state.Capacity!.Refusal().Message)
-            : new OrderService.BatchAnswer(422, 0, "invalid_request", requests[i].Error));
-        OrderService.BatchAnswer[]? answers = null;
+            ? new BatchAnswer(0, state.Capacity!.Refusal().Problem)
+            : new BatchAnswer(0, new Problem(Refusal.Invalid, "invalid_request", requests[i].Error!)));
+        BatchAnswer[]? answers = null;
         try
         {
             answers = await placing.WaitAsync(Options.RequestDeadline, Options.Clock);
@@ -407,7 +405,7 @@ public sealed partial class Api(ServerState state)
         {
             // Answered below as deadline_exceeded, order by order.
         }
-        state.Metrics.Orders(requests.Count, i => answers is null ? (503, "deadline_exceeded") : (answers[i].Status, answers[i].Code));
+        state.Metrics.Orders(requests.Count, i => answers is null ? "deadline_exceeded" : answers[i].Problem?.Code);
         state.Metrics.Request("batch", Stopwatch.GetElapsedTime(started));
         var buffer = new ArrayBufferWriter<byte>(64 + requests.Count * 48);
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
@@ -422,16 +420,17 @@ public sealed partial class Api(ServerState state)
                 json.WritePropertyName("problem"u8);
                 Problems.Write(json, Problems.Body(503, "deadline_exceeded", "not answered within the deadline; the order may still be placed"));
             }
-            else if (answers[i].Status is 200 or 201)
+            else if (answers[i].Problem is { } problem)
             {
-                json.WriteNumber("status"u8, answers[i].Status);
-                json.WriteString("id"u8, Ids.Order(answers[i].Id));
+                var body = Problems.Body(problem);
+                json.WriteNumber("status"u8, body.Status);
+                json.WritePropertyName("problem"u8);
+                Problems.Write(json, body);
             }
             else
             {
-                json.WriteNumber("status"u8, answers[i].Status);
-                json.WritePropertyName("problem"u8);
-                Problems.Write(json, Problems.Body(answers[i].Status, answers[i].Code!, answers[i].Detail!));
+                json.WriteNumber("status"u8, 201);
+                json.WriteString("id"u8, Ids.Order(answers[i].Id));
             }
             json.WriteEndObject();
         }
@@ -611,7 +610,7 @@ public sealed partial class Api(ServerState state)
         }
         catch (TimeoutException)
         {
-            return OrderResult.Problem(503, "deadline_exceeded",
+            return OrderResult.Refused(Refusal.Unavailable, "deadline_exceeded",
                 $"not answered within {Options.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
         }
     }
@@ -667,11 +666,11 @@ public sealed partial class Api(ServerState state)
             }
             else
             {
-                Problems.Write(json, Problems.Body(result.Status, result.Code!, result.Detail!));
+                Problems.Write(json, Problems.Body(result.Problem!.Value));
             }
         }
         var problem = result.Order is null;
-        var status = problem ? result.Status : successStatus;
+        var status = result.Problem is { } refused ? Problems.StatusOf(refused.Kind) : successStatus;
         string? location = null;
         if (status == 201 && result.Order is { } placed)
         {

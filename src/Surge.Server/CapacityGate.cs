@@ -42,5 +42,5 @@ public sealed class CapacityGate
     }
 
     public AdmissionException Refusal() =>
-        new(503, "silo_capacity", $"this silo takes at most {OrdersPerSecond} orders per second; retry (another silo may have room)");
+        new(Application.Refusal.Unavailable, "silo_capacity", $"this silo takes at most {OrdersPerSecond} orders per second; retry (another silo may have room)");
 }

@@ -17,19 +17,13 @@ internal static class ExceptionExtensions
 
 /// <summary>Why a command was not taken: the API answers 429 (one partition full) or 503 (node saturated,
 /// partition failed) with Retry-After, at once.</summary>
-public sealed class AdmissionException(int status, string code, string message) : Exception(message)
-{
-    public int Status { get; } = status;
-    public string Code { get; } = code;
-}
-
 /// <summary>
 /// The API side of the partitions: one <see cref="PartitionRunner"/> per partition micro-batches the commands
 /// of concurrent requests (a lone command goes at once, a crowd shares a batch) and sends each batch to the
 /// partition's grain. Admission: each partition's queue is bounded (a hot seller fills only its own, and gets
 /// 429 while the others go on), and so is the node's total of commands not yet answered (503).
 /// </summary>
-public sealed class Gateway : IAsyncDisposable
+public sealed class Gateway : IPartitions, IAsyncDisposable
 {
     private readonly PartitionRunner[] _runners;
     private readonly IPartitionGrain[] _grains;
@@ -64,7 +58,18 @@ public sealed class Gateway : IAsyncDisposable
     /// <summary>Commands admitted and not yet answered, over all partitions.</summary>
     public int NodeQueued => Volatile.Read(ref _nodeQueued);
 
+    public int Count => _runners.Length;
+
     public int PartitionOf(long sellerId) => Ids.PartitionOf(sellerId, _runners.Length);
+
+    public async Task<SellerOrderState[]> GetOrders(int partition, long[] ids) =>
+        [.. (await _grains[partition].GetOrders(ids.AsImmutable())).Select(State)];
+
+    public async Task<SellerOrderState[]> OpenMultiSellerChildren(int partition) =>
+        [.. (await _grains[partition].OpenMultiSellerChildren()).Select(State)];
+
+    private static SellerOrderState State(SellerOrderView o) => new(o.Id, o.ParentId, o.SellerId, o.Status, o.CancelReason, o.PlacedAtMs, o.ExpiresAtMs,
+        [.. o.Lines.Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity))]);
 
     public IPartitionGrain Grain(int partition) => _grains[partition];
 
@@ -103,7 +108,7 @@ public sealed class Gateway : IAsyncDisposable
         if (Interlocked.Add(ref _nodeQueued, count) > _options.NodeQueuedCommandsMax)
         {
             Interlocked.Add(ref _nodeQueued, -count);
-            throw new AdmissionException(503, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
+            throw new AdmissionException(Refusal.Unavailable, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
         }
     }
 
@@ -114,9 +119,9 @@ public sealed class Gateway : IAsyncDisposable
         switch (e)
         {
             case PartitionOverloadedException:
-                return new AdmissionException(429, "partition_overloaded", e.Message);
+                return new AdmissionException(Refusal.Busy, "partition_overloaded", e.Message);
             case InvalidOperationException:
-                return new AdmissionException(503, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
+                return new AdmissionException(Refusal.Unavailable, "partition_unavailable", $"partition {partition} failed and is not serving: {e.InnerException?.Message ?? e.Message}");
             default:
                 return null;
         }
@@ -145,7 +150,7 @@ public sealed class Gateway : IAsyncDisposable
     /// <summary>Times a batch of placements is sent again after Orleans rejected it (its silo was stopping, the
     /// activation was moving). A rejection does not prove the batch was not applied, so only batches that are safe to
     /// apply twice are sent again (<see cref="BatchFormat.IsRepeatSafe"/>); a placement the first attempt made is then
-    /// answered "duplicate", which <see cref="OrderService"/> reads as placed — the repeat's own record being durable
+    /// answered "duplicate", which <see cref="OrderSaga"/> reads as placed — the repeat's own record being durable
     /// means the first one is too.</summary>
     public const int RejectedBatchRetriesMax = 8;
 
@@ -182,7 +187,7 @@ public sealed class Gateway : IAsyncDisposable
 /// start, then kept current as upserts succeed; in a cluster a SKU created through another silo is looked up in
 /// its partition on first use (<see cref="Lookup"/>).
 /// </summary>
-public sealed class Catalog
+public sealed class Catalog : ISkuDirectory
 {
     private readonly ConcurrentDictionary<(long Seller, string Code), int> _skus = new();
     private volatile string[] _warehouses = [];

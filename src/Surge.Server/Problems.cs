@@ -11,6 +11,10 @@ public sealed class ApiProblemException(int status, string code, string detail, 
     public int Status { get; } = status;
     public string Code { get; } = code;
     public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>An application problem as the HTTP answer (overload answers carry a Retry-After).</summary>
+    public static ApiProblemException Of(Problem problem) =>
+        new(Problems.StatusOf(problem.Kind), problem.Code, problem.Detail, problem.Kind is Refusal.Busy or Refusal.Unavailable ? Problems.OverloadRetryAfter : null);
 }
 
 public static class Problems
@@ -19,6 +23,19 @@ public static class Problems
 
     /// <summary>Retry-After for overload answers: short, since queues drain in milliseconds.</summary>
     public static readonly TimeSpan OverloadRetryAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>The one place where the application's refusals become HTTP statuses.</summary>
+    public static int StatusOf(Refusal kind) => kind switch
+    {
+        Refusal.Invalid => 422,
+        Refusal.NotFound => 404,
+        Refusal.Conflict => 409,
+        Refusal.Busy => 429,
+        Refusal.Unavailable => 503,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown refusal"),
+    };
+
+    public static ProblemBody Body(Problem problem) => Body(StatusOf(problem.Kind), problem.Code, problem.Detail);
 
     public static ProblemBody Body(int status, string code, string detail) =>
         new("/problems/" + code, Title(status), status, detail, code);
@@ -104,7 +121,7 @@ public static class Problems
         }
         catch (AdmissionException e)
         {
-            await WriteAsync(context, e.Status, e.Code, e.Message, OverloadRetryAfter);
+            await WriteAsync(context, StatusOf(e.Kind), e.Code, e.Message, OverloadRetryAfter);
         }
         catch (RequestShapeException e)
         {

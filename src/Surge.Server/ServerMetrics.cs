@@ -75,37 +75,36 @@ public sealed class ServerMetrics
     /// <summary>Order request durations (ticks) recorded since the previous call: the dashboard's per-second p50 / p99.</summary>
     public HdrHistogram.HistogramBase TakeLatencies() => _latency.GetIntervalHistogram();
 
-    /// <summary>Counts the outcome of one order: accepted, or the reason code it was refused with.</summary>
-    public void Order(int status, string? code)
+    /// <summary>Counts the outcome of one order: accepted (null), or the code it was refused with.</summary>
+    public void Order(string? refusedCode)
     {
-        if (status is 200 or 201)
+        if (refusedCode is not { } code)
         {
             _accepted.Inc();
             Interlocked.Increment(ref _acceptedTotal);
         }
         else
         {
-            _rejected.WithLabels(code ?? "unknown").Inc();
-            _rejectedTotals.AddOrUpdate(code ?? "unknown", 1, (_, n) => n + 1);
+            _rejected.WithLabels(code).Inc();
+            _rejectedTotals.AddOrUpdate(code, 1, (_, n) => n + 1);
         }
     }
 
     /// <summary>Counts the outcomes of a batch's orders with one counter update per outcome, not per order (a
     /// labelled counter's lookup per order showed in profiles of large batches).</summary>
-    public void Orders(int count, Func<int, (int Status, string? Code)> outcome)
+    public void Orders(int count, Func<int, string?> refusedCode)
     {
         long accepted = 0;
         Dictionary<string, long>? rejected = null;
         for (var i = 0; i < count; i++)
         {
-            var (status, code) = outcome(i);
-            if (status is 200 or 201)
+            if (refusedCode(i) is not { } code)
             {
                 accepted++;
                 continue;
             }
             rejected ??= new Dictionary<string, long>(StringComparer.Ordinal);
-            rejected[code ?? "unknown"] = rejected.GetValueOrDefault(code ?? "unknown") + 1;
+            rejected[code] = rejected.GetValueOrDefault(code) + 1;
         }
         if (accepted > 0)
         {

@@ -96,6 +96,9 @@ public sealed record ServerOptions
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>The ordering saga's view of these settings.</summary>
+    public OrderSagaOptions Saga => new() { Clock = Clock, ReservationTtl = ReservationTtl, GroupCommandsMax = BatchCommandsMax };
+
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
     public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
 

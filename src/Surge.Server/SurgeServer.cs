@@ -22,7 +22,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     public Catalog Catalog { get; } = new();
     public IdempotencyStore Idempotency { get; } = new(options);
     public Gateway Gateway { get; private set; } = null!;
-    public OrderService Orders { get; private set; } = null!;
+    public OrderSaga Orders { get; private set; } = null!;
     public FlowService Flow { get; private set; } = null!;
     public CategoryService Categories { get; } = new(options);
     public ServerMetrics Metrics { get; } = new();
@@ -50,7 +50,7 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
     {
         Gateway = gateway;
         Flow = flow;
-        Orders = new OrderService(gateway, Catalog, Options) { LeaseBlock = Control.Shared ? Control.LeaseSequenceBlock : null };
+        Orders = new OrderSaga(gateway, Catalog, Options.Saga) { LeaseBlock = Control.Shared ? Control.LeaseSequenceBlock : null };
         if (Options.Cluster is not null)
         {
             Catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);

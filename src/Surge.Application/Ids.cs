@@ -6,7 +6,7 @@ using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Surge.Server;
+namespace Surge.Application;
 
 /// <summary>
 /// How API ids map onto the engine's 64-bit ids. Ids are opaque strings to clients.

@@ -1,40 +1,18 @@
-using Orleans.Concurrency;
 using Surge.Core;
 using Surge.Runtime;
 
-namespace Surge.Server;
+namespace Surge.Application;
 
-public sealed record OrderLineRequest(long SellerId, string Sku, int Quantity);
-
-public sealed record OrderRequest(string BuyerId, string Country, string Region, string PostalCode, OrderLineRequest[] Lines);
-
-public sealed record PlacedLine(string Sku, int Warehouse, int Quantity);
-
-public sealed record ChildView(long Id, long SellerId, OrderStatus Status, CancelReason CancelReason, PlacedLine[] Lines);
-
-/// <summary>An order as the API shows it: the parent and its seller orders. <see cref="Status"/> is derived:
-/// cancelled if any seller order is, else the least advanced seller order's status.</summary>
-public sealed record OrderView(long Id, OrderStatus Status, long PlacedAtMs, long ExpiresAtMs, ChildView[] SellerOrders)
+/// <summary>The saga's settings: its clock and bounds, each with its unit.</summary>
+public sealed record OrderSagaOptions
 {
-    public static OrderStatus Derive(IEnumerable<OrderStatus> children)
-    {
-        var statuses = children.ToArray();
-        if (statuses.Length == 0)
-        {
-            return OrderStatus.None;
-        }
-        if (statuses.Any(s => s == OrderStatus.Cancelled))
-        {
-            return OrderStatus.Cancelled;
-        }
-        return statuses.Min();
-    }
-}
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 
-/// <summary>What a write on an order came to: the order, or a problem (status, stable code, detail).</summary>
-public sealed record OrderResult(OrderView? Order, int Status, string? Code = null, string? Detail = null)
-{
-    public static OrderResult Problem(int status, string code, string detail) => new(null, status, code, detail);
+    /// <summary>How long an unpaid order holds its stock.</summary>
+    public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Commands in one group submitted to a partition (the batch path), at most.</summary>
+    public int GroupCommandsMax { get; init; } = 1_000;
 }
 
 /// <summary>
@@ -46,14 +24,14 @@ public sealed record OrderResult(OrderView? Order, int Status, string? Code = nu
 /// nothing past the expiry; <see cref="ReconcileAsync"/> (at start) finishes what a crash interrupted so the
 /// parent ends in a definite state: all paid or all cancelled.
 /// </summary>
-public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions options)
+public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderSagaOptions options)
 {
     private SequenceBlock _block = new(0, SequenceBlock.Unbounded);
     private readonly Lock _leaseGate = new();
     private long _floor;
 
-    /// <summary>In a cluster: leases the next block of parent sequences above the given floor, cluster-wide
-    /// (<see cref="ControlStore.LeaseSequenceBlock"/>); null: this process is the only one placing orders.</summary>
+    /// <summary>In a cluster: leases the next block of parent sequences above the given floor, cluster-wide (from the
+    /// shared control log); null: this process is the only one placing orders.</summary>
     public Func<long, (long First, long Last)>? LeaseBlock { get; init; }
 
     /// <summary>Continues parent ids after the largest one in any partition (called once at start).</summary>
@@ -102,10 +80,10 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var codes = new Dictionary<(long, int), string>();
         foreach (var line in request.Lines)
         {
-            var found = await catalog.FindSkuAsync(line.SellerId, line.Sku);
+            var found = await skus.FindSkuAsync(line.SellerId, line.Sku);
             if (found < 0)
             {
-                return OrderResult.Problem(409, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(line.SellerId)} has no SKU '{line.Sku}'");
+                return OrderResult.Refused(Problem.Of(RejectReason.UnknownSku, $"seller {Ids.Seller(line.SellerId)} has no SKU '{line.Sku}'"));
             }
             var group = sellers.IndexOf(line.SellerId);
             if (group < 0)
@@ -119,15 +97,15 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         }
         if (sellers.Count > Ids.SellersPerOrderMax)
         {
-            return OrderResult.Problem(422, "too_many_sellers", $"an order may span at most {Ids.SellersPerOrderMax} sellers");
+            return OrderResult.Refused(Refusal.Invalid, "too_many_sellers", $"an order may span at most {Ids.SellersPerOrderMax} sellers");
         }
         var buyer = Ids.Buyer(request.BuyerId);
-        var region = catalog.RegionIndex(request.Region);
+        var region = skus.RegionIndex(request.Region);
         var country = CountryCode.Pack(request.Country);
         var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
         var sequence = NextSequence();
-        var parent = Ids.Parent(sequence, sellers.Count, gateway.PartitionOf(sellers[0]));
+        var parent = Ids.Parent(sequence, sellers.Count, partitions.PartitionOf(sellers[0]));
 
         var placements = new Task<CommandResult>[sellers.Count];
         AdmissionException? refused = null;
@@ -136,7 +114,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             var (child, seller, childLines) = (Ids.Child(parent, i), sellers[i], lines[i].ToArray());
             try
             {
-                placements[i] = gateway.Submit(gateway.PartitionOf(seller),
+                placements[i] = partitions.Submit(partitions.PartitionOf(seller),
                     w => w.PlaceOrder(child, parent, buyer, seller, expires, region, country, childLines));
             }
             catch (AdmissionException e)
@@ -154,11 +132,10 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             for (var i = 0; i < children.Length; i++)
             {
                 var placed = results[i]!.Value.Outcome.Accepted ? Reserved(results[i]!.Value, sellers[i], codes)
-                    : (await gateway.Grain(gateway.PartitionOf(sellers[i])).GetOrders(new[] { Ids.Child(parent, i) }.AsImmutable()))
-                        .SelectMany(c => c.Lines).Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity)).ToArray();
+                    : (await partitions.GetOrders(partitions.PartitionOf(sellers[i]), [Ids.Child(parent, i)])).SelectMany(c => c.Lines).ToArray();
                 children[i] = new ChildView(Ids.Child(parent, i), sellers[i], OrderStatus.PendingPayment, CancelReason.None, placed);
             }
-            return new OrderResult(new OrderView(parent, OrderStatus.PendingPayment, now, expires, children), 201);
+            return new OrderResult(new OrderView(parent, OrderStatus.PendingPayment, now, expires, children));
         }
 
         // Release what was reserved; the order is refused as a whole.
@@ -166,20 +143,15 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         await CancelChildrenAsync(accepted.Select(i => (Ids.Child(parent, i), sellers[i])), CancelReason.ParentAborted);
         if (refused is not null || failure is AdmissionException)
         {
-            var admission = refused ?? (AdmissionException)failure!;
-            return OrderResult.Problem(admission.Status, admission.Code, admission.Message);
+            return OrderResult.Refused((refused ?? (AdmissionException)failure!).Problem);
         }
         if (failure is not null)
         {
             return Unavailable(failure);
         }
         var reason = results[rejected]!.Value.Outcome.Reason;
-        return OrderResult.Problem(StatusOf(reason), reason.ToCode(),
-            $"seller order for {Ids.Seller(sellers[rejected])}: {Describe(reason)}");
+        return OrderResult.Refused(Problem.Of(reason, $"seller order for {Ids.Seller(sellers[rejected])}: {Problem.Describe(reason)}"));
     }
-
-    /// <summary>What one order of a batch came to: accepted with its id, or a problem.</summary>
-    public readonly record struct BatchAnswer(int Status, long Id, string? Code, string? Detail);
 
     /// <summary>
     /// The batch endpoint's path: single-seller orders are encoded straight into one command group per
@@ -210,31 +182,31 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             var known = true;
             for (var l = 0; l < lines.Length && known; l++)
             {
-                var sku = await catalog.FindSkuAsync(seller, request.Lines[l].Sku);
+                var sku = await skus.FindSkuAsync(seller, request.Lines[l].Sku);
                 known = sku >= 0;
                 lines[l] = new OrderLine(sku, request.Lines[l].Quantity);
             }
             if (!known)
             {
-                answers[i] = new BatchAnswer(409, 0, RejectReason.UnknownSku.ToCode(), $"seller {Ids.Seller(seller)} has no such SKU");
+                answers[i] = new BatchAnswer(0, Problem.Of(RejectReason.UnknownSku, $"seller {Ids.Seller(seller)} has no such SKU"));
                 continue;
             }
-            var partition = gateway.PartitionOf(seller);
+            var partition = partitions.PartitionOf(seller);
             var parent = Ids.Parent(NextSequence(), 1, partition);
             if (!groups.TryGetValue(partition, out var group))
             {
                 groups[partition] = group = [];
             }
-            group.Add((i, Ids.Child(parent, 0), seller, Ids.Buyer(request.BuyerId), catalog.RegionIndex(request.Region), CountryCode.Pack(request.Country), lines));
+            group.Add((i, Ids.Child(parent, 0), seller, Ids.Buyer(request.BuyerId), skus.RegionIndex(request.Region), CountryCode.Pack(request.Country), lines));
         }
         var pending = new List<(List<(int Index, long Child, long Seller, long Buyer, int Region, ushort Country, OrderLine[] Lines)> Orders, Task<CommandGroup> Result)>();
         foreach (var (partition, group) in groups)
         {
-            foreach (var chunk in group.Chunk(options.BatchCommandsMax))
+            foreach (var chunk in group.Chunk(options.GroupCommandsMax))
             {
                 try
                 {
-                    pending.Add((chunk.ToList(), gateway.SubmitGroup(partition, chunk.Length, w =>
+                    pending.Add((chunk.ToList(), partitions.SubmitGroup(partition, chunk.Length, w =>
                     {
                         foreach (var o in chunk)
                         {
@@ -246,7 +218,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                 {
                     foreach (var o in chunk)
                     {
-                        answers[o.Index] = new BatchAnswer(e.Status, 0, e.Code, e.Message);
+                        answers[o.Index] = new BatchAnswer(0, e.Problem);
                     }
                 }
             }
@@ -260,23 +232,23 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
                 {
                     var outcome = group.Outcome(k);
                     answers[orders[k].Index] = Placed(outcome)
-                        ? new BatchAnswer(201, Ids.ParentOf(orders[k].Child), null, null)
-                        : new BatchAnswer(StatusOf(outcome.Reason), 0, outcome.Reason.ToCode(), Describe(outcome.Reason));
+                        ? new BatchAnswer(Ids.ParentOf(orders[k].Child), null)
+                        : new BatchAnswer(0, Problem.Of(outcome.Reason));
                 }
             }
             catch (Exception e)
             {
-                var problem = Unavailable(e);
+                var problem = Unavailable(e).Problem;
                 foreach (var o in orders)
                 {
-                    answers[o.Index] = new BatchAnswer(problem.Status, 0, problem.Code, problem.Detail);
+                    answers[o.Index] = new BatchAnswer(0, problem);
                 }
             }
         }
         foreach (var (index, result) in multi)
         {
             var placed = await result.ConfigureAwait(false);
-            answers[index] = placed.Order is { } order ? new BatchAnswer(placed.Status, order.Id, null, null) : new BatchAnswer(placed.Status, 0, placed.Code, placed.Detail);
+            answers[index] = new BatchAnswer(placed.Order?.Id ?? 0, placed.Problem);
         }
         return answers;
     }
@@ -296,30 +268,13 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
 
     /// <summary>Whether a placement's outcome means the order exists: accepted, or refused as a duplicate — which for
     /// an id this service just generated can only be the same placement, made by an earlier send of a batch that
-    /// was re-sent after a rejection (<see cref="Gateway.RejectedBatchRetriesMax"/>).</summary>
+    /// was re-sent after a rejection (the host may repeat a batch a partition's activation rejected).</summary>
     private static bool Placed(CommandOutcome outcome) => outcome.Accepted || outcome.Reason == RejectReason.DuplicateOrder;
-
-    /// <summary>The HTTP status of an engine rejection: 422 for an invalid argument, 409 for a conflict with state.</summary>
-    public static int StatusOf(RejectReason reason) => reason == RejectReason.InvalidArgument ? 422 : 409;
-
-    public static string Describe(RejectReason reason) => reason switch
-    {
-        RejectReason.UnknownSku => "a SKU does not exist for this seller",
-        RejectReason.InsufficientStock => "not enough stock available",
-        RejectReason.LimitExceeded => "the per-buyer limit of a flash sale would be exceeded",
-        RejectReason.SaleNotStarted => "the flash sale has not started",
-        RejectReason.DuplicateOrder => "the order already exists",
-        RejectReason.InvalidQuantity => "a quantity is out of range",
-        RejectReason.OrderNotFound => "no such order",
-        RejectReason.InvalidTransition => "the order is not in a state that allows this",
-        RejectReason.CapacityExceeded => "the partition is full",
-        _ => "the request is invalid",
-    };
 
     public async Task<OrderView?> GetAsync(long parent)
     {
         var children = await FindChildrenAsync(parent);
-        return children.Length == 0 ? null : ToView(parent, children);
+        return children.Length == 0 ? null : OrderView.Of(parent, children);
     }
 
     /// <summary>Confirms payment of every seller order. Already paid → the order as it is.</summary>
@@ -328,17 +283,17 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var children = await FindChildrenAsync(parent);
         if (children.Length == 0)
         {
-            return OrderResult.Problem(404, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
+            return OrderResult.Refused(Refusal.NotFound, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
         }
         if (children.Any(c => c.Status == OrderStatus.Cancelled))
         {
-            return OrderResult.Problem(409, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is cancelled");
+            return OrderResult.Refused(Refusal.Conflict, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is cancelled");
         }
         var pending = children.Where(c => c.Status == OrderStatus.PendingPayment).ToArray();
         var (results, failure) = await SubmitEachAsync(pending, c => w => w.ConfirmPayment(c.Id));
         if (failure is AdmissionException admission)
         {
-            return OrderResult.Problem(admission.Status, admission.Code, admission.Message + " (retry the payment)");
+            return OrderResult.Refused(admission.Kind, admission.Code, admission.Message + " (retry the payment)");
         }
         if (failure is not null)
         {
@@ -350,9 +305,9 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
             && (await FindChildrenAsync(parent)).Any(c => c.Status is OrderStatus.PendingPayment or OrderStatus.Cancelled))
         {
             await CancelChildrenAsync(children.Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
-            return OrderResult.Problem(409, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
+            return OrderResult.Refused(Refusal.Conflict, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
         }
-        return new OrderResult(await GetAsync(parent), 200);
+        return new OrderResult(await GetAsync(parent));
     }
 
     public async Task<OrderResult> CancelAsync(long parent, CancelReason reason)
@@ -360,17 +315,17 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         var children = await FindChildrenAsync(parent);
         if (children.Length == 0)
         {
-            return OrderResult.Problem(404, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
+            return OrderResult.Refused(Refusal.NotFound, RejectReason.OrderNotFound.ToCode(), $"no order {Ids.Order(parent)}");
         }
         var open = children.Where(c => c.Status != OrderStatus.Cancelled).ToArray();
         if (open.Any(c => c.Status > OrderStatus.Paid))
         {
-            return OrderResult.Problem(409, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is already on its way");
+            return OrderResult.Refused(Refusal.Conflict, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is already on its way");
         }
         var (results, failure) = await SubmitEachAsync(open, c => w => w.CancelOrder(c.Id, reason));
         if (failure is AdmissionException admission)
         {
-            return OrderResult.Problem(admission.Status, admission.Code, admission.Message + " (retry the cancellation)");
+            return OrderResult.Refused(admission.Kind, admission.Code, admission.Message + " (retry the cancellation)");
         }
         if (failure is not null)
         {
@@ -378,8 +333,8 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         }
         var rejected = results.FirstOrDefault(r => r is { Outcome.Accepted: false });
         return rejected is { } r
-            ? OrderResult.Problem(409, r.Outcome.Reason.ToCode(), Describe(r.Outcome.Reason))
-            : new OrderResult(await GetAsync(parent), 200);
+            ? OrderResult.Refused(Problem.Of(r.Outcome.Reason))
+            : new OrderResult(await GetAsync(parent));
     }
 
     /// <summary>
@@ -395,9 +350,9 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
     {
         var placedBefore = options.Clock.GetUtcNow().ToUnixTimeMilliseconds() - (long)olderThan.TotalMilliseconds;
         var open = new HashSet<long>();
-        for (var p = 0; p < gateway.Partitions; p++)
+        for (var p = 0; p < partitions.Count; p++)
         {
-            foreach (var child in await gateway.Grain(p).OpenMultiSellerChildren())
+            foreach (var child in await partitions.OpenMultiSellerChildren(p))
             {
                 if (child.PlacedAtMs <= placedBefore)
                 {
@@ -432,7 +387,7 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         {
             try
             {
-                cancels.Add(gateway.Submit(gateway.PartitionOf(seller), w => w.CancelOrder(id, reason)));
+                cancels.Add(partitions.Submit(partitions.PartitionOf(seller), w => w.CancelOrder(id, reason)));
             }
             catch (AdmissionException)
             {
@@ -442,14 +397,14 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
         await AwaitAllAsync(cancels.ToArray());
     }
 
-    private async Task<(CommandResult?[] Results, Exception? Failure)> SubmitEachAsync(SellerOrderView[] children, Func<SellerOrderView, Action<CommandWriter>> encode)
+    private async Task<(CommandResult?[] Results, Exception? Failure)> SubmitEachAsync(SellerOrderState[] children, Func<SellerOrderState, Action<CommandWriter>> encode)
     {
         var tasks = new List<Task<CommandResult>>(children.Length);
         foreach (var child in children)
         {
             try
             {
-                tasks.Add(gateway.Submit(gateway.PartitionOf(child.SellerId), encode(child)));
+                tasks.Add(partitions.Submit(partitions.PartitionOf(child.SellerId), encode(child)));
             }
             catch (AdmissionException e)
             {
@@ -480,27 +435,19 @@ public sealed class OrderService(Gateway gateway, Catalog catalog, ServerOptions
     }
 
     private static OrderResult Unavailable(Exception failure) =>
-        OrderResult.Problem(503, "partition_unavailable", $"a partition could not journal the command: {failure.Message}");
+        OrderResult.Refused(Refusal.Unavailable, "partition_unavailable", $"a partition could not journal the command: {failure.Message}");
 
     /// <summary>The seller orders of a parent: one lookup in the home partition for a single-seller order; a
     /// multi-seller order asks every partition for its possible child ids.</summary>
-    public async Task<SellerOrderView[]> FindChildrenAsync(long parent)
+    public async Task<SellerOrderState[]> FindChildrenAsync(long parent)
     {
         if (!Ids.IsMulti(parent))
         {
             var home = Ids.Home(parent);
-            return home < gateway.Partitions ? await gateway.Grain(home).GetOrders(new[] { Ids.Child(parent, 0) }.AsImmutable()) : [];
+            return home < partitions.Count ? await partitions.GetOrders(home, [Ids.Child(parent, 0)]) : [];
         }
-        var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray().AsImmutable();
-        var found = await Task.WhenAll(Enumerable.Range(0, gateway.Partitions).Select(p => gateway.Grain(p).GetOrders(ids)));
+        var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray();
+        var found = await Task.WhenAll(Enumerable.Range(0, partitions.Count).Select(p => partitions.GetOrders(p, ids)));
         return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
-    }
-
-    public OrderView ToView(long parent, SellerOrderView[] children)
-    {
-        var views = children.Select(c => new ChildView(c.Id, c.SellerId, c.Status, c.CancelReason,
-            c.Lines.Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity)).ToArray())).ToArray();
-        return new OrderView(parent, OrderView.Derive(children.Select(c => c.Status)), children.Min(c => c.PlacedAtMs),
-            children.Max(c => c.ExpiresAtMs), views);
     }
 }
