@@ -90,6 +90,11 @@ public sealed record JournalOptions
 
     /// <summary>Snapshots kept: the newest and fallbacks.</summary>
     public int SnapshotsKept { get; init; } = 2;
+
+    /// <summary>Zero-fill spare segments on a thread of their own (true) or on the journal's writer thread when a
+    /// segment is started (false). False puts every write in one order, so a simulated crash at byte N of a seed
+    /// always hits the same write; servers keep true (a spare being zero-filled must not hold up group commits).</summary>
+    public bool BackgroundFileWork { get; init; } = true;
 }
 
 public class JournalException(string message, Exception? inner = null) : Exception(message, inner);

@@ -54,7 +54,7 @@ public sealed partial class SegmentJournal
             }
             else
             {
-                journal._spareSegment = OffThePool(journal.PrepareSpare);
+                journal._spareSegment = journal.FileWork(journal.PrepareSpare);
             }
         }
         journal._writer.Start();

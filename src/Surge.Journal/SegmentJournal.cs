@@ -232,7 +232,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         else if (_options.PreallocateSegments)
         {
-            (_spareSegment ?? OffThePool(PrepareSpare)).GetAwaiter().GetResult();
+            (_spareSegment ?? FileWork(PrepareSpare)).GetAwaiter().GetResult();
             _spareSegment = null;
             _storage.Rename(SpareSegmentName, name);
         }
@@ -259,7 +259,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         if (_options.PreallocateSegments && _spareSegment is null && free == 0)
         {
-            _spareSegment = OffThePool(PrepareSpare);
+            _spareSegment = FileWork(PrepareSpare);
         }
     }
 
@@ -324,6 +324,17 @@ public sealed partial class SegmentJournal : IJournal
     /// <summary>Runs blocking file work (zero-filling, snapshot writing) on its own thread: on a 2-core machine
     /// the thread pool has two threads, and blocking them stalled every awaiting appender (measured: ack p99
     /// of 45 ms while a spare segment was being zero-filled on a pool thread).</summary>
+    /// <summary>Zero-filling: off the pool, or inline when <see cref="JournalOptions.BackgroundFileWork"/> is off.</summary>
+    private Task FileWork(Action work)
+    {
+        if (_options.BackgroundFileWork)
+        {
+            return OffThePool(work);
+        }
+        work();
+        return Task.CompletedTask;
+    }
+
     private static Task OffThePool(Action work) =>
         Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 

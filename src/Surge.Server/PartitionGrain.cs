@@ -304,7 +304,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         for (var i = 0; i < Engine.OrderCount; i++)
         {
             var order = Engine.GetOrderAt(i);
-            if (Ids.IsMulti(order.ParentId) && order.Status is OrderStatus.PendingPayment or OrderStatus.Paid)
+            if (PartitionReads.IsOpenMultiSellerChild(order))
             {
                 open.Add(View(order));
             }

@@ -22,13 +22,17 @@ public class SimulationTests
 
     [Theory]
     [MemberData(nameof(RegressionSeeds))]
-    public async Task RegressionSeed_StaysFixed(int seed) => await new Simulator(seed).RunAsync(StepsPerSeed);
+    public async Task RegressionSeed_StaysFixed(int seed)
+    {
+        using var simulator = new Simulator(seed);
+        await simulator.RunAsync(StepsPerSeed);
+    }
 
     [Theory]
     [MemberData(nameof(Seeds))]
     public async Task RandomSchedule_KeepsInvariantsAndLosesNoAcknowledgedBatch(int seed)
     {
-        var simulator = new Simulator(seed);
+        using var simulator = new Simulator(seed);
         try
         {
             await simulator.RunAsync(StepsPerSeed);
@@ -45,7 +49,7 @@ public class SimulationTests
     {
         var text = Environment.GetEnvironmentVariable("SURGE_SIM_SEED");
         var seed = int.TryParse(text, out var s) ? s : DateTime.UtcNow.DayOfYear * 1000 + 17;
-        var simulator = new Simulator(seed);
+        using var simulator = new Simulator(seed);
         try
         {
             await simulator.RunAsync(StepsPerSeed);
@@ -59,14 +63,16 @@ public class SimulationTests
     [Fact]
     public async Task Schedules_ExerciseCrashesFaultsAndSnapshots()
     {
-        var totals = (crashes: 0, faults: 0, snapshots: 0);
+        var totals = (crashes: 0, faults: 0, snapshots: 0, shared: 0);
         foreach (var seed in Enumerable.Range(100, 3))
         {
-            var simulator = new Simulator(seed);
+            using var simulator = new Simulator(seed);
             await simulator.RunAsync(StepsPerSeed);
-            totals = (totals.crashes + simulator.Crashes, totals.faults + simulator.Faults, totals.snapshots + simulator.Snapshots);
+            totals = (totals.crashes + simulator.Crashes, totals.faults + simulator.Faults, totals.snapshots + simulator.Snapshots,
+                totals.shared + simulator.SharedGroupCommits);
         }
         Assert.True(totals.crashes > 10, $"crashes {totals.crashes}");
+        Assert.True(totals.shared > 3, $"shared group commits {totals.shared}");
         Assert.True(totals.faults > 3, $"faults {totals.faults}");
         Assert.True(totals.snapshots > 10, $"snapshots {totals.snapshots}");
     }

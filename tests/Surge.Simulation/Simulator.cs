@@ -9,14 +9,20 @@ namespace Surge.Simulation;
 /// of command batches, snapshots, crashes at any byte of a write, disk-full faults, fsync failures and
 /// clean restarts. After every step it checks the engine's invariants; after every recovery it checks
 /// that the recovered state is exactly the state of the acknowledged batches (plus, at most, batches
-/// that reached the disk without being acknowledged), so no acknowledged command is ever lost.
+/// that reached the disk without being acknowledged), so no acknowledged command is ever lost. Every write
+/// happens in one order (spare segments are zero-filled on the journal's writer thread), so a seed replays the
+/// same schedule; several batches sometimes share one group commit, and power may fail while it is written.
 /// </summary>
-public sealed class Simulator(int seed)
+public sealed class Simulator(int seed) : IDisposable
 {
-    private static readonly JournalOptions Options = new() { SegmentBytesMax = 8 * 1024 };
+    private static readonly JournalOptions Options = new() { SegmentBytesMax = 8 * 1024, BackgroundFileWork = false };
+
+    /// <summary>How long the simulator waits for the journal's writer to reach a held sync.</summary>
+    private static readonly TimeSpan WriterWaitMax = TimeSpan.FromSeconds(10);
 
     private readonly Random _random = new(seed);
     private readonly SimulatedStorage _storage = new(seed);
+    private GatedStorage? _gated;
     private readonly Workload _workload = new(seed);
     private readonly List<byte[]> _journaled = []; // by sequence - 1: what the journal holds or may hold
     private long _acknowledged;
@@ -26,6 +32,7 @@ public sealed class Simulator(int seed)
     public int Faults { get; private set; }
     public int Recoveries { get; private set; }
     public int Snapshots { get; private set; }
+    public int SharedGroupCommits { get; private set; }
 
     public async Task RunAsync(int steps)
     {
@@ -42,8 +49,11 @@ public sealed class Simulator(int seed)
                 case < 85:
                     await SnapshotAsync();
                     break;
-                case < 91:
+                case < 88:
                     await CrashDuringNextWriteAsync();
+                    break;
+                case < 91:
+                    await CrashInSharedGroupCommitAsync();
                     break;
                 case < 94:
                     await FailNextWriteAsync();
@@ -57,12 +67,52 @@ public sealed class Simulator(int seed)
         await RestartAsync();
     }
 
-    private async Task SubmitAsync(byte[] batch)
+    private async Task SubmitAsync(byte[] batch) => await Submit(batch);
+
+    /// <summary>Applies and appends a batch now; the task completes when it is durable (and acknowledged).</summary>
+    private Task Submit(byte[] batch)
     {
         var ticket = _partition!.Submit(batch);
         _journaled.Add(batch);
+        return AcknowledgeAsync(ticket);
+    }
+
+    private async Task AcknowledgeAsync(AppendTicket ticket)
+    {
         await ticket.Durable;
-        _acknowledged = ticket.Sequence;
+        _acknowledged = Math.Max(_acknowledged, ticket.Sequence);
+    }
+
+    /// <summary>Several appenders share one group commit: the writer is held in the sync of a first batch while
+    /// 2–5 more gather behind it; they are then written with one write, during which the power may fail.</summary>
+    private async Task CrashInSharedGroupCommitAsync()
+    {
+        _gated!.Hold();
+        var pending = new List<Task> { Submit(_workload.NextBatch()) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!_gated.Waiting)
+        {
+            Check(clock.Elapsed < WriterWaitMax, "the journal's writer never reached the held sync");
+            await Task.Delay(1); // polling for the writer thread to block, with a deadline
+        }
+        for (var i = 2 + _random.Next(4); i > 0; i--)
+        {
+            pending.Add(Submit(_workload.NextBatch()));
+        }
+        _storage.CrashAtByte = _storage.BytesWritten + _random.Next(0, 600);
+        _gated.Release();
+        foreach (var task in pending)
+        {
+            try
+            {
+                await task;
+            }
+            catch (Exception e) when (e is SimulatedCrashException or JournalException)
+            {
+            }
+        }
+        SharedGroupCommits++;
+        await PowerFailAsync();
     }
 
     private async Task SnapshotAsync()
@@ -89,6 +139,11 @@ public sealed class Simulator(int seed)
         catch (Exception e) when (e is SimulatedCrashException or JournalException)
         {
         }
+        await PowerFailAsync();
+    }
+
+    private async Task PowerFailAsync()
+    {
         Crashes++;
         _storage.Crash();
         await AbandonAsync();
@@ -144,7 +199,9 @@ public sealed class Simulator(int seed)
 
     private void Recover()
     {
-        var journal = SegmentJournal.Open(_storage, Options);
+        _gated?.Dispose();
+        _gated = new GatedStorage(_storage);
+        var journal = SegmentJournal.Open(_gated, Options);
         _partition = DurablePartition.Recover(journal);
         Recoveries++;
         var recovered = journal.LastSequence;
@@ -165,4 +222,6 @@ public sealed class Simulator(int seed)
             throw new InvalidOperationException($"simulation seed {seed}: {message}");
         }
     }
+
+    public void Dispose() => _gated?.Dispose();
 }

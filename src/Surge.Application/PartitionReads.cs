@@ -1,0 +1,45 @@
+using Surge.Core;
+
+namespace Surge.Application;
+
+/// <summary>The reads <see cref="IPartitions"/> answers, written once against an engine: a host runs them inside the
+/// partition's turn (a grain), a test or the simulator directly.</summary>
+public static class PartitionReads
+{
+    public static SellerOrderState State(Engine engine, OrderSnapshot order) =>
+        new(order.OrderId, order.ParentId, order.SellerId, order.Status, order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,
+            [.. order.Allocations.Select(a => new PlacedLine(engine.GetSku(a.Sku).Code, a.Warehouse, a.Quantity))]);
+
+    /// <summary>The seller orders among <paramref name="ids"/> that the engine holds.</summary>
+    public static SellerOrderState[] Orders(Engine engine, long[] ids)
+    {
+        var found = new List<SellerOrderState>(ids.Length);
+        foreach (var id in ids)
+        {
+            if (engine.GetOrder(id) is { } order)
+            {
+                found.Add(State(engine, order));
+            }
+        }
+        return [.. found];
+    }
+
+    /// <summary>Whether reconciliation must look at this seller order: part of a multi-seller order, and not final.</summary>
+    public static bool IsOpenMultiSellerChild(OrderSnapshot order) =>
+        Ids.IsMulti(order.ParentId) && order.Status is OrderStatus.PendingPayment or OrderStatus.Paid;
+
+    /// <summary>Seller orders of multi-seller orders that are not final yet (scans the order table).</summary>
+    public static SellerOrderState[] OpenMultiSellerChildren(Engine engine)
+    {
+        var open = new List<SellerOrderState>();
+        for (var i = 0; i < engine.OrderCount; i++)
+        {
+            var order = engine.GetOrderAt(i);
+            if (IsOpenMultiSellerChild(order))
+            {
+                open.Add(State(engine, order));
+            }
+        }
+        return [.. open];
+    }
+}
