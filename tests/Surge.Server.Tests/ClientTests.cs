@@ -87,4 +87,26 @@ public sealed class ClientTests
         Assert.NotNull(answers[0].Id);
         Assert.NotEqual(answers[0].Id, answers[2].Id);
     }
+
+    [Fact]
+    public async Task ABatchWithAnIdempotencyKey_IsPlacedOnce_AndADifferentBatchUnderTheKeyIsRefused()
+    {
+        var (server, admin, seller, sellerId) = await MarketAsync(units: 10);
+        await using var _ = server;
+        using var __ = admin;
+
+        var batch = OrderBodies.Batch(3, (json, i) => OrderBodies.Write(json, $"buyer-{i}", "KR", "seoul", [(sellerId, "mug", 1)]));
+        var first = await admin.PostJsonAsync("/v1/orders/batch", batch, idempotencyKey: "import-7", cancellationToken: Ct);
+        var again = await admin.PostJsonAsync("/v1/orders/batch", batch, idempotencyKey: "import-7", cancellationToken: Ct);
+        Assert.Equal((200, 200), (first.Status, again.Status));
+        Assert.True(again.Replayed);
+        Assert.Equal(OrderBodies.ReadBatchAnswer(first.Body).Select(a => a.Id), OrderBodies.ReadBatchAnswer(again.Body).Select(a => a.Id));
+        Assert.Equal(3, (await seller.GetStockAsync("mug", Ct)).Reserved);
+
+        var other = OrderBodies.Batch(1, (json, _) => OrderBodies.Write(json, "buyer-9", "KR", "seoul", [(sellerId, "mug", 1)]));
+        var reused = await admin.PostJsonAsync("/v1/orders/batch", other, idempotencyKey: "import-7", cancellationToken: Ct);
+        Assert.Equal(422, reused.Status);
+        Assert.Equal("idempotency_key_reused", SurgeClient.Problem(reused).Code);
+        Assert.Equal(3, (await seller.GetStockAsync("mug", Ct)).Reserved);
+    }
 }

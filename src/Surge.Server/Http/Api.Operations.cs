@@ -1,0 +1,39 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Core;
+
+namespace Surge.Server;
+
+// /v1 endpoints: the node's downstream status and readiness.
+public sealed partial class Api
+{
+    private void MapOperations(IEndpointRouteBuilder app, IEndpointRouteBuilder v1)
+    {
+        v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages: position and lag per partition (admin)").WithTags("operations")
+            .Produces<FlowStatusResponse>(200).Problems(401, 403);
+        app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
+    }
+
+    private async Task FlowStatus(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var flow = state.Flow;
+        var stages = flow.Lags().Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.Lag.Records, Math.Round(s.Lag.Seconds, 3))).ToArray();
+        await WriteAsync(context, 200, new FlowStatusResponse(stages, flow.Store.Orders, flow.Store.Count, flow.Rules.Carriers.Select(c => c.Id).ToArray()),
+            ApiJson.Default.FlowStatusResponse);
+    }
+
+    private async Task Health(HttpContext context)
+    {
+        var ready = state.Ready;
+        await WriteAsync(context, ready ? 200 : 503, new HealthResponse(ready ? "ready" : "starting", Options.Partitions, Catalog.SkuCount,
+            state.OrdersAtStart), ApiJson.Default.HealthResponse);
+    }
+}

@@ -1,0 +1,287 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Core;
+
+namespace Surge.Server;
+
+// /v1 endpoints: orders: placement (single and batch), payment, cancellation, listing.
+public sealed partial class Api
+{
+    private void MapOrders(IEndpointRouteBuilder v1)
+    {
+        v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithSummary("Place an order (one seller order per seller, all or nothing)").WithTags("orders")
+            .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503);
+        v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithSummary("Place up to 1,000 orders; answers in request order").WithTags("orders")
+            .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503);
+        v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithSummary("An order and its seller orders").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404);
+        v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithSummary("Confirm payment of every seller order of an order").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+        v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithSummary("Cancel an order (stock returns)").WithTags("orders")
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders").WithSummary("A seller's orders, oldest first, with a cursor").WithTags("orders")
+            .Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
+    }
+
+    private async Task PlaceOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        if (state.Capacity is { } capacity && capacity.Take(1) == 0)
+        {
+            state.Metrics.Order("silo_capacity");
+            throw capacity.Refusal();
+        }
+        var started = Stopwatch.GetTimestamp();
+        var body = await ReadBodyAsync(context);
+        await IdempotentAsync(context, principal, body, 201, async () =>
+        {
+            var result = await WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body)));
+            state.Metrics.Order(result.Problem?.Code);
+            return result;
+        });
+        state.Metrics.Request("single", Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Up to <see cref="ServerOptions.BatchOrdersMax"/> orders in one request, answered in request order. The
+    /// batch as a whole may carry an Idempotency-Key: its answer is kept unless an order in it was told to retry
+    /// (429, 503), in which case the key is released and a retry runs the batch again.</summary>
+    private async Task PlaceOrders(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var started = Stopwatch.GetTimestamp();
+        var (rented, length) = await ReadBodyAsync(context, ArrayPool<byte>.Shared);
+        try
+        {
+            await IdempotentAsync(context, principal, rented.AsMemory(0, length),
+                () => PlaceBatchAsync(OrderJson.ReadBatch(rented.AsSpan(0, length), Options.BatchOrdersMax)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+        state.Metrics.Request("batch", Stopwatch.GetElapsedTime(started));
+    }
+
+    private async Task<(StoredResponse Answer, bool Final)> PlaceBatchAsync(List<(OrderRequest? Order, string? Error)> requests)
+    {
+        var orders = requests.Select(r => r.Order).ToArray();
+        var granted = state.Capacity?.Take(orders.Count(o => o is not null)) ?? int.MaxValue;
+        var overCapacity = new HashSet<int>();
+        for (var i = 0; i < orders.Length; i++)
+        {
+            if (orders[i] is not null && granted-- <= 0)
+            {
+                orders[i] = null; // beyond this silo's capacity: answered below without being placed
+                overCapacity.Add(i);
+            }
+        }
+        var placing = state.Orders.PlaceManyAsync(orders, i => overCapacity.Contains(i)
+            ? new BatchAnswer(0, state.Capacity!.Refusal().Problem)
+            : new BatchAnswer(0, new Problem(Refusal.Invalid, "invalid_request", requests[i].Error!)));
+        BatchAnswer[]? answers = null;
+        try
+        {
+            answers = await placing.WaitAsync(Options.RequestDeadline, Options.Clock);
+        }
+        catch (TimeoutException)
+        {
+            // Answered below as deadline_exceeded, order by order.
+        }
+        state.Metrics.Orders(requests.Count, i => answers is null ? "deadline_exceeded" : answers[i].Problem?.Code);
+        var final = answers is not null;
+        var buffer = new ArrayBufferWriter<byte>(64 + requests.Count * 48);
+        using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        json.WriteStartObject();
+        json.WriteStartArray("results"u8);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            json.WriteStartObject();
+            if (answers is null)
+            {
+                json.WriteNumber("status"u8, 503);
+                json.WritePropertyName("problem"u8);
+                Problems.Write(json, Problems.Body(503, "deadline_exceeded", "not answered within the deadline; the order may still be placed"));
+            }
+            else if (answers[i].Problem is { } problem)
+            {
+                var written = Problems.Body(problem);
+                final &= written.Status is not (429 or 503);
+                json.WriteNumber("status"u8, written.Status);
+                json.WritePropertyName("problem"u8);
+                Problems.Write(json, written);
+            }
+            else
+            {
+                json.WriteNumber("status"u8, 201);
+                json.WriteString("id"u8, Ids.Order(answers[i].Id));
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.Flush();
+        return (new StoredResponse(200, buffer.WrittenSpan.ToArray(), null), final);
+    }
+
+    private async Task GetOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var parent = OrderId(context);
+        var order = await state.Orders.GetAsync(parent) ?? throw NotFound(parent);
+        if (principal.Role == Role.Seller)
+        {
+            var own = order.SellerOrders.Where(c => c.SellerId == principal.SellerId).ToArray();
+            order = own.Length > 0 ? order with { SellerOrders = own } : throw NotFound(parent);
+        }
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens, state.Flow.Store.ForOrder);
+        }
+        await WriteRawAsync(context, 200, buffer.WrittenMemory);
+    }
+
+    private async Task PayOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var parent = OrderId(context);
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), 200,
+            () => state.Orders.PayAsync(parent));
+    }
+
+    private async Task CancelOrder(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront);
+        var parent = OrderId(context);
+        var reason = principal.Role == Role.Admin ? CancelReason.Operator : CancelReason.Buyer;
+        await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), 200,
+            () => state.Orders.CancelAsync(parent, reason));
+    }
+
+    private async Task ListSellerOrders(HttpContext context)
+    {
+        var seller = RouteSeller(context, "orders");
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
+        var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
+        var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListOrders(seller, from, limit, PageScanMax);
+        var warehouses = Catalog.Warehouses;
+        var orders = page.Orders.Select(o => new SellerOrderBody(Ids.SellerOrder(o.Id), Ids.Seller(o.SellerId), o.Status.ToCode(),
+            o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
+            o.Lines.Select(x => new PlacedLineBody(x.Sku, x.Quantity, x.Warehouse < warehouses.Count ? warehouses[x.Warehouse] : "")).ToArray())).ToArray();
+        var next = page.More ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
+        await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
+    }
+
+    private async Task<OrderResult> WithDeadline(Task<OrderResult> work)
+    {
+        try
+        {
+            return await work.WaitAsync(Options.RequestDeadline, Options.Clock);
+        }
+        catch (TimeoutException)
+        {
+            return OrderResult.Refused(Refusal.Unavailable, "deadline_exceeded",
+                $"not answered within {Options.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
+        }
+    }
+
+    /// <summary>Runs a write on an order (<paramref name="run"/>, under the request deadline) with the request's
+    /// Idempotency-Key, and answers the order with <paramref name="successStatus"/>, or the problem.</summary>
+    private Task IdempotentAsync(HttpContext context, Principal principal, byte[] body, int successStatus, Func<Task<OrderResult>> run) =>
+        IdempotentAsync(context, principal, body, async () =>
+        {
+            var result = await WithDeadline(run());
+            var buffer = new ArrayBufferWriter<byte>(1024);
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                if (result.Order is { } written)
+                {
+                    OrderJson.WriteOrder(json, written, Catalog.Warehouses, state.Tokens);
+                }
+                else
+                {
+                    Problems.Write(json, Problems.Body(result.Problem!.Value));
+                }
+            }
+            var status = result.Problem is { } refused ? Problems.StatusOf(refused.Kind) : successStatus;
+            var location = status == 201 && result.Order is { } placed ? "/v1/orders/" + Ids.Order(placed.Id) : null;
+            return (new StoredResponse(status, buffer.WrittenSpan.ToArray(), location), status is not (429 or 503));
+        });
+
+    /// <summary>
+    /// The one path of every write on orders, single or batch: under the request's Idempotency-Key (if any, see
+    /// <see cref="IdempotencyStore"/>) a repeat gets the stored answer (<c>Idempotent-Replayed: true</c>), a different
+    /// body 422 and a repeat while the first still runs 409; otherwise <paramref name="run"/> answers, and its answer
+    /// is kept when it is final (a "retry" answer releases the key).
+    /// </summary>
+    private async Task IdempotentAsync(HttpContext context, Principal principal, ReadOnlyMemory<byte> body, Func<Task<(StoredResponse Answer, bool Final)>> run)
+    {
+        string? scoped = null;
+        if (context.Request.Headers.TryGetValue("Idempotency-Key", out var keys))
+        {
+            var key = keys.ToString();
+            if (key.Length is 0 or > IdempotencyStore.KeyCharsMax || key.Any(char.IsControl))
+            {
+                throw new ApiProblemException(400, "invalid_idempotency_key", $"Idempotency-Key: 1 to {IdempotencyStore.KeyCharsMax} printable characters");
+            }
+            scoped = $"{principal.Role}:{principal.SellerId}:{context.Request.Path}:{key}";
+            switch (state.Idempotency.Begin(scoped, body.Span, out var stored))
+            {
+                case IdempotencyStore.Verdict.Replay:
+                    context.Response.Headers["Idempotent-Replayed"] = "true";
+                    await WriteStoredAsync(context, stored!);
+                    return;
+                case IdempotencyStore.Verdict.InFlight:
+                    throw new ApiProblemException(409, "idempotency_key_in_use", "a request with this Idempotency-Key is still running", TimeSpan.FromSeconds(1));
+                case IdempotencyStore.Verdict.Mismatch:
+                    throw new ApiProblemException(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body");
+            }
+        }
+        (StoredResponse Answer, bool Final) result;
+        try
+        {
+            result = await run();
+        }
+        catch
+        {
+            if (scoped is not null)
+            {
+                state.Idempotency.Abandon(scoped);
+            }
+            throw;
+        }
+        if (scoped is not null)
+        {
+            if (result.Final)
+            {
+                state.Idempotency.Complete(scoped, result.Answer);
+            }
+            else
+            {
+                state.Idempotency.Abandon(scoped);
+            }
+        }
+        if (result.Answer.Status is 429 or 503)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+        await WriteStoredAsync(context, result.Answer);
+    }
+
+    private static Task WriteStoredAsync(HttpContext context, StoredResponse answer)
+    {
+        if (answer.Location is not null)
+        {
+            context.Response.Headers.Location = answer.Location;
+        }
+        return WriteRawAsync(context, answer.Status, answer.Body, answer.Status >= 400);
+    }
+}

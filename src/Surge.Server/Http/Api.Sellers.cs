@@ -1,0 +1,71 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Core;
+
+namespace Surge.Server;
+
+// /v1 endpoints: sellers, their keys and warehouses.
+public sealed partial class Api
+{
+    private void MapSellers(IEndpointRouteBuilder v1)
+    {
+        v1.MapPost("/sellers", Handler(CreateSeller)).WithName("createSeller").WithSummary("Create a seller and its API key (admin)").WithTags("catalog")
+            .Accepts<CreateSellerRequest>("application/json").Produces<CreateSellerResponse>(201).Problems(400, 401, 403, 422);
+        v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithSummary("Create a storefront key that may place orders (admin)").WithTags("catalog")
+            .Accepts<CreateKeyRequest>("application/json").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422);
+        v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithSummary("Add a warehouse to every partition (admin)").WithTags("catalog")
+            .Accepts<WarehouseBody>("application/json").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503);
+        v1.MapGet("/warehouses", Handler(ListWarehouses)).WithName("listWarehouses").WithSummary("List the warehouses").WithTags("catalog")
+            .Produces<WarehouseList>(200).Problems(401);
+    }
+
+    private async Task CreateSeller(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.CreateSellerRequest);
+        var name = Text(request.Name, "name", SellerNameCharsMax);
+        var (seller, key) = state.Control.CreateSeller(name);
+        context.Response.Headers.Location = "/v1/sellers/" + Ids.Seller(seller.Id);
+        await WriteAsync(context, 201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), ApiJson.Default.CreateSellerResponse);
+    }
+
+    private async Task CreateStorefrontKey(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.CreateKeyRequest);
+        var name = Text(request.Name, "name", SellerNameCharsMax);
+        var key = state.Control.CreateStorefrontKey(name);
+        await WriteAsync(context, 201, new CreateKeyResponse(name, key), ApiJson.Default.CreateKeyResponse);
+    }
+
+    private async Task CreateWarehouse(HttpContext context)
+    {
+        Authorize(context, Role.Admin);
+        var request = await ReadAsync(context, ApiJson.Default.WarehouseBody);
+        var warehouse = new Warehouse(Code(request.Id, "id"), Text(request.Region, "region", OrderJson.RegionCharsMax), Country(request.Country, "country"));
+        if (state.Control.Warehouses.Count >= Limits.WarehousesMax && Catalog.WarehouseIndex(warehouse.Id) < 0)
+        {
+            throw new ApiProblemException(409, RejectReason.CapacityExceeded.ToCode(), $"at most {Limits.WarehousesMax} warehouses");
+        }
+        if (!state.Control.AddWarehouse(warehouse, out var created))
+        {
+            throw new ApiProblemException(409, "warehouse_exists", $"warehouse '{warehouse.Id}' exists with another region or country");
+        }
+        await state.SyncWarehousesAsync();
+        await WriteAsync(context, created ? 201 : 200, new WarehouseBody(warehouse.Id, warehouse.Region, warehouse.Country), ApiJson.Default.WarehouseBody);
+    }
+
+    private Task ListWarehouses(HttpContext context)
+    {
+        Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var list = state.Control.Warehouses.Select(w => new WarehouseBody(w.Id, w.Region, w.Country)).ToArray();
+        return WriteAsync(context, 200, new WarehouseList(list), ApiJson.Default.WarehouseList);
+    }
+}

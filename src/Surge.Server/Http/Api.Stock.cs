@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Surge.Core;
+
+namespace Surge.Server;
+
+// /v1 endpoints: stock levels, receipts and flash sales.
+public sealed partial class Api
+{
+    private void MapStock(IEndpointRouteBuilder v1)
+    {
+        v1.MapGet("/skus/{sku}/stock", Handler(GetStock)).WithName("getStock").WithSummary("A SKU's stock: on hand, reserved, available, sold, per warehouse").WithTags("stock")
+            .Produces<StockResponse>(200).Problems(401, 403, 404, 422);
+        v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithSummary("Receive units of a SKU into a warehouse").WithTags("stock")
+            .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+        v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithSummary("Put a SKU on flash sale: start time and per-buyer limit").WithTags("stock")
+            .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+    }
+
+    private async Task GetStock(HttpContext context)
+    {
+        var (seller, sku) = await ResolveSkuAsync(context, (string)context.Request.RouteValues["sku"]!);
+        await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
+    }
+
+    private async Task<StockResponse> StockAsync(long seller, int sku)
+    {
+        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku)
+            ?? throw new ApiProblemException(404, RejectReason.UnknownSku.ToCode(), "no such SKU");
+        var warehouses = Catalog.Warehouses;
+        var cells = view.Stock.Where(c => c.Warehouse < warehouses.Count && (c.OnHand != 0 || c.Reserved != 0 || c.Sold != 0))
+            .Select(c => new WarehouseStockBody(warehouses[c.Warehouse], c.OnHand, c.Reserved, c.OnHand - c.Reserved, c.Sold)).ToArray();
+        return new StockResponse(view.Code, cells.Sum(c => c.OnHand), cells.Sum(c => c.Reserved), cells.Sum(c => c.Available), cells.Sum(c => c.Sold), cells);
+    }
+
+    private async Task ReceiveStock(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var request = await ReadAsync(context, ApiJson.Default.StockReceiptRequest);
+        var sku = await SellerSkuAsync(seller, request.Sku);
+        var warehouse = await state.WarehouseIndexAsync(request.WarehouseId);
+        if (warehouse < 0)
+        {
+            throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
+        }
+        if (request.Quantity is < 1 or > Limits.StockMovementUnitsMax)
+        {
+            throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
+        }
+        await SubmitOrThrowAsync(seller, w => w.ReceiveStock(sku, warehouse, request.Quantity));
+        await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
+    }
+
+    private async Task ConfigureFlashSale(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var request = await ReadAsync(context, ApiJson.Default.FlashSaleRequest);
+        var sku = await SellerSkuAsync(seller, request.Sku);
+        if (request.PerBuyerLimit is < 1 or > Limits.PerBuyerLimitMax)
+        {
+            throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
+        }
+        var starts = request.StartsAt.ToUnixTimeMilliseconds();
+        await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
+        state.Dashboard.FollowFlashSale(seller, request.Sku, sku);
+        await WriteAsync(context, 201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit),
+            ApiJson.Default.FlashSaleResponse);
+    }
+
+    private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
+    {
+        var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.RequestDeadline);
+        if (!result.Outcome.Accepted)
+        {
+            throw ApiProblemException.Of(Problem.Of(result.Outcome.Reason));
+        }
+    }
+}
