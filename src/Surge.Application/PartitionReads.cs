@@ -42,4 +42,39 @@ public static class PartitionReads
         }
         return [.. open];
     }
+
+    /// <summary>Weekly demand of every SKU of a seller over <paramref name="weeks"/> weeks from <paramref name="fromMs"/>:
+    /// units of its seller orders that were paid (or went further, not cancelled), by the week in which they were placed,
+    /// and the units available now. Scans the order table once.</summary>
+    public static WeeklySkuDemand[] SellerDemand(Engine engine, long sellerId, long fromMs, int weeks)
+    {
+        const long WeekMs = 7L * 24 * 3600 * 1000;
+        var bySku = new Dictionary<int, double[]>();
+        for (var sku = 0; sku < engine.SkuCount; sku++)
+        {
+            if (engine.GetSku(sku).SellerId == sellerId)
+            {
+                bySku[sku] = new double[weeks];
+            }
+        }
+        for (var index = 0; index < engine.OrderCount && bySku.Count > 0; index++)
+        {
+            if (engine.SellerAt(index) != sellerId)
+            {
+                continue;
+            }
+            var order = engine.GetOrderAt(index);
+            var week = (order.PlacedAtMs - fromMs) / WeekMs;
+            if (week < 0 || week >= weeks || StatusTransitions.Rank(order.Status) < StatusTransitions.Rank(OrderStatus.Paid)
+                || order.Status == OrderStatus.Cancelled)
+            {
+                continue;
+            }
+            foreach (var allocation in order.Allocations)
+            {
+                bySku[allocation.Sku][week] += allocation.Quantity;
+            }
+        }
+        return [.. bySku.Select(p => new WeeklySkuDemand(engine.GetSku(p.Key).Code, p.Value, engine.GetStockTotals(p.Key).Available))];
+    }
 }

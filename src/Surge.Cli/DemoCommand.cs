@@ -73,7 +73,7 @@ internal static class DemoCommand
                     server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Fulfillment = DemoCarriers });
                     target = server.BaseAddress;
                     AnsiConsole.MarkupLineInterpolated(
-                        $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.State.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
+                        $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
                 }
                 using var api = new SurgeClient(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
                 var summary = await RunAsync(api, retail, settings, token);

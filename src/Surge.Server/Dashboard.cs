@@ -244,7 +244,7 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
             await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
             return;
         }
-        var forecast = await new Api(state).SellerForecastAsync(seller);
+        var forecast = Api.ForecastBody(await state.Forecasts.ForecastAsync(seller));
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, forecast, ApiJson.Default.SellerForecastResponse, context.RequestAborted);
     }

@@ -23,7 +23,7 @@ internal static class ExceptionExtensions
 /// partition's grain. Admission: each partition's queue is bounded (a hot seller fills only its own, and gets
 /// 429 while the others go on), and so is the node's total of commands not yet answered (503).
 /// </summary>
-public sealed class Gateway : IPartitions, IAsyncDisposable
+public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
 {
     private readonly PartitionRunner[] _runners;
     private readonly IPartitionGrain[] _grains;
@@ -67,6 +67,9 @@ public sealed class Gateway : IPartitions, IAsyncDisposable
 
     public async Task<SellerOrderState[]> OpenMultiSellerChildren(int partition) =>
         [.. (await _grains[partition].OpenMultiSellerChildren()).Select(State)];
+
+    public async Task<WeeklySkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks) =>
+        [.. (await _grains[PartitionOf(sellerId)].SellerDemand(sellerId, fromMs, weeks)).Select(d => new WeeklySkuDemand(d.Sku, d.WeeklyUnits, d.Available))];
 
     private static SellerOrderState State(SellerOrderView o) => new(o.Id, o.ParentId, o.SellerId, o.Status, o.CancelReason, o.PlacedAtMs, o.ExpiresAtMs,
         [.. o.Lines.Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity))]);

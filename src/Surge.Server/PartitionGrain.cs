@@ -251,37 +251,8 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         return Task.FromResult(found.ToArray());
     }
 
-    public Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks)
-    {
-        const long WeekMs = 7L * 24 * 3600 * 1000;
-        var bySku = new Dictionary<int, double[]>();
-        for (var sku = 0; sku < Engine.SkuCount; sku++)
-        {
-            if (Engine.GetSku(sku).SellerId == sellerId)
-            {
-                bySku[sku] = new double[weeks];
-            }
-        }
-        for (var index = 0; index < Engine.OrderCount && bySku.Count > 0; index++)
-        {
-            if (Engine.SellerAt(index) != sellerId)
-            {
-                continue;
-            }
-            var order = Engine.GetOrderAt(index);
-            var week = (order.PlacedAtMs - fromMs) / WeekMs;
-            if (week < 0 || week >= weeks || StatusTransitions.Rank(order.Status) < StatusTransitions.Rank(OrderStatus.Paid)
-                || order.Status == OrderStatus.Cancelled)
-            {
-                continue;
-            }
-            foreach (var allocation in order.Allocations)
-            {
-                bySku[allocation.Sku][week] += allocation.Quantity;
-            }
-        }
-        return Task.FromResult(bySku.Select(p => new SkuDemand(Engine.GetSku(p.Key).Code, p.Value, Engine.GetStockTotals(p.Key).Available)).ToArray());
-    }
+    public Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks) =>
+        Task.FromResult(PartitionReads.SellerDemand(Engine, sellerId, fromMs, weeks).Select(d => new SkuDemand(d.Sku, d.WeeklyUnits, d.Available)).ToArray());
 
     public Task<OrderPage> ListOrders(long sellerId, int fromIndex, int limit, int scanMax)
     {

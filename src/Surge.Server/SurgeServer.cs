@@ -14,23 +14,45 @@ using Surge.Core;
 namespace Surge.Server;
 
 /// <summary>What the API handlers share: options, control data, routing catalog, gateway, orders, keys.</summary>
-public sealed class ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens) : IDisposable
+/// <summary>
+/// The node's services, built once in dependency order by <see cref="SurgeServer.StartAsync"/> (the composition root)
+/// and handed to the HTTP endpoints, the dashboard and the metrics. Also the node's lifecycle: recovery before
+/// serving, the shared control log followed in a cluster, and the drain.
+/// </summary>
+public sealed class ServerState : IDisposable
 {
-    public ServerOptions Options { get; } = options;
-    public ControlStore Control { get; } = control;
-    public TrackingTokens Tokens { get; } = tokens;
-    public Catalog Catalog { get; } = new();
-    public IdempotencyStore Idempotency { get; } = new(options);
-    public Gateway Gateway { get; private set; } = null!;
-    public OrderSaga Orders { get; private set; } = null!;
-    public FlowService Flow { get; private set; } = null!;
-    public CategoryService Categories { get; } = new(options);
+    public ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens, Catalog catalog, Gateway gateway, FlowService flow,
+        CategoryService categories)
+    {
+        Options = options;
+        Control = control;
+        Tokens = tokens;
+        Catalog = catalog;
+        Gateway = gateway;
+        Flow = flow;
+        Categories = categories;
+        Orders = new OrderSaga(gateway, catalog, options.Saga) { LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null };
+        Forecasts = new SellerForecasts(gateway, options.Clock);
+        Skus = new SkuWrites(gateway, catalog, categories, options);
+        Idempotency = new IdempotencyStore(options);
+        Capacity = options.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.CapacityOrdersPerSecond, options.CapacityBurst, options.Clock) : null;
+    }
+
+    public ServerOptions Options { get; }
+    public ControlStore Control { get; }
+    public TrackingTokens Tokens { get; }
+    public Catalog Catalog { get; }
+    public Gateway Gateway { get; }
+    public OrderSaga Orders { get; }
+    public SellerForecasts Forecasts { get; }
+    public SkuWrites Skus { get; }
+    public FlowService Flow { get; }
+    public CategoryService Categories { get; }
+    public IdempotencyStore Idempotency { get; }
     public ServerMetrics Metrics { get; } = new();
 
     /// <summary>This node's cap on orders per second; null = no cap.</summary>
-    public CapacityGate? Capacity { get; } = options.CapacityOrdersPerSecond > 0
-        ? new CapacityGate(options.CapacityOrdersPerSecond, options.CapacityBurst, options.Clock) : null;
-    public Dashboard Dashboard { get; internal set; } = null!;
+    public CapacityGate? Capacity { get; }
 
     /// <summary>Cancelled when the server begins to stop (background loops of the shell end on it).</summary>
     public CancellationTokenSource Stopping { get; } = new();
@@ -44,17 +66,6 @@ public sealed class ServerState(ServerOptions options, ControlStore control, Tra
         Stopping.Dispose();
         _warehouseSync.Dispose();
         Categories.Dispose();
-    }
-
-    internal void Attach(Gateway gateway, FlowService flow)
-    {
-        Gateway = gateway;
-        Flow = flow;
-        Orders = new OrderSaga(gateway, Catalog, Options.Saga) { LeaseBlock = Control.Shared ? Control.LeaseSequenceBlock : null };
-        if (Options.Cluster is not null)
-        {
-            Catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);
-        }
     }
 
     /// <summary>A warehouse's engine reference, or -1. A miss on a shared control log re-reads it first: the
@@ -242,10 +253,12 @@ public sealed class SurgeServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ControlStore _control;
 
-    private SurgeServer(WebApplication app, ServerState state, ControlStore control, string adminKey, bool adminKeyGenerated, RecoverySummary recovery)
+    private SurgeServer(WebApplication app, ServerState state, Dashboard dashboard, ControlStore control, string adminKey, bool adminKeyGenerated,
+        RecoverySummary recovery)
     {
         _app = app;
         State = state;
+        Dashboard = dashboard;
         _control = control;
         AdminKey = adminKey;
         AdminKeyGenerated = adminKeyGenerated;
@@ -254,6 +267,7 @@ public sealed class SurgeServer : IAsyncDisposable
     }
 
     public ServerState State { get; }
+    public Dashboard Dashboard { get; }
     public string AdminKey { get; }
 
     /// <summary>True when this start generated the admin key (print it once).</summary>
@@ -272,8 +286,6 @@ public sealed class SurgeServer : IAsyncDisposable
         control.AddAdminKey(adminKey);
         var trackingKeyFile = Path.Combine(options.DataDirectory, TrackingKeyFile);
         var tokens = new TrackingTokens(control.TrackingSecret(File.Exists(trackingKeyFile) ? Convert.FromHexString(File.ReadAllText(trackingKeyFile).Trim()) : null));
-        var state = new ServerState(options, control, tokens);
-
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
         builder.WebHost.UseKestrel(k =>
@@ -286,9 +298,9 @@ public sealed class SurgeServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         // Instances, not factories: the server disposes them itself, in order (the container would too, in its own).
         var flowService = new FlowService(options);
+        var partitionHost = new PartitionHost(options) { Opened = flowService.OnPartitionOpened };
         builder.Services.AddSingleton(flowService);
-        builder.Services.AddSingleton(new PartitionHost(options) { Opened = flowService.OnPartitionOpened });
-        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(partitionHost);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         if (options.Cluster is { } cluster)
         {
@@ -316,7 +328,20 @@ public sealed class SurgeServer : IAsyncDisposable
         Orleans.Hosting.PlacementStrategyExtensions.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>(builder.Services);
 
         var app = builder.Build();
+
+        // The composition root: every service of the node, in dependency order.
         flowService.Log = app.Services.GetRequiredService<ILogger<FlowService>>();
+        flowService.Subscriptions = () => control.Subscriptions;
+        var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
+        var catalog = new Catalog();
+        if (options.Cluster is not null)
+        {
+            catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);
+        }
+        var categories = new CategoryService(options) { Log = app.Services.GetRequiredService<ILogger<CategoryService>>() };
+        var state = new ServerState(options, control, tokens, catalog, gateway, flowService, categories);
+        var dashboard = new Dashboard(state, partitionHost);
+
         app.Use(Problems.Middleware);
         app.Use(async (context, next) =>
         {
@@ -351,48 +376,41 @@ public sealed class SurgeServer : IAsyncDisposable
             }
         });
         app.MapOpenApi("/openapi/{documentName}.json");
-        var partitionHost = app.Services.GetRequiredService<PartitionHost>();
-        state.Dashboard = new Dashboard(state, partitionHost);
-        state.Dashboard.Map(app);
+        dashboard.Map(app);
         app.MapGet("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await state.Metrics.WriteAsync(context.Response.Body, state, partitionHost, context.RequestAborted);
         }).WithName("metrics").WithSummary("Prometheus text format: orders, queues, journals, downstream lag, carriers (no key; bind to a private address)")
             .WithTags("operations").ExcludeFromDescription();
-        new Api(state).Map(app);
+        new Api(state, dashboard).Map(app);
         await app.StartAsync();
         try
         {
-            var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
-            state.Attach(gateway, app.Services.GetRequiredService<FlowService>());
-            state.Flow.Subscriptions = () => control.Subscriptions;
             var recovery = await state.RecoverAsync();
             if (options.StartFlow)
             {
                 state.Flow.Start(gateway);
             }
-            _ = state.Dashboard.RunAsync(state.Stopping.Token);
+            _ = dashboard.RunAsync(state.Stopping.Token);
             if (control.Shared)
             {
                 var log = app.Services.GetRequiredService<ILogger<ControlStore>>();
                 state.FollowFailed = e => log.LogWarning("following the shared control log: {Error}", e.Message);
                 _ = state.FollowControlAsync(ControlFollowInterval, state.Stopping.Token);
             }
-            state.Categories.Log = app.Services.GetRequiredService<ILogger<CategoryService>>();
-            state.Categories.Start(pending => new Api(state).ApplyPendingCategoriesAsync(pending));
-            return new SurgeServer(app, state, control, adminKey, generated, recovery);
+            categories.Start(state.Skus.ApplyPendingCategoriesAsync);
+            return new SurgeServer(app, state, dashboard, control, adminKey, generated, recovery);
         }
         catch
         {
-            var partitions = app.Services.GetRequiredService<PartitionHost>();
-            var flow = app.Services.GetRequiredService<FlowService>();
             await state.Stopping.CancelAsync();
-            await flow.StopAsync();
+            await flowService.StopAsync();
+            await gateway.DisposeAsync();
             await app.StopAsync();
             await app.DisposeAsync();
-            await flow.DisposeAsync();
-            await partitions.DisposeAsync();
+            await flowService.DisposeAsync();
+            await partitionHost.DisposeAsync();
             control.Dispose();
             state.Dispose();
             throw;

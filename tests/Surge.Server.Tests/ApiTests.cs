@@ -17,6 +17,22 @@ public sealed class ApiTests(SharedServer shared) : IClassFixture<SharedServer>
     private ApiClient Admin => Server.Admin;
 
     [Fact]
+    public async Task SkuBatch_WithANullItem_RefusesThatItem_AndTakesTheRest()
+    {
+        var (seller, _) = await Server.SellerWithStockAsync("batch-anchor", units: 0);
+        var body = "{\"skus\":[null," + System.Text.Json.JsonSerializer.Serialize(TestServer.Sku("batch-kept")) + "]}";
+
+        var answer = await seller.SendRawAsync(HttpMethod.Post, "/v1/skus/batch", body, "application/json");
+
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        var results = answer.Json!["results"]!.AsArray();
+        Assert.Equal(422, results[0]!["status"]!.GetValue<int>());
+        Assert.Equal("invalid_request", results[0]!["problem"]!["code"]!.GetValue<string>());
+        Assert.Equal(201, results[1]!["status"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, (await seller.GetAsync("/v1/skus/batch-kept")).Status);
+    }
+
+    [Fact]
     public async Task PlacedOrder_ReservesStock_PaymentSellsIt_AndTrackingFollowsIt()
     {
         var (seller, sellerId) = await Server.SellerWithStockAsync("kettle", units: 10);

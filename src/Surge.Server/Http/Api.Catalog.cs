@@ -31,16 +31,18 @@ public sealed partial class Api
     {
         var seller = Authorize(context, Role.Seller).SellerId;
         var body = await ReadAsync(context, ApiJson.Default.SkuBody);
-        var (status, sku, problem, suggestion) = await UpsertOneAsync(seller, body);
-        if (problem is not null)
+        var written = await state.Skus.UpsertAsync(seller, Definition(seller, body));
+        if (written.Problem is { } problem)
         {
-            throw new ApiProblemException(problem.Status, problem.Code, problem.Detail);
+            throw ApiProblemException.Of(problem);
         }
-        RecordCategories(seller, [(body, suggestion)]);
-        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(sku);
-        await WriteAsync(context, status, SkuResponse(view!), ApiJson.Default.SkuResponse);
+        state.Skus.RecordCategories(seller, [(body.Sku, !string.IsNullOrEmpty(body.Category), written.Suggestion)]);
+        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(written.Sku);
+        await WriteAsync(context, written.Created ? 201 : 200, SkuResponse(view!), ApiJson.Default.SkuResponse);
     }
 
+    /// <summary>Up to <see cref="ServerOptions.BatchSkusMax"/> SKUs; each is validated and written on its own, so one
+    /// refused SKU does not fail the others.</summary>
     private async Task UpsertSkus(HttpContext context)
     {
         var seller = Authorize(context, Role.Seller).SellerId;
@@ -49,78 +51,26 @@ public sealed partial class Api
         {
             throw new RequestShapeException($"skus: 1 to {Options.BatchSkusMax} items");
         }
-        var results = await Task.WhenAll(body.Skus.Select(async item =>
+        var results = await Task.WhenAll(body.Skus.Select(async (item, i) =>
         {
-            var (status, _, problem, suggestion) = await UpsertOneAsync(seller, item);
-            return (Result: new BatchItemResult(status, problem is null ? item.Sku : null, problem), Item: item, Suggestion: suggestion);
+            SkuDefinition definition;
+            try
+            {
+                definition = Definition(seller, item ?? throw new RequestShapeException($"skus[{i}]: a SKU object, not null"));
+            }
+            catch (RequestShapeException e)
+            {
+                return (Result: new BatchItemResult(422, null, Problems.Body(422, "invalid_request", e.Message)), Item: item, Written: default(SkuWrite));
+            }
+            var written = await state.Skus.UpsertAsync(seller, definition);
+            var result = written.Problem is { } problem
+                ? new BatchItemResult(Problems.StatusOf(problem.Kind), null, Problems.Body(problem))
+                : new BatchItemResult(written.Created ? 201 : 200, item.Sku);
+            return (Result: result, Item: item, Written: written);
         }));
-        RecordCategories(seller, results.Where(r => r.Result.Problem is null).Select(r => (r.Item, r.Suggestion)).ToList());
+        state.Skus.RecordCategories(seller, [.. results.Where(r => r.Result.Problem is null)
+            .Select(r => (r.Item!.Sku, !string.IsNullOrEmpty(r.Item.Category), r.Written.Suggestion))]);
         await WriteAsync(context, 200, new SkuBatchResponse(results.Select(r => r.Result).ToArray()), ApiJson.Default.SkuBatchResponse);
-    }
-
-    /// <summary>Keeps the category suggestions of accepted upserts (one fsync), and forgets the suggestions of SKUs
-    /// whose seller now gave a category.</summary>
-    private void RecordCategories(long seller, IReadOnlyList<(SkuBody Body, CategorySuggestion? Suggestion)> accepted)
-    {
-        state.Categories.Record(accepted.Where(a => a.Suggestion is not null).Select(a => a.Suggestion!).ToList());
-        state.Categories.Clear(accepted.Where(a => !string.IsNullOrEmpty(a.Body.Category)).Select(a => (seller, a.Body.Sku)).ToList());
-    }
-
-    /// <summary>Once the category model is ready: suggests a category for every SKU created while it was loading
-    /// and upserts it (unless the seller gave one meanwhile).</summary>
-    internal async Task ApplyPendingCategoriesAsync(IReadOnlyList<CategorySuggestion> pending)
-    {
-        foreach (var item in pending)
-        {
-            if (await Catalog.FindSkuAsync(item.SellerId, item.Sku) is not (>= 0 and var sku)
-                || (await Gateway.Grain(Gateway.PartitionOf(item.SellerId)).GetSku(sku))?.Definition() is not { } definition
-                || definition.Category.Length > 0)
-            {
-                continue;
-            }
-            var suggestion = state.Categories.Suggest(item.SellerId, item.Sku, definition.Title)!;
-            var result = await Gateway.Submit(Gateway.PartitionOf(item.SellerId), w => w.UpsertSku(definition with { Category = suggestion.Category }));
-            if (result.Outcome.Accepted)
-            {
-                state.Categories.Record([suggestion]); // right after its upsert: the SKU shows "pending" no longer than that
-            }
-        }
-    }
-
-    private async Task<(int Status, int Sku, ProblemBody? Problem, CategorySuggestion? Suggestion)> UpsertOneAsync(long seller, SkuBody body)
-    {
-        SkuDefinition definition;
-        CategorySuggestion? suggestion = null;
-        try
-        {
-            definition = Definition(seller, body);
-            if (definition.Category.Length == 0 && (suggestion = state.Categories.Suggest(seller, definition.Code, definition.Title)) is { Pending: false })
-            {
-                definition = definition with { Category = suggestion.Category };
-            }
-        }
-        catch (RequestShapeException e)
-        {
-            return (422, -1, Problems.Body(422, "invalid_request", e.Message), null);
-        }
-        var existed = await Catalog.FindSkuAsync(seller, definition.Code) >= 0;
-        Runtime.CommandResult result;
-        try
-        {
-            result = await Gateway.Submit(Gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(Options.RequestDeadline);
-        }
-        catch (AdmissionException e)
-        {
-            return (Problems.StatusOf(e.Kind), -1, Problems.Body(e.Problem), null);
-        }
-        if (!result.Outcome.Accepted)
-        {
-            var problem = Problem.Of(result.Outcome.Reason);
-            return (Problems.StatusOf(problem.Kind), -1, Problems.Body(problem), null);
-        }
-        var sku = (int)result.Outcome.Ref;
-        Catalog.AddSku(seller, definition.Code, sku);
-        return (existed ? 200 : 201, sku, null, suggestion);
     }
 
     private static SkuDefinition Definition(long seller, SkuBody body)

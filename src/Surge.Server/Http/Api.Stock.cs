@@ -69,7 +69,7 @@ public sealed partial class Api
         }
         var starts = request.StartsAt.ToUnixTimeMilliseconds();
         await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
-        state.Dashboard.FollowFlashSale(seller, request.Sku, sku);
+        dashboard.FollowFlashSale(seller, request.Sku, sku);
         await WriteAsync(context, 201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit),
             ApiJson.Default.FlashSaleResponse);
     }

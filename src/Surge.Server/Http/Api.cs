@@ -13,7 +13,7 @@ namespace Surge.Server;
 
 /// <summary>The /v1 HTTP API: authentication, validation, and the translation between JSON and engine commands.
 /// Every failure leaves as problem+json (see <see cref="Problems.Middleware"/>).</summary>
-public sealed partial class Api(ServerState state)
+public sealed partial class Api(ServerState state, Dashboard dashboard)
 {
     public const int TitleCharsMax = 200;
     public const int CategoryCharsMax = 100;
