@@ -64,8 +64,9 @@ internal static class FlowBench
             };
             await using var server = await SurgeServer.StartAsync(new ServerOptions
             {
-                DataDirectory = directory, Port = 0, Partitions = options.Partitions, Fulfillment = rules, StartFlow = false,
-                ReservationTtl = TimeSpan.FromHours(2), Dispatch = new DispatchOptions { ManifestShipmentsMax = options.ManifestShipments },
+                DataDirectory = directory, Http = new() { Port = 0 }, Partitions = options.Partitions,
+                Flow = new() { Rules = rules, Start = false, Dispatch = new DispatchOptions { ManifestShipmentsMax = options.ManifestShipments } },
+                Orders = new() { ReservationTtl = TimeSpan.FromHours(2) },
             });
             using var api = new SurgeClient(server.BaseAddress, server.AdminKey);
             var sellers = await CatalogAsync(api, options.Sellers);

@@ -49,7 +49,7 @@ internal static class HttpBench
         var directory = Path.Combine(Path.GetTempPath(), $"surge-bench-http-{Environment.ProcessId}");
         try
         {
-            await using var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Partitions = options.Partitions });
+            await using var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Partitions = options.Partitions });
             using var api = new SurgeClient(server.BaseAddress, server.AdminKey);
             var sellers = await OneSkuSellers.CreateAsync(api, options.Sellers, UnitsPerSku);
             var singleBodies = Enumerable.Range(0, 256).Select(i => RawHttpConnection.Post(server.BaseAddress, "/v1/orders", server.AdminKey,

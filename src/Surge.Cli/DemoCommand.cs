@@ -70,7 +70,7 @@ internal static class DemoCommand
                 if (target is null)
                 {
                     AnsiConsole.MarkupLine("[grey]starting the embedded server (Orleans silo + HTTP API) ...[/]");
-                    server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0, Fulfillment = DemoCarriers });
+                    server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Flow = new() { Rules = DemoCarriers } });
                     target = server.BaseAddress;
                     AnsiConsole.MarkupLineInterpolated(
                         $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");

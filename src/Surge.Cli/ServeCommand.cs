@@ -90,21 +90,23 @@ internal static class ServeCommand
                 options = new ServerOptions
                 {
                     DataDirectory = dataDirectory,
-                    CategoryModelFile = parse.GetValue(noCategories) ? null : parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
-                    CategoryTrainingFile = parse.GetValue(noCategories) ? null : TrainingFile(parse.GetValue(categoryTraining)),
-                    Port = parse.GetValue(port),
-                    Host = parse.GetValue(host)!,
+                    Categories = new()
+                    {
+                        ModelFile = parse.GetValue(noCategories) ? null : parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
+                        TrainingFile = parse.GetValue(noCategories) ? null : TrainingFile(parse.GetValue(categoryTraining)),
+                    },
+                    Http = new() { Port = parse.GetValue(port), Host = parse.GetValue(host)!, CapacityOrdersPerSecond = parse.GetValue(capacity) },
                     Partitions = parse.GetValue(partitions),
-                    Fulfillment = rules,
-                    Dispatch = rules.Delivery,
-                    Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
+                    Flow = new() { Rules = rules, Dispatch = rules.Delivery, Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!) },
                     Cluster = parse.GetValue(clusterRedis) is { } redis
                         ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)!, AdvertisedAddress = parse.GetValue(clusterAdvertise), SiloPort = parse.GetValue(clusterPort) }
                         : null,
-                    JournalFactory = postgres is null ? null
-                        : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
-                    ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),
-                    CapacityOrdersPerSecond = parse.GetValue(capacity),
+                    Storage = new()
+                    {
+                        JournalFactory = postgres is null ? null
+                            : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
+                        ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),
+                    },
                 };
                 options.Validate();
             }
@@ -120,7 +122,7 @@ internal static class ServeCommand
             await using var postgresSource = postgres;
             await using var server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
             Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions, "
-                + $"{options.Fulfillment.Carriers.Count} carriers)");
+                + $"{options.Flow.Rules.Carriers.Count} carriers)");
             Console.WriteLine($"surge: recovered {server.Recovery.Orders:N0} orders ({server.Recovery.ReplayedRecords:N0} journal records replayed, "
                 + $"{server.Recovery.Reconciled} multi-seller orders finished) in {server.Recovery.Elapsed.TotalMilliseconds:F0} ms");
             if (server.AdminKeyGenerated)

@@ -67,8 +67,8 @@ public sealed class CategoryService : IDisposable
             }
         }
         _log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        State = options.CategoryModelFile is not null && (File.Exists(options.CategoryModelFile) || options.CategoryTrainingFile is not null)
-            || options.CategoryModelLoader is not null ? ClassifierState.Loading : ClassifierState.Disabled;
+        State = options.Categories.ModelFile is not null && (File.Exists(options.Categories.ModelFile) || options.Categories.TrainingFile is not null)
+            || options.Categories.ModelLoader is not null ? ClassifierState.Loading : ClassifierState.Disabled;
     }
 
     public ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -110,17 +110,17 @@ public sealed class CategoryService : IDisposable
 
     private async Task<CategoryClassifier> LoadAsync()
     {
-        if (_options.CategoryModelLoader is { } loader)
+        if (_options.Categories.ModelLoader is { } loader)
         {
             return await loader().ConfigureAwait(false);
         }
-        var file = _options.CategoryModelFile!;
+        var file = _options.Categories.ModelFile!;
         if (File.Exists(file))
         {
             await using var stream = File.OpenRead(file);
             return CategoryClassifier.Load(stream);
         }
-        var rows = ProductData.Read(_options.CategoryTrainingFile!, out _);
+        var rows = ProductData.Read(_options.Categories.TrainingFile!, out _);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var model = CategoryClassifier.Train(rows, ClassifierSettings.Tuned);
         if (Log.IsEnabled(LogLevel.Information))
@@ -149,7 +149,7 @@ public sealed class CategoryService : IDisposable
         {
             var suggestion = model.Suggest(title);
             return new CategorySuggestion(seller, sku, suggestion.Category, suggestion.Confidence,
-                suggestion.Confidence < _options.CategoryReviewBelow, Pending: false);
+                suggestion.Confidence < _options.Categories.ReviewBelow, Pending: false);
         }
         return State == ClassifierState.Loading ? new CategorySuggestion(seller, sku, "", 0, NeedsReview: false, Pending: true) : null;
     }

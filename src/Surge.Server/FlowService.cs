@@ -31,16 +31,16 @@ public sealed class FlowService : IAsyncDisposable
     public FlowService(ServerOptions options)
     {
         _options = options;
-        _planner = new FulfillmentPlanner(options.Fulfillment);
+        _planner = new FulfillmentPlanner(options.Flow.Rules);
         _stages = new FulfillmentStage?[options.Partitions];
         Store = ShipmentStore.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "shipments")),
-            new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
+            new JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax });
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
-        Dispatcher = new CarrierDispatcher(options.Fulfillment, Store, _http, OnDispatchedAsync, options.Dispatch, options.Clock);
+        Dispatcher = new CarrierDispatcher(options.Flow.Rules, Store, _http, OnDispatchedAsync, options.Flow.Dispatch, options.Clock);
         Outbox = NotificationOutbox.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "notifications")),
-            new JournalOptions { SegmentBytesMax = options.SegmentBytesMax });
-        Notifier = new NotificationDispatcher(Outbox, _http, Target, options.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null,
-            options.Dispatch, options.Clock);
+            new JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax });
+        Notifier = new NotificationDispatcher(Outbox, _http, Target, options.Flow.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null,
+            options.Flow.Dispatch, options.Clock);
     }
 
     /// <summary>Subscriber webhooks (merchants, storefronts): queued durably, then sent by <see cref="Notifier"/>.</summary>

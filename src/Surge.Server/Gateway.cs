@@ -37,9 +37,9 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
         _runners = new PartitionRunner[options.Partitions];
         var runnerOptions = new RunnerOptions
         {
-            QueuedCommandsMax = options.PartitionQueuedCommandsMax,
-            BatchCommandsMax = options.BatchCommandsMax,
-            BatchesInFlightMax = options.BatchesInFlightMax,
+            QueuedCommandsMax = options.Admission.PartitionQueuedCommandsMax,
+            BatchCommandsMax = options.Admission.BatchCommandsMax,
+            BatchesInFlightMax = options.Admission.BatchesInFlightMax,
             // In a cluster a partition's grain comes back on another silo after its silo dies; a single process has no such second chance.
             FailureIsPermanent = options.Cluster is null,
         };
@@ -108,10 +108,10 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
 
     private void Admit(int partition, int count)
     {
-        if (Interlocked.Add(ref _nodeQueued, count) > _options.NodeQueuedCommandsMax)
+        if (Interlocked.Add(ref _nodeQueued, count) > _options.Admission.NodeQueuedCommandsMax)
         {
             Interlocked.Add(ref _nodeQueued, -count);
-            throw new AdmissionException(Refusal.Unavailable, "node_saturated", $"the node has {_options.NodeQueuedCommandsMax} commands in progress");
+            throw new AdmissionException(Refusal.Unavailable, "node_saturated", $"the node has {_options.Admission.NodeQueuedCommandsMax} commands in progress");
         }
     }
 

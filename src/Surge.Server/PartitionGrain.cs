@@ -121,7 +121,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     {
         _index = (int)this.GetPrimaryKeyLong();
         _partition = host.Open(_index);
-        var interval = host.Options.ExpiryCheckInterval;
+        var interval = host.Options.Orders.ExpiryCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         if (host.Options.Cluster is { } cluster)
         {

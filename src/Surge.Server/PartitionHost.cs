@@ -30,11 +30,11 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
         }
         return _open.GetOrAdd(index, i =>
         {
-            var journal = Options.JournalFactory?.Invoke(i) ?? SegmentJournal.Open(
-                Options.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))),
-                new JournalOptions { SegmentBytesMax = Options.SegmentBytesMax });
+            var journal = Options.Storage.JournalFactory?.Invoke(i) ?? SegmentJournal.Open(
+                Options.Storage.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))),
+                new JournalOptions { SegmentBytesMax = Options.Storage.SegmentBytesMax });
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
-            partition.Policy = new SnapshotPolicy(Options.SnapshotEveryBytes);
+            partition.Policy = new SnapshotPolicy(Options.Storage.SnapshotEveryBytes);
             Opened?.Invoke(i, partition);
             return partition;
         });

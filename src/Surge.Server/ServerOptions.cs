@@ -1,16 +1,11 @@
 namespace Surge.Server;
 
-/// <summary>Everything `surge serve` can be told, each bound with its unit. Defaults suit one 2-core machine.</summary>
+/// <summary>Everything `surge serve` can be told, grouped by concern; each bound with its unit. Defaults suit one
+/// 2-core machine.</summary>
 public sealed record ServerOptions
 {
     /// <summary>Where journals, snapshots, keys and the control log live.</summary>
     public required string DataDirectory { get; init; }
-
-    /// <summary>Address Kestrel listens on (loopback by default).</summary>
-    public string Host { get; init; } = "127.0.0.1";
-
-    /// <summary>HTTP port; 0 picks a free one (see <see cref="SurgeServer.BaseAddress"/>).</summary>
-    public int Port { get; init; } = 8080;
 
     /// <summary>Partitions (a power of two, 1 to <see cref="PartitionsMax"/>). Fixed for a data directory. 16 by default:
     /// each partition has its own journal and fsyncs, and on 2 cores fewer partitions measured faster (docs/BENCHMARKS.md).</summary>
@@ -20,105 +15,34 @@ public sealed record ServerOptions
 
     public const int PartitionsMax = 1024;
 
-    /// <summary>Commands waiting in one partition's queue; beyond it that partition answers 429 (hot seller).</summary>
-    public int PartitionQueuedCommandsMax { get; init; } = 32_768;
-
-    /// <summary>Commands waiting in all queues together; beyond it the node answers 503 (saturated).</summary>
-    public int NodeQueuedCommandsMax { get; init; } = 262_144;
-
-    /// <summary>Commands in one partition batch (one grain call, one journal record).</summary>
-    public int BatchCommandsMax { get; init; } = 8_192;
-
-    /// <summary>Batches of one partition applied but not yet durable.</summary>
-    public int BatchesInFlightMax { get; init; } = 4;
-
-    /// <summary>Longest a request waits for its commands; then 503 `deadline_exceeded` (the order may still land;
-    /// retry with the same Idempotency-Key).</summary>
-    public TimeSpan RequestDeadline { get; init; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>How long an unpaid order holds its stock.</summary>
-    public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(15);
-
-    /// <summary>Largest request body, in bytes (1,000 orders of a few lines fit easily).</summary>
-    public long RequestBodyBytesMax { get; init; } = 4 * 1024 * 1024;
-
-    /// <summary>Orders in one POST /v1/orders/batch.</summary>
-    public int BatchOrdersMax { get; init; } = 1_000;
-
-    /// <summary>SKUs in one POST /v1/skus/batch.</summary>
-    public int BatchSkusMax { get; init; } = 1_000;
-
-    /// <summary>How long an Idempotency-Key's response is kept.</summary>
-    public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
-
-    /// <summary>Idempotency records kept in memory; the oldest go first beyond it.</summary>
-    public int IdempotencyEntriesMax { get; init; } = 1_000_000;
-
-    /// <summary>Journal segment size per partition, in bytes (each partition keeps one spare preallocated).</summary>
-    public long SegmentBytesMax { get; init; } = 16L * 1024 * 1024;
-
-    /// <summary>Journal bytes per partition after which a snapshot is written (bounds recovery time).</summary>
-    public long SnapshotEveryBytes { get; init; } = 64L * 1024 * 1024;
-
     /// <summary>Admin key to use instead of the generated one (SURGE_ADMIN_KEY).</summary>
     public string? AdminKey { get; init; }
 
-    /// <summary>How often each partition checks for unpaid holds past their expiry.</summary>
-    public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Fulfillment rules: shipping classes, service levels and carriers (<c>serve --fulfillment FILE</c>).
-    /// The defaults plan shipments but know no carrier.</summary>
-    public Flow.FulfillmentRules Fulfillment { get; init; } = new();
-
-    /// <summary>Start the downstream stages with the server; false leaves them stopped until
-    /// <see cref="SurgeServer.StartFlow"/> (the flow benchmark builds a backlog first).</summary>
-    public bool StartFlow { get; init; } = true;
-
-    /// <summary>The SMTP server for e-mail subscriptions (<c>serve --smtp HOST:PORT --smtp-from ADDRESS</c>); null: e-mail
-    /// subscriptions are refused.</summary>
-    public Flow.SmtpOptions? Smtp { get; init; }
-
-    /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
-    public Flow.DispatchOptions Dispatch { get; init; } = new();
-
-    /// <summary>The product-category model (ML.NET zip). Loaded at start if it exists; else trained from
-    /// <see cref="CategoryTrainingFile"/> in the background and saved here. Null: no category suggestions.</summary>
-    public string? CategoryModelFile { get; init; }
-
-    /// <summary>PriceRunner-format CSV (title, category) to train the category model from when its file is missing.</summary>
-    public string? CategoryTrainingFile { get; init; }
-
-    /// <summary>A suggestion whose probability is below this is flagged for review (0..1).</summary>
-    public float CategoryReviewBelow { get; init; } = 0.9f;
-
-    /// <summary>Replaces loading the category model (tests).</summary>
-    public Func<Task<Classification.CategoryClassifier>>? CategoryModelLoader { get; init; }
-
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
-    /// <summary>The ordering saga's view of these settings.</summary>
-    public OrderSagaOptions Saga => new() { Clock = Clock, ReservationTtl = ReservationTtl, GroupCommandsMax = BatchCommandsMax };
+    /// <summary>The HTTP API: address, bodies, deadline, batch sizes, capacity cap.</summary>
+    public HttpOptions Http { get; init; } = new();
 
-    /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
-    public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
+    /// <summary>Queues between the API and the partitions.</summary>
+    public AdmissionOptions Admission { get; init; } = new();
+
+    /// <summary>Journals, snapshots and the control log.</summary>
+    public StorageOptions Storage { get; init; } = new();
+
+    /// <summary>Orders: holds, expiry, idempotency.</summary>
+    public OrderOptions Orders { get; init; } = new();
+
+    /// <summary>The downstream stages: fulfillment rules, carriers, e-mail.</summary>
+    public FlowOptions Flow { get; init; } = new();
+
+    /// <summary>Category suggestions for new SKUs.</summary>
+    public CategoryOptions Categories { get; init; } = new();
 
     /// <summary>Cluster mode: membership in Redis instead of a one-silo localhost cluster (null = one process).</summary>
     public ClusterMode? Cluster { get; init; }
 
-    /// <summary>Opens partition i's journal somewhere else than a segment journal in the data directory (e.g. the
-    /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
-    public Func<int, Journal.IJournal>? JournalFactory { get; init; }
-
-    /// <summary>Opens a control log shared with other silos (sellers, keys, warehouses, subscriptions; e.g. in
-    /// PostgreSQL with `--journal-postgres`); null = control.jsonl in the data directory.</summary>
-    public Func<Journal.IControlLog>? ControlLogFactory { get; init; }
-
-    /// <summary>Orders per second this node takes through its API (0 = no cap); beyond it orders are answered 503
-    /// `silo_capacity`. One machine can so emulate a cluster of small machines (`serve --capacity`).</summary>
-    public int CapacityOrdersPerSecond { get; init; }
-
-    /// <summary>Orders the capacity cap lets through at once after a quiet moment: this much time's worth.</summary>
-    public TimeSpan CapacityBurst { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The ordering saga's view of these settings.</summary>
+    public OrderSagaOptions Saga => new() { Clock = Clock, ReservationTtl = Orders.ReservationTtl, GroupCommandsMax = Admission.BatchCommandsMax };
 
     public void Validate()
     {
@@ -126,38 +50,38 @@ public sealed record ServerOptions
         {
             throw new ArgumentException($"partitions must be a power of two from 1 to {PartitionsMax}, not {Partitions}");
         }
-        if (Port is < 0 or > 65_535)
+        if (Http.Port is < 0 or > 65_535)
         {
-            throw new ArgumentException($"port must be 0..65535, not {Port}");
+            throw new ArgumentException($"port must be 0..65535, not {Http.Port}");
         }
-        if (PartitionQueuedCommandsMax < 1 || NodeQueuedCommandsMax < 1 || BatchCommandsMax < 1 || BatchesInFlightMax < 1
-            || BatchOrdersMax < 1 || BatchSkusMax < 1 || IdempotencyEntriesMax < 1 || RequestBodyBytesMax < 1024)
+        if (Admission.PartitionQueuedCommandsMax < 1 || Admission.NodeQueuedCommandsMax < 1 || Admission.BatchCommandsMax < 1 || Admission.BatchesInFlightMax < 1
+            || Http.BatchOrdersMax < 1 || Http.BatchSkusMax < 1 || Orders.IdempotencyEntriesMax < 1 || Http.RequestBodyBytesMax < 1024)
         {
             throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
         }
-        if (CapacityOrdersPerSecond < 0 || CapacityBurst <= TimeSpan.Zero)
+        if (Http.CapacityOrdersPerSecond < 0 || Http.CapacityBurst <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"capacity is orders per second, 0 (no cap) or more, not {CapacityOrdersPerSecond}; its burst must be positive");
+            throw new ArgumentException($"capacity is orders per second, 0 (no cap) or more, not {Http.CapacityOrdersPerSecond}; its burst must be positive");
         }
-        if (CategoryReviewBelow is < 0 or > 1)
+        if (Categories.ReviewBelow is < 0 or > 1)
         {
-            throw new ArgumentException($"the category review threshold is a probability 0..1, not {CategoryReviewBelow}");
+            throw new ArgumentException($"the category review threshold is a probability 0..1, not {Categories.ReviewBelow}");
         }
-        if (RequestDeadline <= TimeSpan.Zero || ReservationTtl <= TimeSpan.Zero || ExpiryCheckInterval <= TimeSpan.Zero)
+        if (Http.RequestDeadline <= TimeSpan.Zero || Orders.ReservationTtl <= TimeSpan.Zero || Orders.ExpiryCheckInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("deadline, reservation TTL and expiry interval must be positive");
         }
         if (Cluster is { } cluster)
         {
-            if (JournalFactory is null)
+            if (Storage.JournalFactory is null)
             {
                 throw new ArgumentException("cluster mode needs journals every silo can reach (e.g. --journal-postgres): a partition must recover on any silo");
             }
-            if (ControlLogFactory is null)
+            if (Storage.ControlLogFactory is null)
             {
                 throw new ArgumentException("cluster mode needs a control log every silo shares (e.g. --journal-postgres): sellers and keys created through one silo must be known to all");
             }
-            var advertised = cluster.AdvertisedAddress ?? Host;
+            var advertised = cluster.AdvertisedAddress ?? Http.Host;
             if (!System.Net.IPAddress.TryParse(advertised, out var address) || address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any))
             {
                 throw new ArgumentException($"cluster mode: other silos cannot reach '{advertised}'; give the address to advertise (--cluster-advertise, e.g. the pod IP)");
@@ -170,6 +94,125 @@ public sealed record ServerOptions
             }
         }
     }
+}
+
+/// <summary>The HTTP API's settings.</summary>
+public sealed record HttpOptions
+{
+    /// <summary>Address Kestrel listens on (loopback by default).</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>HTTP port; 0 picks a free one (see <see cref="SurgeServer.BaseAddress"/>).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Longest a request waits for its commands; then 503 `deadline_exceeded` (the order may still land;
+    /// retry with the same Idempotency-Key).</summary>
+    public TimeSpan RequestDeadline { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest request body, in bytes (1,000 orders of a few lines fit easily).</summary>
+    public long RequestBodyBytesMax { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Orders in one POST /v1/orders/batch.</summary>
+    public int BatchOrdersMax { get; init; } = 1_000;
+
+    /// <summary>SKUs in one POST /v1/skus/batch.</summary>
+    public int BatchSkusMax { get; init; } = 1_000;
+
+    /// <summary>Orders per second this node takes through its API (0 = no cap); beyond it orders are answered 503
+    /// `silo_capacity`. One machine can so emulate a cluster of small machines (`serve --capacity`).</summary>
+    public int CapacityOrdersPerSecond { get; init; }
+
+    /// <summary>Orders the capacity cap lets through at once after a quiet moment: this much time's worth.</summary>
+    public TimeSpan CapacityBurst { get; init; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>The queues between the API and the partitions.</summary>
+public sealed record AdmissionOptions
+{
+    /// <summary>Commands waiting in one partition's queue; beyond it that partition answers 429 (hot seller).</summary>
+    public int PartitionQueuedCommandsMax { get; init; } = 32_768;
+
+    /// <summary>Commands waiting in all queues together; beyond it the node answers 503 (saturated).</summary>
+    public int NodeQueuedCommandsMax { get; init; } = 262_144;
+
+    /// <summary>Commands in one partition batch (one grain call, one journal record).</summary>
+    public int BatchCommandsMax { get; init; } = 8_192;
+
+    /// <summary>Batches of one partition applied but not yet durable.</summary>
+    public int BatchesInFlightMax { get; init; } = 4;
+}
+
+/// <summary>Where the partitions' journals and the control data live.</summary>
+public sealed record StorageOptions
+{
+    /// <summary>Journal segment size per partition, in bytes (each partition keeps one spare preallocated).</summary>
+    public long SegmentBytesMax { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>Journal bytes per partition after which a snapshot is written (bounds recovery time).</summary>
+    public long SnapshotEveryBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
+    public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
+
+    /// <summary>Opens partition i's journal somewhere else than a segment journal in the data directory (e.g. the
+    /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
+    public Func<int, Journal.IJournal>? JournalFactory { get; init; }
+
+    /// <summary>Opens a control log shared with other silos (sellers, keys, warehouses, subscriptions; e.g. in
+    /// PostgreSQL with `--journal-postgres`); null = control.jsonl in the data directory.</summary>
+    public Func<Journal.IControlLog>? ControlLogFactory { get; init; }
+}
+
+/// <summary>How orders hold stock and how repeated requests are recognised.</summary>
+public sealed record OrderOptions
+{
+    /// <summary>How long an unpaid order holds its stock.</summary>
+    public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How often each partition checks for unpaid holds past their expiry.</summary>
+    public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long an Idempotency-Key's response is kept.</summary>
+    public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Idempotency records kept in memory; the oldest go first beyond it.</summary>
+    public int IdempotencyEntriesMax { get; init; } = 1_000_000;
+}
+
+/// <summary>The downstream stages.</summary>
+public sealed record FlowOptions
+{
+    /// <summary>Fulfillment rules: shipping classes, service levels and carriers (<c>serve --fulfillment FILE</c>).
+    /// The defaults plan shipments but know no carrier.</summary>
+    public Flow.FulfillmentRules Rules { get; init; } = new();
+
+    /// <summary>Start the downstream stages with the server; false leaves them stopped until
+    /// <see cref="SurgeServer.StartFlow"/> (the flow benchmark builds a backlog first).</summary>
+    public bool Start { get; init; } = true;
+
+    /// <summary>The SMTP server for e-mail subscriptions (<c>serve --smtp HOST:PORT --smtp-from ADDRESS</c>); null: e-mail
+    /// subscriptions are refused.</summary>
+    public Flow.SmtpOptions? Smtp { get; init; }
+
+    /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
+    public Flow.DispatchOptions Dispatch { get; init; } = new();
+}
+
+/// <summary>Category suggestions for SKUs created without a category.</summary>
+public sealed record CategoryOptions
+{
+    /// <summary>The product-category model (ML.NET zip). Loaded at start if it exists; else trained from
+    /// <see cref="TrainingFile"/> in the background and saved here. Null: no category suggestions.</summary>
+    public string? ModelFile { get; init; }
+
+    /// <summary>PriceRunner-format CSV (title, category) to train the category model from when its file is missing.</summary>
+    public string? TrainingFile { get; init; }
+
+    /// <summary>A suggestion whose probability is below this is flagged for review (0..1).</summary>
+    public float ReviewBelow { get; init; } = 0.9f;
+
+    /// <summary>Replaces loading the category model (tests).</summary>
+    public Func<Task<Classification.CategoryClassifier>>? ModelLoader { get; init; }
 }
 
 /// <summary>

@@ -24,7 +24,7 @@ public sealed class SkuWrites(Gateway gateway, Catalog catalog, CategoryService 
         Runtime.CommandResult result;
         try
         {
-            result = await gateway.Submit(gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(options.RequestDeadline);
+            result = await gateway.Submit(gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(options.Http.RequestDeadline);
         }
         catch (AdmissionException e)
         {

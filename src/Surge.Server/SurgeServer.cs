@@ -35,7 +35,7 @@ public sealed class ServerState : IDisposable
         Forecasts = new SellerForecasts(gateway, options.Clock);
         Skus = new SkuWrites(gateway, catalog, categories, options);
         Idempotency = new IdempotencyStore(options);
-        Capacity = options.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.CapacityOrdersPerSecond, options.CapacityBurst, options.Clock) : null;
+        Capacity = options.Http.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.Http.CapacityOrdersPerSecond, options.Http.CapacityBurst, options.Clock) : null;
     }
 
     public ServerOptions Options { get; }
@@ -125,7 +125,7 @@ public sealed class ServerState : IDisposable
 
     /// <summary>Age below which a half-done multi-seller order is left alone in a running cluster: the silo that
     /// places or pays it may still be at work (placement ends within the request deadline).</summary>
-    public TimeSpan ReconcileGrace => Options.RequestDeadline * 4;
+    public TimeSpan ReconcileGrace => Options.Http.RequestDeadline * 4;
 
     internal Action<Exception>? FollowFailed { get; set; }
 
@@ -282,7 +282,7 @@ public sealed class SurgeServer : IAsyncDisposable
         Directory.CreateDirectory(options.DataDirectory);
         CheckManifest(options);
         var (adminKey, generated) = LoadAdminKey(options);
-        var control = options.ControlLogFactory is { } shared ? ControlStore.OpenShared(shared()) : ControlStore.Open(options.DataDirectory);
+        var control = options.Storage.ControlLogFactory is { } shared ? ControlStore.OpenShared(shared()) : ControlStore.Open(options.DataDirectory);
         control.AddAdminKey(adminKey);
         var trackingKeyFile = Path.Combine(options.DataDirectory, TrackingKeyFile);
         var tokens = new TrackingTokens(control.TrackingSecret(File.Exists(trackingKeyFile) ? Convert.FromHexString(File.ReadAllText(trackingKeyFile).Trim()) : null));
@@ -290,8 +290,8 @@ public sealed class SurgeServer : IAsyncDisposable
         builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
         builder.WebHost.UseKestrel(k =>
         {
-            k.Listen(IPAddress.Parse(options.Host), options.Port);
-            k.Limits.MaxRequestBodySize = options.RequestBodyBytesMax;
+            k.Listen(IPAddress.Parse(options.Http.Host), options.Http.Port);
+            k.Limits.MaxRequestBodySize = options.Http.RequestBodyBytesMax;
             k.AddServerHeader = false;
         });
         builder.Services.AddSingleton<IHostLifetime, OwnerLifetime>(); // the owner of SurgeServer decides when it stops
@@ -308,8 +308,8 @@ public sealed class SurgeServer : IAsyncDisposable
             builder.UseOrleans(silo => silo
                 .UseRedisClustering(cluster.Redis)
                 .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, "surge"))
-                .ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress ?? options.Host), siloPort, gatewayPort,
-                    listenOnAnyHostAddress: IPAddress.Parse(options.Host).Equals(IPAddress.Any))
+                .ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress ?? options.Http.Host), siloPort, gatewayPort,
+                    listenOnAnyHostAddress: IPAddress.Parse(options.Http.Host).Equals(IPAddress.Any))
                 .Configure<Orleans.Configuration.ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = cluster.ProbeTimeout;
@@ -388,7 +388,7 @@ public sealed class SurgeServer : IAsyncDisposable
         try
         {
             var recovery = await state.RecoverAsync();
-            if (options.StartFlow)
+            if (options.Flow.Start)
             {
                 state.Flow.Start(gateway);
             }
@@ -476,7 +476,7 @@ public sealed class SurgeServer : IAsyncDisposable
     }
 
     /// <summary>Longest a stopping server waits for the API requests in flight to be answered.</summary>
-    public TimeSpan DrainRequestsMax => _app.Services.GetRequiredService<ServerOptions>().RequestDeadline * 2;
+    public TimeSpan DrainRequestsMax => _app.Services.GetRequiredService<ServerOptions>().Http.RequestDeadline * 2;
 
     /// <summary>Starts the downstream stages when <see cref="ServerOptions.StartFlow"/> was false.</summary>
     public void StartFlow() => State.Flow.Start(State.Gateway);

@@ -163,7 +163,7 @@ public sealed class ApiTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task HugeBody_Is413_AndTheServerKeepsServing()
     {
-        var huge = "{\"buyer_id\":\"" + new string('x', (int)Server.Options.RequestBodyBytesMax + 10) + "\"}";
+        var huge = "{\"buyer_id\":\"" + new string('x', (int)Server.Options.Http.RequestBodyBytesMax + 10) + "\"}";
 
         var response = await Admin.SendRawAsync(HttpMethod.Post, "/v1/orders", huge, "application/json");
 

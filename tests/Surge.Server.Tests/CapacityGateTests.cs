@@ -28,7 +28,7 @@ public sealed class CapacityGateTests
     public async Task ASiloWithACap_AnswersOrdersBeyondIt503SiloCapacity_InBatchesOrderByOrder()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var server = await TestServer.StartAsync(o => o with { CapacityOrdersPerSecond = 50, Clock = clock });
+        await using var server = await TestServer.StartAsync(o => o with { Http = o.Http with { CapacityOrdersPerSecond = 50 }, Clock = clock });
         var (sellerClient, seller) = await server.SellerWithStockAsync("cap", units: 1_000);
         var batch = new { orders = Enumerable.Range(0, 8).Select(i => TestServer.Order($"b{i}", (seller, "cap", 1))).ToArray() };
         var answered = (await server.Admin.PostAsync("/v1/orders/batch", batch)).Json!["results"]!.AsArray();

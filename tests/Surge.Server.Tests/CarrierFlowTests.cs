@@ -39,7 +39,7 @@ public sealed class CarrierFlowTests
             ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
                 "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--capture", capture, .. simArgs],
             "carrier-sim: ready");
-        var server = await TestServer.StartAsync(o => o with { Port = serverPort, Fulfillment = Rules(carrierPort), Dispatch = dispatch ?? o.Dispatch });
+        var server = await TestServer.StartAsync(o => o with { Http = o.Http with { Port = serverPort }, Flow = o.Flow with { Rules = Rules(carrierPort), Dispatch = dispatch ?? o.Flow.Dispatch } });
         return new Setup(server, carrier, carrierPort, capture);
     }
 

@@ -26,7 +26,7 @@ public sealed class CategoryTests
     public async Task SkuWithoutCategory_GetsTheSuggestion_AnUnclearTitleIsFlagged_AndTheSellersOwnCategoryReplacesIt()
     {
         var model = Model.Value;
-        await using var server = await TestServer.StartAsync(o => o with { CategoryModelLoader = () => Task.FromResult(model), CategoryReviewBelow = 0.9f });
+        await using var server = await TestServer.StartAsync(o => o with { Categories = new() { ModelLoader = () => Task.FromResult(model), ReviewBelow = 0.9f } });
         await server.Server.State.Categories.Loaded;
         var (seller, _) = await server.SellerWithStockAsync("seed", units: 0);
 
@@ -66,7 +66,7 @@ public sealed class CategoryTests
     public async Task SkusCreatedWhileTheModelLoads_ArePending_AndGetTheirCategoryOnceItIsReady()
     {
         var ready = new TaskCompletionSource<CategoryClassifier>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await TestServer.StartAsync(o => o with { CategoryModelLoader = () => ready.Task });
+        await using var server = await TestServer.StartAsync(o => o with { Categories = new() { ModelLoader = () => ready.Task } });
         var (seller, _) = await server.SellerWithStockAsync("seed", units: 0);
 
         var created = await seller.PostAsync("/v1/skus", Sku("fridge-1", "bosch kgn99 fridge freezer stainless"));

@@ -93,7 +93,7 @@ public sealed class DashboardUiTests
     public async Task SellerForecastPanel_ChartsASkusHistoryAndForecast_WithItsStockoutAndOrderAdvice()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 10, 0, 0, TimeSpan.Zero));
-        await using var server = await TestServer.StartAsync(o => o with { Clock = clock, StartFlow = false, ReservationTtl = TimeSpan.FromDays(30) });
+        await using var server = await TestServer.StartAsync(o => o with { Clock = clock, Flow = o.Flow with { Start = false }, Orders = o.Orders with { ReservationTtl = TimeSpan.FromDays(30) } });
         var (_, sellerId) = await server.SellerWithStockAsync("tea", units: 60);
         for (var week = 0; week < 10; week++)
         {
@@ -141,7 +141,7 @@ public sealed class DashboardUiTests
                 },
             ],
         };
-        await using var server = await TestServer.StartAsync(o => o with { Fulfillment = rules });
+        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Rules = rules } });
         var (_, sellerId) = await server.SellerWithStockAsync("hanbok", units: 5);
         var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("kim", (sellerId, "hanbok", 1)));
         var id = placed.Json!["id"]!.GetValue<string>();

@@ -173,7 +173,7 @@ public sealed class ElasticTests
     [Fact]
     public async Task SiloSignals_CountOrdersAndCapacityRefusals_NotSoldOut()
     {
-        await using var server = await TestServer.StartAsync(o => o with { CapacityOrdersPerSecond = 1, CapacityBurst = TimeSpan.FromSeconds(2) });
+        await using var server = await TestServer.StartAsync(o => o with { Http = o.Http with { CapacityOrdersPerSecond = 1, CapacityBurst = TimeSpan.FromSeconds(2) } });
         var (_, seller) = await server.SellerWithStockAsync("few", units: 1);
         using var http = new HttpClient();
         var signals = new SiloSignals(http);

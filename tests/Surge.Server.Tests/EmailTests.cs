@@ -92,7 +92,7 @@ public sealed class EmailTests
     public async Task EmailSubscription_GetsItsSellersEvents_InKorean_ThroughSmtp()
     {
         using var sink = new SmtpSink();
-        await using var server = await TestServer.StartAsync(o => o with { Smtp = new SmtpOptions("127.0.0.1", sink.Port, "orders@surge.test") });
+        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Smtp = new SmtpOptions("127.0.0.1", sink.Port, "orders@surge.test") } });
         var (seller, sellerId) = await server.SellerWithStockAsync("kimchi", units: 10);
         string[] paid = ["order.paid"];
         var created = await seller.PostAsync("/v1/webhooks", new { email = "owner@seller.test", language = "ko", event_types = paid });

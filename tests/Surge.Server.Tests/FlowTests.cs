@@ -32,7 +32,7 @@ public sealed class FlowTests
     [Fact]
     public async Task PaidOrder_GetsShipmentsByClassAndCarrier_AndBecomesAllocated_AndStaysSoAfterARestart()
     {
-        await using var server = await TestServer.StartAsync(o => o with { Fulfillment = Rules });
+        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Rules = Rules } });
         var (seller, sellerId) = await server.SellerWithStockAsync("kettle", units: 10);
         Assert.Equal(HttpStatusCode.Created, (await seller.PostAsync("/v1/skus", TestServer.Sku("yogurt", temperature: "chilled"))).Status);
         Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync("/v1/stock/receipts", new { sku = "yogurt", warehouse_id = "wh-kr-1", quantity = 10 })).Status);
@@ -111,7 +111,7 @@ public sealed class FlowTests
                 },
             ],
         };
-        await using var server = await TestServer.StartAsync(o => o with { Fulfillment = rules });
+        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Rules = rules } });
         var (_, sellerId) = await server.SellerWithStockAsync("globe", units: 5);
         var id = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("t1", (sellerId, "globe", 1)))).Json!["id"]!.GetValue<string>();
         await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });

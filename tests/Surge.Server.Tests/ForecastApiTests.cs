@@ -10,7 +10,7 @@ public sealed class ForecastApiTests
     public async Task Forecast_IsBuiltFromPaidOrdersByWeek_WithStockoutAndReorder_AndTooShortHistoriesSaySo()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 10, 0, 0, TimeSpan.Zero)); // a Monday
-        await using var server = await TestServer.StartAsync(o => o with { Clock = clock, StartFlow = false, ReservationTtl = TimeSpan.FromDays(30) });
+        await using var server = await TestServer.StartAsync(o => o with { Clock = clock, Flow = o.Flow with { Start = false }, Orders = o.Orders with { ReservationTtl = TimeSpan.FromDays(30) } });
         var (seller, sellerId) = await server.SellerWithStockAsync("tea", units: 10_000);
         foreach (var (sku, units) in new[] { ("rare", 10), ("scarce", 6 * 12 + 10) })
         {

@@ -27,7 +27,7 @@ public sealed class TestServer : IAsyncDisposable
     public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions>? configure = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "surge-server-tests", Guid.NewGuid().ToString("N"));
-        var options = new ServerOptions { DataDirectory = directory, Port = 0, Partitions = 4, SegmentBytesMax = 1024 * 1024 };
+        var options = new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Partitions = 4, Storage = new() { SegmentBytesMax = 1024 * 1024 } };
         options = configure?.Invoke(options) ?? options;
         return new TestServer(await SurgeServer.StartAsync(options), directory, options);
     }

@@ -35,8 +35,7 @@ public sealed class LifecycleTests
     {
         await using var server = await TestServer.StartAsync(o => o with
         {
-            ReservationTtl = TimeSpan.FromMilliseconds(300),
-            ExpiryCheckInterval = TimeSpan.FromMilliseconds(50),
+            Orders = o.Orders with { ReservationTtl = TimeSpan.FromMilliseconds(300), ExpiryCheckInterval = TimeSpan.FromMilliseconds(50) },
         });
         var (seller, sellerId) = await server.SellerWithStockAsync("tent", units: 5);
         var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("e1", (sellerId, "tent", 5)));
@@ -78,16 +77,17 @@ public sealed class LifecycleTests
         var disks = new Dictionary<int, GatedStorage>();
         await using var server = await TestServer.StartAsync(o => o with
         {
-            PartitionQueuedCommandsMax = 32,
-            BatchCommandsMax = 8,
-            BatchesInFlightMax = 1,
-            RequestDeadline = TimeSpan.FromSeconds(60),
-            StorageFactory = p =>
+            Admission = new() { PartitionQueuedCommandsMax = 32, BatchCommandsMax = 8, BatchesInFlightMax = 1 },
+            Http = o.Http with { RequestDeadline = TimeSpan.FromSeconds(60) },
+            Storage = o.Storage with
             {
-                lock (disks)
+                StorageFactory = p =>
                 {
-                    return disks[p] = new GatedStorage(new SimulatedStorage(seed: 40 + p));
-                }
+                    lock (disks)
+                    {
+                        return disks[p] = new GatedStorage(new SimulatedStorage(seed: 40 + p));
+                    }
+                },
             },
         });
         var (_, hot) = await server.SellerWithStockAsync("console", units: 1_000);

@@ -35,7 +35,7 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
     [Fact]
     public async Task Restart_RecoversOrdersAndStockFromPostgres()
     {
-        await using var server = await TestServer.StartAsync(o => o with { JournalFactory = i => PostgresJournal.Open(_source!, i, "test") });
+        await using var server = await TestServer.StartAsync(o => o with { Storage = o.Storage with { JournalFactory = i => PostgresJournal.Open(_source!, i, "test") } });
         var (seller, sellerId) = await server.SellerWithStockAsync("lamp", units: 10);
         var first = await server.Admin.PostAsync("/v1/orders", TestServer.Order("p1", (sellerId, "lamp", 3)));
         Assert.Equal(HttpStatusCode.Created, first.Status);
@@ -64,8 +64,11 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         await using var server = await TestServer.StartAsync(o => o with
         {
             Cluster = cluster,
-            JournalFactory = i => PostgresJournal.Open(_source!, 100 + i, "silo-1"),
-            ControlLogFactory = () => new PostgresControlLog(_source!),
+            Storage = o.Storage with
+            {
+                JournalFactory = i => PostgresJournal.Open(_source!, 100 + i, "silo-1"),
+                ControlLogFactory = () => new PostgresControlLog(_source!),
+            },
         });
         var (seller, sellerId) = await server.SellerWithStockAsync("kettle", units: 3);
         Assert.Equal(HttpStatusCode.Created, (await server.Admin.PostAsync("/v1/orders", TestServer.Order("c1", (sellerId, "kettle", 2)))).Status);
@@ -81,7 +84,7 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
     {
         var options = new ServerOptions { DataDirectory = "unused", Cluster = new ClusterMode("127.0.0.1:6379") };
         Assert.Contains("journals every silo can reach", Assert.Throws<ArgumentException>(options.Validate).Message);
-        options = options with { JournalFactory = i => throw new InvalidOperationException() };
+        options = options with { Storage = options.Storage with { JournalFactory = i => throw new InvalidOperationException() } };
         Assert.Contains("control log every silo shares", Assert.Throws<ArgumentException>(options.Validate).Message);
     }
 

@@ -33,7 +33,7 @@ public sealed class SurgePeer : IOrderSystem
         var directory = Directory.CreateTempSubdirectory("surge-bench-scenario-").FullName;
         try
         {
-            var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Port = 0 });
+            var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 } });
             return new SurgePeer(server, directory, ordersPerRequest);
         }
         catch

@@ -47,9 +47,9 @@ public sealed partial class Api
     {
         var seller = Authorize(context, Role.Seller).SellerId;
         var body = await ReadAsync(context, ApiJson.Default.SkuBatchRequest);
-        if (body.Skus.Length == 0 || body.Skus.Length > Options.BatchSkusMax)
+        if (body.Skus.Length == 0 || body.Skus.Length > Options.Http.BatchSkusMax)
         {
-            throw new RequestShapeException($"skus: 1 to {Options.BatchSkusMax} items");
+            throw new RequestShapeException($"skus: 1 to {Options.Http.BatchSkusMax} items");
         }
         var results = await Task.WhenAll(body.Skus.Select(async (item, i) =>
         {

@@ -60,7 +60,7 @@ public sealed partial class Api
         try
         {
             await IdempotentAsync(context, principal, rented.AsMemory(0, length),
-                () => PlaceBatchAsync(OrderJson.ReadBatch(rented.AsSpan(0, length), Options.BatchOrdersMax)));
+                () => PlaceBatchAsync(OrderJson.ReadBatch(rented.AsSpan(0, length), Options.Http.BatchOrdersMax)));
         }
         finally
         {
@@ -88,7 +88,7 @@ public sealed partial class Api
         BatchAnswer[]? answers = null;
         try
         {
-            answers = await placing.WaitAsync(Options.RequestDeadline, Options.Clock);
+            answers = await placing.WaitAsync(Options.Http.RequestDeadline, Options.Clock);
         }
         catch (TimeoutException)
         {
@@ -184,12 +184,12 @@ public sealed partial class Api
     {
         try
         {
-            return await work.WaitAsync(Options.RequestDeadline, Options.Clock);
+            return await work.WaitAsync(Options.Http.RequestDeadline, Options.Clock);
         }
         catch (TimeoutException)
         {
             return OrderResult.Refused(Refusal.Unavailable, "deadline_exceeded",
-                $"not answered within {Options.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
+                $"not answered within {Options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
         }
     }
 

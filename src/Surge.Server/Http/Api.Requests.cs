@@ -135,10 +135,10 @@ public sealed partial class Api
         while (true)
         {
             var read = await reader.ReadAsync(context.RequestAborted);
-            if (read.Buffer.Length > Options.RequestBodyBytesMax)
+            if (read.Buffer.Length > Options.Http.RequestBodyBytesMax)
             {
                 reader.AdvanceTo(read.Buffer.End);
-                throw new ApiProblemException(413, "body_too_large", $"the body exceeds {Options.RequestBodyBytesMax} bytes");
+                throw new ApiProblemException(413, "body_too_large", $"the body exceeds {Options.Http.RequestBodyBytesMax} bytes");
             }
             if (read.IsCompleted)
             {

@@ -76,7 +76,7 @@ public sealed partial class Api
 
     private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
     {
-        var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.RequestDeadline);
+        var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.Http.RequestDeadline);
         if (!result.Outcome.Accepted)
         {
             throw ApiProblemException.Of(Problem.Of(result.Outcome.Reason));

@@ -44,7 +44,7 @@ public sealed partial class Api
         {
             throw new RequestShapeException("email: an e-mail address");
         }
-        if (request.Email is not null && Options.Smtp is null)
+        if (request.Email is not null && Options.Flow.Smtp is null)
         {
             throw new ApiProblemException(409, "smtp_not_configured", "this server has no SMTP server configured (serve --smtp); subscribe a url instead");
         }

@@ -44,7 +44,7 @@ public sealed class IdempotencyStore(ServerOptions options)
         var now = options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
         Evict(now);
         var hash = SHA256.HashData(body);
-        var fresh = new Entry(hash, now + (long)options.IdempotencyRetention.TotalMilliseconds);
+        var fresh = new Entry(hash, now + (long)options.Orders.IdempotencyRetention.TotalMilliseconds);
         while (true)
         {
             var entry = _entries.GetOrAdd(scopedKey, fresh);
@@ -84,7 +84,7 @@ public sealed class IdempotencyStore(ServerOptions options)
 
     private void Evict(long now)
     {
-        while (_order.TryPeek(out var oldest) && (oldest.ExpiresAtMs <= now || _entries.Count > options.IdempotencyEntriesMax))
+        while (_order.TryPeek(out var oldest) && (oldest.ExpiresAtMs <= now || _entries.Count > options.Orders.IdempotencyEntriesMax))
         {
             if (_order.TryDequeue(out oldest) && _entries.TryGetValue(oldest.Key, out var entry) && entry.ExpiresAtMs == oldest.ExpiresAtMs)
             {
