@@ -55,8 +55,7 @@ public sealed class FulfillmentStage : IDisposable
     private readonly IJournalStorage _checkpoints;
     private readonly FulfillmentPlanner _planner;
     private readonly ShipmentStore _store;
-    private readonly Func<string, bool> _isHealthy;
-    private readonly Func<IReadOnlyList<long>, CancellationToken, Task> _markAllocated;
+    private readonly IStageEffects _effects;
     private readonly StageOptions _options;
     private readonly TimeProvider _time;
     private readonly PartitionFollower _follower;
@@ -69,16 +68,14 @@ public sealed class FulfillmentStage : IDisposable
     /// <summary>Loads the stage's checkpoint and opens its reader at once, so the partition's compaction keeps
     /// every record the stage still needs from this moment on.</summary>
     public FulfillmentStage(int partition, IJournal journal, IJournalStorage checkpoints, FulfillmentPlanner planner, ShipmentStore store,
-        Func<string, bool> isHealthy, Func<IReadOnlyList<long>, CancellationToken, Task> markAllocated, StageOptions? options = null,
-        TimeProvider? time = null)
+        IStageEffects effects, StageOptions? options = null, TimeProvider? time = null)
     {
         Partition = partition;
         _journal = journal;
         _checkpoints = checkpoints;
         _planner = planner;
         _store = store;
-        _isHealthy = isHealthy;
-        _markAllocated = markAllocated;
+        _effects = effects;
         _options = options ?? new StageOptions();
         _time = time ?? TimeProvider.System;
         _follower = PartitionFollower.Load(checkpoints);
@@ -120,18 +117,6 @@ public sealed class FulfillmentStage : IDisposable
 
     /// <summary>Seller orders planned by this stage since it started (repeats after a restart included).</summary>
     public long PlannedOrders => Interlocked.Read(ref _plannedOrders);
-
-    /// <summary>Called with the shipments a step stored (new ones only), once they are durable: the dispatcher
-    /// takes them from here.</summary>
-    public Action<IReadOnlyList<ShipmentState>>? ShipmentsStored { get; set; }
-
-    /// <summary>Awaited with the facts of every step before the step counts as done (before the checkpoint can move
-    /// past it): subscriber notifications are queued durably here, so none is lost.</summary>
-    public Func<IReadOnlyList<OrderFact>, CancellationToken, Task>? FactsToKeep { get; set; }
-
-    /// <summary>Called with the facts of every step, in journal order, after the step's effects are durable
-    /// (customer updates and the tracking timeline hang here).</summary>
-    public Action<int, IReadOnlyList<OrderFact>>? FactsObserved { get; set; }
 
     public StageLag Lag
     {
@@ -194,7 +179,7 @@ public sealed class FulfillmentStage : IDisposable
             records = _reader.Read(_options.RecordsPerStep, (sequence, payload) => _follower.Apply(sequence, payload, _facts, _paid));
             foreach (var order in _paid)
             {
-                plans.Add(_planner.Plan(order, _isHealthy));
+                plans.Add(_planner.Plan(order, _effects.IsCarrierHealthy));
             }
         }
         finally
@@ -211,17 +196,17 @@ public sealed class FulfillmentStage : IDisposable
             await RetryAsync(async () => stored = await _store.AppendPlansAsync(plans).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             if (stored.Count > 0)
             {
-                ShipmentsStored?.Invoke(stored);
+                _effects.ShipmentsStored(stored);
             }
             var planned = plans.Where(p => p.Count > 0).Select(p => p[0].OrderId).ToList();
-            await RetryAsync(() => _markAllocated(planned, cancellationToken), cancellationToken).ConfigureAwait(false);
+            await RetryAsync(() => _effects.MarkAllocatedAsync(Partition, planned, cancellationToken), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _plannedOrders, planned.Count);
         }
-        if (FactsToKeep is { } keep && _facts.Count > 0)
+        if (_facts.Count > 0)
         {
-            await RetryAsync(() => keep(_facts, cancellationToken), cancellationToken).ConfigureAwait(false);
+            await RetryAsync(() => _effects.KeepFactsAsync(_facts, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
-        FactsObserved?.Invoke(Partition, _facts);
+        _effects.FactsObserved(Partition, _facts);
         return records;
     }
 

@@ -112,9 +112,12 @@ public sealed class NotificationOutbox : IAsyncDisposable
 
     private NotificationOutbox(IJournal journal) => _journal = journal;
 
-    public static NotificationOutbox Open(IJournalStorage storage, JournalOptions? options = null)
+    public static NotificationOutbox Open(IJournalStorage storage, JournalOptions? options = null) => Open(SegmentJournal.Open(storage, options));
+
+    /// <summary>Opens the notificationoutbox over <paramref name="journal"/> (it owns it from now on) and rebuilds its index from every record.</summary>
+    public static NotificationOutbox Open(IJournal journal)
     {
-        var outbox = new NotificationOutbox(SegmentJournal.Open(storage, options));
+        var outbox = new NotificationOutbox(journal);
         outbox._journal.Replay(0, (_, payload) => outbox.Apply(
             JsonSerializer.Deserialize<OutboxRecord>(payload, Json) ?? throw new InvalidDataException("an outbox record is not a JSON object")));
         return outbox;

@@ -86,9 +86,12 @@ public sealed class ShipmentStore : IAsyncDisposable
     private ShipmentStore(IJournal journal) => _journal = journal;
 
     /// <summary>Opens the store in <paramref name="storage"/> and rebuilds the index from every record.</summary>
-    public static ShipmentStore Open(IJournalStorage storage, JournalOptions? options = null)
+    public static ShipmentStore Open(IJournalStorage storage, JournalOptions? options = null) => Open(SegmentJournal.Open(storage, options));
+
+    /// <summary>Opens the shipmentstore over <paramref name="journal"/> (it owns it from now on) and rebuilds its index from every record.</summary>
+    public static ShipmentStore Open(IJournal journal)
     {
-        var store = new ShipmentStore(SegmentJournal.Open(storage, options));
+        var store = new ShipmentStore(journal);
         store._journal.Replay(0, (_, payload) => store.Apply(
             JsonSerializer.Deserialize<StoreRecord>(payload, Json) ?? throw new InvalidDataException("a shipment record is not a JSON object")));
         return store;

@@ -26,27 +26,10 @@ public sealed record ControlRecord
     public long Block { get; init; }
 }
 
-/// <summary>A webhook subscription: a seller's (its orders only) or a storefront's or admin's (every order),
-/// for the listed event types; deliveries are signed with <see cref="Secret"/> (Standard Webhooks).</summary>
-public sealed record Subscription(long Id, Role Owner, long SellerId, string? Url, string Secret, IReadOnlyList<string> EventTypes,
-    string? Email = null, string Language = "en")
-{
-    public bool Sees(long seller) => Owner != Role.Seller || SellerId == seller;
-}
-
 public sealed record Seller(long Id, string Name);
 
 public sealed record Warehouse(string Id, string Region, string Country);
 
-/// <summary>Who a request speaks for, from its bearer key.</summary>
-public enum Role
-{
-    Admin,
-    Storefront,
-    Seller,
-}
-
-public readonly record struct Principal(Role Role, long SellerId);
 
 /// <summary>
 /// The control data — sellers, warehouses, API keys (as SHA-256 hashes only), webhook subscriptions (with their
@@ -57,7 +40,7 @@ public readonly record struct Principal(Role Role, long SellerId);
 /// lookup misses and by <see cref="Refresh"/> (the server calls it every second), so what one silo created is
 /// known to the others.
 /// </summary>
-public sealed class ControlStore : IDisposable
+public sealed class ControlStore : ISubscriberDirectory, IDisposable
 {
     public const string FileName = "control.jsonl";
     public const int NameBytesMax = 200;

@@ -21,7 +21,7 @@ namespace Surge.Server;
 /// </summary>
 public sealed class ServerState : IDisposable
 {
-    public ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens, Catalog catalog, Gateway gateway, FlowService flow,
+    public ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens, Catalog catalog, Gateway gateway, Downstream flow,
         CategoryService categories)
     {
         Options = options;
@@ -46,7 +46,7 @@ public sealed class ServerState : IDisposable
     public OrderSaga Orders { get; }
     public SellerForecasts Forecasts { get; }
     public SkuWrites Skus { get; }
-    public FlowService Flow { get; }
+    public Downstream Flow { get; }
     public CategoryService Categories { get; }
     public IdempotencyStore Idempotency { get; }
     public ServerMetrics Metrics { get; } = new();
@@ -297,9 +297,11 @@ public sealed class SurgeServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, OwnerLifetime>(); // the owner of SurgeServer decides when it stops
         builder.Services.AddSingleton(options);
         // Instances, not factories: the server disposes them itself, in order (the container would too, in its own).
-        var flowService = new FlowService(options);
-        var partitionHost = new PartitionHost(options) { Opened = flowService.OnPartitionOpened };
-        builder.Services.AddSingleton(flowService);
+        var downstream = new Downstream(new DownstreamOptions
+        {
+            Partitions = options.Partitions, Rules = options.Flow.Rules, Dispatch = options.Flow.Dispatch, Smtp = options.Flow.Smtp, Clock = options.Clock,
+        }, new Flow.DirectoryFlowJournals(Path.Combine(options.DataDirectory, "flow"), new Journal.JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax }), control);
+        var partitionHost = new PartitionHost(options) { Opened = downstream.OnPartitionOpened };
         builder.Services.AddSingleton(partitionHost);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         if (options.Cluster is { } cluster)
@@ -330,8 +332,7 @@ public sealed class SurgeServer : IAsyncDisposable
         var app = builder.Build();
 
         // The composition root: every service of the node, in dependency order.
-        flowService.Log = app.Services.GetRequiredService<ILogger<FlowService>>();
-        flowService.Subscriptions = () => control.Subscriptions;
+        downstream.Log = app.Services.GetRequiredService<ILogger<Downstream>>();
         var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
         var catalog = new Catalog();
         if (options.Cluster is not null)
@@ -339,7 +340,7 @@ public sealed class SurgeServer : IAsyncDisposable
             catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);
         }
         var categories = new CategoryService(options) { Log = app.Services.GetRequiredService<ILogger<CategoryService>>() };
-        var state = new ServerState(options, control, tokens, catalog, gateway, flowService, categories);
+        var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories);
         var dashboard = new Dashboard(state, partitionHost);
 
         app.Use(Problems.Middleware);
@@ -405,11 +406,11 @@ public sealed class SurgeServer : IAsyncDisposable
         catch
         {
             await state.Stopping.CancelAsync();
-            await flowService.StopAsync();
+            await downstream.StopAsync();
             await gateway.DisposeAsync();
             await app.StopAsync();
             await app.DisposeAsync();
-            await flowService.DisposeAsync();
+            await downstream.DisposeAsync();
             await partitionHost.DisposeAsync();
             control.Dispose();
             state.Dispose();

@@ -41,11 +41,29 @@ public sealed class FulfillmentStageTests : IAsyncDisposable
         }
     }
 
-    private FulfillmentStage Stage() => new(0, Partition.Journal, _checkpointDisk, _planner, Store, _ => true, (ids, _) =>
+    private FulfillmentStage Stage() => new(0, Partition.Journal, _checkpointDisk, _planner, Store, new Effects(_marked));
+
+    /// <summary>Every carrier healthy; the orders marked allocated are recorded.</summary>
+    private sealed class Effects(List<long> marked) : IStageEffects
     {
-        _marked.AddRange(ids);
-        return Task.CompletedTask;
-    });
+        public bool IsCarrierHealthy(string carrierId) => true;
+
+        public void ShipmentsStored(IReadOnlyList<ShipmentState> shipments)
+        {
+        }
+
+        public Task MarkAllocatedAsync(int partition, IReadOnlyList<long> sellerOrders, CancellationToken cancellationToken)
+        {
+            marked.AddRange(sellerOrders);
+            return Task.CompletedTask;
+        }
+
+        public Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public void FactsObserved(int partition, IReadOnlyList<OrderFact> facts)
+        {
+        }
+    }
 
     private async Task SubmitAsync(long nowMs, Action<CommandWriter> commands)
     {

@@ -3,7 +3,7 @@ using System.Threading.Channels;
 using Surge.Core;
 using Surge.Flow;
 
-namespace Surge.Server;
+namespace Surge.Application;
 
 /// <summary>One step of an order's timeline as the buyer sees it. <see cref="Key"/> identifies the step (stable
 /// across rebuilds, so a live stream sends each step once).</summary>

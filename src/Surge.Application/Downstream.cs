@@ -4,43 +4,62 @@ using Surge.Core;
 using Surge.Flow;
 using Surge.Journal;
 
-namespace Surge.Server;
+namespace Surge.Application;
+
+/// <summary>The downstream's settings: rules, delivery, e-mail, partitions and clock.</summary>
+public sealed record DownstreamOptions
+{
+    public required int Partitions { get; init; }
+    public FulfillmentRules Rules { get; init; } = new();
+    public DispatchOptions Dispatch { get; init; } = new();
+    public SmtpOptions? Smtp { get; init; }
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+}
+
+/// <summary>Who subscribed to order events (the control data): a port the host implements.</summary>
+public interface ISubscriberDirectory
+{
+    IReadOnlyList<Subscription> Subscriptions { get; }
+}
 
 /// <summary>
-/// The downstream stages of this node: one <see cref="FulfillmentStage"/> per partition, created the moment the
-/// partition is recovered (so compaction keeps what the stage still needs), started once the node serves, and
-/// stopped before the gateway and journals close; the carrier dispatcher and the subscriber notifier. Stage data
-/// lives under <c>flow/</c> in the data directory: follower checkpoints per partition, the shipment store and the
-/// notification outbox.
+/// The downstream of this node, orchestrated: one <see cref="FulfillmentStage"/> per partition, created the moment
+/// the partition is recovered (so compaction keeps what the stage still needs), started once the node serves, and
+/// stopped before the partitions close; the carrier dispatcher and the subscriber notifier. It reaches the partitions
+/// through <see cref="IPartitions"/> (status updates as journaled commands), the subscriptions through
+/// <see cref="ISubscriberDirectory"/>, and keeps its state in <see cref="IFlowJournals"/> (follower checkpoints per
+/// partition, the shipment store, the notification outbox). It is each stage's <see cref="IStageEffects"/>.
 /// </summary>
-public sealed class FlowService : IAsyncDisposable
+public sealed class Downstream : IStageEffects, IAsyncDisposable
 {
     /// <summary>Status updates sent to a partition in one group.</summary>
     private const int MarkGroupCommandsMax = 1_024;
 
-    private readonly ServerOptions _options;
+    private readonly DownstreamOptions _options;
+    private readonly IFlowJournals _journals;
+    private readonly ISubscriberDirectory _subscribers;
     private readonly FulfillmentPlanner _planner;
     private readonly FulfillmentStage?[] _stages;
     private readonly CancellationTokenSource _stop = new();
     private Task[] _loops = [];
     private readonly SemaphoreSlim _cpuGate = new(1);
     private readonly HttpClient _http;
-    private Gateway? _gateway;
+    private IPartitions? _partitions;
     private bool _disposed;
 
-    public FlowService(ServerOptions options)
+    public Downstream(DownstreamOptions options, IFlowJournals journals, ISubscriberDirectory subscribers)
     {
         _options = options;
-        _planner = new FulfillmentPlanner(options.Flow.Rules);
+        _journals = journals;
+        _subscribers = subscribers;
+        _planner = new FulfillmentPlanner(options.Rules);
         _stages = new FulfillmentStage?[options.Partitions];
-        Store = ShipmentStore.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "shipments")),
-            new JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax });
+        Store = ShipmentStore.Open(journals.OpenStore("shipments"));
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
-        Dispatcher = new CarrierDispatcher(options.Flow.Rules, Store, _http, OnDispatchedAsync, options.Flow.Dispatch, options.Clock);
-        Outbox = NotificationOutbox.Open(new DirectoryStorage(Path.Combine(options.DataDirectory, "flow", "notifications")),
-            new JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax });
-        Notifier = new NotificationDispatcher(Outbox, _http, Target, options.Flow.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null,
-            options.Flow.Dispatch, options.Clock);
+        Dispatcher = new CarrierDispatcher(options.Rules, Store, _http, OnDispatchedAsync, options.Dispatch, options.Clock);
+        Outbox = NotificationOutbox.Open(journals.OpenStore("notifications"));
+        Notifier = new NotificationDispatcher(Outbox, _http, Target, options.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null,
+            options.Dispatch, options.Clock);
     }
 
     /// <summary>Subscriber webhooks (merchants, storefronts): queued durably, then sent by <see cref="Notifier"/>.</summary>
@@ -49,18 +68,15 @@ public sealed class FlowService : IAsyncDisposable
     public NotificationDispatcher Notifier { get; }
 
     private NotificationTarget? Target(long subscription) =>
-        Subscriptions().FirstOrDefault(s => s.Id == subscription) is { } s && WebhookSecret.TryParse(s.Secret, out var key)
+        _subscribers.Subscriptions.FirstOrDefault(s => s.Id == subscription) is { } s && WebhookSecret.TryParse(s.Secret, out var key)
             ? new NotificationTarget(s.Url, key, s.Email, s.Language)
             : null;
 
-    /// <summary>The subscriptions, from the control store (set by the server before the stages start).</summary>
-    public Func<IReadOnlyList<Subscription>> Subscriptions { get; set; } = () => [];
-
     /// <summary>Queues a notification for every subscription that wants this fact's event type and may see its
     /// seller. Ids: <c>ntf_{seller order}_{status}_{subscription}</c>, the same when the fact is seen again.</summary>
-    private async Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken)
+    public async Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken)
     {
-        var subscriptions = Subscriptions();
+        var subscriptions = _subscribers.Subscriptions;
         if (subscriptions.Count == 0)
         {
             return;
@@ -99,29 +115,32 @@ public sealed class FlowService : IAsyncDisposable
     /// <summary>The stages, by partition (null for a partition not opened yet).</summary>
     public IReadOnlyList<FulfillmentStage?> Stages => _stages;
 
-    /// <summary>Called by <see cref="PartitionHost"/> right after a partition recovered.</summary>
-    internal void OnPartitionOpened(int partition, DurablePartition opened)
+    /// <summary>Called by the host right after a partition recovered.</summary>
+    public void OnPartitionOpened(int partition, DurablePartition opened)
     {
-        var checkpoints = new DirectoryStorage(Path.Combine(_options.DataDirectory, "flow", "fulfillment", partition.ToString("D4")));
+        var checkpoints = _journals.Checkpoints(partition);
         FulfillmentStage.SeedIfMissing(checkpoints, opened.Journal, out var seeded);
         if (seeded is { } from)
         {
             Log.LogWarning("partition {Partition}: no fulfillment checkpoint and its journal starts after record 1; fulfillment starts at record {Sequence} (orders paid before it are not planned)",
                 partition, from + 1);
         }
-        _stages[partition] = new FulfillmentStage(partition, opened.Journal, checkpoints, _planner, Store, Dispatcher.IsHealthy,
-            (orders, token) => AdvanceAsync(partition, orders.Select(o => (o, OrderStatus.Allocated)).ToList(), token),
-            new StageOptions { IsTransient = IsTransient, CpuGate = _cpuGate }, _options.Clock)
-        {
-            ShipmentsStored = shipments =>
-            {
-                Dispatcher.Enqueue(shipments);
-                NotifyOrders(shipments.Select(s => s.Plan.OrderId));
-            },
-            FactsObserved = (_, facts) => NotifyOrders(facts.Select(f => f.OrderId)),
-            FactsToKeep = KeepFactsAsync,
-        };
+        _stages[partition] = new FulfillmentStage(partition, opened.Journal, checkpoints, _planner, Store, this,
+            new StageOptions { IsTransient = IsTransient, CpuGate = _cpuGate }, _options.Clock);
     }
+
+    public bool IsCarrierHealthy(string carrierId) => Dispatcher.IsHealthy(carrierId);
+
+    public void ShipmentsStored(IReadOnlyList<ShipmentState> shipments)
+    {
+        Dispatcher.Enqueue(shipments);
+        NotifyOrders(shipments.Select(s => s.Plan.OrderId));
+    }
+
+    public Task MarkAllocatedAsync(int partition, IReadOnlyList<long> sellerOrders, CancellationToken cancellationToken) =>
+        AdvanceAsync(partition, [.. sellerOrders.Select(o => (o, OrderStatus.Allocated))], cancellationToken);
+
+    public void FactsObserved(int partition, IReadOnlyList<OrderFact> facts) => NotifyOrders(facts.Select(f => f.OrderId));
 
     /// <summary>Live streams watching orders (the buyer's tracking page).</summary>
     public OrderWatchers Watchers { get; } = new();
@@ -140,14 +159,14 @@ public sealed class FlowService : IAsyncDisposable
 
     private static bool IsTransient(Exception e) => e is AdmissionException or JournalBackpressureException or TimeoutException;
 
-    /// <summary>Starts every stage's loop (after recovery, when the gateway exists).</summary>
-    internal void Start(Gateway gateway)
+    /// <summary>Starts every stage's loop (after recovery, once the partitions take commands).</summary>
+    public void Start(IPartitions partitions)
     {
-        if (_gateway is not null)
+        if (_partitions is not null)
         {
             return;
         }
-        _gateway = gateway;
+        _partitions = partitions;
         Notifier.Start();
         _loops = _stages.OfType<FulfillmentStage>().Select(stage => Task.Run(() => RunAsync(stage))).ToArray();
         Dispatcher.Start();
@@ -168,14 +187,14 @@ public sealed class FlowService : IAsyncDisposable
 
     /// <summary>Sends status updates to one partition in groups. Refusals by the engine are fine (a step back, or
     /// an order cancelled by its seller after payment); refusals by admission control are retried by the caller.</summary>
-    private async Task AdvanceAsync(int partition, IReadOnlyList<(long Order, OrderStatus Status)> updates, CancellationToken cancellationToken)
+    private async Task AdvanceAsync(int partition, List<(long Order, OrderStatus Status)> updates, CancellationToken cancellationToken)
     {
-        var gateway = _gateway ?? throw new InvalidOperationException("the flow service has not started");
+        var partitions = _partitions ?? throw new InvalidOperationException("the downstream has not started");
         for (var start = 0; start < updates.Count; start += MarkGroupCommandsMax)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var group = updates.Skip(start).Take(MarkGroupCommandsMax).ToList();
-            await gateway.SubmitGroup(partition, group.Count, w =>
+            await partitions.SubmitGroup(partition, group.Count, w =>
             {
                 foreach (var (order, status) in group)
                 {
@@ -189,9 +208,9 @@ public sealed class FlowService : IAsyncDisposable
     /// all their shipments allow, retrying while the partitions are overloaded.</summary>
     private async Task ProgressAsync(IEnumerable<long> sellerOrders, CancellationToken cancellationToken)
     {
-        if (_gateway is null)
+        if (_partitions is null)
         {
-            return; // the stages have not started (ServerOptions.StartFlow = false), so no shipment exists to move an order
+            return; // the stages have not started, so no shipment exists to move an order
         }
         var byPartition = new Dictionary<int, List<(long, OrderStatus)>>();
         foreach (var order in sellerOrders.Distinct())
@@ -201,7 +220,7 @@ public sealed class FlowService : IAsyncDisposable
             {
                 continue;
             }
-            var partition = _gateway!.PartitionOf(shipments[0].Plan.SellerId);
+            var partition = _partitions.PartitionOf(shipments[0].Plan.SellerId);
             if (!byPartition.TryGetValue(partition, out var list))
             {
                 byPartition[partition] = list = [];
