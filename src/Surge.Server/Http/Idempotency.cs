@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 namespace Surge.Server;
 
 /// <summary>A stored answer to a request made with an Idempotency-Key.</summary>
-public sealed record StoredResponse(int Status, byte[] Body, string? Location);
+public sealed record StoredResponse(int Status, ReadOnlyMemory<byte> Body, string? Location);
 
 /// <summary>
 /// Idempotency-Key handling: the first request with a key runs and its answer is kept for
