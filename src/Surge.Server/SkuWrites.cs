@@ -24,11 +24,16 @@ public sealed class SkuWrites(Gateway gateway, Catalog catalog, CategoryService 
         Runtime.CommandResult result;
         try
         {
-            result = await gateway.Submit(gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(options.Http.RequestDeadline);
+            result = await gateway.Submit(gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(options.Http.RequestDeadline, options.Clock);
         }
         catch (AdmissionException e)
         {
             return new SkuWrite(-1, false, null, e.Problem);
+        }
+        catch (TimeoutException)
+        {
+            return new SkuWrite(-1, false, null, new Problem(Refusal.Unavailable, "deadline_exceeded",
+                $"not answered within {options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry"));
         }
         if (!result.Outcome.Accepted)
         {

@@ -109,4 +109,22 @@ public sealed class ClientTests
         Assert.Equal("idempotency_key_reused", SurgeClient.Problem(reused).Code);
         Assert.Equal(3, (await seller.GetStockAsync("mug", Ct)).Reserved);
     }
+
+    [Fact]
+    public async Task AStockReceiptRetriedWithItsIdempotencyKey_AddsTheUnitsOnce_AndASellerIsCreatedOnce()
+    {
+        var (server, admin, seller, _) = await MarketAsync(units: 5);
+        await using var _ = server;
+        using var __ = admin;
+
+        await seller.ReceiveStockAsync("mug", "wh-kr-1", 7, idempotencyKey: "delivery-note-88", cancellationToken: Ct);
+        var again = await seller.ReceiveStockAsync("mug", "wh-kr-1", 7, idempotencyKey: "delivery-note-88", cancellationToken: Ct);
+        Assert.Equal(12, again.OnHand);
+        Assert.Equal(12, (await seller.GetStockAsync("mug", Ct)).OnHand);
+
+        var first = await admin.CreateSellerAsync("Jeju Ceramics", idempotencyKey: "onboarding-3", cancellationToken: Ct);
+        var repeat = await admin.CreateSellerAsync("Jeju Ceramics", idempotencyKey: "onboarding-3", cancellationToken: Ct);
+        Assert.Equal(first.Id, repeat.Id);
+        Assert.Equal(first.ApiKey, repeat.ApiKey);
+    }
 }

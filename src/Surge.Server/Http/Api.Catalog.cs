@@ -29,24 +29,32 @@ public sealed partial class Api
 
     private async Task UpsertSku(HttpContext context)
     {
-        var seller = Authorize(context, Role.Seller).SellerId;
-        var body = await ReadAsync(context, ApiJson.Default.SkuBody);
-        var written = await state.Skus.UpsertAsync(seller, Definition(seller, body));
-        if (written.Problem is { } problem)
+        var principal = Authorize(context, Role.Seller);
+        var seller = principal.SellerId;
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.SkuBody, ApiJson.Default.SkuResponse, async body =>
         {
-            throw ApiProblemException.Of(problem);
-        }
-        state.Skus.RecordCategories(seller, [(body.Sku, !string.IsNullOrEmpty(body.Category), written.Suggestion)]);
-        var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(written.Sku);
-        await WriteAsync(context, written.Created ? 201 : 200, SkuResponse(view!), ApiJson.Default.SkuResponse);
+            var written = await state.Skus.UpsertAsync(seller, Definition(seller, body));
+            if (written.Problem is { } problem)
+            {
+                throw ApiProblemException.Of(problem);
+            }
+            state.Skus.RecordCategories(seller, [(body.Sku, !string.IsNullOrEmpty(body.Category), written.Suggestion)]);
+            var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(written.Sku);
+            return (written.Created ? 201 : 200, SkuResponse(view!), (string?)null);
+        });
     }
 
     /// <summary>Up to <see cref="ServerOptions.BatchSkusMax"/> SKUs; each is validated and written on its own, so one
     /// refused SKU does not fail the others.</summary>
     private async Task UpsertSkus(HttpContext context)
     {
-        var seller = Authorize(context, Role.Seller).SellerId;
-        var body = await ReadAsync(context, ApiJson.Default.SkuBatchRequest);
+        var principal = Authorize(context, Role.Seller);
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.SkuBatchRequest, ApiJson.Default.SkuBatchResponse,
+            async body => (200, await UpsertSkusAsync(principal.SellerId, body), (string?)null));
+    }
+
+    private async Task<SkuBatchResponse> UpsertSkusAsync(long seller, SkuBatchRequest body)
+    {
         if (body.Skus.Length == 0 || body.Skus.Length > Options.Http.BatchSkusMax)
         {
             throw new RequestShapeException($"skus: 1 to {Options.Http.BatchSkusMax} items");
@@ -70,7 +78,7 @@ public sealed partial class Api
         }));
         state.Skus.RecordCategories(seller, [.. results.Where(r => r.Result.Problem is null)
             .Select(r => (r.Item!.Sku, !string.IsNullOrEmpty(r.Item.Category), r.Written.Suggestion))]);
-        await WriteAsync(context, 200, new SkuBatchResponse(results.Select(r => r.Result).ToArray()), ApiJson.Default.SkuBatchResponse);
+        return new SkuBatchResponse([.. results.Select(r => r.Result)]);
     }
 
     private static SkuDefinition Definition(long seller, SkuBody body)

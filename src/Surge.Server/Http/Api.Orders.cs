@@ -202,6 +202,9 @@ public sealed partial class Api
         await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
     }
 
+    private ApiProblemException DeadlineExceeded() => new(503, "deadline_exceeded",
+        $"not answered within {Options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key", TimeSpan.FromSeconds(1));
+
     private async Task<OrderResult> WithDeadline(Task<OrderResult> work)
     {
         try
@@ -297,6 +300,20 @@ public sealed partial class Api
             context.Response.Headers.RetryAfter = "1";
         }
         await WriteStoredAsync(context, result.Answer);
+    }
+
+    /// <summary>Any other write (sellers, keys, warehouses, SKUs, stock, flash sales, subscriptions) through the same
+    /// Idempotency-Key path as the orders: the body is read, then <paramref name="run"/> gets the request and answers
+    /// (status, value, Location). A problem it throws is not kept: a retry runs again.</summary>
+    private async Task IdempotentWriteAsync<TRequest, TAnswer>(HttpContext context, Principal principal, JsonTypeInfo<TRequest> request,
+        JsonTypeInfo<TAnswer> answer, Func<TRequest, Task<(int Status, TAnswer Value, string? Location)>> run) where TRequest : class
+    {
+        var body = await ReadBodyAsync(context);
+        await IdempotentAsync(context, principal, body, async () =>
+        {
+            var (status, value, location) = await run(Deserialize(body, request));
+            return (new StoredResponse(status, JsonSerializer.SerializeToUtf8Bytes(value, answer), location), status is not (429 or 503));
+        });
     }
 
     private static Task WriteStoredAsync(HttpContext context, StoredResponse answer)

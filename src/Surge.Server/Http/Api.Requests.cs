@@ -153,9 +153,10 @@ public sealed partial class Api
     }
 
     /// <summary>Reads a JSON body into a request record: broken JSON → 400, wrong shape → 422 naming the problem.</summary>
-    private async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
+    private async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class => Deserialize(await ReadBodyAsync(context), type);
+
+    private static T Deserialize<T>(byte[] body, JsonTypeInfo<T> type) where T : class
     {
-        var body = await ReadBodyAsync(context);
         try
         {
             return JsonSerializer.Deserialize(body, type) ?? throw new RequestShapeException("the body must be a JSON object");

@@ -28,38 +28,41 @@ public sealed partial class Api
 
     private async Task CreateSeller(HttpContext context)
     {
-        Authorize(context, Role.Admin);
-        var request = await ReadAsync(context, ApiJson.Default.CreateSellerRequest);
-        var name = Text(request.Name, "name", SellerNameCharsMax);
-        var (seller, key) = state.Control.CreateSeller(name);
-        context.Response.Headers.Location = "/v1/sellers/" + Ids.Seller(seller.Id);
-        await WriteAsync(context, 201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), ApiJson.Default.CreateSellerResponse);
+        var principal = Authorize(context, Role.Admin);
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.CreateSellerRequest, ApiJson.Default.CreateSellerResponse, request =>
+        {
+            var (seller, key) = state.Control.CreateSeller(Text(request.Name, "name", SellerNameCharsMax));
+            return Task.FromResult((201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), (string?)("/v1/sellers/" + Ids.Seller(seller.Id))));
+        });
     }
 
     private async Task CreateStorefrontKey(HttpContext context)
     {
-        Authorize(context, Role.Admin);
-        var request = await ReadAsync(context, ApiJson.Default.CreateKeyRequest);
-        var name = Text(request.Name, "name", SellerNameCharsMax);
-        var key = state.Control.CreateStorefrontKey(name);
-        await WriteAsync(context, 201, new CreateKeyResponse(name, key), ApiJson.Default.CreateKeyResponse);
+        var principal = Authorize(context, Role.Admin);
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.CreateKeyRequest, ApiJson.Default.CreateKeyResponse, request =>
+        {
+            var name = Text(request.Name, "name", SellerNameCharsMax);
+            return Task.FromResult((201, new CreateKeyResponse(name, state.Control.CreateStorefrontKey(name)), (string?)null));
+        });
     }
 
     private async Task CreateWarehouse(HttpContext context)
     {
-        Authorize(context, Role.Admin);
-        var request = await ReadAsync(context, ApiJson.Default.WarehouseBody);
-        var warehouse = new Warehouse(Code(request.Id, "id"), Text(request.Region, "region", OrderJson.RegionCharsMax), Country(request.Country, "country"));
-        if (state.Control.Warehouses.Count >= Limits.WarehousesMax && Catalog.WarehouseIndex(warehouse.Id) < 0)
+        var principal = Authorize(context, Role.Admin);
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.WarehouseBody, ApiJson.Default.WarehouseBody, async request =>
         {
-            throw new ApiProblemException(409, RejectReason.CapacityExceeded.ToCode(), $"at most {Limits.WarehousesMax} warehouses");
-        }
-        if (!state.Control.AddWarehouse(warehouse, out var created))
-        {
-            throw new ApiProblemException(409, "warehouse_exists", $"warehouse '{warehouse.Id}' exists with another region or country");
-        }
-        await state.SyncWarehousesAsync();
-        await WriteAsync(context, created ? 201 : 200, new WarehouseBody(warehouse.Id, warehouse.Region, warehouse.Country), ApiJson.Default.WarehouseBody);
+            var warehouse = new Warehouse(Code(request.Id, "id"), Text(request.Region, "region", OrderJson.RegionCharsMax), Country(request.Country, "country"));
+            if (state.Control.Warehouses.Count >= Limits.WarehousesMax && Catalog.WarehouseIndex(warehouse.Id) < 0)
+            {
+                throw new ApiProblemException(409, RejectReason.CapacityExceeded.ToCode(), $"at most {Limits.WarehousesMax} warehouses");
+            }
+            if (!state.Control.AddWarehouse(warehouse, out var created))
+            {
+                throw new ApiProblemException(409, "warehouse_exists", $"warehouse '{warehouse.Id}' exists with another region or country");
+            }
+            await state.SyncWarehousesAsync();
+            return (created ? 201 : 200, new WarehouseBody(warehouse.Id, warehouse.Region, warehouse.Country), (string?)null);
+        });
     }
 
     private Task ListWarehouses(HttpContext context)

@@ -42,41 +42,56 @@ public sealed partial class Api
 
     private async Task ReceiveStock(HttpContext context)
     {
-        var seller = Authorize(context, Role.Seller).SellerId;
-        var request = await ReadAsync(context, ApiJson.Default.StockReceiptRequest);
-        var sku = await SellerSkuAsync(seller, request.Sku);
-        var warehouse = await state.WarehouseIndexAsync(request.WarehouseId);
-        if (warehouse < 0)
+        var principal = Authorize(context, Role.Seller);
+        var seller = principal.SellerId;
+        // A receipt adds units: a retry with the same Idempotency-Key must not add them twice.
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.StockReceiptRequest, ApiJson.Default.StockResponse, async request =>
         {
-            throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
-        }
-        if (request.Quantity is < 1 or > Limits.StockMovementUnitsMax)
-        {
-            throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
-        }
-        await SubmitOrThrowAsync(seller, w => w.ReceiveStock(sku, warehouse, request.Quantity));
-        await WriteAsync(context, 200, await StockAsync(seller, sku), ApiJson.Default.StockResponse);
+            var sku = await SellerSkuAsync(seller, request.Sku);
+            var warehouse = await state.WarehouseIndexAsync(request.WarehouseId);
+            if (warehouse < 0)
+            {
+                throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
+            }
+            if (request.Quantity is < 1 or > Limits.StockMovementUnitsMax)
+            {
+                throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
+            }
+            await SubmitOrThrowAsync(seller, w => w.ReceiveStock(sku, warehouse, request.Quantity));
+            return (200, await StockAsync(seller, sku), (string?)null);
+        });
     }
 
     private async Task ConfigureFlashSale(HttpContext context)
     {
-        var seller = Authorize(context, Role.Seller).SellerId;
-        var request = await ReadAsync(context, ApiJson.Default.FlashSaleRequest);
-        var sku = await SellerSkuAsync(seller, request.Sku);
-        if (request.PerBuyerLimit is < 1 or > Limits.PerBuyerLimitMax)
+        var principal = Authorize(context, Role.Seller);
+        var seller = principal.SellerId;
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.FlashSaleRequest, ApiJson.Default.FlashSaleResponse, async request =>
         {
-            throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
-        }
-        var starts = request.StartsAt.ToUnixTimeMilliseconds();
-        await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
-        dashboard.FollowFlashSale(seller, request.Sku, sku);
-        await WriteAsync(context, 201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit),
-            ApiJson.Default.FlashSaleResponse);
+            var sku = await SellerSkuAsync(seller, request.Sku);
+            if (request.PerBuyerLimit is < 1 or > Limits.PerBuyerLimitMax)
+            {
+                throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
+            }
+            var starts = request.StartsAt.ToUnixTimeMilliseconds();
+            await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
+            dashboard.FollowFlashSale(seller, request.Sku, sku);
+            return (201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit), (string?)null);
+        });
     }
 
+    /// <summary>One command to a seller's partition under the request deadline; a refusal becomes the problem.</summary>
     private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
     {
-        var result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.Http.RequestDeadline);
+        Runtime.CommandResult result;
+        try
+        {
+            result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.Http.RequestDeadline, Options.Clock);
+        }
+        catch (TimeoutException)
+        {
+            throw DeadlineExceeded();
+        }
         if (!result.Outcome.Accepted)
         {
             throw ApiProblemException.Of(Problem.Of(result.Outcome.Reason));
