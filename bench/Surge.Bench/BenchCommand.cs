@@ -79,6 +79,11 @@ internal static class BenchCommand
             table.AddRow("ack p99 at half rate − fsync p99 (target ≤ 2 ms)", $"{result.AckP99MinusFsyncP99Ms:F3} ms");
             table.AddRow($"ack p50 / p99 at half the 1.5 M/s target ({Output.Rate(result.TargetHalfRateRecordsPerS)}, open loop)",
                 $"{result.TargetHalfRateAckP50Ms:F3} ms / {result.TargetHalfRateAckP99Ms:F3} ms (commit p99 ≤ {result.TargetHalfRateCommitP99MsAtMost:F3} ms)");
+            if (result.HalfRateRefusedRecords + result.TargetHalfRateRefusedRecords > 0)
+            {
+                table.AddRow("records refused for backpressure (the disk fell behind the open-loop rate)",
+                    $"{result.HalfRateRefusedRecords:N0} at half rate, {result.TargetHalfRateRefusedRecords:N0} at half the target");
+            }
             AnsiConsole.Write(table);
             Output.WriteJson(parse.GetValue(json), result);
             return 0;

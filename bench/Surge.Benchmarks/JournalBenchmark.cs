@@ -37,7 +37,9 @@ public sealed record JournalBenchResult(
     double TargetHalfRateCommitP99MsAtMost,
     double IdealHalfRateAckP50Ms,
     double IdealHalfRateAckP99Ms,
-    long CompactEveryBytes);
+    long CompactEveryBytes,
+    long HalfRateRefusedRecords = 0,
+    long TargetHalfRateRefusedRecords = 0);
 
 /// <summary>
 /// Durable 128-byte records per second through the segment journal, run the way partitions use it:
@@ -84,7 +86,8 @@ public static class JournalBenchmark
                 full.RecordsPerGroup, Ms(full.Latency, 50), Ms(full.Latency, 99), o.SingleRecordAppenders, single.RecordsPerS,
                 Ms(single.Latency, 99), half.RecordsPerS, Ms(half.Latency, 50), ackP99, ackP99 - fsyncP99, commitP50, commitP99,
                 atTargetHalf.RecordsPerS, Ms(atTargetHalf.Latency, 50), Ms(atTargetHalf.Latency, 99),
-                CommitStats.PercentileMicros(atTargetHalf.Commits, 99) / 1000.0, Ms(ideal, 50), Ms(ideal, 99), CompactEveryBytes);
+                CommitStats.PercentileMicros(atTargetHalf.Commits, 99) / 1000.0, Ms(ideal, 50), Ms(ideal, 99), CompactEveryBytes,
+                half.Refused, atTargetHalf.Refused);
         }
         finally
         {
@@ -228,8 +231,10 @@ public static class JournalBenchmark
 
     /// <summary>Open loop at a fixed rate: records are appended on schedule (every millisecond, the ones due)
     /// whether or not earlier ones are durable yet. A record's ack latency is taken as the time from the first
-    /// append of its batch into the same group to that group's completion (an upper bound).</summary>
-    private static async Task<(double RecordsPerS, LongHistogram Latency, long[] Commits)> FixedRateAsync(string directory, JournalBenchOptions o, double rate, CancellationToken token)
+    /// append of its batch into the same group to that group's completion (an upper bound). When the disk falls
+    /// behind the rate, the journal refuses appends (backpressure): those records are counted as refused and the
+    /// generator goes on with the next ones due, as a server answering 503 would.</summary>
+    private static async Task<(double RecordsPerS, LongHistogram Latency, long[] Commits, long Refused)> FixedRateAsync(string directory, JournalBenchOptions o, double rate, CancellationToken token)
     {
         await using var journal = SegmentJournal.Open(new DirectoryStorage(directory));
         var payload = new byte[o.RecordBytes];
@@ -241,7 +246,7 @@ public static class JournalBenchmark
         var measureFrom = start + (long)(WarmUpSeconds * Stopwatch.Frequency);
         long[]? commitsBefore = null;
         var deadline = measureFrom + (long)(o.PhaseSeconds * Stopwatch.Frequency);
-        long sent = 0, measured = 0;
+        long sent = 0, measured = 0, refused = 0;
         Task? group = null;
         while (Stopwatch.GetTimestamp() < deadline)
         {
@@ -251,7 +256,17 @@ public static class JournalBenchmark
             for (; sent < due; sent++)
             {
                 var stamp = Stopwatch.GetTimestamp();
-                var ticket = journal.Append(payload);
+                AppendTicket ticket;
+                try
+                {
+                    ticket = journal.Append(payload);
+                }
+                catch (JournalBackpressureException)
+                {
+                    refused += stamp < measureFrom ? 0 : due - sent;
+                    sent = due;
+                    break;
+                }
                 if (stamp < measureFrom)
                 {
                     continue;
@@ -294,6 +309,6 @@ public static class JournalBenchmark
         var commits = journal.Stats.Counts().Zip(commitsBefore ?? new long[CommitStats.Buckets], (a, b) => a - b).ToArray();
         Volatile.Write(ref stop, true);
         await maintenance;
-        return (measured / o.PhaseSeconds, histogram, commits);
+        return (measured / o.PhaseSeconds, histogram, commits, refused);
     }
 }

@@ -127,4 +127,22 @@ public sealed class ClientTests
         Assert.Equal(first.Id, repeat.Id);
         Assert.Equal(first.ApiKey, repeat.ApiKey);
     }
+
+    [Fact]
+    public async Task AWebhookSubscriptionRetriedWithItsIdempotencyKey_IsCreatedOnce()
+    {
+        var (server, admin, seller, _) = await MarketAsync(units: 1);
+        await using var _ = server;
+        using var __ = admin;
+        var body = System.Text.Encoding.UTF8.GetBytes("""{"event_types":["order.paid"],"url":"https://hooks.example.com/surge"}""");
+
+        var first = await seller.PostJsonAsync("/v1/webhooks", body, idempotencyKey: "subscribe-1", cancellationToken: Ct);
+        var again = await seller.PostJsonAsync("/v1/webhooks", body, idempotencyKey: "subscribe-1", cancellationToken: Ct);
+
+        Assert.Equal((201, 201), (first.Status, again.Status));
+        Assert.True(again.Replayed);
+        Assert.Equal(first.Json!["id"]!.GetValue<string>(), again.Json!["id"]!.GetValue<string>());
+        var list = await seller.SendAsync(HttpMethod.Get, "/v1/webhooks", cancellationToken: Ct);
+        Assert.Single(list.Json!["webhooks"]!.AsArray());
+    }
 }

@@ -30,7 +30,14 @@ public sealed partial class Api
     private async Task CreateWebhook(HttpContext context)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
-        var request = await ReadAsync(context, ApiJson.Default.CreateWebhookRequest);
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.CreateWebhookRequest, ApiJson.Default.WebhookBody,
+            request => Task.FromResult(CreateWebhook(principal, request)));
+    }
+
+    /// <summary>Validates and creates one subscription (a retry with the same Idempotency-Key gets the same one, secret
+    /// included, instead of a second subscription that would deliver every event twice).</summary>
+    private (int Status, WebhookBody Body, string? Location) CreateWebhook(Principal principal, CreateWebhookRequest request)
+    {
         if ((request.Url is null) == (request.Email is null))
         {
             throw new RequestShapeException("give either url (signed webhooks) or email, not both");
@@ -62,9 +69,8 @@ public sealed partial class Api
             throw new ApiProblemException(409, "too_many_webhooks", $"at most {WebhooksPerOwnerMax} subscriptions per key owner");
         }
         var subscription = state.Control.CreateSubscription(principal, request.Url, request.Email, language, types.Distinct().ToArray());
-        context.Response.Headers.Location = "/v1/webhooks/" + WebhookId(subscription.Id);
-        await WriteAsync(context, 201, new WebhookBody(WebhookId(subscription.Id), subscription.Url, subscription.Email, subscription.Language,
-            [.. subscription.EventTypes], subscription.Url is null ? null : subscription.Secret), ApiJson.Default.WebhookBody);
+        return (201, new WebhookBody(WebhookId(subscription.Id), subscription.Url, subscription.Email, subscription.Language,
+            [.. subscription.EventTypes], subscription.Url is null ? null : subscription.Secret), "/v1/webhooks/" + WebhookId(subscription.Id));
     }
 
     private Task ListWebhooks(HttpContext context)
