@@ -1,14 +1,3 @@
-using System.Buffers;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Surge.Core;
-
 namespace Surge.Server;
 
 // /v1 endpoints: the node's downstream status and readiness.
