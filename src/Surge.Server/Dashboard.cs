@@ -264,7 +264,7 @@ public sealed class Dashboard(ServerState state, PartitionHost partitions)
         {
             do
             {
-                if (!state.Ready)
+                if (!state.Lifecycle.Ready)
                 {
                     await context.Response.WriteAsync(": the node is still recovering\n\n", context.RequestAborted);
                     await context.Response.Body.FlushAsync(context.RequestAborted);

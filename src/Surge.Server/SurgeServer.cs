@@ -140,19 +140,19 @@ public sealed class SurgeServer : IAsyncDisposable
                 await next(context);
                 return;
             }
-            if (!state.Ready)
+            if (!state.Lifecycle.Ready)
             {
                 await Problems.WriteAsync(context, 503, "starting", "the partitions are still recovering", TimeSpan.FromSeconds(1));
                 return;
             }
-            if (!state.TryEnter())
+            if (!state.Lifecycle.TryEnter())
             {
                 await Problems.WriteAsync(context, 503, "draining", "this silo is stopping; send the request to another one", TimeSpan.FromSeconds(1));
                 return;
             }
             if (context.Request.Path.Value!.EndsWith("/events", StringComparison.Ordinal))
             {
-                state.Exit(); // a live stream lasts until the server stops; a drain does not wait for it
+                state.Lifecycle.Exit(); // a live stream lasts until the server stops; a drain does not wait for it
                 await next(context);
                 return;
             }
@@ -162,7 +162,7 @@ public sealed class SurgeServer : IAsyncDisposable
             }
             finally
             {
-                state.Exit();
+                state.Lifecycle.Exit();
             }
         });
         app.MapOpenApi("/openapi/{documentName}.json");
@@ -177,24 +177,24 @@ public sealed class SurgeServer : IAsyncDisposable
         await app.StartAsync();
         try
         {
-            var recovery = await state.RecoverAsync();
+            var recovery = await state.Lifecycle.RecoverAsync();
             if (options.Flow.Start)
             {
                 state.Flow.Start(gateway);
             }
-            _ = dashboard.RunAsync(state.Stopping.Token);
+            _ = dashboard.RunAsync(state.Lifecycle.Stopping.Token);
             if (control.Shared)
             {
                 var log = app.Services.GetRequiredService<ILogger<ControlStore>>();
-                state.FollowFailed = e => log.LogWarning("following the shared control log: {Error}", e.Message);
-                _ = state.FollowControlAsync(ControlFollowInterval, state.Stopping.Token);
+                state.Lifecycle.FollowFailed = e => log.LogWarning("following the shared control log: {Error}", e.Message);
+                _ = state.Lifecycle.FollowControlAsync(ControlFollowInterval, state.Lifecycle.Stopping.Token);
             }
             categories.Start(state.Skus.ApplyPendingCategoriesAsync);
             return new SurgeServer(app, state, dashboard, control, adminKey, generated, recovery);
         }
         catch
         {
-            await state.Stopping.CancelAsync();
+            await state.Lifecycle.Stopping.CancelAsync();
             await downstream.StopAsync();
             await gateway.DisposeAsync();
             await app.StopAsync();
@@ -278,8 +278,8 @@ public sealed class SurgeServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         var partitions = _app.Services.GetRequiredService<PartitionHost>();
-        await State.DrainRequestsAsync(DrainRequestsMax);
-        await State.Stopping.CancelAsync();
+        await State.Lifecycle.DrainRequestsAsync(DrainRequestsMax);
+        await State.Lifecycle.Stopping.CancelAsync();
         await State.Flow.StopAsync(); // before the gateway: a stage may be sending status updates through it
         await State.Gateway.DisposeAsync();
         await _app.StopAsync();

@@ -21,8 +21,8 @@ public sealed partial class Api
 
     private async Task Health(HttpContext context)
     {
-        var ready = state.Ready;
+        var ready = state.Lifecycle.Ready;
         await WriteAsync(context, ready ? 200 : 503, new HealthResponse(ready ? "ready" : "starting", Options.Partitions, Catalog.SkuCount,
-            state.OrdersAtStart), ApiJson.Default.HealthResponse);
+            state.Lifecycle.OrdersAtStart), ApiJson.Default.HealthResponse);
     }
 }

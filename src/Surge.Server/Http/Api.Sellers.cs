@@ -49,7 +49,7 @@ public sealed partial class Api
             {
                 throw new ApiProblemException(409, "warehouse_exists", $"warehouse '{warehouse.Id}' exists with another region or country");
             }
-            await state.SyncWarehousesAsync();
+            await state.Warehouses.SyncWarehousesAsync();
             return (created ? 201 : 200, new WarehouseBody(warehouse.Id, warehouse.Region, warehouse.Country), (string?)null);
         });
     }

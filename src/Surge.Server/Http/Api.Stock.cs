@@ -37,7 +37,7 @@ public sealed partial class Api
         await IdempotentWriteAsync(context, principal, ApiJson.Default.StockReceiptRequest, ApiJson.Default.StockResponse, async request =>
         {
             var sku = await SellerSkuAsync(seller, request.Sku);
-            var warehouse = await state.WarehouseIndexAsync(request.WarehouseId);
+            var warehouse = await state.Warehouses.WarehouseIndexAsync(request.WarehouseId);
             if (warehouse < 0)
             {
                 throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
