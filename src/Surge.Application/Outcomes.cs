@@ -30,6 +30,10 @@ public readonly record struct Problem(Refusal Kind, string Code, string Detail)
     public static Problem Of(RejectReason reason, string? detail = null) =>
         new(reason == RejectReason.InvalidArgument ? Refusal.Invalid : Refusal.Conflict, reason.ToCode(), detail ?? Describe(reason));
 
+    /// <summary>The request's deadline passed before the partitions answered; the work may still complete.</summary>
+    public static Problem DeadlineExceeded(TimeSpan deadline) => new(Refusal.Unavailable, "deadline_exceeded",
+        $"not answered within {deadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
+
     public static string Describe(RejectReason reason) => reason switch
     {
         RejectReason.UnknownSku => "a SKU does not exist for this seller",

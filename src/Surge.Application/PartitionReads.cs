@@ -24,6 +24,18 @@ public static class PartitionReads
         return [.. found];
     }
 
+    /// <summary>The largest parent-order sequence among the engine's seller orders (walks the order table: for start-up,
+    /// so that new parent ids continue after it).</summary>
+    public static long LastParentSequence(Engine engine)
+    {
+        long last = 0;
+        for (var i = 0; i < engine.OrderCount; i++)
+        {
+            last = Math.Max(last, Ids.Sequence(engine.GetOrderAt(i).ParentId));
+        }
+        return last;
+    }
+
     /// <summary>Whether reconciliation must look at this seller order: part of a multi-seller order, and not final.</summary>
     public static bool IsOpenMultiSellerChild(OrderSnapshot order) =>
         Ids.IsMulti(order.ParentId) && order.Status is OrderStatus.PendingPayment or OrderStatus.Paid;

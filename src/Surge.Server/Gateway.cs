@@ -91,6 +91,25 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
         }
     }
 
+    /// <summary>One command under a deadline, with every way it can fail as a problem: not admitted, not answered
+    /// within <paramref name="deadline"/>, or refused by the engine.</summary>
+    public async Task<(CommandResult Result, Problem? Problem)> SubmitWithinAsync(int partition, Action<CommandWriter> encode, TimeSpan deadline)
+    {
+        try
+        {
+            var result = await Submit(partition, encode).WaitAsync(deadline, _options.Clock).ConfigureAwait(false);
+            return (result, result.Outcome.Accepted ? null : Problem.Of(result.Outcome.Reason));
+        }
+        catch (AdmissionException e)
+        {
+            return (default, e.Problem);
+        }
+        catch (TimeoutException)
+        {
+            return (default, Problem.DeadlineExceeded(deadline));
+        }
+    }
+
     /// <summary>Queues <paramref name="count"/> commands for one partition in one go (the batch endpoint's path):
     /// one task for all of them; admitted or refused as a whole.</summary>
     public Task<CommandGroup> SubmitGroup(int partition, int count, Action<CommandWriter> encode)

@@ -284,16 +284,10 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     }
 
     /// <summary>Counts, recovery figures and the largest parent sequence (walks the order table: for start-up).</summary>
-    public Task<PartitionStats> Stats()
-    {
-        long lastSequence = 0;
-        for (var i = 0; i < Engine.OrderCount; i++)
-        {
-            lastSequence = Math.Max(lastSequence, Ids.Sequence(Engine.GetOrderAt(i).ParentId));
-        }
-        return Task.FromResult(new PartitionStats(Engine.SkuCount, Engine.OrderCount, _partition.Journal.LastSequence,
-            _partition.Recovery.ReplayedRecords, (_partition.Recovery.SnapshotLoad + _partition.Recovery.Replay).TotalMilliseconds, lastSequence));
-    }
+    public Task<PartitionStats> Stats() =>
+        Task.FromResult(new PartitionStats(Engine.SkuCount, Engine.OrderCount, _partition.Journal.LastSequence,
+            _partition.Recovery.ReplayedRecords, (_partition.Recovery.SnapshotLoad + _partition.Recovery.Replay).TotalMilliseconds,
+            PartitionReads.LastParentSequence(Engine)));
 
     private SellerOrderView View(OrderSnapshot order) => new(order.OrderId, order.ParentId, order.SellerId, order.Status,
         order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,

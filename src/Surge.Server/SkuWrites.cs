@@ -21,23 +21,10 @@ public sealed class SkuWrites(Gateway gateway, Catalog catalog, CategoryService 
             definition = definition with { Category = suggestion.Category };
         }
         var existed = await catalog.FindSkuAsync(seller, definition.Code) >= 0;
-        Runtime.CommandResult result;
-        try
+        var (result, problem) = await gateway.SubmitWithinAsync(gateway.PartitionOf(seller), w => w.UpsertSku(definition), options.Http.RequestDeadline);
+        if (problem is not null)
         {
-            result = await gateway.Submit(gateway.PartitionOf(seller), w => w.UpsertSku(definition)).WaitAsync(options.Http.RequestDeadline, options.Clock);
-        }
-        catch (AdmissionException e)
-        {
-            return new SkuWrite(-1, false, null, e.Problem);
-        }
-        catch (TimeoutException)
-        {
-            return new SkuWrite(-1, false, null, new Problem(Refusal.Unavailable, "deadline_exceeded",
-                $"not answered within {options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry"));
-        }
-        if (!result.Outcome.Accepted)
-        {
-            return new SkuWrite(-1, false, null, Problem.Of(result.Outcome.Reason));
+            return new SkuWrite(-1, false, null, problem);
         }
         var sku = (int)result.Outcome.Ref;
         catalog.AddSku(seller, definition.Code, sku);

@@ -101,16 +101,7 @@ public sealed class SagaSimulator(int seed)
     private void NewProcess()
     {
         _saga = new OrderSaga(_partitions, _partitions, new OrderSagaOptions { Clock = _clock, ReservationTtl = ReservationTtl });
-        long last = 0;
-        for (var p = 0; p < PartitionCount; p++)
-        {
-            var engine = _partitions.Engine(p);
-            for (var i = 0; i < engine.OrderCount; i++)
-            {
-                last = Math.Max(last, Ids.Sequence(engine.GetOrderAt(i).ParentId));
-            }
-        }
-        _saga.ResumeSequence(last);
+        _saga.ResumeSequence(Enumerable.Range(0, PartitionCount).Max(p => PartitionReads.LastParentSequence(_partitions.Engine(p))));
     }
 
     private async Task RestartAsync()

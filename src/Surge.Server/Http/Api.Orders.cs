@@ -191,9 +191,6 @@ public sealed partial class Api
         await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
     }
 
-    private ApiProblemException DeadlineExceeded() => new(503, "deadline_exceeded",
-        $"not answered within {Options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key", TimeSpan.FromSeconds(1));
-
     private async Task<OrderResult> WithDeadline(Task<OrderResult> work)
     {
         try
@@ -202,8 +199,7 @@ public sealed partial class Api
         }
         catch (TimeoutException)
         {
-            return OrderResult.Refused(Refusal.Unavailable, "deadline_exceeded",
-                $"not answered within {Options.Http.RequestDeadline.TotalSeconds:0.###} s; it may still complete: retry with the same Idempotency-Key");
+            return OrderResult.Refused(Problem.DeadlineExceeded(Options.Http.RequestDeadline));
         }
     }
 
@@ -228,14 +224,15 @@ public sealed partial class Api
             }
             var status = result.Problem is { } refused ? Problems.StatusOf(refused.Kind) : successStatus;
             var location = status == 201 && result.Order is { } placed ? "/v1/orders/" + Ids.Order(placed.Id) : null;
-            return (new StoredResponse(status, buffer.WrittenMemory, location), status is not (429 or 503));
+            return (new StoredResponse(status, buffer.WrittenMemory, location), true);
         });
 
     /// <summary>
     /// The one path of every write on orders, single or batch: under the request's Idempotency-Key (if any, see
     /// <see cref="IdempotencyStore"/>) a repeat gets the stored answer (<c>Idempotent-Replayed: true</c>), a different
-    /// body 422 and a repeat while the first still runs 409; otherwise <paramref name="run"/> answers, and its answer
-    /// is kept when it is final (a "retry" answer releases the key).
+    /// body 422 and a repeat while the first still runs 409; otherwise <paramref name="run"/> answers. The answer is kept
+    /// unless <c>Final</c> is false (a batch some of whose orders were told to retry); the store itself forgets an answer
+    /// whose own status says "retry" (429, 5xx), so a retry runs again.
     /// </summary>
     private async Task IdempotentAsync(HttpContext context, Principal principal, ReadOnlyMemory<byte> body, Func<Task<(StoredResponse Answer, bool Final)>> run)
     {
@@ -301,7 +298,7 @@ public sealed partial class Api
         await IdempotentAsync(context, principal, body, async () =>
         {
             var (status, value, location) = await run(Deserialize(body, request));
-            return (new StoredResponse(status, JsonSerializer.SerializeToUtf8Bytes(value, answer), location), status is not (429 or 503));
+            return (new StoredResponse(status, JsonSerializer.SerializeToUtf8Bytes(value, answer), location), true);
         });
     }
 

@@ -69,21 +69,12 @@ public sealed partial class Api
         });
     }
 
-    /// <summary>One command to a seller's partition under the request deadline; a refusal becomes the problem.</summary>
+    /// <summary>One command to a seller's partition under the request deadline; any failure becomes the problem.</summary>
     private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
     {
-        Runtime.CommandResult result;
-        try
+        if ((await Gateway.SubmitWithinAsync(Gateway.PartitionOf(seller), encode, Options.Http.RequestDeadline)).Problem is { } problem)
         {
-            result = await Gateway.Submit(Gateway.PartitionOf(seller), encode).WaitAsync(Options.Http.RequestDeadline, Options.Clock);
-        }
-        catch (TimeoutException)
-        {
-            throw DeadlineExceeded();
-        }
-        if (!result.Outcome.Accepted)
-        {
-            throw ApiProblemException.Of(Problem.Of(result.Outcome.Reason));
+            throw ApiProblemException.Of(problem);
         }
     }
 }
