@@ -32,6 +32,9 @@ public interface IPartitions
 
     /// <summary>Seller orders of multi-seller orders that are not final yet (pending payment or paid).</summary>
     Task<SellerOrderState[]> OpenMultiSellerChildren(int partition);
+
+    /// <summary>A SKU's definition by its engine reference, or null when the partition has no such SKU.</summary>
+    Task<SkuDefinition?> GetSku(int partition, int sku);
 }
 
 /// <summary>Where a SKU code and a region name find their engine references.</summary>

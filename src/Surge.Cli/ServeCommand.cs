@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Surge.Application;
 using Surge.Flow;
 using Surge.Server;
 

@@ -71,6 +71,8 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
     public async Task<WeeklySkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks) =>
         [.. (await _grains[PartitionOf(sellerId)].SellerDemand(sellerId, fromMs, weeks)).Select(d => new WeeklySkuDemand(d.Sku, d.WeeklyUnits, d.Available))];
 
+    public async Task<SkuDefinition?> GetSku(int partition, int sku) => (await _grains[partition].GetSku(sku))?.Definition();
+
     private static SellerOrderState State(SellerOrderView o) => new(o.Id, o.ParentId, o.SellerId, o.Status, o.CancelReason, o.PlacedAtMs, o.ExpiresAtMs,
         [.. o.Lines.Select(l => new PlacedLine(l.Sku, l.Warehouse, l.Quantity))]);
 
@@ -88,25 +90,6 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
         catch (Exception e)
         {
             throw Refused(partition, 1, e) ?? throw e.Rethrow();
-        }
-    }
-
-    /// <summary>One command under a deadline, with every way it can fail as a problem: not admitted, not answered
-    /// within <paramref name="deadline"/>, or refused by the engine.</summary>
-    public async Task<(CommandResult Result, Problem? Problem)> SubmitWithinAsync(int partition, Action<CommandWriter> encode, TimeSpan deadline)
-    {
-        try
-        {
-            var result = await Submit(partition, encode).WaitAsync(deadline, _options.Clock).ConfigureAwait(false);
-            return (result, result.Outcome.Accepted ? null : Problem.Of(result.Outcome.Reason));
-        }
-        catch (AdmissionException e)
-        {
-            return (default, e.Problem);
-        }
-        catch (TimeoutException)
-        {
-            return (default, Problem.DeadlineExceeded(deadline));
         }
     }
 
@@ -209,7 +192,7 @@ public sealed class Gateway : IPartitions, IDemandSource, IAsyncDisposable
 /// start, then kept current as upserts succeed; in a cluster a SKU created through another silo is looked up in
 /// its partition on first use (<see cref="Lookup"/>).
 /// </summary>
-public sealed class Catalog : ISkuDirectory
+public sealed class Catalog : ISkuCatalog
 {
     private readonly ConcurrentDictionary<(long Seller, string Code), int> _skus = new();
     private volatile string[] _warehouses = [];

@@ -10,7 +10,7 @@ namespace Surge.Server;
 public sealed class ServerState : IDisposable
 {
     public ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens, Catalog catalog, Gateway gateway, Downstream flow,
-        CategoryService categories)
+        CategorySuggestions categories)
     {
         Options = options;
         Control = control;
@@ -21,7 +21,7 @@ public sealed class ServerState : IDisposable
         Categories = categories;
         Orders = new OrderSaga(gateway, catalog, options.Saga) { LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null };
         Forecasts = new SellerForecasts(gateway, options.Clock);
-        Skus = new SkuWrites(gateway, catalog, categories, options);
+        Skus = new CatalogWrites(gateway, catalog, categories, options.Http.RequestDeadline, options.Clock);
         Idempotency = new IdempotencyStore(options);
         Capacity = options.Http.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.Http.CapacityOrdersPerSecond, options.Http.CapacityBurst, options.Clock) : null;
         Warehouses = new WarehouseSync(options, control, catalog, gateway);
@@ -35,9 +35,9 @@ public sealed class ServerState : IDisposable
     public Gateway Gateway { get; }
     public OrderSaga Orders { get; }
     public SellerForecasts Forecasts { get; }
-    public SkuWrites Skus { get; }
+    public CatalogWrites Skus { get; }
     public Downstream Flow { get; }
-    public CategoryService Categories { get; }
+    public CategorySuggestions Categories { get; }
     public IdempotencyStore Idempotency { get; }
     public ServerMetrics Metrics { get; } = new();
 

@@ -128,7 +128,9 @@ public sealed class SurgeServer : IAsyncDisposable
         {
             catalog.Lookup = (seller, code) => gateway.Grain(gateway.PartitionOf(seller)).FindSku(seller, code);
         }
-        var categories = new CategoryService(options) { Log = app.Services.GetRequiredService<ILogger<CategoryService>>() };
+        var categoryLog = app.Services.GetRequiredService<ILogger<CategorySuggestions>>();
+        var categories = new CategorySuggestions(new CategoryLogFile(options.DataDirectory), CategoryModels.Loader(options.Categories, categoryLog),
+            options.Categories.ReviewBelow) { Log = categoryLog };
         var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories);
         var dashboard = new Dashboard(state, partitionHost);
 

@@ -13,7 +13,7 @@ namespace Surge.Simulation;
 /// n-th submit: before it is appended, while it is written (a torn write), or after it is durable but before the
 /// answer — from then on every disk has lost power and every submit fails, until <see cref="Restart"/>.
 /// </summary>
-public sealed class SimulatedPartitions : IPartitions, ISkuDirectory
+public sealed class SimulatedPartitions : IPartitions, ISkuCatalog
 {
     private static readonly JournalOptions Journal = new() { SegmentBytesMax = 16 * 1024, BackgroundFileWork = false };
 
@@ -43,6 +43,9 @@ public sealed class SimulatedPartitions : IPartitions, ISkuDirectory
     public Engine Engine(int partition) => _partitions[partition]!.Engine;
 
     public int PartitionOf(long sellerId) => Ids.PartitionOf(sellerId, Count);
+
+    public Task<SkuDefinition?> GetSku(int partition, int sku) =>
+        Task.FromResult(sku >= 0 && sku < Engine(partition).SkuCount ? Engine(partition).GetSku(sku) : (SkuDefinition?)null);
 
     public Task<CommandResult> Submit(int partition, Action<CommandWriter> encode) =>
         FirstAsync(SubmitGroup(partition, 1, encode)); // a refusal is thrown at once, as the port requires
@@ -115,7 +118,13 @@ public sealed class SimulatedPartitions : IPartitions, ISkuDirectory
 
     public ValueTask<int> FindSkuAsync(long sellerId, string code) => ValueTask.FromResult(Engine(PartitionOf(sellerId)).FindSku(sellerId, code));
 
+    /// <summary>Nothing to keep: every lookup asks the engine.</summary>
+    public void AddSku(long sellerId, string code, int sku)
+    {
+    }
+
     /// <summary>Every engine shares the warehouse list, so the first one's regions are everyone's.</summary>
+
     public int RegionIndex(string region) => Engine(0).FindRegion(region);
 
     /// <summary>The power fails on every disk at once: what was not synced is lost or torn.</summary>

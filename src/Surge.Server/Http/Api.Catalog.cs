@@ -23,10 +23,7 @@ public sealed partial class Api
         await IdempotentWriteAsync(context, principal, ApiJson.Default.SkuBody, ApiJson.Default.SkuResponse, async body =>
         {
             var written = await state.Skus.UpsertAsync(seller, Definition(seller, body));
-            if (written.Problem is { } problem)
-            {
-                throw ApiProblemException.Of(problem);
-            }
+            ApiProblemException.ThrowIf(written.Problem);
             state.Skus.RecordCategories(seller, [(body.Sku, !string.IsNullOrEmpty(body.Category), written.Suggestion)]);
             var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(written.Sku);
             return (written.Created ? 201 : 200, SkuResponse(view!), (string?)null);

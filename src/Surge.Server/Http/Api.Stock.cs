@@ -46,7 +46,7 @@ public sealed partial class Api
             {
                 throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
             }
-            await SubmitOrThrowAsync(seller, w => w.ReceiveStock(sku, warehouse, request.Quantity));
+            ApiProblemException.ThrowIf(await state.Skus.ReceiveStockAsync(seller, sku, warehouse, request.Quantity));
             return (200, await StockAsync(seller, sku), (string?)null);
         });
     }
@@ -63,18 +63,9 @@ public sealed partial class Api
                 throw new RequestShapeException($"per_buyer_limit: 1 to {Limits.PerBuyerLimitMax} units");
             }
             var starts = request.StartsAt.ToUnixTimeMilliseconds();
-            await SubmitOrThrowAsync(seller, w => w.ConfigureFlashSale(sku, starts, request.PerBuyerLimit));
+            ApiProblemException.ThrowIf(await state.Skus.ConfigureFlashSaleAsync(seller, sku, starts, request.PerBuyerLimit));
             dashboard.FollowFlashSale(seller, request.Sku, sku);
             return (201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit), (string?)null);
         });
-    }
-
-    /// <summary>One command to a seller's partition under the request deadline; any failure becomes the problem.</summary>
-    private async Task SubmitOrThrowAsync(long seller, Action<CommandWriter> encode)
-    {
-        if ((await Gateway.SubmitWithinAsync(Gateway.PartitionOf(seller), encode, Options.Http.RequestDeadline)).Problem is { } problem)
-        {
-            throw ApiProblemException.Of(problem);
-        }
     }
 }

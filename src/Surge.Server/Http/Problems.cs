@@ -15,6 +15,15 @@ public sealed class ApiProblemException(int status, string code, string detail, 
     /// <summary>An application problem as the HTTP answer (overload answers carry a Retry-After).</summary>
     public static ApiProblemException Of(Problem problem) =>
         new(Problems.StatusOf(problem.Kind), problem.Code, problem.Detail, problem.Kind is Refusal.Busy or Refusal.Unavailable ? Problems.OverloadRetryAfter : null);
+
+    /// <summary>Answers with <paramref name="problem"/> when there is one.</summary>
+    public static void ThrowIf(Problem? problem)
+    {
+        if (problem is { } refused)
+        {
+            throw Of(refused);
+        }
+    }
 }
 
 public static class Problems

@@ -1,0 +1,112 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Surge.Classification;
+
+namespace Surge.Server;
+
+/// <summary>
+/// The kept category suggestions as JSON lines in the data directory (<see cref="FileName"/>), one fsync per append.
+/// A line torn by a crash is skipped at start: its SKU keeps its category, only the confidence shown is lost.
+/// </summary>
+public sealed class CategoryLogFile : ICategorySuggestionLog
+{
+    public const string FileName = "categories.jsonl";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private readonly string _path;
+    private readonly FileStream _log;
+
+    public CategoryLogFile(string dataDirectory)
+    {
+        _path = Path.Combine(dataDirectory, FileName);
+        _log = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read);
+    }
+
+    public IEnumerable<CategoryLogLine> ReadAll()
+    {
+        foreach (var line in File.ReadLines(_path))
+        {
+            CategoryLogLine? entry;
+            try
+            {
+                entry = JsonSerializer.Deserialize<CategoryLogLine>(line, Json);
+            }
+            catch (JsonException)
+            {
+                continue;
+            }
+            if (entry is not null)
+            {
+                yield return entry;
+            }
+        }
+    }
+
+    public void Append(IReadOnlyList<CategoryLogLine> lines)
+    {
+        foreach (var line in lines)
+        {
+            _log.Write(JsonSerializer.SerializeToUtf8Bytes(line, Json));
+            _log.WriteByte((byte)'\n');
+        }
+        _log.Flush(flushToDisk: true);
+    }
+
+    public void Dispose() => _log.Dispose();
+}
+
+/// <summary>
+/// Where the category model comes from: <see cref="CategoryOptions.ModelLoader"/> (tests), else the ML.NET model
+/// file, else trained from the training CSV (about half a minute) and saved to the model file for the next start.
+/// </summary>
+public static class CategoryModels
+{
+    /// <summary>The loader for <paramref name="options"/>, or null when no model is configured (suggestions disabled).</summary>
+    public static Func<Task<ICategoryModel>>? Loader(CategoryOptions options, ILogger log)
+    {
+        if (options.ModelLoader is { } given)
+        {
+            return async () => new Classifier(await given().ConfigureAwait(false));
+        }
+        if (options.ModelFile is not { } file || !File.Exists(file) && options.TrainingFile is null)
+        {
+            return null;
+        }
+        return async () => new Classifier(await LoadOrTrainAsync(file, options.TrainingFile, log).ConfigureAwait(false));
+    }
+
+    private static async Task<CategoryClassifier> LoadOrTrainAsync(string file, string? trainingFile, ILogger log)
+    {
+        if (File.Exists(file))
+        {
+            await using var stream = File.OpenRead(file);
+            return CategoryClassifier.Load(stream);
+        }
+        var rows = ProductData.Read(trainingFile!, out _);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var model = CategoryClassifier.Train(rows, ClassifierSettings.Tuned);
+        if (log.IsEnabled(LogLevel.Information))
+        {
+            log.LogInformation("category model trained from {Rows} titles in {Seconds:F1} s", rows.Count, clock.Elapsed.TotalSeconds);
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        var temp = file + ".tmp";
+        await using (var stream = File.Create(temp))
+        {
+            model.Save(stream);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, file, overwrite: true);
+        return model;
+    }
+
+    private sealed class Classifier(CategoryClassifier model) : ICategoryModel
+    {
+        public (string Category, float Confidence) Suggest(string title)
+        {
+            var suggestion = model.Suggest(title);
+            return (suggestion.Category, suggestion.Confidence);
+        }
+    }
+}
