@@ -6,37 +6,13 @@ using Surge.Journal;
 
 namespace Surge.Server;
 
-/// <summary>One line of the control log: a seller, a warehouse or a storefront key came into being.</summary>
-public sealed record ControlRecord
-{
-    public required string Kind { get; init; }
-    public long SellerId { get; init; }
-    public string? Name { get; init; }
-    public string? KeySha256 { get; init; }
-    public string? WarehouseId { get; init; }
-    public string? Region { get; init; }
-    public string? Country { get; init; }
-    public long WebhookId { get; init; }
-    public string? Url { get; init; }
-    public string? Secret { get; init; }
-    public string[]? EventTypes { get; init; }
-    public Role? Owner { get; init; }
-    public string? Email { get; init; }
-    public string? Language { get; init; }
-    public long Block { get; init; }
-}
-
-public sealed record Seller(long Id, string Name);
-
-public sealed record Warehouse(string Id, string Region, string Country);
-
-
 /// <summary>
 /// The control data — sellers, warehouses, API keys (as SHA-256 hashes only), webhook subscriptions (with their
 /// signing secrets, which must be readable to sign), the tracking-token key and the parent-id blocks leased to
 /// nodes — as an append-only log of JSON lines (<see cref="IControlLog"/>): a file in the data directory, fsync'd
 /// before a change is acknowledged, or a table in PostgreSQL shared by every silo of a cluster. Rare writes: each is
-/// decided under the log's exclusive section with every earlier line applied. A shared log is re-read when a
+/// decided (by <see cref="ControlView"/>, the fold of the records and the rules) under the log's exclusive section
+/// with every earlier line applied. This type is the persistence and the locking only. A shared log is re-read when a
 /// lookup misses and by <see cref="Refresh"/> (the server calls it every second), so what one silo created is
 /// known to the others.
 /// </summary>
@@ -60,15 +36,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
 
     private readonly IControlLog _log;
     private readonly bool _shared;
-    private readonly Dictionary<long, Seller> _sellers = [];
-    private readonly List<Warehouse> _warehouses = [];
-    private readonly Dictionary<string, Principal> _keys = new(StringComparer.Ordinal);
-    private long _lastSellerId;
-    private readonly Dictionary<long, Subscription> _subscriptions = [];
-    private long _lastWebhookId;
-    private long _lastBlock;
-    private byte[]? _trackingSecret;
-    private volatile Subscription[] _activeSubscriptions = [];
+    private readonly ControlView _view = new();
     private long _lastMissRefresh;
 
     private ControlStore(IControlLog log, bool shared)
@@ -94,7 +62,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         {
             lock (_gate)
             {
-                return _warehouses.Count;
+                return _view.Warehouses.Count;
             }
         }
     }
@@ -134,7 +102,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         {
             lock (_gate)
             {
-                return _warehouses.ToArray();
+                return [.. _view.Warehouses];
             }
         }
     }
@@ -145,9 +113,13 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         {
             lock (_gate)
             {
-                if (_sellers.TryGetValue(id, out var seller) || attempt == 1 || !_shared)
+                if (_view.FindSeller(id) is { } seller)
                 {
                     return seller;
+                }
+                if (attempt == 1 || !_shared)
+                {
+                    return null;
                 }
             }
             RefreshOnMiss();
@@ -161,7 +133,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         {
             lock (_gate)
             {
-                if (_keys.TryGetValue(hash, out var principal))
+                if (_view.FindKey(hash) is { } principal)
                 {
                     return principal;
                 }
@@ -180,8 +152,8 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         var key = NewKey("sk_");
         lock (_logGate) lock (_gate)
         {
-            var record = Write(() => new ControlRecord { Kind = "seller", SellerId = _lastSellerId + 1, Name = name, KeySha256 = Hash(key) })!;
-            return (_sellers[record.SellerId], key);
+            var record = Write(() => _view.NewSeller(name, Hash(key)))!;
+            return (_view.FindSeller(record.SellerId)!, key);
         }
     }
 
@@ -190,7 +162,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         var key = NewKey("sf_");
         lock (_logGate) lock (_gate)
         {
-            Write(() => new ControlRecord { Kind = "storefront", Name = name, KeySha256 = Hash(key) });
+            Write(() => ControlView.NewStorefrontKey(name, Hash(key)));
         }
         return key;
     }
@@ -202,18 +174,14 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         lock (_logGate) lock (_gate)
         {
             Warehouse? existing = null;
-            Write(() =>
-            {
-                existing = _warehouses.Find(w => w.Id == warehouse.Id);
-                return existing is null ? new ControlRecord { Kind = "warehouse", WarehouseId = warehouse.Id, Region = warehouse.Region, Country = warehouse.Country } : null;
-            });
+            Write(() => _view.NewWarehouse(warehouse, out existing));
             created = existing is null;
             return existing is null || existing == warehouse;
         }
     }
 
     /// <summary>Every active subscription (a snapshot; cheap to read on every order event).</summary>
-    public IReadOnlyList<Subscription> Subscriptions => _activeSubscriptions;
+    public IReadOnlyList<Subscription> Subscriptions => _view.Subscriptions;
 
     /// <summary>A subscription delivering to <paramref name="url"/> (signed webhooks) or to <paramref name="email"/>.</summary>
     public Subscription CreateSubscription(Principal owner, string? url, string? email, string language, IReadOnlyList<string> eventTypes)
@@ -221,12 +189,8 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         lock (_logGate) lock (_gate)
         {
-            var record = Write(() => new ControlRecord
-            {
-                Kind = "webhook", WebhookId = _lastWebhookId + 1, Owner = owner.Role, SellerId = owner.SellerId, Url = url, Secret = secret,
-                EventTypes = eventTypes.ToArray(), Email = email, Language = language,
-            })!;
-            return _subscriptions[record.WebhookId];
+            var record = Write(() => _view.NewSubscription(owner, url, email, language, eventTypes, secret))!;
+            return _view.FindSubscription(record.WebhookId)!;
         }
     }
 
@@ -235,14 +199,9 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     {
         lock (_logGate) lock (_gate)
         {
-            return Write(() => _subscriptions.TryGetValue(id, out var subscription) && Owns(caller, subscription)
-                ? new ControlRecord { Kind = "webhook_deleted", WebhookId = id }
-                : null) is not null;
+            return Write(() => _view.DeleteSubscription(id, caller)) is not null;
         }
     }
-
-    public static bool Owns(Principal caller, Subscription subscription) =>
-        caller.Role == Role.Admin || (caller.Role == subscription.Owner && caller.SellerId == subscription.SellerId);
 
     /// <summary>The next block of parent-order sequences for this node: above every block leased before and above
     /// <paramref name="floor"/> (the largest sequence any partition holds). Returns the first and last sequence.</summary>
@@ -250,7 +209,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     {
         lock (_logGate) lock (_gate)
         {
-            var record = Write(() => new ControlRecord { Kind = "sequence_block", Block = Math.Max(_lastBlock + 1, floor / SequenceBlockSize + 1) })!;
+            var record = Write(() => _view.NewSequenceBlock(floor, SequenceBlockSize))!;
             return (record.Block * SequenceBlockSize, (record.Block + 1) * SequenceBlockSize - 1);
         }
     }
@@ -261,13 +220,11 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     {
         lock (_logGate) lock (_gate)
         {
-            if (_trackingSecret is null)
+            if (_view.TrackingSecret is null)
             {
-                Write(() => _trackingSecret is null
-                    ? new ControlRecord { Kind = "tracking_key", Secret = Convert.ToHexStringLower(existing ?? RandomNumberGenerator.GetBytes(32)) }
-                    : null);
+                Write(() => _view.NewTrackingKey(existing ?? RandomNumberGenerator.GetBytes(32)));
             }
-            return _trackingSecret!;
+            return _view.TrackingSecret!;
         }
     }
 
@@ -284,7 +241,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         });
         if (written is not null)
         {
-            Apply(written);
+            _view.Apply(written);
         }
         return written;
     }
@@ -293,43 +250,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     {
         foreach (var line in lines)
         {
-            Apply(JsonSerializer.Deserialize(line, ControlJson.Default.ControlRecord) ?? throw new InvalidDataException("an empty control line"));
-        }
-    }
-
-    private void Apply(ControlRecord record)
-    {
-        switch (record.Kind)
-        {
-            case "seller":
-                _sellers[record.SellerId] = new Seller(record.SellerId, record.Name ?? "");
-                _lastSellerId = Math.Max(_lastSellerId, record.SellerId);
-                _keys[record.KeySha256!] = new Principal(Role.Seller, record.SellerId);
-                break;
-            case "storefront":
-                _keys[record.KeySha256!] = new Principal(Role.Storefront, 0);
-                break;
-            case "warehouse":
-                _warehouses.Add(new Warehouse(record.WarehouseId!, record.Region!, record.Country!));
-                break;
-            case "webhook":
-                _subscriptions[record.WebhookId] = new Subscription(record.WebhookId, record.Owner ?? Role.Admin, record.SellerId, record.Url,
-                    record.Secret!, record.EventTypes ?? [], record.Email, record.Language ?? "en");
-                _lastWebhookId = Math.Max(_lastWebhookId, record.WebhookId);
-                _activeSubscriptions = [.. _subscriptions.Values];
-                break;
-            case "webhook_deleted":
-                _subscriptions.Remove(record.WebhookId);
-                _activeSubscriptions = [.. _subscriptions.Values];
-                break;
-            case "sequence_block":
-                _lastBlock = Math.Max(_lastBlock, record.Block);
-                break;
-            case "tracking_key":
-                _trackingSecret ??= Convert.FromHexString(record.Secret!);
-                break;
-            default:
-                throw new InvalidDataException($"unknown control record kind '{record.Kind}'");
+            _view.Apply(JsonSerializer.Deserialize(line, ControlJson.Default.ControlRecord) ?? throw new InvalidDataException("an empty control line"));
         }
     }
 
@@ -337,7 +258,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     {
         lock (_gate)
         {
-            _keys[Hash(key)] = new Principal(Role.Admin, 0);
+            _view.AddKey(Hash(key), new Principal(Role.Admin, 0));
         }
     }
 

@@ -132,7 +132,8 @@ public sealed class SurgeServer : IAsyncDisposable
         var categories = new CategorySuggestions(new CategoryLogFile(options.DataDirectory), CategoryModels.Loader(options.Categories, categoryLog),
             options.Categories.ReviewBelow) { Log = categoryLog };
         var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories);
-        var dashboard = new Dashboard(state, partitionHost);
+        var sampler = new NodeSampler(state, partitionHost);
+        var dashboard = new Dashboard(state, sampler);
 
         app.Use(Problems.Middleware);
         app.Use(async (context, next) =>
@@ -175,7 +176,7 @@ public sealed class SurgeServer : IAsyncDisposable
             await state.Metrics.WriteAsync(context.Response.Body, state, partitionHost, context.RequestAborted);
         }).WithName("metrics").WithSummary("Prometheus text format: orders, queues, journals, downstream lag, carriers (no key; bind to a private address)")
             .WithTags("operations").ExcludeFromDescription();
-        new Api(state, dashboard).Map(app);
+        new Api(state, sampler).Map(app);
         await app.StartAsync();
         try
         {
@@ -184,7 +185,7 @@ public sealed class SurgeServer : IAsyncDisposable
             {
                 state.Flow.Start(gateway);
             }
-            _ = dashboard.RunAsync(state.Lifecycle.Stopping.Token);
+            _ = sampler.RunAsync(state.Lifecycle.Stopping.Token);
             if (control.Shared)
             {
                 var log = app.Services.GetRequiredService<ILogger<ControlStore>>();

@@ -64,7 +64,7 @@ public sealed partial class Api
             }
             var starts = request.StartsAt.ToUnixTimeMilliseconds();
             ApiProblemException.ThrowIf(await state.Skus.ConfigureFlashSaleAsync(seller, sku, starts, request.PerBuyerLimit));
-            dashboard.FollowFlashSale(seller, request.Sku, sku);
+            sampler.FollowFlashSale(seller, request.Sku, sku);
             return (201, new FlashSaleResponse(request.Sku, request.StartsAt.ToUniversalTime(), request.PerBuyerLimit), (string?)null);
         });
     }

@@ -64,7 +64,7 @@ public sealed partial class Api
         {
             throw new RequestShapeException($"event_types: one or more of {string.Join(", ", OrderEventTypes.All)}");
         }
-        if (state.Control.Subscriptions.Count(s => ControlStore.Owns(principal, s) && s.Owner == principal.Role) >= WebhooksPerOwnerMax)
+        if (state.Control.Subscriptions.Count(s => ControlView.Owns(principal, s) && s.Owner == principal.Role) >= WebhooksPerOwnerMax)
         {
             throw new ApiProblemException(409, "too_many_webhooks", $"at most {WebhooksPerOwnerMax} subscriptions per key owner");
         }
@@ -76,7 +76,7 @@ public sealed partial class Api
     private Task ListWebhooks(HttpContext context)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
-        var list = state.Control.Subscriptions.Where(s => ControlStore.Owns(principal, s)).OrderBy(s => s.Id).Select(s =>
+        var list = state.Control.Subscriptions.Where(s => ControlView.Owns(principal, s)).OrderBy(s => s.Id).Select(s =>
         {
             var (pending, delivered, dead) = state.Flow.Outbox.Counts(s.Id);
             return new WebhookBody(WebhookId(s.Id), s.Url, s.Email, s.Language, [.. s.EventTypes], null, pending, delivered, dead);
@@ -99,7 +99,7 @@ public sealed partial class Api
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
         var id = SubscriptionId(context);
-        if (!state.Control.Subscriptions.Any(s => s.Id == id && ControlStore.Owns(principal, s)))
+        if (!state.Control.Subscriptions.Any(s => s.Id == id && ControlView.Owns(principal, s)))
         {
             throw UnknownWebhook();
         }

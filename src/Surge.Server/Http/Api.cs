@@ -2,7 +2,7 @@ namespace Surge.Server;
 
 /// <summary>The /v1 HTTP API: authentication, validation, and the translation between JSON and engine commands.
 /// Every failure leaves as problem+json (see <see cref="Problems.Middleware"/>).</summary>
-public sealed partial class Api(ServerState state, Dashboard dashboard)
+public sealed partial class Api(ServerState state, NodeSampler sampler)
 {
     public const int TitleCharsMax = 200;
     public const int CategoryCharsMax = 100;
