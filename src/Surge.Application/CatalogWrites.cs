@@ -93,9 +93,17 @@ public sealed class CatalogWrites(IPartitions partitions, ISkuCatalog catalog, C
         }
     }
 
-    /// <summary>Adds <paramref name="quantity"/> units of a SKU to a warehouse's stock.</summary>
-    public async Task<Problem?> ReceiveStockAsync(long seller, int sku, int warehouse, int quantity) =>
-        (await SubmitAsync(seller, w => w.ReceiveStock(sku, warehouse, quantity)).ConfigureAwait(false)).Problem;
+    /// <summary>Adds <paramref name="quantity"/> units of a SKU to a warehouse's stock; with <paramref name="key"/>
+    /// once per key (a repeat adds nothing and gets the first answer).</summary>
+    public async Task<Problem?> ReceiveStockAsync(long seller, int sku, int warehouse, int quantity, IdempotencyKey? key = null) =>
+        (await SubmitAsync(seller, w =>
+        {
+            if (key is { } keyed)
+            {
+                w.Keyed(keyed);
+            }
+            w.ReceiveStock(sku, warehouse, quantity);
+        }).ConfigureAwait(false)).Problem;
 
     /// <summary>Puts a SKU on flash sale from <paramref name="startsAtMs"/>, at most <paramref name="perBuyerLimit"/> units per buyer.</summary>
     public async Task<Problem?> ConfigureFlashSaleAsync(long seller, int sku, long startsAtMs, int perBuyerLimit) =>

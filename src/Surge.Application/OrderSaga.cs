@@ -72,7 +72,10 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
         public static SequenceBlock From((long First, long Last) range) => new(range.First - 1, range.Last);
     }
 
-    public async Task<OrderResult> PlaceAsync(OrderRequest request)
+    /// <summary>Places an order: one seller order per seller, all or nothing. With <paramref name="key"/> the order is
+    /// placed once per key: the key travels with the first seller order (alone first when there are several), and a
+    /// repeat is answered from it — the order as it is now, or the first request's refusal — without placing anything.</summary>
+    public async Task<OrderResult> PlaceAsync(OrderRequest request, IdempotencyKey? key = null)
     {
         // Group lines by seller, in order of first appearance; resolve SKUs through the catalog.
         var sellers = new List<long>(2);
@@ -108,8 +111,33 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
         var parent = Ids.Parent(sequence, sellers.Count, partitions.PartitionOf(sellers[0]));
 
         var placements = new Task<CommandResult>[sellers.Count];
+        var first = 0;
+        if (key is { } keyed)
+        {
+            var childLines = lines[0].ToArray();
+            CommandResult firstResult;
+            try
+            {
+                firstResult = await partitions.Submit(partitions.PartitionOf(sellers[0]),
+                    w => w.Keyed(keyed).PlaceOrder(Ids.Child(parent, 0), parent, buyer, sellers[0], expires, region, country, childLines));
+            }
+            catch (AdmissionException e)
+            {
+                return OrderResult.Refused(e.Problem);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                return Unavailable(e);
+            }
+            if (firstResult.Outcome.Replayed || firstResult.Outcome.Reason == RejectReason.IdempotencyKeyReused)
+            {
+                return await ReplayAsync(firstResult.Outcome);
+            }
+            placements[0] = Task.FromResult(firstResult);
+            first = 1;
+        }
         AdmissionException? refused = null;
-        for (var i = 0; i < sellers.Count; i++)
+        for (var i = first; i < sellers.Count; i++)
         {
             var (child, seller, childLines) = (Ids.Child(parent, i), sellers[i], lines[i].ToArray());
             try
@@ -153,12 +181,44 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
         return OrderResult.Refused(Problem.Of(reason, $"seller order for {Ids.Seller(sellers[rejected])}: {Problem.Describe(reason)}"));
     }
 
+    /// <summary>The answer to a repeat of a keyed placement, from what its first attempt came to: the key used with
+    /// another request (422), that attempt's refusal, or the order as it is now — unless every seller order of it
+    /// was released because another was refused (then the order was never placed, and the answer says so).</summary>
+    private async Task<OrderResult> ReplayAsync(CommandOutcome outcome)
+    {
+        if (outcome.Reason == RejectReason.IdempotencyKeyReused)
+        {
+            return OrderResult.Refused(Refusal.Invalid, outcome.Reason.ToCode(), "this Idempotency-Key was used with a different request");
+        }
+        if (!Placed(outcome))
+        {
+            return new OrderResult(null, Problem.Of(outcome.Reason), Replayed: true);
+        }
+        var parent = Ids.ParentOf(outcome.Ref);
+        OrderView? view;
+        try
+        {
+            view = await GetAsync(parent);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return Unavailable(e);
+        }
+        if (view is null || view.SellerOrders.All(c => c.Status == OrderStatus.Cancelled && c.CancelReason == CancelReason.ParentAborted))
+        {
+            return new OrderResult(null, new Problem(Refusal.Conflict, "order_not_placed",
+                $"the order {Ids.Order(parent)} this Idempotency-Key placed was not completed: another of its seller orders was refused"), Replayed: true);
+        }
+        return new OrderResult(view, Replayed: true);
+    }
+
     /// <summary>
     /// The batch endpoint's path: single-seller orders are encoded straight into one command group per
     /// partition (one task per partition instead of one per order); multi-seller orders take the general
     /// path. Answers in request order; a null request is answered by <paramref name="invalid"/>.
     /// </summary>
-    public async Task<BatchAnswer[]> PlaceManyAsync(IReadOnlyList<OrderRequest?> requests, Func<int, BatchAnswer> invalid)
+    public async Task<BatchAnswer[]> PlaceManyAsync(IReadOnlyList<OrderRequest?> requests, Func<int, BatchAnswer> invalid,
+        IReadOnlyList<IdempotencyKey?>? keys = null)
     {
         var answers = new BatchAnswer[requests.Count];
         var groups = new Dictionary<int, List<(int Index, long Child, long Seller, long Buyer, int Region, ushort Country, OrderLine[] Lines)>>();
@@ -175,7 +235,7 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
             var seller = request.Lines[0].SellerId;
             if (request.Lines.Any(l => l.SellerId != seller))
             {
-                multi.Add((i, PlaceAsync(request)));
+                multi.Add((i, PlaceAsync(request, keys?[i])));
                 continue;
             }
             var lines = new OrderLine[request.Lines.Length];
@@ -210,6 +270,10 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
                     {
                         foreach (var o in chunk)
                         {
+                            if (keys?[o.Index] is { } key)
+                            {
+                                w.Keyed(key);
+                            }
                             w.PlaceOrder(o.Child, Ids.ParentOf(o.Child), o.Buyer, o.Seller, expires, o.Region, o.Country, o.Lines);
                         }
                     })));
@@ -231,9 +295,11 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
                 for (var k = 0; k < orders.Count; k++)
                 {
                     var outcome = group.Outcome(k);
-                    answers[orders[k].Index] = Placed(outcome)
-                        ? new BatchAnswer(Ids.ParentOf(orders[k].Child), null)
-                        : new BatchAnswer(0, Problem.Of(outcome.Reason));
+                    answers[orders[k].Index] = outcome.Reason == RejectReason.IdempotencyKeyReused
+                        ? new BatchAnswer(0, new Problem(Refusal.Invalid, outcome.Reason.ToCode(), "this idempotency_key was used with a different order"))
+                        : Placed(outcome)
+                        ? new BatchAnswer(Ids.ParentOf(outcome.Ref), null, outcome.Replayed)
+                        : new BatchAnswer(0, Problem.Of(outcome.Reason), outcome.Replayed);
                 }
             }
             catch (Exception e)
@@ -248,7 +314,7 @@ public sealed class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderS
         foreach (var (index, result) in multi)
         {
             var placed = await result.ConfigureAwait(false);
-            answers[index] = new BatchAnswer(placed.Order?.Id ?? 0, placed.Problem);
+            answers[index] = new BatchAnswer(placed.Order?.Id ?? 0, placed.Problem, placed.Replayed);
         }
         return answers;
     }

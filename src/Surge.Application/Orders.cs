@@ -4,7 +4,11 @@ namespace Surge.Application;
 
 public sealed record OrderLineRequest(long SellerId, string Sku, int Quantity);
 
-public sealed record OrderRequest(string BuyerId, string Country, string Region, string PostalCode, OrderLineRequest[] Lines);
+public sealed record OrderRequest(string BuyerId, string Country, string Region, string PostalCode, OrderLineRequest[] Lines)
+{
+    /// <summary>The client's key for this one order of a batch (a single order's key comes with the request).</summary>
+    public string? IdempotencyKey { get; init; }
+}
 
 public sealed record PlacedLine(string Sku, int Warehouse, int Quantity);
 
@@ -33,16 +37,18 @@ public sealed record OrderView(long Id, OrderStatus Status, long PlacedAtMs, lon
             children.Select(c => new ChildView(c.Id, c.SellerId, c.Status, c.CancelReason, c.Lines)).ToArray());
 }
 
-/// <summary>What a write on an order came to: the order, or the problem.</summary>
-public sealed record OrderResult(OrderView? Order, Problem? Problem = null)
+/// <summary>What a write on an order came to: the order, or the problem. <see cref="Replayed"/>: the answer to an
+/// earlier request with the same idempotency key (the order as it is now, or that request's refusal).</summary>
+public sealed record OrderResult(OrderView? Order, Problem? Problem = null, bool Replayed = false)
 {
     public static OrderResult Refused(Refusal kind, string code, string detail) => new(null, new Problem(kind, code, detail));
 
     public static OrderResult Refused(Problem problem) => new(null, problem);
 }
 
-/// <summary>What one order of a batch came to: accepted with its id, or the problem.</summary>
-public readonly record struct BatchAnswer(long Id, Problem? Problem)
+/// <summary>What one order of a batch came to: accepted with its id, or the problem; <see cref="Replayed"/> as in
+/// <see cref="OrderResult"/>.</summary>
+public readonly record struct BatchAnswer(long Id, Problem? Problem, bool Replayed = false)
 {
     public bool Accepted => Problem is null;
 }

@@ -28,7 +28,7 @@ public readonly record struct Problem(Refusal Kind, string Code, string Detail)
     /// <summary>The engine's rejection as a problem: an invalid argument is <see cref="Refusal.Invalid"/>, every other
     /// rejection a <see cref="Refusal.Conflict"/> with the partition's state.</summary>
     public static Problem Of(RejectReason reason, string? detail = null) =>
-        new(reason == RejectReason.InvalidArgument ? Refusal.Invalid : Refusal.Conflict, reason.ToCode(), detail ?? Describe(reason));
+        new(reason is RejectReason.InvalidArgument or RejectReason.IdempotencyKeyReused ? Refusal.Invalid : Refusal.Conflict, reason.ToCode(), detail ?? Describe(reason));
 
     /// <summary>The request's deadline passed before the partitions answered; the work may still complete.</summary>
     public static Problem DeadlineExceeded(TimeSpan deadline) => new(Refusal.Unavailable, "deadline_exceeded",
@@ -45,6 +45,7 @@ public readonly record struct Problem(Refusal Kind, string Code, string Detail)
         RejectReason.OrderNotFound => "no such order",
         RejectReason.InvalidTransition => "the order is not in a state that allows this",
         RejectReason.CapacityExceeded => "the partition is full",
+        RejectReason.IdempotencyKeyReused => "this idempotency key was used with a different request",
         _ => "the request is invalid",
     };
 }

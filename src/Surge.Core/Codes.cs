@@ -35,6 +35,8 @@ public enum RejectReason : byte
     UnknownWarehouse = 9,
     InvalidArgument = 10,
     CapacityExceeded = 11,
+    /// <summary>The idempotency key was used before with a different request.</summary>
+    IdempotencyKeyReused = 12,
 }
 
 /// <summary>Why an order was cancelled.</summary>
@@ -69,6 +71,9 @@ public enum CommandKind : byte
     Tick = 8,
     ConfigureFlashSale = 9,
     AdvanceStatus = 10,
+    /// <summary>A prefix, not a command of its own: the command after it is applied once per idempotency key
+    /// (see <see cref="IdempotencyKey"/>); a repeat is answered with the first answer, without applying it again.</summary>
+    Keyed = 11,
 }
 
 /// <summary>What a state change was. Emitted by the engine, consumed by the shell and downstream readers.</summary>
@@ -105,6 +110,7 @@ public static class ReasonCodes
         RejectReason.UnknownWarehouse => "unknown_warehouse",
         RejectReason.InvalidArgument => "invalid_argument",
         RejectReason.CapacityExceeded => "capacity_exceeded",
+        RejectReason.IdempotencyKeyReused => "idempotency_key_reused",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "unknown reject reason"),
     };
 

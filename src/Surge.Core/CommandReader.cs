@@ -50,6 +50,23 @@ public ref struct CommandReader(ReadOnlySpan<byte> data)
 
     public string Str() => Encoding.UTF8.GetString(Bytes(U16()));
 
+    /// <summary>The next byte, without moving past it.</summary>
+    public readonly byte Peek() => _data[_position];
+
+    public ulong U64()
+    {
+        var value = BinaryPrimitives.ReadUInt64LittleEndian(_data[_position..]);
+        _position += 8;
+        return value;
+    }
+
+    public UInt128 U128()
+    {
+        var value = BinaryPrimitives.ReadUInt128LittleEndian(_data[_position..]);
+        _position += 16;
+        return value;
+    }
+
     public void Skip(int count)
     {
         _ = _data.Slice(_position, count);
@@ -73,9 +90,9 @@ public static class BatchFormat
         Validate(batch, ref none);
     }
 
-    /// <summary>True when every command of a well-formed batch is a placement or a tick: applying such a batch a
-    /// second time changes nothing (an order id is placed once; a repeat is refused as a duplicate), so a batch whose
-    /// fate is unknown may be sent again.</summary>
+    /// <summary>True when every command of a well-formed batch is a placement, a tick or keyed: applying such a batch
+    /// a second time changes nothing (an order id is placed once, a repeat is refused as a duplicate; a keyed command
+    /// is answered again from its key), so a batch whose fate is unknown may be sent again.</summary>
     public static bool IsRepeatSafe(ReadOnlySpan<byte> batch)
     {
         var count = ReadCommandCount(batch);
@@ -84,7 +101,8 @@ public static class BatchFormat
         var none = default(NoLineVisitor);
         for (var i = 0; i < count; i++)
         {
-            if ((CommandKind)body[reader.Position] is not (CommandKind.PlaceOrder or CommandKind.Tick))
+            // A keyed command of any kind is answered once per key: a repeat gets the first answer.
+            if ((CommandKind)body[reader.Position] is not (CommandKind.PlaceOrder or CommandKind.Tick or CommandKind.Keyed))
             {
                 return false;
             }
@@ -125,9 +143,13 @@ public static class BatchFormat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
+    internal static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor =>
+        SkipBody(ref reader, (CommandKind)reader.U8(), index, ref visitor);
+
+    /// <summary>Moves past the body of a command of <paramref name="kind"/> (its kind byte already read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void SkipBody<TVisitor>(ref CommandReader reader, CommandKind kind, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor
     {
-        var kind = (CommandKind)reader.U8();
         switch (kind)
         {
             case CommandKind.PlaceOrder:
@@ -166,6 +188,14 @@ public static class BatchFormat
                 SkipText(ref reader);
                 SkipText(ref reader);
                 reader.Skip(16 + 2 + 8 + 3);
+                break;
+            case CommandKind.Keyed:
+                reader.Skip(CommandWriter.KeyedPrefixBytes - 1);
+                if ((CommandKind)reader.Peek() is CommandKind.Keyed or CommandKind.Tick)
+                {
+                    throw new MalformedBatchException($"command {index}: a key prefixes a command, not {(CommandKind)reader.Peek()}");
+                }
+                SkipCommand(ref reader, index, ref visitor);
                 break;
             default:
                 throw new MalformedBatchException($"command {index} has unknown kind {(byte)kind}");

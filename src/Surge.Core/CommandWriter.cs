@@ -40,6 +40,8 @@ public sealed record SkuDefinition(
 ///   Tick                (empty)
 ///   ConfigureFlashSale  sku:i32 | starts_at_ms:i64 | per_buyer_limit:i32
 ///   AdvanceStatus       order:i64 | status:u8
+///   Keyed               key:u128 | request_hash:u64 | retain_until_ms:i64 | command (any but Keyed and Tick; one
+///                       command with the one after it: counted once, answered once)
 /// str = byte_count:u16 | utf8 bytes
 /// </code>
 /// </summary>
@@ -48,6 +50,7 @@ public sealed class CommandWriter
     public const int BatchHeaderBytes = 12;
     public const int PlaceOrderFixedBytes = 1 + 8 * 5 + 4 + 2 + 1;
     public const int OrderLineBytes = 8;
+    public const int KeyedPrefixBytes = 1 + 16 + 8 + 8;
 
     private byte[] _buffer;
     private int _length;
@@ -114,6 +117,23 @@ public sealed class CommandWriter
         I64(sku.PriceMinor);
         CurrencyCode.Write(sku.Currency, _buffer.AsSpan(_length, 3));
         _length += 3;
+        return this;
+    }
+
+    /// <summary>Makes the next command keyed: applied once per <paramref name="key"/>; a repeat gets the first answer.</summary>
+    public CommandWriter Keyed(in IdempotencyKey key)
+    {
+        if (_count == Limits.CommandsPerBatchMax)
+        {
+            throw new InvalidOperationException($"a batch holds at most {Limits.CommandsPerBatchMax} commands");
+        }
+        Ensure(KeyedPrefixBytes);
+        _buffer[_length++] = (byte)CommandKind.Keyed;
+        BinaryPrimitives.WriteUInt128LittleEndian(_buffer.AsSpan(_length), key.Key);
+        _length += 16;
+        BinaryPrimitives.WriteUInt64LittleEndian(_buffer.AsSpan(_length), key.RequestHash);
+        _length += 8;
+        I64(key.RetainUntilMs);
         return this;
     }
 

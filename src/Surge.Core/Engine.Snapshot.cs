@@ -7,7 +7,8 @@ public sealed partial class Engine
 {
     /// <summary>"SURGESNP" little-endian.</summary>
     private const ulong SnapshotMagic = 0x504E534547525553UL;
-    private const int SnapshotFormatVersion = 1;
+    private const int SnapshotFormatVersion = 2;
+    private const int SnapshotFormatVersionWithoutKeys = 1;
     private const int RawChunkElements = 1 << 20;
 
     /// <summary>
@@ -21,7 +22,9 @@ public sealed partial class Engine
     ///                     temperature:u8, hazmat:bool, price_minor:i64, currency:string)×count
     /// | stride:i32 | SkuState×skus | StockCell×(skus·stride) | orders:i32, OrderRecord×orders
     /// | allocations:i32, Allocation×allocations | order index: slots:i32, count:i32, Slot×slots
-    /// | buyer limits: slots:i32, count:i32, Slot×slots | expiries: count:i32, Entry×count | magic:u64
+    /// | buyer limits: slots:i32, count:i32, Slot×slots | expiries: count:i32, Entry×count
+    /// | idempotency keys: evicted_early:i64, count:i32, Entry×count (in arrival order) | magic:u64
+    /// (format 1, written before idempotency keys existed, ends after the expiries and is read as having none)
     /// </code>
     /// Strings use <see cref="BinaryWriter"/>'s length-prefixed UTF-8; structs are their in-memory bytes.
     /// </summary>
@@ -75,6 +78,10 @@ public sealed partial class Engine
         }
         w.Write(_expiries.Count);
         WriteRaw(w, _expiries.Items.AsSpan(0, _expiries.Count));
+        w.Write(_keys.EvictedEarly);
+        var keys = _keys.InArrivalOrder().ToArray();
+        w.Write(keys.Length);
+        WriteRaw<IdempotencyTable.Entry>(w, keys);
         w.Write(SnapshotMagic);
     }
 
@@ -100,7 +107,7 @@ public sealed partial class Engine
             throw new InvalidDataException("not a Surge engine snapshot (bad magic)");
         }
         var version = r.ReadInt32();
-        if (version != SnapshotFormatVersion)
+        if (version is not (SnapshotFormatVersion or SnapshotFormatVersionWithoutKeys))
         {
             throw new InvalidDataException($"snapshot format {version} is not supported (expected {SnapshotFormatVersion})");
         }
@@ -143,6 +150,12 @@ public sealed partial class Engine
         engine._quotas.Restore(ReadRaw<BuyerQuotaMap.Slot>(r, quotaSlots, quotaSlots), quotaCount);
         var expiryCount = CheckedCount(r.ReadInt32(), int.MaxValue);
         engine._expiries.Restore(ReadRaw<ExpiryHeap.Entry>(r, expiryCount, Headroom(expiryCount)), expiryCount);
+        if (version == SnapshotFormatVersion)
+        {
+            var evictedEarly = r.ReadInt64();
+            var keyCount = CheckedCount(r.ReadInt32(), Limits.IdempotencyKeysMax);
+            engine._keys.Restore(ReadRaw<IdempotencyTable.Entry>(r, keyCount, keyCount).Take(keyCount), evictedEarly);
+        }
         if (r.ReadUInt64() != SnapshotMagic)
         {
             throw new InvalidDataException("snapshot trailer is missing");

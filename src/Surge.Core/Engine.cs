@@ -40,6 +40,7 @@ public sealed partial class Engine
     private readonly LongIntMap _orderIndex;
     private readonly ExpiryHeap _expiries;
     private readonly BuyerQuotaMap _quotas;
+    private readonly IdempotencyTable _keys = new();
     private long _nowMs = long.MinValue;
 
     // Output of the last Apply.
@@ -109,7 +110,49 @@ public sealed partial class Engine
     {
         var kind = (CommandKind)reader.U8();
         ref var outcome = ref _outcomes[_outcomeCount++];
+        if (kind == CommandKind.Keyed)
+        {
+            ApplyKeyed(ref reader, ref outcome);
+            return;
+        }
         outcome = new CommandOutcome { Kind = kind, FirstEvent = _eventCount };
+        ApplyCommand(kind, ref reader, ref outcome);
+    }
+
+    /// <summary>A keyed command: the first time its key is seen it is applied and its answer kept; a repeat with the
+    /// same request gets that answer (<see cref="CommandOutcome.Replayed"/>) and changes nothing; a repeat with another
+    /// request is refused (<see cref="RejectReason.IdempotencyKeyReused"/>).</summary>
+    private void ApplyKeyed(ref CommandReader reader, ref CommandOutcome outcome)
+    {
+        var key = new IdempotencyKey(reader.U128(), reader.U64(), reader.I64());
+        var kind = (CommandKind)reader.U8();
+        outcome = new CommandOutcome { Kind = kind, FirstEvent = _eventCount };
+        if (_keys.TryGet(key.Key, _nowMs, out var kept))
+        {
+            var none = default(NoLineVisitor);
+            BatchFormat.SkipBody(ref reader, kind, 0, ref none);
+            if (kept.RequestHash == key.RequestHash)
+            {
+                (outcome.Reason, outcome.Ref, outcome.Replayed) = (kept.Reason, kept.Ref, true);
+            }
+            else
+            {
+                outcome.Reason = RejectReason.IdempotencyKeyReused;
+            }
+            return;
+        }
+        ApplyCommand(kind, ref reader, ref outcome);
+        if (outcome.Reason != RejectReason.CapacityExceeded) // "full, try later" is no answer to keep
+        {
+            _keys.Add(key, outcome.Reason, outcome.Ref, _nowMs);
+        }
+    }
+
+    /// <summary>Idempotency keys kept now, and how many were forgotten before their retention passed (table full).</summary>
+    public (int Kept, long EvictedEarly) IdempotencyKeys => (_keys.Count, _keys.EvictedEarly);
+
+    private void ApplyCommand(CommandKind kind, ref CommandReader reader, ref CommandOutcome outcome)
+    {
         outcome.Reason = kind switch
         {
             CommandKind.PlaceOrder => PlaceOrder(ref reader, ref outcome.Ref),

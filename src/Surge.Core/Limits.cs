@@ -21,4 +21,7 @@ public static class Limits
     public const long PriceMinorMax = 1_000_000_000_000L;
     public const int WeightGramsMax = 10_000_000;
     public const int DimensionMmMax = 100_000;
+    /// <summary>Idempotency keys a partition keeps at most, in keys (about 80 bytes each); beyond it the oldest are
+    /// forgotten before their retention passes.</summary>
+    public const int IdempotencyKeysMax = 1_000_000;
 }

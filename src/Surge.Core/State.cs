@@ -90,7 +90,9 @@ public struct CommandOutcome
     public int EventCount;
     public CommandKind Kind;
     public RejectReason Reason;
-    public short Reserved0;
+    /// <summary>A keyed command seen before: this is the first answer again, and nothing was applied now.</summary>
+    public bool Replayed;
+    public byte Reserved0;
 
     public readonly bool Accepted => Reason == RejectReason.None;
 }

@@ -47,8 +47,8 @@ public sealed class BatchReply(CommandOutcome[] outcomes, EngineEvent[] events)
     {
         var outcomeCount = BinaryPrimitives.ReadInt32LittleEndian(packed);
         var eventCount = BinaryPrimitives.ReadInt32LittleEndian(packed[4..]);
-        var outcomeBytes = outcomeCount * Marshal.SizeOf<CommandOutcome>();
-        if (outcomeCount < 0 || eventCount < 0 || packed.Length != 8 + outcomeBytes + eventCount * Marshal.SizeOf<EngineEvent>())
+        var outcomeBytes = outcomeCount * System.Runtime.CompilerServices.Unsafe.SizeOf<CommandOutcome>();
+        if (outcomeCount < 0 || eventCount < 0 || packed.Length != 8 + outcomeBytes + eventCount * System.Runtime.CompilerServices.Unsafe.SizeOf<EngineEvent>())
         {
             throw new ArgumentException("not a packed batch reply", nameof(packed));
         }

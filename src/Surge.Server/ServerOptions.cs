@@ -172,10 +172,12 @@ public sealed record OrderOptions
     /// <summary>How often each partition checks for unpaid holds past their expiry.</summary>
     public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long an Idempotency-Key's response is kept.</summary>
+    /// <summary>How long an Idempotency-Key's answer is kept: in this silo's memory (the full answer) and, for order
+    /// placements and stock receipts, in the partition with the command (durable; at most
+    /// <see cref="Limits.IdempotencyKeysMax"/> keys per partition).</summary>
     public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
 
-    /// <summary>Idempotency records kept in memory; the oldest go first beyond it.</summary>
+    /// <summary>Idempotency records kept in this silo's memory; the oldest go first beyond it.</summary>
     public int IdempotencyEntriesMax { get; init; } = 1_000_000;
 }
 

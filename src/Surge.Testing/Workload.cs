@@ -96,6 +96,13 @@ public sealed class Workload
 
     private void NextCommand()
     {
+        // One command in seven is keyed, from a small pool of keys and two request hashes, so that repeats, replays,
+        // reuses with another request and expired keys all happen.
+        var keyed = _random.Next(7) == 0;
+        if (keyed)
+        {
+            _writer.Keyed(new IdempotencyKey((UInt128)_random.Next(1, 12), (ulong)_random.Next(2), _nowMs + _random.Next(-1_000, 600_000)));
+        }
         var roll = _random.Next(100);
         var seller = Sellers[_random.Next(Sellers.Length)];
         var skuBase = Array.IndexOf(Sellers, seller) * SkusPerSeller;
@@ -119,7 +126,7 @@ public sealed class Workload
             case < 93:
                 _writer.AdjustStock(_random.Next(0, 20), _random.Next(0, 3), _random.Next(-6, 6));
                 break;
-            case < 97:
+            case < 97 when !keyed: // a key never prefixes a tick
                 _writer.Tick();
                 break;
             default:

@@ -9,10 +9,10 @@ public class CodesTests
     public void PersistedEnumValues_NeverChange()
     {
         Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], Values<OrderStatus>());
-        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], Values<RejectReason>());
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], Values<RejectReason>());
         Assert.Equal([0, 1, 2, 3, 4, 5], Values<CancelReason>());
         Assert.Equal([0, 1, 2], Values<TemperatureClass>());
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], Values<CommandKind>());
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], Values<CommandKind>());
         Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], Values<EventKind>());
         Assert.Equal(1, (int)OrderStatus.PendingPayment);
         Assert.Equal(8, (int)OrderStatus.Cancelled);
@@ -29,6 +29,7 @@ public class CodesTests
     [InlineData(RejectReason.InvalidQuantity, "invalid_quantity")]
     [InlineData(RejectReason.OrderNotFound, "order_not_found")]
     [InlineData(RejectReason.InvalidTransition, "invalid_transition")]
+    [InlineData(RejectReason.IdempotencyKeyReused, "idempotency_key_reused")]
     public void ReasonCodes_AreTheStableApiNames(RejectReason reason, string code) => Assert.Equal(code, reason.ToCode());
 
     [Fact]
@@ -38,6 +39,7 @@ public class CodesTests
         Assert.Equal(32, System.Runtime.CompilerServices.Unsafe.SizeOf<EngineEvent>());
         Assert.Equal(12, System.Runtime.CompilerServices.Unsafe.SizeOf<Allocation>());
         Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<OrderRecord>());
+        Assert.Equal(20, System.Runtime.CompilerServices.Unsafe.SizeOf<CommandOutcome>()); // packed raw into grain replies
     }
 
     private static int[] Values<T>() where T : struct, Enum =>

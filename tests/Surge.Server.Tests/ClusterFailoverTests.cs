@@ -102,6 +102,53 @@ public sealed class ClusterFailoverTests
         await shop.AssertEverythingAccountedForAsync(survivor);
     }
 
+    [Fact]
+    public async Task OrdersRetriedWithTheirKeys_ThroughAnotherSilo_AfterAKillNine_AreEachPlacedExactlyOnce()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var (victim, survivor) = (cluster.Silos[0], cluster.Silos[1]);
+        var shop = await Shop.CreateAsync(cluster);
+        await cluster.SpreadAsync(cluster.Silos);
+
+        // Keyed orders through the victim from four clients; it is killed while some are in flight, so some were made
+        // durable and never answered.
+        var sent = new ConcurrentQueue<(string Key, int Seller, string Buyer)>();
+        var answered = new ConcurrentDictionary<string, string>();
+        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; !victim.Process.HasExited; i++)
+            {
+                var (key, s, buyer) = ($"key-{w}-{i}", 1 + (w * 7 + i) % (Sellers - 1), $"buyer-{w}-{i}");
+                sent.Enqueue((key, s, buyer));
+                if (await shop.TryPlaceKeyedAsync(victim, s, buyer, key) is { } id)
+                {
+                    answered[key] = id;
+                }
+            }
+        })).ToArray();
+        await Poll.UntilAsync(() => Task.FromResult(answered.Count >= 150), "keyed orders flow through the first silo", 30);
+        victim.Process.Kill(); // SIGKILL
+        await Task.WhenAll(workers);
+
+        // Every client retries with its key through the other silo until it gets an answer.
+        var perSeller = new int[Sellers];
+        foreach (var (key, s, buyer) in sent)
+        {
+            var id = await shop.PlaceKeyedUntilAnsweredAsync(survivor, s, buyer, key, FailoverBound);
+            if (answered.TryGetValue(key, out var first))
+            {
+                Assert.Equal(first, id); // the answer the victim gave, not a second order
+            }
+            perSeller[s]++;
+        }
+        TestContext.Current.SendDiagnosticMessage(
+            $"kill -9 with keyed orders in flight: {sent.Count} keys, {answered.Count} answered before the kill, every key one order after the retries");
+        for (var s = 1; s < Sellers; s++)
+        {
+            Assert.Equal(perSeller[s], await shop.ReservedAsync(survivor, s)); // one order, one unit, per key: no key placed twice
+        }
+    }
+
     /// <summary>One `surge serve` process of the cluster and a client of its API.</summary>
     private sealed record Silo(Process Process, ApiClient Api);
 
@@ -224,6 +271,32 @@ public sealed class ClusterFailoverTests
                 return false;
             }
         }
+
+        /// <summary>Places one unit with an Idempotency-Key; the order id when answered 201, else null.</summary>
+        public async Task<string?> TryPlaceKeyedAsync(Silo silo, int s, string buyer, string key)
+        {
+            try
+            {
+                var placed = await silo.Api.PostAsync("/v1/orders", TestServer.Order(buyer, (_sellerIds[s], "item", 1)), idempotencyKey: key);
+                return placed.Status == HttpStatusCode.Created ? placed.Json!["id"]!.GetValue<string>() : null;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>Retries a keyed order until it is answered 201 (while partitions move, a retry may get 503).</summary>
+        public async Task<string> PlaceKeyedUntilAnsweredAsync(Silo silo, int s, string buyer, string key, TimeSpan bound)
+        {
+            string? id = null;
+            await Poll.UntilAsync(async () => (id = await TryPlaceKeyedAsync(silo, s, buyer, key)) is not null,
+                $"the keyed order {key} is answered", (int)bound.TotalSeconds);
+            return id!;
+        }
+
+        public async Task<long> ReservedAsync(Silo silo, int s) =>
+            (await new ApiClient(silo.Api.BaseAddress, _sellerKeys[s]).GetAsync("/v1/skus/item/stock")).Json!["reserved"]!.GetValue<long>();
 
         /// <summary>Polls until an order of every seller (so every partition that holds one) is acknowledged through
         /// <paramref name="silos"/>; returns how long that took.</summary>

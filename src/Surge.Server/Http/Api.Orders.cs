@@ -31,7 +31,9 @@ public sealed partial class Api
         var body = await ReadBodyAsync(context);
         await IdempotentAsync(context, principal, body, 201, async () =>
         {
-            var result = await WithDeadline(state.Orders.PlaceAsync(OrderJson.ReadOrder(body)));
+            var order = OrderJson.ReadOrder(body);
+            var key = context.Request.Headers.TryGetValue("Idempotency-Key", out var given) ? OrderKey(principal, given.ToString(), order) : (IdempotencyKey?)null;
+            var result = await WithDeadline(state.Orders.PlaceAsync(order, key));
             state.Metrics.Order(result.Problem?.Code);
             return result;
         });
@@ -70,7 +72,7 @@ public sealed partial class Api
                 {
                     Return();
                 }
-                return PlaceBatchAsync(requests);
+                return PlaceBatchAsync(principal, requests);
             });
         }
         finally
@@ -80,9 +82,19 @@ public sealed partial class Api
         state.Metrics.Request("batch", Stopwatch.GetElapsedTime(started));
     }
 
-    private async Task<(StoredResponse Answer, bool Final)> PlaceBatchAsync(List<(OrderRequest? Order, string? Error)> requests)
+    /// <summary>The engine's key for an order placed with a client's key: kept in the order's partition with its
+    /// answer for <see cref="OrderOptions.IdempotencyRetention"/>, so a retry after a restart or through another silo
+    /// gets the same order.</summary>
+    private IdempotencyKey OrderKey(Principal principal, string key, OrderRequest order) =>
+        IdempotencyKeys.Of(IdempotencyKeys.OrderScope(principal), key, IdempotencyKeys.RequestHash(order),
+            (Options.Clock.GetUtcNow() + Options.Orders.IdempotencyRetention).ToUnixTimeMilliseconds());
+
+    private async Task<(StoredResponse Answer, bool Final)> PlaceBatchAsync(Principal principal, List<(OrderRequest? Order, string? Error)> requests)
     {
         var orders = requests.Select(r => r.Order).ToArray();
+        var keys = orders.Any(o => o?.IdempotencyKey is not null)
+            ? orders.Select(o => o?.IdempotencyKey is { } key ? OrderKey(principal, key, o) : (IdempotencyKey?)null).ToArray()
+            : null;
         var granted = state.Capacity?.Take(orders.Count(o => o is not null)) ?? int.MaxValue;
         var overCapacity = new HashSet<int>();
         for (var i = 0; i < orders.Length; i++)
@@ -95,7 +107,7 @@ public sealed partial class Api
         }
         var placing = state.Orders.PlaceManyAsync(orders, i => overCapacity.Contains(i)
             ? new BatchAnswer(0, state.Capacity!.Refusal().Problem)
-            : new BatchAnswer(0, new Problem(Refusal.Invalid, "invalid_request", requests[i].Error!)));
+            : new BatchAnswer(0, new Problem(Refusal.Invalid, "invalid_request", requests[i].Error!)), keys);
         BatchAnswer[]? answers = null;
         try
         {
@@ -132,6 +144,10 @@ public sealed partial class Api
             {
                 json.WriteNumber("status"u8, 201);
                 json.WriteString("id"u8, Ids.Order(answers[i].Id));
+            }
+            if (answers?[i].Replayed == true)
+            {
+                json.WriteBoolean("replayed"u8, true);
             }
             json.WriteEndObject();
         }
@@ -210,6 +226,10 @@ public sealed partial class Api
         IdempotentAsync(context, principal, body, async () =>
         {
             var result = await run();
+            if (result.Replayed)
+            {
+                context.Response.Headers["Idempotent-Replayed"] = "true";
+            }
             var buffer = new ArrayBufferWriter<byte>(1024);
             using (var json = new Utf8JsonWriter(buffer))
             {
@@ -240,9 +260,9 @@ public sealed partial class Api
         if (context.Request.Headers.TryGetValue("Idempotency-Key", out var keys))
         {
             var key = keys.ToString();
-            if (key.Length is 0 or > IdempotencyStore.KeyCharsMax || key.Any(char.IsControl))
+            if (!IdempotencyKeys.IsValid(key))
             {
-                throw new ApiProblemException(400, "invalid_idempotency_key", $"Idempotency-Key: 1 to {IdempotencyStore.KeyCharsMax} printable characters");
+                throw new ApiProblemException(400, "invalid_idempotency_key", $"Idempotency-Key: 1 to {IdempotencyKeys.KeyCharsMax} printable characters");
             }
             scoped = $"{principal.Role}:{principal.SellerId}:{context.Request.Path}:{key}";
             switch (state.Idempotency.Begin(scoped, body.Span, out var stored))

@@ -46,7 +46,13 @@ public sealed partial class Api
             {
                 throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
             }
-            ApiProblemException.ThrowIf(await state.Skus.ReceiveStockAsync(seller, sku, warehouse, request.Quantity));
+            // The key goes into the partition with the receipt: a retry after a crash or through another silo adds nothing.
+            var key = context.Request.Headers.TryGetValue("Idempotency-Key", out var given)
+                ? IdempotencyKeys.Of($"{principal.Role}:{seller}:stock_receipts", given.ToString(),
+                    IdempotencyKeys.RequestHash(FormattableString.Invariant($"{request.Sku}\t{request.WarehouseId}\t{request.Quantity}")),
+                    (Options.Clock.GetUtcNow() + Options.Orders.IdempotencyRetention).ToUnixTimeMilliseconds())
+                : (IdempotencyKey?)null;
+            ApiProblemException.ThrowIf(await state.Skus.ReceiveStockAsync(seller, sku, warehouse, request.Quantity, key));
             return (200, await StockAsync(seller, sku), (string?)null);
         });
     }

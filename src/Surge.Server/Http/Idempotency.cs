@@ -11,13 +11,13 @@ public sealed record StoredResponse(int Status, ReadOnlyMemory<byte> Body, strin
 /// <see cref="ServerOptions.IdempotencyRetention"/>; the same key with the same body gets that answer again
 /// (<c>Idempotent-Replayed: true</c>); with a different body → 422; while the first is still running → 409.
 /// Keys are scoped to the caller's API key. Only final answers are kept (2xx, 404, 409, 422); overload and
-/// unavailability answers are not, so a retry runs again. Held in memory, bounded by
-/// <see cref="ServerOptions.IdempotencyEntriesMax"/> (oldest dropped first); not kept across restarts.
+/// unavailability answers are not, so a retry runs again. Held in this silo's memory, bounded by
+/// <see cref="OrderOptions.IdempotencyEntriesMax"/> (oldest dropped first): the fast path for a retry to the same
+/// silo. What must survive a crash or reach another silo — order placements and stock receipts — also carries its
+/// key into the partition with the command (<see cref="IdempotencyKey"/>), where a retry is answered from it.
 /// </summary>
 public sealed class IdempotencyStore(ServerOptions options)
 {
-    public const int KeyCharsMax = 255;
-
     private sealed class Entry(byte[] bodyHash, long expiresAtMs)
     {
         public byte[] BodyHash { get; } = bodyHash;

@@ -125,9 +125,20 @@ public static class OrderJson
         string? buyer = null;
         (string Country, string Region, string Postal)? shipTo = null;
         OrderLineRequest[]? lines = null;
+        string? key = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("buyer_id"u8))
+            if (path.Length > 0 && reader.ValueTextEquals("idempotency_key"u8))
+            {
+                // One order of a batch may carry its own key (a single order sends it as the Idempotency-Key header).
+                reader.Read();
+                key = ReadText(ref reader, path + "idempotency_key", IdempotencyKeys.KeyCharsMax);
+                if (!IdempotencyKeys.IsValid(key))
+                {
+                    throw new RequestShapeException($"{path}idempotency_key: 1 to {IdempotencyKeys.KeyCharsMax} printable characters");
+                }
+            }
+            else if (reader.ValueTextEquals("buyer_id"u8))
             {
                 reader.Read();
                 buyer = ReadText(ref reader, path + "buyer_id", BuyerIdCharsMax);
@@ -151,7 +162,7 @@ public static class OrderJson
         {
             throw new RequestShapeException($"{path}{(buyer is null ? "buyer_id" : shipTo is null ? "ship_to" : "lines")}: required");
         }
-        return new OrderRequest(buyer, shipTo.Value.Country, shipTo.Value.Region, shipTo.Value.Postal, lines);
+        return new OrderRequest(buyer, shipTo.Value.Country, shipTo.Value.Region, shipTo.Value.Postal, lines) { IdempotencyKey = key };
     }
 
     private static (string, string, string) ReadShipTo(ref Utf8JsonReader reader, string path)
