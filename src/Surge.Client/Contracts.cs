@@ -70,7 +70,11 @@ public sealed record OrderLineBody(string SellerId, string Sku, int Quantity);
 
 public sealed record PlaceOrderRequest(string BuyerId, ShipToBody ShipTo, OrderLineBody[] Lines);
 
-public sealed record PlaceOrdersRequest(PlaceOrderRequest[] Orders);
+/// <summary>One order of a batch: an order, and optionally its own idempotency key (a retried batch places only the
+/// orders whose keys are new; the others are answered as first placed, with <c>replayed: true</c>).</summary>
+public sealed record BatchOrderRequest(string BuyerId, ShipToBody ShipTo, OrderLineBody[] Lines, string? IdempotencyKey);
+
+public sealed record PlaceOrdersRequest(BatchOrderRequest[] Orders);
 
 public sealed record PlacedLineBody(string Sku, int Quantity, string WarehouseId);
 
@@ -131,7 +135,7 @@ public sealed record FlowStatusResponse(StageStatusBody[] Stages, long OrdersPla
 
 public sealed record OrderBody(string Id, string Status, DateTimeOffset PlacedAt, DateTimeOffset ExpiresAt, string TrackingToken, SellerOrderBody[] SellerOrders);
 
-public sealed record OrderBatchItem(int Status, string? Id, OrderBody? Order, ProblemBody? Problem);
+public sealed record OrderBatchItem(int Status, string? Id, OrderBody? Order, ProblemBody? Problem, bool? Replayed);
 
 public sealed record OrderBatchResponse(OrderBatchItem[] Results);
 

@@ -3,8 +3,9 @@ using System.Text.Json;
 
 namespace Surge.Client;
 
-/// <summary>What one order of a batch came to: its status, and the order id (accepted) or the problem code.</summary>
-public readonly record struct OrderAnswer(int Status, string? Id, string? Code)
+/// <summary>What one order of a batch came to: its status, and the order id (accepted) or the problem code;
+/// <see cref="Replayed"/>: the answer to an earlier request with this order's idempotency key.</summary>
+public readonly record struct OrderAnswer(int Status, string? Id, string? Code, bool Replayed = false)
 {
     public bool Accepted => Status is >= 200 and < 300;
 }
@@ -18,9 +19,13 @@ public static class OrderBodies
 {
     /// <summary>Writes one order object: buyer, ship-to and lines (seller id, SKU code, quantity).</summary>
     public static void Write(Utf8JsonWriter json, string buyer, string country, string region, IEnumerable<(string Seller, string Sku, int Quantity)> lines,
-        string? postalCode = null)
+        string? postalCode = null, string? idempotencyKey = null)
     {
         json.WriteStartObject();
+        if (idempotencyKey is not null)
+        {
+            json.WriteString("idempotency_key"u8, idempotencyKey); // an order of a batch only: a single order sends the header
+        }
         json.WriteString("buyer_id"u8, buyer);
         json.WriteStartObject("ship_to"u8);
         json.WriteString("country"u8, country);
@@ -43,9 +48,10 @@ public static class OrderBodies
         json.WriteEndObject();
     }
 
-    /// <summary>Writes one order given as the contract's request record.</summary>
-    public static void Write(Utf8JsonWriter json, PlaceOrderRequest order) =>
-        Write(json, order.BuyerId, order.ShipTo.Country, order.ShipTo.Region, order.Lines.Select(l => (l.SellerId, l.Sku, l.Quantity)), order.ShipTo.PostalCode);
+    /// <summary>Writes one order given as the contract's request record (with its own key, in a batch).</summary>
+    public static void Write(Utf8JsonWriter json, PlaceOrderRequest order, string? idempotencyKey = null) =>
+        Write(json, order.BuyerId, order.ShipTo.Country, order.ShipTo.Region, order.Lines.Select(l => (l.SellerId, l.Sku, l.Quantity)), order.ShipTo.PostalCode,
+            idempotencyKey);
 
     /// <summary>One order as a whole request body (POST /v1/orders).</summary>
     public static byte[] Single(string buyer, string country, string region, IEnumerable<(string Seller, string Sku, int Quantity)> lines, string? postalCode = null)
@@ -84,11 +90,12 @@ public static class OrderBodies
         var reader = new Utf8JsonReader(body);
         int status = 0;
         string? id = null, code = null;
+        var replayed = false;
         while (reader.Read())
         {
             if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 2)
             {
-                (status, id, code) = (0, null, null);
+                (status, id, code, replayed) = (0, null, null, false);
             }
             else if (reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -102,6 +109,11 @@ public static class OrderBodies
                     reader.Read();
                     id = reader.GetString();
                 }
+                else if (reader.CurrentDepth == 3 && reader.ValueTextEquals("replayed"u8))
+                {
+                    reader.Read();
+                    replayed = reader.GetBoolean();
+                }
                 else if (reader.CurrentDepth == 4 && reader.ValueTextEquals("code"u8))
                 {
                     reader.Read();
@@ -110,7 +122,7 @@ public static class OrderBodies
             }
             else if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 2)
             {
-                answers.Add(new OrderAnswer(status, id, code));
+                answers.Add(new OrderAnswer(status, id, code, replayed));
             }
         }
         return answers;

@@ -170,10 +170,18 @@ public sealed class SurgeClient : IDisposable
     public Task<OrderBody> PlaceOrderAsync(PlaceOrderRequest order, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync("/v1/orders", order, ClientJson.Default.PlaceOrderRequest, ClientJson.Default.OrderBody, idempotencyKey, cancellationToken);
 
-    /// <summary>Places up to 1,000 orders in one request; the answers come in request order, each accepted or refused.</summary>
-    public async Task<List<OrderAnswer>> PlaceOrdersAsync(IReadOnlyList<PlaceOrderRequest> orders, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    /// <summary>Places up to 1,000 orders in one request; the answers come in request order, each accepted or refused.
+    /// <paramref name="idempotencyKey"/> names the whole batch; <paramref name="orderKeys"/> (same length as
+    /// <paramref name="orders"/>, null for none) name each order, so a retried batch places only what is new —
+    /// also after a server restart or through another node.</summary>
+    public async Task<List<OrderAnswer>> PlaceOrdersAsync(IReadOnlyList<PlaceOrderRequest> orders, string? idempotencyKey = null,
+        IReadOnlyList<string?>? orderKeys = null, CancellationToken cancellationToken = default)
     {
-        var body = OrderBodies.Batch(orders.Count, (json, i) => OrderBodies.Write(json, orders[i]));
+        if (orderKeys is not null && orderKeys.Count != orders.Count)
+        {
+            throw new ArgumentException($"{orderKeys.Count} keys for {orders.Count} orders", nameof(orderKeys));
+        }
+        var body = OrderBodies.Batch(orders.Count, (json, i) => OrderBodies.Write(json, orders[i], orderKeys?[i]));
         var response = await PostJsonAsync("/v1/orders/batch", body, idempotencyKey, cancellationToken).ConfigureAwait(false);
         return response.IsSuccess ? OrderBodies.ReadBatchAnswer(response.Body) : throw Problem(response);
     }

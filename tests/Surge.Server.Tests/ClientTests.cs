@@ -145,4 +145,22 @@ public sealed class ClientTests
         var list = await seller.SendAsync(HttpMethod.Get, "/v1/webhooks", cancellationToken: Ct);
         Assert.Single(list.Json!["webhooks"]!.AsArray());
     }
+
+    [Fact]
+    public async Task OrdersOfABatchWithTheirOwnKeys_AreEachPlacedOnce_WhenTheBatchIsSentAgainWithANewOne()
+    {
+        var (server, admin, seller, sellerId) = await MarketAsync(units: 10);
+        await using var _ = server;
+        using var __ = admin;
+
+        var first = await admin.PlaceOrdersAsync([Order("a", sellerId, 1), Order("b", sellerId, 2)], orderKeys: ["cart-a", "cart-b"], cancellationToken: Ct);
+        var again = await admin.PlaceOrdersAsync([Order("a", sellerId, 1), Order("b", sellerId, 2), Order("c", sellerId, 3)],
+            orderKeys: ["cart-a", "cart-b", "cart-c"], cancellationToken: Ct);
+
+        Assert.All(again, a => Assert.Equal(201, a.Status));
+        Assert.Equal(first.Select(a => a.Id), again.Take(2).Select(a => a.Id));
+        Assert.Equal([true, true, false], again.Select(a => a.Replayed));
+        Assert.Equal(1 + 2 + 3, (await seller.GetStockAsync("mug", Ct)).Reserved);
+        await Assert.ThrowsAsync<ArgumentException>(() => admin.PlaceOrdersAsync([Order("d", sellerId, 1)], orderKeys: [], cancellationToken: Ct));
+    }
 }
