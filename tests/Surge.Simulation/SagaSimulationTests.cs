@@ -31,22 +31,25 @@ public class SagaSimulationTests
     [Fact]
     public async Task Schedules_PlaceAndPayMultiSellerCarts_AndCrashOften()
     {
-        var (crashes, multi, paid) = (0, 0, 0);
+        var (crashes, multi, paid, retries) = (0, 0, 0, 0);
         var refused = new Dictionary<string, int>();
         foreach (var seed in Enumerable.Range(500, 3))
         {
             var simulator = new SagaSimulator(seed);
             await simulator.RunAsync(StepsPerSeed);
-            (crashes, multi, paid) = (crashes + simulator.Crashes, multi + simulator.MultiSellerCarts, paid + simulator.CartsPaid);
+            (crashes, multi, paid, retries) = (crashes + simulator.Crashes, multi + simulator.MultiSellerCarts, paid + simulator.CartsPaid,
+                retries + simulator.KeyedRetries);
             foreach (var (code, n) in simulator.Refused)
             {
                 refused[code] = refused.GetValueOrDefault(code) + n;
             }
         }
-        var seen = $"crashes {crashes}, multi-seller carts {multi}, paid {paid}, refused: " + string.Join(", ", refused.Select(r => $"{r.Key} {r.Value}"));
+        var seen = $"crashes {crashes}, multi-seller carts {multi}, paid {paid}, keyed retries {retries}, refused: " + string.Join(", ", refused.Select(r => $"{r.Key} {r.Value}"));
         Assert.True(refused.GetValueOrDefault("place insufficient_stock") > 10, "placements refused for want of stock (the compensation path): " + seen);
         Assert.True(crashes > 15, $"crashes {crashes}");
         Assert.True(multi > 100, $"multi-seller carts placed {multi}");
         Assert.True(paid > 30, $"carts paid {paid}");
+        Assert.True(retries > 30, "keyed placements retried: " + seen);
+        Assert.True(refused.GetValueOrDefault("keyed place partition_unavailable") > 3, "keyed placements whose answer a crash took: " + seen);
     }
 }

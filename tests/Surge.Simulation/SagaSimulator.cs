@@ -10,7 +10,9 @@ namespace Surge.Simulation;
 /// reserves, confirms, releases or expires — and restarting (recovery, then the reconciliation a server runs at start).
 /// After every step, from the engines themselves: every cart is all or nothing (its seller orders all held, all paid,
 /// or all released), no hold outlives its expiry once the partitions have ticked, no unit is oversold, and what a
-/// caller was told succeeded (a placement, a payment) is still so.
+/// caller was told succeeded (a placement, a payment) is still so. Half the carts carry an idempotency key (and a
+/// buyer of their own); a placement whose answer a crash took is retried with its key later, and so, now and then, is
+/// one that was answered: every key comes to at most one cart in the engines, and to the order first answered.
 /// </summary>
 public sealed class SagaSimulator(int seed)
 {
@@ -24,6 +26,8 @@ public sealed class SagaSimulator(int seed)
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 11, 0, 0, 0, TimeSpan.Zero));
     private readonly List<long> _placed = []; // carts a caller was told are placed
     private readonly HashSet<long> _paid = []; // carts a caller was told are paid
+    private readonly List<(string Key, OrderRequest Request)> _keyed = []; // keyed placements, by key number
+    private readonly Dictionary<string, long> _answered = []; // key → the order it was answered with
     private SimulatedPartitions _partitions = null!;
     private OrderSaga _saga = null!;
 
@@ -31,6 +35,7 @@ public sealed class SagaSimulator(int seed)
     public int CartsPlaced => _placed.Count;
     public int CartsPaid => _paid.Count;
     public int MultiSellerCarts { get; private set; }
+    public int KeyedRetries { get; private set; }
 
     /// <summary>Placements and payments refused, by problem code.</summary>
     public Dictionary<string, int> Refused { get; } = [];
@@ -117,9 +122,26 @@ public sealed class SagaSimulator(int seed)
 
     private async Task PlaceAsync()
     {
+        if (_keyed.Count > 0 && _random.Next(4) == 0)
+        {
+            // A client retries a keyed cart: one whose answer a crash took if there is one, else any.
+            var unanswered = _keyed.Where(k => !_answered.ContainsKey(k.Key)).ToList();
+            var (retryKey, retryRequest) = unanswered.Count > 0 && _random.Next(3) > 0 ? unanswered[_random.Next(unanswered.Count)] : _keyed[_random.Next(_keyed.Count)];
+            KeyedRetries++;
+            await PlaceKeyedAsync(retryKey, retryRequest);
+            return;
+        }
         var sellers = Sellers.OrderBy(_ => _random.Next()).Take(1 + _random.Next(3)).ToArray();
         var lines = sellers.SelectMany(s => Enumerable.Range(0, 1 + _random.Next(2))
             .Select(i => new OrderLineRequest(s, $"sku-{(i + _random.Next(2)) % SkusPerSeller}", 1 + _random.Next(4)))).ToArray();
+        if (_random.Next(2) == 0)
+        {
+            var key = $"cart-{_keyed.Count}";
+            var keyedRequest = new OrderRequest("k" + key, "KR", "seoul", "04524", lines);
+            _keyed.Add((key, keyedRequest));
+            await PlaceKeyedAsync(key, keyedRequest);
+            return;
+        }
         var request = new OrderRequest($"buyer-{_random.Next(50)}", "KR", _random.Next(2) == 0 ? "seoul" : "busan", "04524", lines);
         var result = await _saga.PlaceAsync(request);
         if (result.Order is { } order)
@@ -130,6 +152,30 @@ public sealed class SagaSimulator(int seed)
         else
         {
             Count("place " + result.Problem!.Value.Code);
+        }
+    }
+
+    private async Task PlaceKeyedAsync(string key, OrderRequest request)
+    {
+        var keyed = IdempotencyKeys.Of("simulation", key, IdempotencyKeys.RequestHash(request), (_clock.GetUtcNow() + TimeSpan.FromDays(1)).ToUnixTimeMilliseconds());
+        var result = await _saga.PlaceAsync(request, keyed);
+        if (result.Order is { } order)
+        {
+            Ensure(!_answered.TryGetValue(key, out var first) || first == order.Id,
+                $"key {key} was answered with order {first}, and now with {order.Id}");
+            if (_answered.TryAdd(key, order.Id))
+            {
+                _placed.Add(order.Id);
+                MultiSellerCarts += order.SellerOrders.Length > 1 ? 1 : 0;
+            }
+        }
+        else
+        {
+            var problem = result.Problem!.Value;
+            Count("keyed place " + problem.Code);
+            // A retry the process died under is told to retry; any other refusal contradicts the order it was given.
+            Ensure(!_answered.TryGetValue(key, out var first) || problem.Kind is Refusal.Unavailable or Refusal.Busy,
+                $"key {key} was answered with order {first}, and now with {problem}");
         }
     }
 
@@ -223,6 +269,15 @@ public sealed class SagaSimulator(int seed)
             Ensure(carts.TryGetValue(cart, out var children) && children.Length == Ids.Sellers(cart)
                 && children.All(c => c.Status is not (OrderStatus.PendingPayment or OrderStatus.Cancelled)),
                 $"step {step}: cart {cart} was acknowledged as paid but is {(children is null ? "gone" : Describe(children))}");
+        }
+        // A key is one cart: every cart of a keyed buyer (each key has its own) is the same one, the one it was answered with.
+        foreach (var (key, request) in _keyed)
+        {
+            var buyer = Ids.Buyer(request.BuyerId);
+            var parents = carts.Where(c => c.Value.Any(o => o.BuyerId == buyer)).Select(c => c.Key).ToArray();
+            Ensure(parents.Length <= 1, $"step {step}: key {key} placed {parents.Length} carts: {string.Join(", ", parents)}");
+            Ensure(!_answered.TryGetValue(key, out var answered) || parents.SequenceEqual([answered]),
+                $"step {step}: key {key} was answered with {answered} but the engines hold {string.Join(", ", parents)}");
         }
         foreach (var cart in _placed)
         {
