@@ -32,6 +32,8 @@ public sealed class ServerMetrics
     private readonly Gauge _notificationsPending;
     private readonly Gauge _trackingStreams;
     private readonly Gauge _hosted;
+    private readonly Gauge _idempotencyKeys;
+    private readonly Gauge _idempotencyEvicted;
     private readonly Counter _cpuSeconds;
     private readonly Gauge _cpus;
 
@@ -58,6 +60,9 @@ public sealed class ServerMetrics
         _notificationsPending = factory.CreateGauge("surge_notifications_pending", "Subscriber notifications queued and not delivered yet.");
         _trackingStreams = factory.CreateGauge("surge_tracking_streams", "Buyer tracking streams (Server-Sent Events) open now.");
         _hosted = factory.CreateGauge("surge_partition_hosted", "1 while the partition is active on this silo (its journal open here), else 0.", "partition");
+        _idempotencyKeys = factory.CreateGauge("surge_idempotency_keys", "Idempotency keys a partition keeps with their answers (durable, survive restarts).", "partition");
+        _idempotencyEvicted = factory.CreateGauge("surge_idempotency_keys_evicted_early",
+            "Idempotency keys a partition forgot before their retention passed because it keeps at most 1,000,000.", "partition");
         _cpuSeconds = factory.CreateCounter("surge_process_cpu_seconds_total", "CPU time this process has used (user + system).");
         _cpus = factory.CreateGauge("surge_process_cpus", "Processors this process may run on.");
     }
@@ -156,6 +161,9 @@ public sealed class ServerMetrics
         {
             var label = Label(index);
             _journalRecords.WithLabels(label).IncTo(partition.Journal.LastSequence);
+            var (kept, evicted) = partition.Engine.IdempotencyKeys; // two counters read across threads: a gauge may lag by a batch
+            _idempotencyKeys.WithLabels(label).Set(kept);
+            _idempotencyEvicted.WithLabels(label).Set(evicted);
             if (partition.Journal is SegmentJournal journal)
             {
                 _commits.WithLabels(label).IncTo(journal.Stats.Commits);

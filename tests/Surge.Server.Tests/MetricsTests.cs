@@ -11,7 +11,7 @@ public sealed class MetricsTests
         await using var server = await TestServer.StartAsync();
         var (_, sellerId) = await server.SellerWithStockAsync("cup", units: 2);
         var accepted = await server.Admin.PostAsync("/v1/orders", TestServer.Order("m1", (sellerId, "cup", 2)));
-        var refused = await server.Admin.PostAsync("/v1/orders", TestServer.Order("m2", (sellerId, "cup", 1)));
+        var refused = await server.Admin.PostAsync("/v1/orders", TestServer.Order("m2", (sellerId, "cup", 1)), idempotencyKey: "m2-key");
         Assert.Equal((HttpStatusCode.Created, "insufficient_stock"), (accepted.Status, refused.ProblemCode));
 
         var metrics = await new ApiClient(server.Server.BaseAddress, null).GetAsync("/metrics");
@@ -24,6 +24,9 @@ public sealed class MetricsTests
         Assert.Contains(lines, l => l.StartsWith("surge_partition_queued_commands{partition=\"0\"}", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("surge_flow_lag_records{stage=\"fulfillment\",partition=\"0\"}", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("surge_journal_group_commits_total{partition=", StringComparison.Ordinal));
+        // The keyed refusal is kept (with its answer) in the seller's partition, and nothing was forgotten early.
+        Assert.Equal(1, lines.Where(l => l.StartsWith("surge_idempotency_keys{", StringComparison.Ordinal)).Sum(l => double.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.All(lines.Where(l => l.StartsWith("surge_idempotency_keys_evicted_early{", StringComparison.Ordinal)), l => Assert.EndsWith(" 0", l));
         Assert.DoesNotContain(lines, l => l.Contains("ord_", StringComparison.Ordinal) || l.Contains("sel_", StringComparison.Ordinal));
         Assert.True(Surge.Autoscale.Actuators.SiloSignals.Sum(metrics.Body, "surge_process_cpu_seconds_total") > 0, "the process's CPU time is exported");
         Assert.Contains($"surge_process_cpus {Environment.ProcessorCount}", lines);
