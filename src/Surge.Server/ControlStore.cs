@@ -24,9 +24,6 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     /// <summary>Parent-order sequences in one block leased to a node of a cluster.</summary>
     public const long SequenceBlockSize = 1L << 20;
 
-    /// <summary>Least time between two re-reads of a shared log caused by lookups that missed (a stream of unknown
-    /// keys costs at most one query per interval).</summary>
-    public static readonly TimeSpan MissRefreshInterval = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Guards the in-memory view (every lookup takes it, briefly).</summary>
     private readonly Lock _gate = new();
@@ -37,7 +34,11 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     private readonly IControlLog _log;
     private readonly bool _shared;
     private readonly ControlView _view = new();
-    private long _lastMissRefresh;
+    /// <summary>One re-read of a shared log at a time for lookups that missed; those waiting share the next one.</summary>
+    private readonly Lock _missGate = new();
+
+    /// <summary>When the last re-read for a miss began (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    private long _missRefreshStarted;
 
     private ControlStore(IControlLog log, bool shared)
     {
@@ -85,13 +86,23 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         }
     }
 
-    /// <summary>A lookup missed: re-read a shared log, at most once per <see cref="MissRefreshInterval"/>.</summary>
+    /// <summary>A lookup missed: re-reads a shared log before the lookup is answered "unknown", so a key or seller
+    /// another silo created a moment ago is found. Misses coalesce: one re-read at a time, and a miss that waited
+    /// for a re-read begun after it uses that one's result instead of querying again.</summary>
     private void RefreshOnMiss()
     {
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastMissRefresh);
-        if (_shared && now - last >= MissRefreshInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastMissRefresh, now, last) == last)
+        if (!_shared)
         {
+            return;
+        }
+        var missedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_missGate)
+        {
+            if (_missRefreshStarted > missedAt)
+            {
+                return;
+            }
+            _missRefreshStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             Refresh();
         }
     }
