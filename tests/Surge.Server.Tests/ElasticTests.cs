@@ -18,6 +18,9 @@ public sealed class ElasticTests
 {
     private const string AdminKey = "ak_elastic_test_key_0123456789abcdef01";
 
+    /// <summary>Retries of one order answered 503 deadline_exceeded (a loaded machine during a move), at most.</summary>
+    private const int DeadlineRetriesMax = 5;
+
     [Fact]
     public async Task DrainingASilo_AndAddingOne_UnderLoad_FailsNoOrder_AndThePartitionsFollow()
     {
@@ -56,12 +59,21 @@ public sealed class ElasticTests
             // a new silo joins (partitions move to it).
             var acknowledged = new ConcurrentBag<string>();
             var failures = new ConcurrentBag<string>();
+            var deadlineRetries = 0;
             using var stop = new CancellationTokenSource();
             var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
             {
                 for (var i = 0; !stop.IsCancellationRequested; i++)
                 {
-                    var placed = await others[(w + i) % 2].PostAsync("/v1/orders", TestServer.Order($"b-{w}-{i}", (sellers[(w * 3 + i) % sellers.Count], "item", 1)));
+                    // Each order has an Idempotency-Key: an answer 503 deadline_exceeded ("it may still complete: retry with
+                    // the same Idempotency-Key") is retried as it says, a bounded number of times, and counted.
+                    var order = TestServer.Order($"b-{w}-{i}", (sellers[(w * 3 + i) % sellers.Count], "item", 1));
+                    var placed = await others[(w + i) % 2].PostAsync("/v1/orders", order, idempotencyKey: $"k-{w}-{i}");
+                    for (var retry = 0; retry < DeadlineRetriesMax && placed.Status == HttpStatusCode.ServiceUnavailable && placed.ProblemCode == "deadline_exceeded"; retry++)
+                    {
+                        Interlocked.Increment(ref deadlineRetries);
+                        placed = await others[(w + i + retry + 1) % 2].PostAsync("/v1/orders", order, idempotencyKey: $"k-{w}-{i}");
+                    }
                     if (placed.Status == HttpStatusCode.Created)
                     {
                         acknowledged.Add(placed.Json!["id"]!.GetValue<string>());
@@ -90,7 +102,9 @@ public sealed class ElasticTests
             await stop.CancelAsync();
             await Task.WhenAll(workers);
 
-            // Neither a graceful drain nor partitions moving to a new silo fails an order.
+            TestContext.Current.SendDiagnosticMessage($"{acknowledged.Count} orders, {deadlineRetries} retried after deadline_exceeded");
+            // Neither a graceful drain nor partitions moving to a new silo fails an order (retried as the answer says);
+            // and since retries carry their key, each order holds exactly one unit.
             Assert.True(failures.IsEmpty, $"{failures.Count} orders failed; the first: " + string.Join("\n", failures.Take(5)));
             Assert.Equal(3, actuator.Target);
             Assert.Equal(0, actuator.Failures);
