@@ -48,7 +48,8 @@ public class SagaSimulationTests
         Assert.True(refused.GetValueOrDefault("place insufficient_stock") > 10, "placements refused for want of stock (the compensation path): " + seen);
         Assert.True(crashes > 15, $"crashes {crashes}");
         Assert.True(multi > 100, $"multi-seller carts placed {multi}");
-        Assert.True(paid > 30, $"carts paid {paid}");
+        TestContext.Current.SendDiagnosticMessage(seen);
+        Assert.True(paid > 20, "carts paid (keyed retries take a quarter of the placement steps): " + seen);
         Assert.True(retries > 30, "keyed placements retried: " + seen);
         Assert.True(refused.GetValueOrDefault("keyed place partition_unavailable") > 3, "keyed placements whose answer a crash took: " + seen);
     }
