@@ -37,13 +37,15 @@ public sealed class ShipmentState(PlannedShipment plan)
     public string? DeadLetterReason { get; internal set; }
     public int DeadLetterAttempts { get; internal set; }
 
-    /// <summary>Tracking events in the order they arrived.</summary>
+    /// <summary>Tracking events in the order they arrived: a snapshot, safe to read while events arrive.</summary>
     public IReadOnlyList<TrackingUpdate> Tracking => _tracking;
 
-    internal readonly List<TrackingUpdate> _tracking = [];
+    /// <summary>Replaced (copy on write, under the store's lock), never changed in place: readers such as an order's
+    /// JSON answer enumerate it while the carrier's events are applied.</summary>
+    internal volatile TrackingUpdate[] _tracking = [];
 
     /// <summary>The tracking status of the newest event (by its time), or null before the first.</summary>
-    public string? TrackingStatus => _tracking.Count == 0 ? null : _tracking.MaxBy(t => t.AtMs)!.Status;
+    public string? TrackingStatus => _tracking is { Length: > 0 } tracking ? tracking.MaxBy(t => t.AtMs)!.Status : null;
 
     /// <summary>One word for the API: dead_letter, else the latest tracking status, else dispatched or planned.
     /// (A carrier without an endpoint in the rules takes shipments some other way and only reports tracking.)</summary>
@@ -260,7 +262,7 @@ public sealed class ShipmentStore : IAsyncDisposable
             {
                 if (_byId.TryGetValue(t.ShipmentId, out var s) && !s._tracking.Any(x => x.EventId == t.EventId))
                 {
-                    s._tracking.Add(t);
+                    s._tracking = [.. s._tracking, t];
                 }
             }
         }

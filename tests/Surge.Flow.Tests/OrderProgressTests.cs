@@ -18,7 +18,7 @@ public sealed class OrderProgressTests
         state.Delivery = delivery;
         for (var i = 0; i < tracking.Length; i++)
         {
-            state._tracking.Add(new TrackingUpdate(state.Id, tracking[i], tracking[i].ToUpperInvariant(), 1_000 + i, $"e{i}", null));
+            state._tracking = [.. state._tracking, new TrackingUpdate(state.Id, tracking[i], tracking[i].ToUpperInvariant(), 1_000 + i, $"e{i}", null)];
         }
         return state;
     }
