@@ -74,7 +74,7 @@ internal static class FlowBench
             await BacklogAsync(server, sellers, options.Orders, progress);
             var backlogS = build.Elapsed.TotalSeconds;
 
-            var store = server.State.Flow.Store;
+            var flow = server.State.Flow;
             var clock = Stopwatch.StartNew();
             server.StartFlow();
             using var stopIngest = new CancellationTokenSource();
@@ -84,26 +84,26 @@ internal static class FlowBench
             var timeline = new List<FlowBenchSample>();
             double plannedS = double.NaN;
             var nextSample = 1.0;
-            while (store.Dispatched < options.Orders && clock.Elapsed.TotalSeconds < options.TimeoutS)
+            while (flow.ShipmentCounts().Dispatched < options.Orders && clock.Elapsed.TotalSeconds < options.TimeoutS)
             {
                 await Task.Delay(20);
                 var at = clock.Elapsed.TotalSeconds;
-                if (double.IsNaN(plannedS) && store.Orders >= options.Orders)
+                if (double.IsNaN(plannedS) && flow.OrdersPlanned() >= options.Orders)
                 {
                     plannedS = at;
                 }
                 if (at >= nextSample)
                 {
-                    timeline.Add(new FlowBenchSample(Math.Round(at, 1), store.Orders, store.Dispatched, Interlocked.Read(ref ingested)));
+                    timeline.Add(new FlowBenchSample(Math.Round(at, 1), flow.OrdersPlanned(), flow.ShipmentCounts().Dispatched, Interlocked.Read(ref ingested)));
                     nextSample += 1;
                 }
-                progress("drain (shipments dispatched)", Math.Min(1, store.Dispatched / (double)options.Orders));
+                progress("drain (shipments dispatched)", Math.Min(1, flow.ShipmentCounts().Dispatched / (double)options.Orders));
             }
             var drainS = clock.Elapsed.TotalSeconds;
             await stopIngest.CancelAsync();
             await ingest;
             var stats = JsonNode.Parse(await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{carrierPort}/stats")))!;
-            var dispatched = store.Dispatched;
+            var dispatched = flow.ShipmentCounts().Dispatched;
             var drained = dispatched >= options.Orders;
             return new FlowBenchResult(options.Orders, Math.Round(backlogS, 2), Math.Round(plannedS, 2), drained ? Math.Round(drainS, 2) : double.NaN,
                 Math.Round(Math.Min(dispatched, options.Orders) / drainS), dispatched, stats["requests"]!.GetValue<long>(),

@@ -84,6 +84,7 @@ internal static class ServeCommand
                     postgres = Npgsql.NpgsqlDataSource.Create(connection);
                     await Journal.Postgres.PostgresJournal.EnsureSchemaAsync(postgres, token);
                     await Journal.Postgres.PostgresControlLog.EnsureSchemaAsync(postgres, token);
+                    await PostgresFlowJournals.EnsureSchemaAsync(postgres, token);
                 }
                 var rulesFile = parse.GetValue(fulfillment);
                 var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
@@ -104,8 +105,8 @@ internal static class ServeCommand
                         : null,
                     Storage = new()
                     {
-                        JournalFactory = postgres is null ? null
-                            : i => Journal.Postgres.PostgresJournal.Open(postgres, i, $"{Environment.MachineName}:{Environment.ProcessId}"),
+                        JournalFactory = postgres is null ? null : i => Journal.Postgres.PostgresJournal.Open(postgres, i, Owner),
+                        FlowJournals = postgres is null ? null : new PostgresFlowJournals(postgres, Owner),
                         ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),
                     },
                 };
@@ -141,6 +142,9 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>Who holds a partition's journal and stores in PostgreSQL (shown in <c>surge_partitions.owner</c>).</summary>
+    private static string Owner => $"{Environment.MachineName}:{Environment.ProcessId}";
 
     private static SmtpOptions? Smtp(string? server, string from)
     {

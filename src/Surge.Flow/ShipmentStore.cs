@@ -62,7 +62,7 @@ public sealed class ShipmentState(PlannedShipment plan)
 /// </summary>
 public sealed class ShipmentStore : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
@@ -280,4 +280,33 @@ public sealed class ShipmentStore : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _journal.DisposeAsync();
+}
+
+/// <summary>Shipments and tracking events as bytes, for a silo that asks the silo hosting a partition (the same JSON as
+/// the store's records).</summary>
+public static class ShipmentWire
+{
+    private sealed record Shipment(PlannedShipment Plan, DeliveryState Delivery, string? TrackingNumber, long DispatchedAtMs,
+        string? DeadLetterReason, int DeadLetterAttempts, TrackingUpdate[] Tracking);
+
+    public static byte[] Write(IEnumerable<ShipmentState> shipments) => JsonSerializer.SerializeToUtf8Bytes(
+        shipments.Select(s => new Shipment(s.Plan, s.Delivery, s.TrackingNumber, s.DispatchedAtMs, s.DeadLetterReason, s.DeadLetterAttempts,
+            s._tracking)).ToList(), ShipmentStore.Json);
+
+    /// <summary>Copies of the shipments <see cref="Write"/> wrote (as they were then; they do not change).</summary>
+    public static List<ShipmentState> ReadShipments(ReadOnlySpan<byte> bytes) =>
+        (JsonSerializer.Deserialize<List<Shipment>>(bytes, ShipmentStore.Json) ?? []).Select(s => new ShipmentState(s.Plan)
+        {
+            Delivery = s.Delivery,
+            TrackingNumber = s.TrackingNumber,
+            DispatchedAtMs = s.DispatchedAtMs,
+            DeadLetterReason = s.DeadLetterReason,
+            DeadLetterAttempts = s.DeadLetterAttempts,
+            _tracking = s.Tracking ?? [],
+        }).ToList();
+
+    public static byte[] Write(IReadOnlyList<TrackingUpdate> updates) => JsonSerializer.SerializeToUtf8Bytes(updates, ShipmentStore.Json);
+
+    public static List<TrackingUpdate> ReadTracking(ReadOnlySpan<byte> bytes) =>
+        JsonSerializer.Deserialize<List<TrackingUpdate>>(bytes, ShipmentStore.Json) ?? [];
 }

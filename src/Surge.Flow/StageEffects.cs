@@ -27,21 +27,34 @@ public interface IStageEffects
     void FactsObserved(int partition, IReadOnlyList<OrderFact> facts);
 }
 
-/// <summary>Where the downstream keeps its durable state: one journal per store (shipments, notifications) and the
-/// checkpoints of each partition's stage. The local default is directories under the data directory; a host may put
-/// them where the partitions' journals are.</summary>
+/// <summary>Where the downstream of each partition keeps its durable state: its stores (shipments, notifications),
+/// each a journal of its own, and its stage's checkpoints. They live where the partition's journal lives, so they move
+/// with it: directories under the data directory for a node alone, the shared database in a cluster.</summary>
 public interface IFlowJournals
 {
-    IJournal OpenStore(string name);
+    /// <summary>Opens partition <paramref name="partition"/>'s store <paramref name="name"/> ("shipments",
+    /// "notifications"). In a cluster, opening takes the store over: a silo that opened it before can no longer append.</summary>
+    IJournal OpenStore(int partition, string name);
 
     IJournalStorage Checkpoints(int partition);
 }
 
-/// <summary><see cref="IFlowJournals"/> in directories: <c>ROOT/NAME/</c> and <c>ROOT/fulfillment/NNNN/</c>.</summary>
+/// <summary><see cref="IFlowJournals"/> in directories: <c>ROOT/NAME/NNNN/</c> and <c>ROOT/fulfillment/NNNN/</c>.</summary>
 public sealed class DirectoryFlowJournals(string root, JournalOptions options) : IFlowJournals
 {
-    public IJournal OpenStore(string name) => SegmentJournal.Open(new DirectoryStorage(Path.Combine(root, name)), options);
+    /// <summary>Segment size of a store's journal: stores take a few records a second per partition, so they neither
+    /// need the partitions' segment size nor a preallocated spare (32 stores × 2 × 16 MiB of zeros otherwise).</summary>
+    public const long StoreSegmentBytesMax = 4L * 1024 * 1024;
 
-    public IJournalStorage Checkpoints(int partition) =>
-        new DirectoryStorage(Path.Combine(root, "fulfillment", partition.ToString("D4", System.Globalization.CultureInfo.InvariantCulture)));
+    private readonly JournalOptions _stores = options with
+    {
+        SegmentBytesMax = Math.Min(options.SegmentBytesMax, StoreSegmentBytesMax),
+        PreallocateSegments = false,
+    };
+
+    public IJournal OpenStore(int partition, string name) => SegmentJournal.Open(new DirectoryStorage(Path.Combine(root, name, Dir(partition))), _stores);
+
+    public IJournalStorage Checkpoints(int partition) => new DirectoryStorage(Path.Combine(root, "fulfillment", Dir(partition)));
+
+    private static string Dir(int partition) => partition.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
 }

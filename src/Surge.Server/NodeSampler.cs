@@ -119,6 +119,7 @@ public sealed class NodeSampler(ServerState state, PartitionHost partitions)
             var latencies = metrics.TakeLatencies();
             var gateway = state.Gateway;
             var lags = state.Flow.Lags().ToList();
+            var (planned, dispatched, dead) = state.Flow.ShipmentCounts();
             var forecast = Forecaster.Snapshot();
             _previous = (now, metrics.AcceptedTotal, rejected, commits, records);
             _last = new DashboardSample(
@@ -134,10 +135,10 @@ public sealed class NodeSampler(ServerState state, PartitionHost partitions)
                 gateway.NodeQueued,
                 lags.Sum(l => l.Lag.Records),
                 lags.Count == 0 ? 0 : Math.Round(lags.Max(l => l.Lag.Seconds), 2),
-                state.Flow.Store.Count,
-                state.Flow.Store.Dispatched,
-                state.Flow.Store.DeadLetters,
-                state.Flow.Dispatcher.Health(),
+                planned,
+                dispatched,
+                dead,
+                state.Flow.Health(),
                 flash,
                 state.Categories.State.ToString().ToLowerInvariant(),
                 Forecaster.MinutesObserved,

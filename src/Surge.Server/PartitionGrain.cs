@@ -67,6 +67,17 @@ public sealed record PartitionStats(
     [property: Id(0)] int Skus, [property: Id(1)] int Orders, [property: Id(2)] long JournalSequence, [property: Id(3)] long RecoveredRecords,
     [property: Id(4)] double RecoveryMs, [property: Id(5)] long LastParentSequence);
 
+[GenerateSerializer, Immutable]
+public sealed record CarrierHealthView(
+    [property: Id(0)] string CarrierId, [property: Id(1)] string Breaker, [property: Id(2)] int Queued, [property: Id(3)] long Sent,
+    [property: Id(4)] long Failed, [property: Id(5)] long DeadLetters);
+
+/// <summary>A partition's downstream figures (<see cref="Application.PartitionFlowStatus"/> on the wire).</summary>
+[GenerateSerializer, Immutable]
+public sealed record FlowStatusView(
+    [property: Id(0)] int Partition, [property: Id(1)] long Position, [property: Id(2)] long LagRecords, [property: Id(3)] double LagSeconds,
+    [property: Id(4)] long Orders, [property: Id(5)] long Shipments, [property: Id(6)] CarrierHealthView[] Carriers);
+
 /// <summary>
 /// One partition as an Orleans grain: it owns the partition's engine and journal (through
 /// <see cref="PartitionHost"/>) and is the only writer. Gateways send whole batches ([Immutable] bytes, no
@@ -103,6 +114,26 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     /// <summary>Weekly demand of every SKU of a seller over <paramref name="weeks"/> weeks from
     /// <paramref name="fromMs"/> (scans the partition's order table once).</summary>
     Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks);
+
+    // The partition's downstream lives on the silo that hosts the partition: these reach it from any silo.
+
+    /// <summary>Shipments of these seller orders (<see cref="Flow.ShipmentWire"/> bytes).</summary>
+    Task<Immutable<byte[]>> Shipments(Immutable<long[]> sellerOrders);
+
+    /// <summary>Stores tracking events (<see cref="Flow.ShipmentWire"/> bytes) and moves their orders along; answers
+    /// how many were new.</summary>
+    Task<int> RecordTracking(Immutable<byte[]> updates);
+
+    Task<Immutable<byte[]>> DeadLetters(string carrierId);
+
+    Task<int> RedriveShipments(string carrierId, string[]? shipmentIds);
+
+    Task<FlowStatusView> FlowStatus();
+
+    /// <summary>Pending, delivered and dead-lettered notifications of one subscription.</summary>
+    Task<int[]> NotificationCounts(long subscription);
+
+    Task<int> RedriveNotifications(long subscription);
 }
 
 [Reentrant]
@@ -292,6 +323,30 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     private SellerOrderView View(OrderSnapshot order) => new(order.OrderId, order.ParentId, order.SellerId, order.Status,
         order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,
         order.Allocations.Select(a => new LineView(Engine.GetSku(a.Sku).Code, a.Warehouse, a.Quantity)).ToArray());
+
+    private Application.PartitionFlow Flow => host.Flow?.Unit(_index)
+        ?? throw new InvalidOperationException($"partition {_index} is active here without its downstream");
+
+    public Task<Immutable<byte[]>> Shipments(Immutable<long[]> sellerOrders) =>
+        Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.Shipments(sellerOrders.Value)).AsImmutable());
+
+    public async Task<int> RecordTracking(Immutable<byte[]> updates) =>
+        (await Flow.RecordTrackingAsync(Surge.Flow.ShipmentWire.ReadTracking(updates.Value), CancellationToken.None)).Count;
+
+    public Task<Immutable<byte[]>> DeadLetters(string carrierId) => Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.DeadLetters(carrierId)).AsImmutable());
+
+    public Task<int> RedriveShipments(string carrierId, string[]? shipmentIds) =>
+        Flow.RedriveAsync(carrierId, shipmentIds?.ToHashSet(StringComparer.Ordinal));
+
+    public Task<FlowStatusView> FlowStatus() => Task.FromResult(FlowRouting.View(Flow.Status()));
+
+    public Task<int[]> NotificationCounts(long subscription)
+    {
+        var (pending, delivered, dead) = Flow.Outbox.Counts(subscription);
+        return Task.FromResult(new[] { pending, delivered, dead });
+    }
+
+    public Task<int> RedriveNotifications(long subscription) => Flow.Notifier.RedriveAsync(subscription);
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {

@@ -22,6 +22,12 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
     /// stages open their journal readers here).</summary>
     public Action<int, DurablePartition>? Opened { get; set; }
 
+    /// <summary>Called before a partition's journal closes here (its downstream stops and closes its stores first).</summary>
+    public Func<int, Task>? Closing { get; set; }
+
+    /// <summary>The downstream of the partitions open here (a grain answers its partition's downstream calls from it).</summary>
+    public Application.Downstream? Flow { get; set; }
+
     public DurablePartition Open(int index)
     {
         if (index < 0 || index >= Options.Partitions)
@@ -46,6 +52,10 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
     {
         if (_open.TryRemove(new KeyValuePair<int, DurablePartition>(index, partition)))
         {
+            if (Closing is { } closing)
+            {
+                await closing(index).ConfigureAwait(false);
+            }
             await partition.Journal.DisposeAsync().ConfigureAwait(false);
         }
     }

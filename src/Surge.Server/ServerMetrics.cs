@@ -24,8 +24,9 @@ public sealed class ServerMetrics
     private readonly Counter _journalRecords;
     private readonly Gauge _lagRecords;
     private readonly Gauge _lagSeconds;
-    private readonly Counter _planned;
-    private readonly Counter _dispatched;
+    private readonly Gauge _planned;
+    private readonly Gauge _dispatched;
+    private readonly HashSet<int> _lagLabelled = [];
     private readonly Gauge _deadLetters;
     private readonly Gauge _breakerOpen;
     private readonly Gauge _carrierQueued;
@@ -52,8 +53,8 @@ public sealed class ServerMetrics
         _journalRecords = factory.CreateCounter("surge_journal_records_total", "Records (batches) appended to a partition's journal.", "partition");
         _lagRecords = factory.CreateGauge("surge_flow_lag_records", "Journal records a downstream stage has not processed yet.", "stage", "partition");
         _lagSeconds = factory.CreateGauge("surge_flow_lag_seconds", "Age of the oldest record a downstream stage has not processed.", "stage", "partition");
-        _planned = factory.CreateCounter("surge_shipments_planned_total", "Shipments planned and stored.");
-        _dispatched = factory.CreateCounter("surge_shipments_dispatched_total", "Shipments accepted by their carrier.");
+        _planned = factory.CreateGauge("surge_shipments_planned", "Shipments planned and stored, in the partitions this silo hosts now.");
+        _dispatched = factory.CreateGauge("surge_shipments_dispatched", "Shipments accepted by their carrier, in the partitions this silo hosts now.");
         _deadLetters = factory.CreateGauge("surge_shipments_dead_letter", "Shipments in the dead-letter state.");
         _breakerOpen = factory.CreateGauge("surge_carrier_breaker_open", "1 while a carrier's circuit breaker is open.", "carrier");
         _carrierQueued = factory.CreateGauge("surge_carrier_queued_shipments", "Shipments waiting to be sent to a carrier.", "carrier");
@@ -173,20 +174,30 @@ public sealed class ServerMetrics
         }
         if (state.Flow is { } flow)
         {
+            var staged = new HashSet<int>();
             foreach (var (partition, lag, _) in flow.Lags())
             {
+                staged.Add(partition);
                 _lagRecords.WithLabels("fulfillment", Label(partition)).Set(lag.Records);
                 _lagSeconds.WithLabels("fulfillment", Label(partition)).Set(lag.Seconds);
             }
-            _planned.IncTo(flow.Store.Count);
-            _dispatched.IncTo(flow.Store.Dispatched);
-            _deadLetters.Set(flow.Store.DeadLetters);
-            foreach (var carrier in flow.Dispatcher.Health())
+            foreach (var gone in _lagLabelled.Except(staged).ToList())
+            {
+                _lagRecords.RemoveLabelled("fulfillment", Label(gone)); // the partition moved to another silo
+                _lagSeconds.RemoveLabelled("fulfillment", Label(gone));
+                _lagLabelled.Remove(gone);
+            }
+            _lagLabelled.UnionWith(staged);
+            var (planned, dispatched, dead) = flow.ShipmentCounts();
+            _planned.Set(planned);
+            _dispatched.Set(dispatched);
+            _deadLetters.Set(dead);
+            foreach (var carrier in flow.Health())
             {
                 _breakerOpen.WithLabels(carrier.CarrierId).Set(carrier.Breaker == "open" ? 1 : 0);
                 _carrierQueued.WithLabels(carrier.CarrierId).Set(carrier.Queued);
             }
-            _notificationsPending.Set(flow.Outbox.InState(NotificationState.Pending).Count);
+            _notificationsPending.Set(flow.NotificationsPending());
             _trackingStreams.Set(flow.Watchers.Count);
         }
     }

@@ -158,6 +158,10 @@ public sealed record StorageOptions
     /// PostgreSQL journal, `serve --journal-postgres`); null = the local segment journal.</summary>
     public Func<int, Journal.IJournal>? JournalFactory { get; init; }
 
+    /// <summary>Where each partition's downstream keeps its stores and checkpoints, if not in directories under
+    /// <c>flow/</c> of the data directory (in a cluster: the shared database, so that they follow the partition).</summary>
+    public Flow.IFlowJournals? FlowJournals { get; init; }
+
     /// <summary>Opens a control log shared with other silos (sellers, keys, warehouses, subscriptions; e.g. in
     /// PostgreSQL with `--journal-postgres`); null = control.jsonl in the data directory.</summary>
     public Func<Journal.IControlLog>? ControlLogFactory { get; init; }

@@ -20,6 +20,7 @@ public sealed class ServerState : IDisposable
         Flow = flow;
         Categories = categories;
         Orders = new OrderSaga(gateway, catalog, options.Saga) { LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null };
+        FlowQueries = new DownstreamQueries(new FlowRouting(gateway, flow), gateway, Orders);
         Forecasts = new SellerForecasts(gateway, options.Clock);
         Skus = new CatalogWrites(gateway, catalog, categories, options.Http.RequestDeadline, options.Clock);
         Idempotency = new IdempotencyStore(options);
@@ -36,7 +37,11 @@ public sealed class ServerState : IDisposable
     public OrderSaga Orders { get; }
     public SellerForecasts Forecasts { get; }
     public CatalogWrites Skus { get; }
+    /// <summary>This node's downstream: the units of the partitions it hosts.</summary>
     public Downstream Flow { get; }
+
+    /// <summary>The downstream of every partition, wherever it runs (the API's view).</summary>
+    public DownstreamQueries FlowQueries { get; }
     public CategorySuggestions Categories { get; }
     public IdempotencyStore Idempotency { get; }
     public ServerMetrics Metrics { get; } = new();

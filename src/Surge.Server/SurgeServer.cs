@@ -89,8 +89,9 @@ public sealed class SurgeServer : IAsyncDisposable
         var downstream = new Downstream(new DownstreamOptions
         {
             Partitions = options.Partitions, Rules = options.Flow.Rules, Dispatch = options.Flow.Dispatch, Smtp = options.Flow.Smtp, Clock = options.Clock,
-        }, new Flow.DirectoryFlowJournals(Path.Combine(options.DataDirectory, "flow"), new Journal.JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax }), control);
-        var partitionHost = new PartitionHost(options) { Opened = downstream.OnPartitionOpened };
+        }, options.Storage.FlowJournals ?? new Flow.DirectoryFlowJournals(Path.Combine(options.DataDirectory, "flow"),
+            new Journal.JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax }), control);
+        var partitionHost = new PartitionHost(options) { Opened = downstream.OnPartitionOpened, Closing = downstream.OnPartitionClosingAsync, Flow = downstream };
         builder.Services.AddSingleton(partitionHost);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         if (options.Cluster is { } cluster)

@@ -32,24 +32,34 @@ public sealed partial class Api
         state.Flow.Rules.Carriers.FirstOrDefault(c => c.Id == (string)context.Request.RouteValues["id"]!)
         ?? throw new ApiProblemException(404, "unknown_carrier", "no carrier with this id is configured");
 
-    private Task ListCarriers(HttpContext context)
+    /// <summary>Each carrier's figures summed over every partition (each partition's unit has its own lane and breaker:
+    /// the breaker shown is the worst of them).</summary>
+    private async Task ListCarriers(HttpContext context)
     {
         Authorize(context, Role.Admin);
-        var health = state.Flow.Dispatcher.Health().ToDictionary(h => h.CarrierId);
-        var list = state.Flow.Rules.Carriers.Select(c => health.TryGetValue(c.Id, out var h)
-            ? new CarrierStatusBody(c.Id, c.Name, h.Breaker, h.Queued, h.Sent, h.Failed, h.DeadLetters)
+        var lanes = (await state.FlowQueries.StatusAsync()).SelectMany(s => s.Carriers).ToLookup(h => h.CarrierId);
+        var list = state.Flow.Rules.Carriers.Select(c => lanes[c.Id].ToList() is { Count: > 0 } h
+            ? new CarrierStatusBody(c.Id, c.Name, WorstBreaker(h.Select(x => x.Breaker)), h.Sum(x => x.Queued), h.Sum(x => x.Sent), h.Sum(x => x.Failed),
+                h.Sum(x => x.DeadLetters))
             : new CarrierStatusBody(c.Id, c.Name, "not_called", 0, 0, 0, 0)).ToArray();
-        return WriteAsync(context, 200, new CarrierList(list), ApiJson.Default.CarrierList);
+        await WriteAsync(context, 200, new CarrierList(list), ApiJson.Default.CarrierList);
     }
 
-    private Task ListDeadLetters(HttpContext context)
+    private static readonly string[] BreakersWorstFirst = ["isolated", "open", "halfopen"];
+
+    private static string WorstBreaker(IEnumerable<string> breakers)
+    {
+        var all = breakers.ToList();
+        return BreakersWorstFirst.FirstOrDefault(all.Contains) ?? "closed";
+    }
+
+    private async Task ListDeadLetters(HttpContext context)
     {
         Authorize(context, Role.Admin);
         var carrier = FindCarrier(context);
-        var dead = state.Flow.Store.Where(s => s.Delivery == DeliveryState.DeadLetter && s.Plan.CarrierId == carrier.Id)
-            .OrderBy(s => s.Id, StringComparer.Ordinal)
+        var dead = (await state.FlowQueries.DeadLettersAsync(carrier.Id))
             .Select(s => new DeadLetterBody(s.Id, Ids.SellerOrder(s.Plan.OrderId), s.DeadLetterReason ?? "", s.DeadLetterAttempts)).ToArray();
-        return WriteAsync(context, 200, new DeadLetterList(dead), ApiJson.Default.DeadLetterList);
+        await WriteAsync(context, 200, new DeadLetterList(dead), ApiJson.Default.DeadLetterList);
     }
 
     private async Task Redrive(HttpContext context)
@@ -57,7 +67,7 @@ public sealed partial class Api
         Authorize(context, Role.Admin);
         var carrier = FindCarrier(context);
         var request = await ReadAsync(context, ApiJson.Default.RedriveRequest);
-        var redriven = await state.Flow.Dispatcher.RedriveAsync(carrier.Id, request.ShipmentIds?.ToHashSet(StringComparer.Ordinal));
+        var redriven = await state.FlowQueries.RedriveShipmentsAsync(carrier.Id, request.ShipmentIds?.ToHashSet(StringComparer.Ordinal));
         await WriteAsync(context, 200, new RedriveResponse(redriven), ApiJson.Default.RedriveResponse);
     }
 
@@ -91,11 +101,20 @@ public sealed partial class Api
             });
         }
         var updates = ParseTrackingEvents(carrier, body);
+        var shipments = await state.FlowQueries.FindShipmentsAsync(updates.Select(u => u.ShipmentId));
+        for (var i = 0; i < updates.Count; i++)
+        {
+            if (!shipments.TryGetValue(updates[i].ShipmentId, out var found) || found.Shipment.Plan.CarrierId != carrier.Id)
+            {
+                var at = updates.Count == 1 ? "data" : $"data.events[{i}]";
+                throw new ApiProblemException(422, "unknown_shipment", $"{at}.shipment_id: no shipment {updates[i].ShipmentId} was handed to {carrier.Id}");
+            }
+        }
         if (!state.Flow.Replays.TryRecord(carrier.Id + "/" + id, now))
         {
             throw new ApiProblemException(409, StandardWebhooks.VerdictCode(WebhookVerdict.Replayed), $"webhook {id} was received before");
         }
-        var fresh = await state.Flow.RecordTrackingAsync(updates, context.RequestAborted);
+        var fresh = await state.FlowQueries.RecordTrackingAsync(updates, shipments);
         await WriteAsync(context, 202, new TrackingEventsResponse(fresh, updates.Count - fresh), ApiJson.Default.TrackingEventsResponse);
     }
 
@@ -133,11 +152,6 @@ public sealed partial class Api
                 var occurred = Str(item, "occurred_at") is { } t && DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
                     ? time : throw new RequestShapeException($"{at}.occurred_at: an RFC 3339 time");
                 var description = Str(item, "description") is { } d ? Text(d, $"{at}.description", 500) : null;
-                var shipment = state.Flow.Store.Find(shipmentId);
-                if (shipment is null || shipment.Plan.CarrierId != carrier.Id)
-                {
-                    throw new ApiProblemException(422, "unknown_shipment", $"{at}.shipment_id: no shipment {shipmentId} was handed to {carrier.Id}");
-                }
                 var status = TrackingStatuses.Normalize(carrier, code)
                     ?? throw new ApiProblemException(422, "unknown_tracking_code", $"{at}.code: '{code}' is not a known code of {carrier.Id} (map it in status_codes)");
                 updates.Add(new TrackingUpdate(shipmentId, status, code, occurred.ToUnixTimeMilliseconds(),

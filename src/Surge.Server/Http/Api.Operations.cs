@@ -13,9 +13,10 @@ public sealed partial class Api
     private async Task FlowStatus(HttpContext context)
     {
         Authorize(context, Role.Admin);
-        var flow = state.Flow;
-        var stages = flow.Lags().Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.Lag.Records, Math.Round(s.Lag.Seconds, 3))).ToArray();
-        await WriteAsync(context, 200, new FlowStatusResponse(stages, flow.Store.Orders, flow.Store.Count, flow.Rules.Carriers.Select(c => c.Id).ToArray()),
+        var partitions = await state.FlowQueries.StatusAsync();
+        var stages = partitions.Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3))).ToArray();
+        await WriteAsync(context, 200, new FlowStatusResponse(stages, partitions.Sum(s => s.Orders), partitions.Sum(s => s.Shipments),
+                state.Flow.Rules.Carriers.Select(c => c.Id).ToArray()),
             ApiJson.Default.FlowStatusResponse);
     }
 

@@ -167,10 +167,11 @@ public sealed partial class Api
             var own = order.SellerOrders.Where(c => c.SellerId == principal.SellerId).ToArray();
             order = own.Length > 0 ? order with { SellerOrders = own } : throw NotFound(parent);
         }
+        var shipments = await state.FlowQueries.ShipmentsAsync(order);
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens, state.Flow.Store.ForOrder);
+            OrderJson.WriteOrder(json, order, Catalog.Warehouses, state.Tokens, id => shipments.GetValueOrDefault(id, []));
         }
         await WriteRawAsync(context, 200, buffer.WrittenMemory);
     }

@@ -16,7 +16,7 @@ public sealed partial class Api
     {
         var (parent, order) = await TrackedOrderAsync(context);
         var language = TrackingLanguage(context);
-        var timeline = Timeline(order, language).Select(TrackingEventBody).ToArray();
+        var timeline = (await TimelineAsync(order, language)).Select(TrackingEventBody).ToArray();
         await WriteAsync(context, 200, new TrackingResponse(Ids.Order(parent), order.Status.ToCode(), DateTimeOffset.FromUnixTimeMilliseconds(order.PlacedAtMs),
             language, timeline), ApiJson.Default.TrackingResponse);
     }
@@ -35,8 +35,11 @@ public sealed partial class Api
         Flow.Messages.Language(context.Request.Query.TryGetValue("lang", out var lang) ? lang.ToString() : null,
             context.Request.Headers.AcceptLanguage.ToString());
 
-    private List<TimelineEntry> Timeline(OrderView order, string language) =>
-        OrderTimeline.Build(order, state.Flow.Store.ForOrder, id => state.Flow.Rules.Carriers.FirstOrDefault(c => c.Id == id)?.Name, language);
+    private async Task<List<TimelineEntry>> TimelineAsync(OrderView order, string language)
+    {
+        var shipments = await state.FlowQueries.ShipmentsAsync(order);
+        return OrderTimeline.Build(order, id => shipments.GetValueOrDefault(id, []), id => state.Flow.Rules.Carriers.FirstOrDefault(c => c.Id == id)?.Name, language);
+    }
 
     private static TrackingEvent TrackingEventBody(TimelineEntry e) =>
         new(e.Key, e.Status, e.AtMs is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null, e.Message, e.ShipmentId, e.RawCode);
@@ -46,6 +49,10 @@ public sealed partial class Api
 
     /// <summary>A comment line this often keeps proxies from closing an idle stream.</summary>
     public static readonly TimeSpan TrackingHeartbeat = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often a tracking stream of a silo in a cluster looks at its order again (changes made on other silos
+    /// do not wake it).</summary>
+    public static readonly TimeSpan TrackingClusterLook = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Server-Sent Events: every timeline step as an <c>event: timeline</c> whose id is its position, then each new
@@ -66,12 +73,12 @@ public sealed partial class Api
         timeout.CancelAfter(TrackingStreamMax);
         // Each step is sent once (by key); ids count the steps sent. A step can appear before others already sent
         // (a carrier event that happened earlier but arrived later): it is sent when it appears.
-        var sentKeys = Timeline(order, language).Take(sent).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        var sentKeys = (await TimelineAsync(order, language)).Take(sent).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
         try
         {
             while (true)
             {
-                foreach (var entry in Timeline(order, language))
+                foreach (var entry in await TimelineAsync(order, language))
                 {
                     if (!sentKeys.Add(entry.Key))
                     {
@@ -87,7 +94,9 @@ public sealed partial class Api
                 }
                 await context.Response.Body.FlushAsync(timeout.Token);
                 using var heartbeat = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-                heartbeat.CancelAfter(TrackingHeartbeat);
+                // A change made on this silo wakes the stream at once; in a cluster the order's partition may live on another
+                // silo, whose changes are seen at the next look.
+                heartbeat.CancelAfter(Options.Cluster is null ? TrackingHeartbeat : TrackingClusterLook);
                 try
                 {
                     await watch.Changes.ReadAsync(heartbeat.Token);
@@ -95,7 +104,6 @@ public sealed partial class Api
                 catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
                 {
                     await context.Response.WriteAsync(": keep-alive\n\n", timeout.Token);
-                    continue;
                 }
                 order = await state.Orders.GetAsync(parent) ?? order;
             }

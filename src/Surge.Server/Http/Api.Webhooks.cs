@@ -73,15 +73,16 @@ public sealed partial class Api
             [.. subscription.EventTypes], subscription.Url is null ? null : subscription.Secret), "/v1/webhooks/" + WebhookId(subscription.Id));
     }
 
-    private Task ListWebhooks(HttpContext context)
+    private async Task ListWebhooks(HttpContext context)
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
-        var list = state.Control.Subscriptions.Where(s => ControlView.Owns(principal, s)).OrderBy(s => s.Id).Select(s =>
+        var list = new List<WebhookBody>();
+        foreach (var s in state.Control.Subscriptions.Where(s => ControlView.Owns(principal, s)).OrderBy(s => s.Id))
         {
-            var (pending, delivered, dead) = state.Flow.Outbox.Counts(s.Id);
-            return new WebhookBody(WebhookId(s.Id), s.Url, s.Email, s.Language, [.. s.EventTypes], null, pending, delivered, dead);
-        }).ToArray();
-        return WriteAsync(context, 200, new WebhookList(list), ApiJson.Default.WebhookList);
+            var (pending, delivered, dead) = await state.FlowQueries.NotificationCountsAsync(s.Id);
+            list.Add(new WebhookBody(WebhookId(s.Id), s.Url, s.Email, s.Language, [.. s.EventTypes], null, pending, delivered, dead));
+        }
+        await WriteAsync(context, 200, new WebhookList([.. list]), ApiJson.Default.WebhookList);
     }
 
     private Task DeleteWebhook(HttpContext context)
@@ -103,7 +104,7 @@ public sealed partial class Api
         {
             throw UnknownWebhook();
         }
-        await WriteAsync(context, 200, new RedriveResponse(await state.Flow.Notifier.RedriveAsync(id)), ApiJson.Default.RedriveResponse);
+        await WriteAsync(context, 200, new RedriveResponse(await state.FlowQueries.RedriveNotificationsAsync(id)), ApiJson.Default.RedriveResponse);
     }
 
     private static string WebhookId(long id) => "wh_" + id.ToString(CultureInfo.InvariantCulture);
