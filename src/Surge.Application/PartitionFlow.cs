@@ -47,7 +47,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         NotificationOutbox? outbox = null;
         try
         {
-            store = ShipmentStore.Open(journals.OpenStore(partition, "shipments"));
+            store = ShipmentStore.Open(journals.OpenStore(partition, "shipments"), owner.Options.Dispatch.ManifestShipmentsMax);
             outbox = NotificationOutbox.Open(journals.OpenStore(partition, "notifications"));
             var unit = new PartitionFlow(owner, partition, store, outbox);
             var checkpoints = journals.Checkpoints(partition);

@@ -11,13 +11,14 @@ namespace Surge.Flow;
 
 /// <summary>
 /// Hands planned shipments to their carriers as signed webhooks (Standard Webhooks headers, CloudEvents 1.0
-/// body): per carrier, due shipments go out in manifests of up to <see cref="DispatchOptions.ManifestShipmentsMax"/>,
-/// paced by the carrier's rate limit, through a circuit breaker (Polly). A failed attempt is retried with
+/// body): per carrier, due shipments go out in their manifests (<see cref="ShipmentManifest"/>: fixed when the plans
+/// were stored, at most <see cref="DispatchOptions.ManifestShipmentsMax"/> shipments), paced by the carrier's rate limit, through a circuit breaker (Polly). A failed attempt is retried with
 /// exponential backoff and jitter until <see cref="DispatchOptions.RetryHorizon"/> after planning, then the
 /// shipment is dead-lettered (durably) until redriven. A carrier's answer lists the shipments it accepted
 /// with their tracking numbers; only those are recorded as dispatched (durably) — the rest are retried.
-/// The webhook id is derived from the shipment ids it carries, so a repeat (after a lost answer or a restart)
-/// carries the same id, and every shipment id is stable: a carrier deduplicates by either.
+/// A manifest is always sent whole, under the webhook id derived from its shipment ids: a repeat (after a lost answer,
+/// a shipment the carrier did not accept, a restart, a partition that moved) carries the same id and the same
+/// shipments, so each shipment reaches the carrier under one webhook id; a carrier deduplicates by either.
 /// </summary>
 public sealed class CarrierDispatcher : IAsyncDisposable
 {
@@ -145,7 +146,7 @@ public sealed class CarrierDispatcher : IAsyncDisposable
         private readonly CarrierConfig _carrier;
         private readonly byte[] _key;
         private readonly Lock _gate = new();
-        private readonly PriorityQueue<ShipmentState, long> _due = new();
+        private readonly PriorityQueue<ShipmentManifest, long> _due = new();
         private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
         private readonly WakeSignal _signal;
@@ -193,13 +194,17 @@ public sealed class CarrierDispatcher : IAsyncDisposable
 
         public void Add(ShipmentState shipment, long dueMs)
         {
+            if (shipment.Manifest is not { } manifest)
+            {
+                return;
+            }
             lock (_gate)
             {
-                if (!_queued.Add(shipment.Id))
+                if (!_queued.Add(manifest.Id))
                 {
                     return;
                 }
-                _due.Enqueue(shipment, dueMs);
+                _due.Enqueue(manifest, dueMs);
             }
             _signal.Set();
         }
@@ -230,9 +235,9 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                         }
                         catch (Exception)
                         {
-                            // The store could not record the outcome (its journal failed): these go back in the queue.
+                            // The store could not record the outcome (its journal failed): the manifest goes back in the queue.
                             var later = _owner._time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_owner._options.FirstRetryDelay.TotalMilliseconds;
-                            foreach (var shipment in batch)
+                            foreach (var shipment in batch.Shipments.Where(s => s.Delivery == DeliveryState.Pending).Take(1))
                             {
                                 Add(shipment, later);
                             }
@@ -251,8 +256,8 @@ public sealed class CarrierDispatcher : IAsyncDisposable
             await Task.WhenAll(inFlight).ConfigureAwait(false);
         }
 
-        /// <summary>Waits until at least one shipment is due, then takes the due ones (up to a manifest).</summary>
-        private async Task<List<ShipmentState>> NextBatchAsync(CancellationToken stop)
+        /// <summary>Waits until a manifest with a pending shipment is due, then takes it (whole).</summary>
+        private async Task<ShipmentManifest> NextBatchAsync(CancellationToken stop)
         {
             while (true)
             {
@@ -260,21 +265,13 @@ public sealed class CarrierDispatcher : IAsyncDisposable
                 lock (_gate)
                 {
                     var now = _owner._time.GetUtcNow().ToUnixTimeMilliseconds();
-                    if (_due.TryPeek(out _, out var dueMs) && dueMs <= now)
+                    if (_due.TryPeek(out var next, out var dueMs) && dueMs <= now)
                     {
-                        var batch = new List<ShipmentState>();
-                        while (batch.Count < _owner._options.ManifestShipmentsMax && _due.TryPeek(out var next, out dueMs) && dueMs <= now)
+                        _due.Dequeue();
+                        _queued.Remove(next.Id);
+                        if (next.Shipments.Any(s => s.Delivery == DeliveryState.Pending))
                         {
-                            _due.Dequeue();
-                            _queued.Remove(next.Id);
-                            if (next.Delivery == DeliveryState.Pending)
-                            {
-                                batch.Add(next);
-                            }
-                        }
-                        if (batch.Count > 0)
-                        {
-                            return batch;
+                            return next;
                         }
                         continue;
                     }
@@ -296,11 +293,12 @@ public sealed class CarrierDispatcher : IAsyncDisposable
             }
         }
 
-        private async Task SendAsync(List<ShipmentState> batch, CancellationToken stop)
+        private async Task SendAsync(ShipmentManifest manifest, CancellationToken stop)
         {
             var now = _owner._time.GetUtcNow();
-            var id = DeliveryId(batch.Select(s => s.Id));
-            var body = Manifest(_carrier.Id, id, batch, now);
+            var id = manifest.Id;
+            var body = Manifest(_carrier.Id, id, manifest.Shipments, now);
+            var batch = manifest.Shipments.Where(s => s.Delivery == DeliveryState.Pending).ToList(); // what this send is for
             string failure;
             try
             {

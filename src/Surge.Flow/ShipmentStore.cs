@@ -26,11 +26,26 @@ public sealed record DeadLetterRecord(string ShipmentId, string Reason, int Atte
 /// carrier's id for the event (repeats are ignored).</summary>
 public sealed record TrackingUpdate(string ShipmentId, string Status, string RawCode, long AtMs, string EventId, string? Description);
 
+/// <summary>The shipments that travel to their carrier together, always as the same webhook (the same id, the same
+/// shipments) however often it is sent: after a failure, a restart, or on the silo the partition moved to. Fixed when
+/// the plans are stored: the new shipments of one plan record, by carrier, in pieces of at most the manifest size —
+/// so replaying the store makes the same manifests.</summary>
+public sealed class ShipmentManifest(IReadOnlyList<ShipmentState> shipments)
+{
+    public IReadOnlyList<ShipmentState> Shipments { get; } = shipments;
+
+    /// <summary>The webhook id: a hash of the shipment ids (see <see cref="CarrierDispatcher.DeliveryId"/>).</summary>
+    public string Id { get; } = CarrierDispatcher.DeliveryId(shipments.Select(s => s.Id));
+}
+
 /// <summary>A shipment as the store knows it now.</summary>
 public sealed class ShipmentState(PlannedShipment plan)
 {
     public PlannedShipment Plan { get; } = plan;
     public string Id => Plan.Id;
+
+    /// <summary>The manifest it is sent in (null without a carrier).</summary>
+    public ShipmentManifest? Manifest { get; internal set; }
     public DeliveryState Delivery { get; internal set; }
     public string? TrackingNumber { get; internal set; }
     public long DispatchedAtMs { get; internal set; }
@@ -85,15 +100,25 @@ public sealed class ShipmentStore : IAsyncDisposable
     private readonly Dictionary<string, long> _deadByCarrier = new(StringComparer.Ordinal); // guarded by _gate
     private long _dispatched;
 
-    private ShipmentStore(IJournal journal) => _journal = journal;
+    private readonly int _manifestShipmentsMax;
+
+    private ShipmentStore(IJournal journal, int manifestShipmentsMax)
+    {
+        _journal = journal;
+        _manifestShipmentsMax = manifestShipmentsMax > 0 ? manifestShipmentsMax
+            : throw new ArgumentOutOfRangeException(nameof(manifestShipmentsMax), manifestShipmentsMax, "a manifest holds at least one shipment");
+    }
 
     /// <summary>Opens the store in <paramref name="storage"/> and rebuilds the index from every record.</summary>
-    public static ShipmentStore Open(IJournalStorage storage, JournalOptions? options = null) => Open(SegmentJournal.Open(storage, options));
+    public static ShipmentStore Open(IJournalStorage storage, JournalOptions? options = null, int manifestShipmentsMax = 100) =>
+        Open(SegmentJournal.Open(storage, options), manifestShipmentsMax);
 
-    /// <summary>Opens the shipmentstore over <paramref name="journal"/> (it owns it from now on) and rebuilds its index from every record.</summary>
-    public static ShipmentStore Open(IJournal journal)
+    /// <summary>Opens the shipment store over <paramref name="journal"/> (it owns it from now on) and rebuilds its index
+    /// from every record. <paramref name="manifestShipmentsMax"/> cuts the manifests (<see cref="ShipmentManifest"/>):
+    /// keep it the same for a store, or the manifests of shipments not yet accepted change their webhook ids.</summary>
+    public static ShipmentStore Open(IJournal journal, int manifestShipmentsMax = 100)
     {
-        var store = new ShipmentStore(journal);
+        var store = new ShipmentStore(journal, manifestShipmentsMax);
         store._journal.Replay(0, (_, payload) => store.Apply(
             JsonSerializer.Deserialize<StoreRecord>(payload, Json) ?? throw new InvalidDataException("a shipment record is not a JSON object")));
         return store;
@@ -228,6 +253,17 @@ public sealed class ShipmentStore : IAsyncDisposable
                         _byId[state.Id] = state;
                     }
                     added.AddRange(states);
+                }
+            }
+            foreach (var carrier in added.Where(s => s.Plan.CarrierId is not null).GroupBy(s => s.Plan.CarrierId))
+            {
+                foreach (var piece in carrier.Chunk(_manifestShipmentsMax))
+                {
+                    var manifest = new ShipmentManifest(piece);
+                    foreach (var shipment in piece)
+                    {
+                        shipment.Manifest = manifest;
+                    }
                 }
             }
             foreach (var d in record.Dispatched ?? [])
