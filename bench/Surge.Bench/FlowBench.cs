@@ -46,7 +46,8 @@ internal static class FlowBench
     {
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         var carrierPort = SurgeServer.FreePort();
-        using var carrier = await StartCarrierSimAsync(carrierPort, secret);
+        // No callbacks: tracking events are not part of this drain.
+        using var carrier = await Programs.StartCarrierSimAsync(["--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0"]);
         var directory = Path.Combine(Path.GetTempPath(), $"surge-bench-flow-{Environment.ProcessId}");
         try
         {
@@ -256,33 +257,4 @@ internal static class FlowBench
     }
 
     private const int IngestBatchesInFlightMax = 64;
-
-    /// <summary>`surge carrier-sim` as a child process: the same executable, with no callbacks (tracking events are
-    /// not part of this drain).</summary>
-    private static async Task<Process> StartCarrierSimAsync(int port, string secret)
-    {
-        var (executable, prefix) = Programs.CarrierSim();
-        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in prefix.Concat(["--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0"]))
-        {
-            start.ArgumentList.Add(arg);
-        }
-        var process = Process.Start(start)!;
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            var line = await process.StandardOutput.ReadLineAsync();
-            if (line is null)
-            {
-                break;
-            }
-            if (line == "carrier-sim: ready")
-            {
-                _ = process.StandardOutput.ReadToEndAsync(); // keep draining its output
-                return process;
-            }
-        }
-        process.Kill(entireProcessTree: true);
-        throw new InvalidOperationException("surge carrier-sim did not start: " + await process.StandardError.ReadToEndAsync());
-    }
 }

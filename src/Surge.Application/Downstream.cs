@@ -179,13 +179,14 @@ public sealed class Downstream : IAsyncDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             var group = updates.Skip(start).Take(MarkGroupCommandsMax).ToList();
+            // Abandoned when cancelled: the partition may be closing and holding commands until its downstream stops.
             await partitions.SubmitGroup(partition, group.Count, w =>
             {
                 foreach (var (order, status) in group)
                 {
                     w.AdvanceStatus(order, status);
                 }
-            }).ConfigureAwait(false);
+            }).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -19,6 +19,8 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     private readonly Downstream _owner;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
+    private readonly List<Task> _background = []; // status progress moved off the caller's path; guarded by itself
+    private List<long> _lagging = [];
     private bool _started;
     private bool _disposed;
 
@@ -59,6 +61,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
             }
             unit.Stage = new FulfillmentStage(partition, opened.Journal, checkpoints, owner.Planner, store, unit,
                 new StageOptions { IsTransient = Downstream.IsTransient, CpuGate = owner.CpuGate }, owner.Options.Clock);
+            unit._lagging = Lagging(store, opened.Engine);
             return unit;
         }
         catch
@@ -92,6 +95,30 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         Notifier.Start();
         Dispatcher.Start();
         _loop = Task.Run(RunAsync);
+        if (_lagging.Count > 0)
+        {
+            InBackground(ProgressAsync(_lagging, _stop.Token));
+            _lagging = [];
+        }
+    }
+
+    /// <summary>Seller orders whose shipments went further than the partition's status shows: a unit that stopped
+    /// between recording a dispatch or a tracking event and moving the order (a move, a crash) leaves them so; the
+    /// unit that opens next moves them along. Read at open, while the partition's engine is still the caller's.</summary>
+    private static List<long> Lagging(ShipmentStore store, Core.Engine engine) =>
+        [.. store.Where(s => s.Delivery == DeliveryState.Dispatched || s.Tracking.Count > 0).Select(s => s.Plan.OrderId).Distinct()
+            .Where(order => engine.GetOrderStatus(order) is var status && status != Core.OrderStatus.Cancelled
+                && OrderProgress.Target(store.ForOrder(order)) is { } target && Core.StatusTransitions.Rank(status) < Core.StatusTransitions.Rank(target))];
+
+    /// <summary>Runs work the unit owns until it stops (cancelled then; what it did not finish, the next unit's
+    /// <see cref="Lagging"/> finds).</summary>
+    private void InBackground(Task work)
+    {
+        lock (_background)
+        {
+            _background.RemoveAll(t => t.IsCompleted);
+            _background.Add(work.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+        }
     }
 
     private async Task RunAsync()
@@ -157,13 +184,14 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     }
 
     /// <summary>Stores a carrier's tracking events for shipments of this partition (new ones only; events of shipments
-    /// it does not have are ignored) and moves their orders along. Returns the new ones.</summary>
-    public async Task<IReadOnlyList<TrackingUpdate>> RecordTrackingAsync(IReadOnlyList<TrackingUpdate> updates, CancellationToken cancellationToken)
+    /// it does not have are ignored) and moves their orders along in the background (the caller may be the partition
+    /// itself, which must not wait on a command to itself while it moves). Returns the new ones once they are durable.</summary>
+    public async Task<IReadOnlyList<TrackingUpdate>> RecordTrackingAsync(IReadOnlyList<TrackingUpdate> updates)
     {
         var fresh = await Store.AppendTrackingAsync(updates).ConfigureAwait(false);
         var orders = fresh.Select(u => Store.Find(u.ShipmentId)!.Plan.OrderId).ToList();
         _owner.NotifyOrders(orders);
-        await ProgressAsync(orders, cancellationToken).ConfigureAwait(false);
+        InBackground(ProgressAsync(orders, _stop.Token));
         return fresh;
     }
 
@@ -208,16 +236,23 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     /// <summary>Moves dead-lettered shipments of a carrier back to pending and sends them again.</summary>
     public Task<int> RedriveAsync(string carrierId, IReadOnlyCollection<string>? shipmentIds) => Dispatcher.RedriveAsync(carrierId, shipmentIds);
 
-    /// <summary>Stops the loops (the stage saves its checkpoint). The unit can still be read until disposed.</summary>
+    /// <summary>Stops the loops (the stage saves its checkpoint if its last step finished). Everything is cancelled
+    /// first, then awaited: work waiting on the partition (which may be closing and holding new commands) is abandoned
+    /// rather than waited for. The unit can still be read until disposed.</summary>
     public async Task StopAsync()
     {
         if (!_stop.IsCancellationRequested)
         {
             await _stop.CancelAsync().ConfigureAwait(false);
         }
-        await _loop.ConfigureAwait(false);
-        await Dispatcher.DisposeAsync().ConfigureAwait(false);
-        await Notifier.DisposeAsync().ConfigureAwait(false);
+        var dispatcher = Dispatcher.DisposeAsync().AsTask();
+        var notifier = Notifier.DisposeAsync().AsTask();
+        Task[] background;
+        lock (_background)
+        {
+            background = [.. _background];
+        }
+        await Task.WhenAll([_loop, dispatcher, notifier, .. background]).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -39,6 +39,9 @@ public sealed record LocalSiloOptions
     /// <summary>Longest a drained silo may take to leave after SIGTERM; then it is killed.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Also write each silo's output to <c>silo-N.log</c> in <see cref="DataRoot"/> (to follow a failure up).</summary>
+    public bool KeepLogs { get; init; }
+
     /// <summary>Time between taking a silo out of the load balancer's view and telling it to stop, for requests
     /// already on their way to reach it.</summary>
     public TimeSpan DrainQuiesce { get; init; } = TimeSpan.FromMilliseconds(250);
@@ -189,6 +192,7 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
         start.Environment["SURGE_ADMIN_KEY"] = options.AdminKey;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Executable}");
         var silo = new LocalSilo(number, process, new Uri($"http://127.0.0.1:{port}"), _clock);
+        var log = options.KeepLogs ? Path.Combine(Directory.CreateDirectory(options.DataRoot).FullName, $"silo-{number}.log") : null;
         void OnLine(string? line)
         {
             if (line is null)
@@ -196,6 +200,13 @@ public sealed class LocalSiloActuator(LocalSiloOptions options, TimeProvider? cl
                 return;
             }
             silo.Line(line);
+            if (log is not null)
+            {
+                lock (silo)
+                {
+                    File.AppendAllText(log, $"{_clock.GetUtcNow():HH:mm:ss.fff} {line}\n");
+                }
+            }
             if (line == "surge: ready" && silo.ReadyAt is null)
             {
                 silo.ReadyAt = _clock.GetUtcNow();

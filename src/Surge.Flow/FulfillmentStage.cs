@@ -65,6 +65,11 @@ public sealed class FulfillmentStage : IDisposable
     private long _checkpointed;
     private long _plannedOrders;
 
+    // True from the moment a step has applied records to the follower until their effects are all durable: a
+    // checkpoint taken then would skip them (a stop in the middle of a step — a partition closing, a cancelled
+    // retry — must leave the last complete checkpoint, so the next owner repeats the step instead).
+    private bool _stepOpen;
+
     /// <summary>Loads the stage's checkpoint and opens its reader at once, so the partition's compaction keeps
     /// every record the stage still needs from this moment on.</summary>
     public FulfillmentStage(int partition, IJournal journal, IJournalStorage checkpoints, FulfillmentPlanner planner, ShipmentStore store,
@@ -176,6 +181,7 @@ public sealed class FulfillmentStage : IDisposable
         }
         try
         {
+            _stepOpen = true;
             records = _reader.Read(_options.RecordsPerStep, (sequence, payload) => _follower.Apply(sequence, payload, _facts, _paid));
             foreach (var order in _paid)
             {
@@ -188,6 +194,7 @@ public sealed class FulfillmentStage : IDisposable
         }
         if (records == 0)
         {
+            _stepOpen = false;
             return 0;
         }
         if (plans.Count > 0)
@@ -207,13 +214,15 @@ public sealed class FulfillmentStage : IDisposable
             await RetryAsync(() => _effects.KeepFactsAsync(_facts, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         _effects.FactsObserved(Partition, _facts);
+        _stepOpen = false;
         return records;
     }
 
-    /// <summary>Saves the follower if it moved, then lets the partition compact what the stage no longer needs.</summary>
+    /// <summary>Saves the follower if it moved, then lets the partition compact what the stage no longer needs. Does
+    /// nothing while a step is unfinished (its records are applied, their effects not all durable).</summary>
     public void Checkpoint()
     {
-        if (_follower.Sequence == _checkpointed)
+        if (_follower.Sequence == _checkpointed || _stepOpen)
         {
             return;
         }

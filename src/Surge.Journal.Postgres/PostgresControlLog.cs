@@ -19,8 +19,7 @@ public sealed class PostgresControlLog(NpgsqlDataSource source) : IControlLog
 
     public static async Task EnsureSchemaAsync(NpgsqlDataSource source, CancellationToken cancellationToken = default)
     {
-        await using var command = source.CreateCommand(Schema);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await PostgresSchema.EnsureAsync(source, Schema, cancellationToken).ConfigureAwait(false);
     }
 
     public IReadOnlyList<string> ReadNew()

@@ -82,8 +82,7 @@ public sealed class PostgresJournal : IJournal
 
     public static async Task EnsureSchemaAsync(NpgsqlDataSource source, CancellationToken cancellationToken = default)
     {
-        await using var command = source.CreateCommand(Schema);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await PostgresSchema.EnsureAsync(source, Schema, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Takes the partition over (a new epoch) and opens its journal where the durable records end.</summary>

@@ -96,12 +96,17 @@ public sealed class NodeLifecycle(ServerOptions options, ControlStore control, C
     internal async Task<RecoverySummary> RecoverAsync()
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var stats = await Task.WhenAll(Enumerable.Range(0, options.Partitions).Select(p => gateway.Grain(p).Stats()));
-        await warehouses.SyncWarehousesAsync();
+        var stats = await UntilAnsweredAsync(() => Task.WhenAll(Enumerable.Range(0, options.Partitions).Select(p => gateway.Grain(p).Stats())));
+        await UntilAnsweredAsync(async () =>
+        {
+            await warehouses.SyncWarehousesAsync();
+            return 0;
+        });
         long lastSequence = 0;
         for (var p = 0; p < options.Partitions; p++)
         {
-            var partitionCatalog = await gateway.Grain(p).ReadCatalog();
+            var partition = p;
+            var partitionCatalog = await UntilAnsweredAsync(() => gateway.Grain(partition).ReadCatalog());
             foreach (var sku in partitionCatalog.Skus)
             {
                 catalog.AddSku(sku.SellerId, sku.Code, sku.Ref);
@@ -110,10 +115,33 @@ public sealed class NodeLifecycle(ServerOptions options, ControlStore control, C
         }
         orders.ResumeSequence(lastSequence);
         // Alone, nothing is in progress before serving; in a cluster other silos may be placing orders right now.
-        var reconciled = await orders.ReconcileAsync(olderThan: options.Cluster is null ? TimeSpan.Zero : ReconcileGrace);
+        var reconciled = await UntilAnsweredAsync(() => orders.ReconcileAsync(olderThan: options.Cluster is null ? TimeSpan.Zero : ReconcileGrace));
         OrdersAtStart = stats.Sum(s => (long)s.Orders);
         Ready = true;
         return new RecoverySummary(stats.Sum(s => s.RecoveredRecords), OrdersAtStart, reconciled, started.Elapsed);
+    }
+
+    /// <summary>Longest a starting silo keeps asking partitions that do not answer (one moving, one whose silo just
+    /// died) before it gives up starting.</summary>
+    public static readonly TimeSpan RecoveryRetryMax = TimeSpan.FromMinutes(3);
+
+    /// <summary>Runs a recovery step again while partitions are unavailable (a cluster in motion), up to
+    /// <see cref="RecoveryRetryMax"/>.</summary>
+    private async Task<T> UntilAnsweredAsync<T>(Func<Task<T>> step)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await step();
+            }
+            catch (Exception e) when (Problems.IsUnavailable(e) && clock.Elapsed < RecoveryRetryMax)
+            {
+                FollowFailed?.Invoke(e);
+                await Task.Delay(TimeSpan.FromSeconds(1), options.Clock);
+            }
+        }
     }
 
     public void Dispose() => Stopping.Dispose();

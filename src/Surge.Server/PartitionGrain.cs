@@ -331,7 +331,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.Shipments(sellerOrders.Value)).AsImmutable());
 
     public async Task<int> RecordTracking(Immutable<byte[]> updates) =>
-        (await Flow.RecordTrackingAsync(Surge.Flow.ShipmentWire.ReadTracking(updates.Value), CancellationToken.None)).Count;
+        (await Flow.RecordTrackingAsync(Surge.Flow.ShipmentWire.ReadTracking(updates.Value))).Count;
 
     public Task<Immutable<byte[]>> DeadLetters(string carrierId) => Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.DeadLetters(carrierId)).AsImmutable());
 

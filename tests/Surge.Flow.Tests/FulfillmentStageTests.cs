@@ -43,8 +43,8 @@ public sealed class FulfillmentStageTests : IAsyncDisposable
 
     private FulfillmentStage Stage() => new(0, Partition.Journal, _checkpointDisk, _planner, Store, new Effects(_marked));
 
-    /// <summary>Every carrier healthy; the orders marked allocated are recorded.</summary>
-    private sealed class Effects(List<long> marked) : IStageEffects
+    /// <summary>Every carrier healthy; the orders marked allocated are recorded (after <paramref name="before"/>, when given).</summary>
+    private sealed class Effects(List<long> marked, Func<CancellationToken, Task>? before = null) : IStageEffects
     {
         public bool IsCarrierHealthy(string carrierId) => true;
 
@@ -52,10 +52,13 @@ public sealed class FulfillmentStageTests : IAsyncDisposable
         {
         }
 
-        public Task MarkAllocatedAsync(int partition, IReadOnlyList<long> sellerOrders, CancellationToken cancellationToken)
+        public async Task MarkAllocatedAsync(int partition, IReadOnlyList<long> sellerOrders, CancellationToken cancellationToken)
         {
+            if (before is not null)
+            {
+                await before(cancellationToken);
+            }
             marked.AddRange(sellerOrders);
-            return Task.CompletedTask;
         }
 
         public Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -159,6 +162,32 @@ public sealed class FulfillmentStageTests : IAsyncDisposable
 
         Assert.Equal(Enumerable.Range(1, 8).Select(i => i * 64L), _marked);
         Assert.Equal(8, Store.Orders);
+    }
+
+    [Fact]
+    public async Task AStopInTheMiddleOfAStep_SavesNoCheckpointPastIt_SoTheNextOwnerRepeatsTheStep()
+    {
+        await CatalogAsync();
+        await PaidOrdersAsync(1, 3);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (var stage = new FulfillmentStage(0, Partition.Journal, _checkpointDisk, _planner, Store, new Effects(_marked, async token =>
+        {
+            entered.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, token); // the partition closes while the effect waits
+        })))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = stage.RunAsync(stop.Token);
+            await entered.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            await stop.CancelAsync();
+            await run; // its final checkpoint must not cover the records whose effects never happened
+        }
+        Assert.Empty(_marked);
+
+        using var next = Stage();
+        Assert.Equal(0, next.Position);
+        await DrainAsync(next);
+        Assert.Equal([64L, 128L, 192L], _marked);
     }
 
     [Fact]

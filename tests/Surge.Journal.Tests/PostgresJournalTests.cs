@@ -123,6 +123,30 @@ public sealed class PostgresJournalFailureTests
     }
 }
 
+/// <summary>Silos of a new cluster start together and each creates the tables.</summary>
+public sealed class PostgresSchemaTests
+{
+    [Fact]
+    public async Task SilosCreatingTheSchemaAtOnce_AllSucceed_AndTheTablesExist()
+    {
+        await using var server = await LocalPostgres.StartAsync();
+        await using var source = NpgsqlDataSource.Create(server.ConnectionString);
+        var token = TestContext.Current.CancellationToken;
+        using var start = new Barrier(8);
+        var silos = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            start.SignalAndWait(token);
+            await PostgresJournal.EnsureSchemaAsync(source, token);
+            await PostgresControlLog.EnsureSchemaAsync(source, token);
+            await PostgresFileStorage.EnsureSchemaAsync(source, token);
+        }, token));
+        await Task.WhenAll(silos);
+
+        await using var count = source.CreateCommand(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('surge_partitions', 'surge_records', 'surge_snapshots', 'surge_control', 'surge_files')");
+        Assert.Equal(5L, await count.ExecuteScalarAsync(token));
+    }
+}
 
 /// <summary>Checkpoints in PostgreSQL (<see cref="PostgresFileStorage"/>): what one silo writes through temp file, sync
 /// and rename, another reads back whole; nothing unsynced is visible.</summary>

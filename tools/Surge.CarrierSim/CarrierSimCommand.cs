@@ -26,7 +26,14 @@ public static class CarrierSimCommand
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0 picks a free one; the address is printed).", DefaultValueFactory = _ => 7301 };
         var carrier = new Option<string>("--carrier-id") { Description = "The carrier id Surge knows this carrier by (its events go to /v1/carriers/{id}/events).", Required = true };
         var secret = new Option<string>("--secret") { Description = "The shared whsec_ secret (the carrier's `secret` in the fulfillment rules).", Required = true };
-        var callback = new Option<string?>("--callback") { Description = "Surge's base URL for tracking events, e.g. http://127.0.0.1:8080/ (none: no events are sent)." };
+        var callback = new Option<string[]>("--callback")
+        {
+            Description = "Surge's base URL for tracking events, e.g. http://127.0.0.1:8080/ (repeatable: a failed call moves on to the next; none: no events are sent).",
+        };
+        var callbackFile = new Option<FileInfo?>("--callback-file")
+        {
+            Description = "A file of Surge base URLs, one per line, read again whenever it changes (a cluster whose silos come and go); used with --callback.",
+        };
         var latency = new Option<int>("--latency-ms") { Description = "Delay before answering a manifest, in ms.", DefaultValueFactory = _ => 5 };
         var failureRate = new Option<double>("--failure-rate") { Description = "Share of manifests answered 503 at random (0..1).", DefaultValueFactory = _ => 0 };
         var outages = new Option<string[]>("--outage")
@@ -39,7 +46,7 @@ public static class CarrierSimCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random failures.", DefaultValueFactory = _ => 1 };
         var command = new RootCommand("Run a fake carrier: accepts signed shipment webhooks, returns tracking numbers, calls back with tracking events.")
         {
-            port, carrier, secret, callback, latency, failureRate, outages, step, capture, seed,
+            port, carrier, secret, callback, callbackFile, latency, failureRate, outages, step, capture, seed,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -66,12 +73,23 @@ public static class CarrierSimCommand
                 Console.Error.WriteLine("surge carrier-sim: --failure-rate is 0..1, --latency-ms ≥ 0, --step-ms ≥ 1");
                 return 2;
             }
-            Uri? events = null;
-            if (parse.GetValue(callback) is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || (events = new Uri(baseUri, $"v1/carriers/{parse.GetValue(carrier)}/events")) is null))
+            var fixedTargets = new List<Uri>();
+            foreach (var url in parse.GetValue(callback) ?? [])
             {
-                Console.Error.WriteLine("surge carrier-sim: --callback must be an absolute URL");
+                if (!Callbacks.TryParse(url, out var baseUri))
+                {
+                    Console.Error.WriteLine($"surge carrier-sim: --callback '{url}' must be an absolute http(s) URL");
+                    return 2;
+                }
+                fixedTargets.Add(baseUri);
+            }
+            var file = parse.GetValue(callbackFile);
+            if (file is not null && !file.Exists)
+            {
+                Console.Error.WriteLine($"surge carrier-sim: --callback-file {file.FullName} does not exist");
                 return 2;
             }
+            var events = new Callbacks(parse.GetValue(carrier)!, fixedTargets, file);
             var sim = new CarrierSim(parse.GetValue(carrier)!, key, events, TimeSpan.FromMilliseconds(parse.GetValue(latency)), rate, windows,
                 TimeSpan.FromMilliseconds(parse.GetValue(step)), parse.GetValue(capture), parse.GetValue(seed));
             await sim.RunAsync(parse.GetValue(port), token);
@@ -81,7 +99,69 @@ public static class CarrierSimCommand
     }
 }
 
-internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, TimeSpan latency, double failureRate, List<(double From, double To)> outages,
+/// <summary>Where tracking events go: the --callback URLs and those listed in the --callback-file (read again when it
+/// changes); a failed call moves on to the next one.</summary>
+internal sealed class Callbacks(string carrierId, IReadOnlyList<Uri> fixedTargets, FileInfo? file)
+{
+    private readonly Lock _gate = new();
+    private List<Uri> _targets = [.. fixedTargets];
+    private DateTime _fileWritten;
+    private int _turn;
+
+    public static bool TryParse(string text, out Uri baseUri) =>
+        Uri.TryCreate(text.Trim(), UriKind.Absolute, out baseUri!) && (baseUri.Scheme == Uri.UriSchemeHttp || baseUri.Scheme == Uri.UriSchemeHttps);
+
+    public bool Any => fixedTargets.Count > 0 || file is not null;
+
+    public string Describe => file is null ? string.Join(", ", fixedTargets) : $"{string.Join(", ", fixedTargets.Append(new Uri(file.FullName)))}";
+
+    /// <summary>The events endpoint to call now (null when none is known).</summary>
+    public Uri? Current()
+    {
+        lock (_gate)
+        {
+            Reload();
+            return _targets.Count == 0 ? null : new Uri(_targets[_turn % _targets.Count], $"v1/carriers/{carrierId}/events");
+        }
+    }
+
+    /// <summary>The last call failed: the next one goes to the next URL.</summary>
+    public void Failed()
+    {
+        lock (_gate)
+        {
+            _turn++;
+        }
+    }
+
+    private void Reload()
+    {
+        if (file is null)
+        {
+            return;
+        }
+        file.Refresh();
+        if (!file.Exists || file.LastWriteTimeUtc == _fileWritten)
+        {
+            return;
+        }
+        _fileWritten = file.LastWriteTimeUtc;
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(file.FullName);
+        }
+        catch (IOException)
+        {
+            _fileWritten = default; // being rewritten: read it again next time
+            return;
+        }
+        var listed = lines.Where(l => l.Trim().Length > 0).Select(l => TryParse(l, out var u) ? u : null).OfType<Uri>();
+        _targets = [.. fixedTargets, .. listed];
+    }
+}
+
+internal sealed class CarrierSim(string carrierId, byte[] key, Callbacks events, TimeSpan latency, double failureRate, List<(double From, double To)> outages,
     TimeSpan step, FileInfo? capture, int seed)
 {
     private static readonly string[] Lifecycle = ["PU", "OD", "DL"];
@@ -111,7 +191,7 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
             events_failed = Interlocked.Read(ref _eventsFailed),
         }));
         await app.StartAsync(stop);
-        Console.WriteLine($"carrier-sim: {carrierId} listening {app.Urls.First()}/ (events to {events?.ToString() ?? "nowhere"})");
+        Console.WriteLine($"carrier-sim: {carrierId} listening {app.Urls.First()}/ (events to {(events.Any ? events.Describe : "nowhere")})");
         Console.WriteLine("carrier-sim: ready");
         try
         {
@@ -201,30 +281,57 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
         await context.Response.WriteAsJsonAsync(new JsonObject { ["accepted"] = accepted }, context.RequestAborted);
     }
 
-    /// <summary>Sends each due lifecycle step; the next step of a shipment is scheduled only once this one was
-    /// taken, so a shipment's events arrive in order. A failed call is tried again a step later.</summary>
+    /// <summary>Calls in flight at once; each waits at most <see cref="EventTimeout"/>.</summary>
+    public const int EventsInFlightMax = 32;
+
+    /// <summary>How long one tracking call may take before it counts as failed (a stopped server must not hold the rest).</summary>
+    public static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Sends each due lifecycle step (up to <see cref="EventsInFlightMax"/> at once); the next step of a shipment
+    /// is scheduled only once this one was taken, so a shipment's events arrive in order. A failed call is tried again a
+    /// step later.</summary>
     private async Task CallBackAsync(CancellationToken stop)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        while (!stop.IsCancellationRequested)
+        using var http = new HttpClient { Timeout = EventTimeout };
+        using var slots = new SemaphoreSlim(EventsInFlightMax);
+        try
         {
-            (string Shipment, int Step) next;
-            lock (_gate)
+            while (!stop.IsCancellationRequested)
             {
-                if (events is null || !_due.TryPeek(out next, out var dueMs) || dueMs > _clock.ElapsedMilliseconds)
+                (string Shipment, int Step) next;
+                lock (_gate)
                 {
-                    next = default;
+                    if (!events.Any || !_due.TryPeek(out next, out var dueMs) || dueMs > _clock.ElapsedMilliseconds)
+                    {
+                        next = default;
+                    }
+                    else
+                    {
+                        _due.Dequeue();
+                    }
                 }
-                else
+                if (next.Shipment is null)
                 {
-                    _due.Dequeue();
+                    await Task.Delay(10, stop);
+                    continue;
                 }
+                await slots.WaitAsync(stop);
+                _ = SendAndScheduleAsync(http, next, slots, stop);
             }
-            if (next.Shipment is null)
+        }
+        finally
+        {
+            for (var i = 0; i < EventsInFlightMax; i++)
             {
-                await Task.Delay(10, stop);
-                continue;
+                await slots.WaitAsync(CancellationToken.None); // the calls in flight end (they are cancelled too) before the client goes
             }
+        }
+    }
+
+    private async Task SendAndScheduleAsync(HttpClient http, (string Shipment, int Step) next, SemaphoreSlim slots, CancellationToken stop)
+    {
+        try
+        {
             var ok = await SendEventAsync(http, next.Shipment, next.Step, stop);
             lock (_gate)
             {
@@ -238,6 +345,13 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
                     _due.Enqueue((next.Shipment, next.Step + 1), later);
                 }
             }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            slots.Release();
         }
     }
 
@@ -259,7 +373,12 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
             json.WriteString("occurred_at"u8, now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
             json.WriteEndObject();
         });
-        using var request = new HttpRequestMessage(HttpMethod.Post, events) { Content = new ByteArrayContent(body) };
+        if (events.Current() is not { } target)
+        {
+            Interlocked.Increment(ref _eventsFailed);
+            return false;
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(CloudEvents.ContentType);
         var timestamp = now.ToUnixTimeSeconds();
         request.Headers.Add(StandardWebhooks.IdHeader, id);
@@ -281,6 +400,7 @@ internal sealed class CarrierSim(string carrierId, byte[] key, Uri? events, Time
         catch (TaskCanceledException) when (!stop.IsCancellationRequested)
         {
         }
+        events.Failed();
         Interlocked.Increment(ref _eventsFailed);
         return false;
     }

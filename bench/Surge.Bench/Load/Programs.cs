@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 
@@ -12,6 +13,36 @@ internal static class Programs
 
     /// <summary>`surge-carrier-sim`.</summary>
     public static (string Executable, string[] Prefix) CarrierSim() => Dotnet(typeof(CarrierSim.CarrierSimCommand).Assembly);
+
+    /// <summary>Starts `surge-carrier-sim` with <paramref name="arguments"/> and returns once it prints that it is ready
+    /// (its output is drained from then on); throws with its errors when it does not start within 30 s.</summary>
+    public static async Task<Process> StartCarrierSimAsync(IEnumerable<string> arguments)
+    {
+        var (executable, prefix) = CarrierSim();
+        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in prefix.Concat(arguments))
+        {
+            start.ArgumentList.Add(arg);
+        }
+        var process = Process.Start(start)!;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var line = await process.StandardOutput.ReadLineAsync();
+            if (line is null)
+            {
+                break;
+            }
+            if (line == "carrier-sim: ready")
+            {
+                _ = process.StandardOutput.ReadToEndAsync(); // keep draining its output
+                _ = process.StandardError.ReadToEndAsync();
+                return process;
+            }
+        }
+        process.Kill(entireProcessTree: true);
+        throw new InvalidOperationException("surge carrier-sim did not start: " + await process.StandardError.ReadToEndAsync());
+    }
 
     private static (string, string[]) Dotnet(Assembly program)
     {

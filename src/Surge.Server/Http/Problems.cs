@@ -102,6 +102,14 @@ public static class Problems
         await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
     }
 
+    /// <summary>Retry-After of a 503 when a partition did not answer (a failover takes about a second).</summary>
+    public static readonly TimeSpan UnavailableRetryAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failures of a partition elsewhere in the cluster or of its journal: a grain call that timed out, a silo
+    /// that left, a journal fenced or failed. Not bugs of the request: answered 503.</summary>
+    public static bool IsUnavailable(Exception e) => e is TimeoutException or Orleans.Runtime.SiloUnavailableException
+        or Orleans.Runtime.OrleansMessageRejectionException or Surge.Journal.JournalException;
+
     /// <summary>Turns every failure into problem+json: the API's own problems, broken JSON (400), valid JSON
     /// of the wrong shape (422), Kestrel's bad requests (e.g. 413), overload (429/503 with Retry-After).
     /// Anything else is a bug: logged, and answered 500 without details.</summary>
@@ -147,6 +155,11 @@ public static class Problems
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away.
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            // A partition that is moving or whose silo just died: the same request a moment later finds it again.
+            await WriteAsync(context, 503, "partition_unavailable", $"a partition did not answer in time ({e.GetType().Name}); retry", UnavailableRetryAfter);
         }
         catch (Exception e)
         {

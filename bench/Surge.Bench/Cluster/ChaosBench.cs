@@ -1,0 +1,411 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Surge.Autoscale.Actuators;
+using Surge.Flow;
+using Surge.Server;
+using Surge.Testing;
+
+namespace Surge.Bench;
+
+/// <summary>What `surge bench chaos` is told; every bound with its unit.</summary>
+public sealed record ChaosBenchOptions
+{
+    /// <summary>Silos the cluster keeps (the nemesis adds one at most, and drains down to two).</summary>
+    public int Silos { get; init; } = 3;
+
+    /// <summary>How long the clients and the nemesis run, in minutes (the quiet phase and the check come after).</summary>
+    public double Minutes { get; init; } = 2;
+
+    /// <summary>Seeds the clients, the nemesis, the carrier's and the subscriber's failures: a run can be repeated.</summary>
+    public int Seed { get; init; } = 1;
+
+    public int Partitions { get; init; } = 8;
+    public int Sellers { get; init; } = 6;
+    public int Clients { get; init; } = 8;
+
+    /// <summary>Orders started per second over all clients (each client waits for its flow to finish before the next).</summary>
+    public double OrdersPerS { get; init; } = 40;
+
+    public double MultiSellerShare { get; init; } = 0.3;
+
+    /// <summary>Share of flows that place a batch of three orders, each with its own key.</summary>
+    public double BatchShare { get; init; } = 0.1;
+
+    /// <summary>Share of orders cancelled instead of paid.</summary>
+    public double CancelShare { get; init; } = 0.2;
+
+    /// <summary>Share of answered placements sent again with the same key (an answer the client did not see).</summary>
+    public double RepeatShare { get; init; } = 0.1;
+
+    /// <summary>Share of lines that ask for the scarce SKU (<see cref="ScarceUnits"/> per seller: it sells out).</summary>
+    public double ScarceShare { get; init; } = 0.1;
+
+    public int ScarceUnits { get; init; } = 150;
+    public int PlentyUnits { get; init; } = 10_000_000;
+
+    /// <summary>A request without an answer after this is abandoned and sent again (same key, another silo).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Longest one request is retried before its key is left in doubt (asked again at the end).</summary>
+    public TimeSpan OperationDeadline { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Time between two faults: uniform between these.</summary>
+    public TimeSpan FaultEveryMin { get; init; } = TimeSpan.FromSeconds(6);
+    public TimeSpan FaultEveryMax { get; init; } = TimeSpan.FromSeconds(18);
+
+    /// <summary>Longest SIGSTOP (longer than failure detection: a paused silo is usually declared dead and leaves).</summary>
+    public TimeSpan PauseMax { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>Share of manifests the carrier answers 503 and of notifications the subscriber refuses.</summary>
+    public double CarrierFailureRate { get; init; } = 0.05;
+    public double SubscriberFailureRate { get; init; } = 0.05;
+
+    /// <summary>Longest wait, after the faults stop, for every paid order to be delivered and every notification sent.</summary>
+    public TimeSpan QuietMax { get; init; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>Keep the run's directory (silo logs, the carrier's capture) instead of deleting it.</summary>
+    public bool Keep { get; init; }
+
+    /// <summary>Time between lifecycle steps at the carrier.</summary>
+    public TimeSpan CarrierStep { get; init; } = TimeSpan.FromMilliseconds(300);
+}
+
+/// <summary>One fault: when (seconds into the run), what (kill, pause, restart, add, drain), which silo.</summary>
+public sealed record ChaosFault(double AtS, string Kind, int Silo, double? ForS = null);
+
+public sealed record ChaosBenchResult(int Silos, int Partitions, double Minutes, int Seed, double OrdersPerS,
+    long OrdersAcknowledged, long OrdersRefused, long OrdersInDoubt, long Payments, long Cancellations, long Retries, long Replays, long Timeouts,
+    long ServerErrors, long InFlightAnswers, int FaultsInjected, IReadOnlyDictionary<string, int> FaultsByKind, int SilosStarted, int SiloFailures,
+    long Lost, long Duplicates, long Oversold, long StockMismatch, long PaidNotShipped, long CarrierDuplicateShipments, long TrackingOutOfOrder,
+    long NotificationsLost, long NotificationsOutOfOrder,
+    long OrdersInStore, long ShipmentsChecked, long CarrierManifests, long NotificationsChecked, long NotificationsReceived, long NotificationsRefused,
+    double QuietAfterS, bool Quiet, IReadOnlyList<ChaosFault> Faults, IReadOnlyList<string> Examples, string NetworkPartition, string Note)
+{
+    /// <summary>Every count that must be 0.</summary>
+    public long Violations => Lost + Duplicates + Oversold + StockMismatch + PaidNotShipped + CarrierDuplicateShipments + TrackingOutOfOrder
+        + NotificationsLost + NotificationsOutOfOrder;
+}
+
+/// <summary>
+/// `surge bench chaos`: a cluster of real `surge serve` silos (PostgreSQL and Redis on loopback), a `surge
+/// carrier-sim` that fails some manifests and calls tracking events back to whichever silos serve, a subscriber
+/// endpoint for every seller that refuses some notifications, and clients (<see cref="ChaosClients"/>) that place,
+/// pay, cancel and retry with the same keys through random silos — while a seeded nemesis kills (-9), pauses
+/// (SIGSTOP … SIGCONT), restarts, adds and drains silos. Then the faults stop, the cluster is brought back to its
+/// size and left until every paid order is delivered and every notification sent, and <see cref="ChaosChecker"/>
+/// reads everything back.
+/// </summary>
+internal static class ChaosBench
+{
+    private const string CarrierId = "chaos-carrier";
+    private const string Warehouse = "wh-kr-1";
+
+    public const string NetworkPartitionNote = "not injected: network namespaces work on this machine (root), but every silo, PostgreSQL and Redis "
+        + "listen on 127.0.0.1 and the silos advertise loopback endpoints to each other; cutting one silo off needs each silo in its own namespace "
+        + "behind a veth pair with its own address (and the shared services reachable over a bridge) — not built yet";
+
+    public static async Task<ChaosBenchResult> RunAsync(ChaosBenchOptions options, Action<string, double> progress)
+    {
+        progress("starting PostgreSQL and Redis", 0);
+        await using var postgres = await LocalPostgres.StartAsync();
+        await using var redis = await LocalRedis.StartAsync([]);
+        var root = Directory.CreateTempSubdirectory("surge-chaos-").FullName;
+        var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var carrierPort = SurgeServer.FreePort();
+        var capture = Path.Combine(root, "carrier-capture.jsonl");
+        var callbacks = Path.Combine(root, "callbacks.txt");
+        await File.WriteAllTextAsync(callbacks, "");
+        var rules = Path.Combine(root, "rules.json");
+        await File.WriteAllTextAsync(rules, JsonSerializer.Serialize(new FulfillmentRules
+        {
+            Carriers =
+            [
+                new CarrierConfig
+                {
+                    Id = CarrierId, Endpoint = $"http://127.0.0.1:{carrierPort}/shipments", Secret = secret, Countries = ["KR"],
+                    Classes = [ShippingClass.Parcel], Services = ["standard"], RateLimitPerSecond = 2_000,
+                    Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 400) },
+                },
+            ],
+        }, FulfillmentRules.JsonOptions));
+        using var carrier = await Programs.StartCarrierSimAsync(["--port", $"{carrierPort}", "--carrier-id", CarrierId, "--secret", secret,
+            "--callback-file", callbacks, "--capture", capture, "--failure-rate", $"{options.CarrierFailureRate}", "--seed", $"{options.Seed}",
+            "--step-ms", $"{(int)options.CarrierStep.TotalMilliseconds}", "--latency-ms", "2"]);
+        var (executable, prefix) = Programs.Surge();
+        var actuator = new LocalSiloActuator(new LocalSiloOptions
+        {
+            Executable = executable, ExecutableArguments = prefix, DataRoot = Path.Combine(root, "silos"), Redis = $"127.0.0.1:{redis.Port}",
+            Postgres = postgres.ConnectionString, Partitions = options.Partitions, AdminKey = ElasticBench.AdminKey,
+            ServeArguments = ["--no-categories", "--fulfillment", rules], KeepLogs = options.Keep,
+        });
+        await using var subscriber = new ChaosSubscriber(SurgeServer.FreePort(), options.SubscriberFailureRate, options.Seed);
+        await subscriber.StartAsync();
+        using var stopCallbacks = new CancellationTokenSource();
+        var callbackWriter = Task.Run(() => PublishServingAsync(actuator, callbacks, stopCallbacks.Token));
+        try
+        {
+            progress($"starting {options.Silos} silos", 0);
+            await actuator.ScaleAsync(options.Silos);
+            await ElasticBench.RequireServingAsync(actuator);
+            var (sellers, received) = await SetUpAsync(actuator.Serving[0], options, subscriber.Url);
+            var ledger = new ChaosLedger();
+            using var clients = new ChaosClients(options, ledger, () => actuator.Serving, sellers, ElasticBench.AdminKey);
+            var nemesis = new Nemesis(options, actuator);
+            var clock = Stopwatch.StartNew();
+            var duration = TimeSpan.FromMinutes(options.Minutes);
+            using var stop = new CancellationTokenSource(duration);
+            var load = clients.RunAsync(stop.Token);
+            var faults = nemesis.RunAsync(clock, stop.Token);
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(500);
+                progress($"{clock.Elapsed.TotalMinutes:F1} of {options.Minutes:F1} min: {clients.Flows:N0} flows, {nemesis.Faults.Count} faults, "
+                    + $"{actuator.Serving.Count} silos serving", Math.Min(0.8, 0.8 * clock.Elapsed / duration));
+            }
+            progress("faults stopped; bringing the cluster back to size", 0.8);
+            await faults;
+            progress("finishing the flows in progress", 0.82);
+            await load;
+            var resolved = await clients.ResolveInDoubtAsync();
+
+            using var reader = new SurgeClient(actuator.Serving[0], ElasticBench.AdminKey);
+            var checker = new ChaosChecker(reader, sellers, received);
+            var quietClock = Stopwatch.StartNew();
+            var quiet = await QuietAsync(checker, reader, sellers, subscriber, options, (what, p) => progress(what, 0.85 + 0.1 * p));
+            var quietAfter = quietClock.Elapsed.TotalSeconds;
+            progress("checking", 0.95);
+            var counts = await checker.CheckAsync(ledger, capture, subscriber.Arrivals);
+            var placements = ledger.Placements;
+            return new ChaosBenchResult(options.Silos, options.Partitions, options.Minutes, options.Seed, options.OrdersPerS,
+                placements.Count(p => p.Ids.Count > 0), placements.Count(p => p.Ids.Count == 0 && p.Refused is not null),
+                placements.Count(p => !p.Answered), ledger.SettledOrders.Count(s => s.Value == "paid"), ledger.SettledOrders.Count(s => s.Value == "cancelled"),
+                ledger.Retries, ledger.Replays, ledger.Timeouts, ledger.ServerErrors, ledger.InFlightAnswers,
+                nemesis.Faults.Count, nemesis.Faults.GroupBy(f => f.Kind).ToDictionary(g => g.Key, g => g.Count()), actuator.Silos.Count, actuator.Failures,
+                counts.Lost, counts.Duplicates, counts.Oversold, counts.StockMismatch, counts.PaidNotShipped, counts.CarrierDuplicateShipments,
+                counts.TrackingOutOfOrder, counts.NotificationsLost, counts.NotificationsOutOfOrder,
+                counts.OrdersInStore, counts.ShipmentsChecked, counts.CarrierManifests, counts.NotificationsChecked, subscriber.Arrivals.Count, subscriber.Refused,
+                Math.Round(quietAfter, 1), quiet && resolved, nemesis.Faults, counts.Examples, NetworkPartitionNote,
+                $"one {Environment.ProcessorCount}-core machine runs every silo, PostgreSQL, Redis, the carrier, the subscriber and the clients");
+        }
+        finally
+        {
+            progress("stopping", 1);
+            await stopCallbacks.CancelAsync();
+            await callbackWriter;
+            await actuator.DisposeAsync();
+            carrier.Kill(entireProcessTree: true);
+            await carrier.WaitForExitAsync();
+            if (options.Keep)
+            {
+                progress($"kept {root}", 1);
+            }
+            else
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>A warehouse; sellers with a plentiful and a scarce SKU and a webhook subscription to every order event.</summary>
+    private static async Task<(ChaosSeller[] Sellers, Dictionary<(string, string), int> Received)> SetUpAsync(Uri silo, ChaosBenchOptions options, Uri hooks)
+    {
+        using var admin = new SurgeClient(silo, ElasticBench.AdminKey);
+        await admin.CreateWarehouseAsync(new WarehouseBody(Warehouse, "seoul", "KR"));
+        var sellers = new ChaosSeller[options.Sellers];
+        var received = new Dictionary<(string, string), int>();
+        for (var s = 0; s < options.Sellers; s++)
+        {
+            var created = await admin.CreateSellerAsync($"chaos seller {s}");
+            var owner = admin.WithKey(created.ApiKey);
+            foreach (var (sku, units) in new[] { (ChaosClients.PlentySku, options.PlentyUnits), (ChaosClients.ScarceSku, options.ScarceUnits) })
+            {
+                await owner.UpsertSkuAsync(new SkuBody(sku, $"chaos {sku}", 1000, "KRW", 350, "ambient"));
+                await owner.ReceiveStockAsync(sku, Warehouse, units);
+                received[(created.Id, sku)] = units;
+            }
+            var hook = await owner.CheckedAsync(HttpMethod.Post, "/v1/webhooks", JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["url"] = new Uri(hooks, $"hook/{created.Id}").ToString(),
+                ["event_types"] = OrderEventTypes.All,
+            }));
+            sellers[s] = new ChaosSeller(created.Id, created.ApiKey, hook["id"]!.GetValue<string>());
+        }
+        return (sellers, received);
+    }
+
+    /// <summary>Waits until no seller order is between payment and delivery, no notification is pending in any outbox,
+    /// and the subscriber has heard nothing for a few seconds (or <see cref="ChaosBenchOptions.QuietMax"/> passes).</summary>
+    private static async Task<bool> QuietAsync(ChaosChecker checker, SurgeClient reader, ChaosSeller[] sellers, ChaosSubscriber subscriber,
+        ChaosBenchOptions options, Action<string, double> progress)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < options.QuietMax)
+        {
+            var rows = await checker.SellerOrdersAsync();
+            var moving = rows.Count(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery");
+            long pending = 0;
+            foreach (var seller in sellers)
+            {
+                var hooks = await reader.WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
+                pending += hooks.IsSuccess ? hooks.Json!["webhooks"]!.AsArray().Sum(h => h!["pending"]?.GetValue<int>() ?? 0) : 1;
+            }
+            progress($"waiting for quiet: {moving:N0} seller orders on their way, {pending:N0} notifications pending", clock.Elapsed / options.QuietMax);
+            if (moving == 0 && pending == 0 && subscriber.Idle > TimeSpan.FromSeconds(3))
+            {
+                return true;
+            }
+            await Task.Delay(2_000);
+        }
+        return false;
+    }
+
+    /// <summary>Keeps the carrier's callback file listing the silos that serve (what a load balancer in front of the
+    /// cluster would route to).</summary>
+    private static async Task PublishServingAsync(LocalSiloActuator actuator, string path, CancellationToken stop)
+    {
+        var last = "";
+        while (!stop.IsCancellationRequested)
+        {
+            var now = string.Join('\n', actuator.Serving.Select(u => u.ToString()));
+            if (now != last)
+            {
+                var temporary = path + ".tmp";
+                await File.WriteAllTextAsync(temporary, now + "\n", CancellationToken.None);
+                File.Move(temporary, path, overwrite: true);
+                last = now;
+            }
+            try
+            {
+                await Task.Delay(250, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>The seeded nemesis: at random moments kills a silo (-9) and starts another, pauses one (SIGSTOP, then
+    /// SIGCONT), restarts one gracefully, adds one or drains one — never leaving fewer than two that answer. A silo
+    /// that dies on its own (a paused one declared dead leaves the cluster when it wakes) is replaced.</summary>
+    private sealed class Nemesis(ChaosBenchOptions options, LocalSiloActuator actuator)
+    {
+        private static readonly (string Kind, int Weight)[] Kinds = [("kill", 3), ("pause", 3), ("restart", 1), ("add", 1), ("drain", 1)];
+        private readonly HashSet<LocalSilo> _paused = [];
+        private readonly List<Task> _wakers = [];
+        private readonly List<ChaosFault> _faults = [];
+        private int _desired = options.Silos;
+
+        public IReadOnlyList<ChaosFault> Faults
+        {
+            get
+            {
+                lock (_faults)
+                {
+                    return [.. _faults];
+                }
+            }
+        }
+
+        public async Task RunAsync(Stopwatch clock, CancellationToken stop)
+        {
+            var random = new Random(options.Seed);
+            while (!stop.IsCancellationRequested)
+            {
+                var wait = options.FaultEveryMin + (options.FaultEveryMax - options.FaultEveryMin) * random.NextDouble();
+                try
+                {
+                    await Task.Delay(wait, stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                await actuator.ScaleAsync(_desired, CancellationToken.None);
+                List<LocalSilo> healthy;
+                lock (_paused)
+                {
+                    healthy = actuator.Silos.Where(s => s.Serving && !_paused.Contains(s)).ToList();
+                }
+                var kind = Pick(random);
+                var victim = healthy.Count == 0 ? null : healthy[random.Next(healthy.Count)];
+                var at = Math.Round(clock.Elapsed.TotalSeconds, 1);
+                switch (kind)
+                {
+                    case "kill" when healthy.Count >= 2:
+                        await actuator.KillAsync(victim!);
+                        Record(new ChaosFault(at, kind, victim!.Number));
+                        await Task.Delay(TimeSpan.FromSeconds(0.5 + 2.5 * random.NextDouble()), CancellationToken.None);
+                        await actuator.ScaleAsync(_desired, CancellationToken.None); // its replacement
+                        break;
+                    case "pause" when healthy.Count >= 2:
+                        var pause = TimeSpan.FromSeconds(1 + (options.PauseMax.TotalSeconds - 1) * random.NextDouble());
+                        lock (_paused)
+                        {
+                            _paused.Add(victim!);
+                        }
+                        LocalSiloActuator.Signal(victim!, "STOP");
+                        Record(new ChaosFault(at, kind, victim!.Number, Math.Round(pause.TotalSeconds, 1)));
+                        _wakers.Add(WakeAsync(victim!, pause));
+                        break;
+                    case "restart" when healthy.Count >= 2:
+                        Record(new ChaosFault(at, kind, victim!.Number));
+                        await actuator.DrainAsync(victim!);
+                        await actuator.ScaleAsync(_desired, CancellationToken.None);
+                        break;
+                    case "add" when _desired <= options.Silos:
+                        _desired++;
+                        await actuator.ScaleAsync(_desired, CancellationToken.None);
+                        Record(new ChaosFault(at, kind, actuator.Silos[^1].Number));
+                        break;
+                    case "drain" when _desired > 2 && healthy.Count >= 3:
+                        _desired--;
+                        Record(new ChaosFault(at, kind, victim!.Number));
+                        await actuator.DrainAsync(victim!);
+                        break;
+                    default:
+                        break; // not safe now: the next turn picks again
+                }
+            }
+            await Task.WhenAll(_wakers);
+            _desired = options.Silos;
+            await actuator.ScaleAsync(_desired, CancellationToken.None);
+            await ElasticBench.RequireServingAsync(actuator);
+        }
+
+        private async Task WakeAsync(LocalSilo silo, TimeSpan after)
+        {
+            await Task.Delay(after);
+            if (silo.ExitedAt is null)
+            {
+                LocalSiloActuator.Signal(silo, "CONT");
+            }
+            lock (_paused)
+            {
+                _paused.Remove(silo);
+            }
+        }
+
+        private static string Pick(Random random)
+        {
+            var roll = random.Next(Kinds.Sum(k => k.Weight));
+            foreach (var (kind, weight) in Kinds)
+            {
+                if ((roll -= weight) < 0)
+                {
+                    return kind;
+                }
+            }
+            return Kinds[^1].Kind;
+        }
+
+        private void Record(ChaosFault fault)
+        {
+            lock (_faults)
+            {
+                _faults.Add(fault);
+            }
+        }
+    }
+}
