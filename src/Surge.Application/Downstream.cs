@@ -20,6 +20,10 @@ public sealed record DownstreamOptions
 public interface ISubscriberDirectory
 {
     IReadOnlyList<Subscription> Subscriptions { get; }
+
+    /// <summary>The subscriptions, including every one created before <paramref name="atMs"/> (Unix ms) anywhere in
+    /// the cluster: a fact of that time must reach a subscription created a moment before it on another silo.</summary>
+    ValueTask<IReadOnlyList<Subscription>> SubscriptionsAsOfAsync(long atMs);
 }
 
 /// <summary>

@@ -150,7 +150,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     /// restart or on the silo the partition moved to).</summary>
     public async Task KeepFactsAsync(IReadOnlyList<OrderFact> facts, CancellationToken cancellationToken)
     {
-        var subscriptions = _owner.Subscribers.Subscriptions;
+        var subscriptions = await _owner.Subscribers.SubscriptionsAsOfAsync(facts.Max(f => f.AtMs)).ConfigureAwait(false);
         if (subscriptions.Count == 0)
         {
             return;

@@ -201,8 +201,8 @@ public sealed class NotificationOutbox : IAsyncDisposable
 
 /// <summary>
 /// Sends queued notifications to their subscribers, signed (Standard Webhooks) with each subscription's secret:
-/// one at a time per subscription in queue order (so a subscriber sees an order's events in order), up to
-/// <see cref="NotificationsInFlightMax"/> subscriptions at once. A failure is retried with exponential backoff
+/// one at a time per subscription and seller order, in queue order (so a subscriber sees each order's events in the
+/// order they happened), up to <see cref="NotificationsInFlightMax"/> at once. A failure is retried with exponential backoff
 /// and jitter (<see cref="DispatchOptions"/>) until the retry horizon after the event, then dead-lettered (the
 /// next one goes on); a subscription deleted meanwhile drops its notifications.
 /// </summary>
@@ -217,7 +217,10 @@ public sealed class NotificationDispatcher : IAsyncDisposable
     private readonly DispatchOptions _options;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
-    private readonly Dictionary<long, Lane> _lanes = [];
+    // One lane per subscription and seller order: a seller order's events reach a subscriber in the order they
+    // happened, while different orders' events go out side by side (a retry waits only for its own order's).
+    // A lane is removed once empty.
+    private readonly Dictionary<(long Subscription, long Order), Lane> _lanes = [];
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
     private readonly WakeSignal _signal;
     private readonly CancellationTokenSource _stop = new();
@@ -250,9 +253,9 @@ public sealed class NotificationDispatcher : IAsyncDisposable
         {
             foreach (var n in notifications.Where(n => _known.Add(n.Id)))
             {
-                if (!_lanes.TryGetValue(n.SubscriptionId, out var lane))
+                if (!_lanes.TryGetValue((n.SubscriptionId, n.OrderId), out var lane))
                 {
-                    _lanes[n.SubscriptionId] = lane = new Lane();
+                    _lanes[(n.SubscriptionId, n.OrderId)] = lane = new Lane();
                 }
                 lane.Queue.Enqueue(n);
             }
@@ -297,7 +300,7 @@ public sealed class NotificationDispatcher : IAsyncDisposable
                 {
                     var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
                     due = _lanes.Where(l => !l.Value.InFlight && l.Value.Queue.Count > 0 && l.Value.DueMs <= now)
-                        .Take(slots.CurrentCount).Select(l => (l.Key, l.Value, l.Value.Queue.Peek())).ToList();
+                        .Take(slots.CurrentCount).Select(l => (l.Key.Subscription, l.Value, l.Value.Queue.Peek())).ToList();
                     foreach (var (_, lane, _) in due)
                     {
                         lane.InFlight = true;
@@ -391,6 +394,10 @@ public sealed class NotificationDispatcher : IAsyncDisposable
                 lane.Queue.Dequeue();
                 lane.Attempts = 0;
                 lane.DueMs = 0;
+                if (lane.Queue.Count == 0)
+                {
+                    _lanes.Remove((subscription, head.OrderId));
+                }
             }
             else
             {

@@ -132,6 +132,15 @@ public sealed class ReplayGuard(int entriesMax = 1_000_000)
         }
     }
 
+    /// <summary>Forgets an id whose request failed after it was recorded, so the sender's retry of it is taken.</summary>
+    public void Release(string id)
+    {
+        lock (_gate)
+        {
+            _seen.Remove(id);
+        }
+    }
+
     private void Forget()
     {
         var (old, at) = _order.Dequeue();

@@ -78,10 +78,15 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         // The read goes to the database outside _gate: requests authenticating meanwhile are not held up by it.
         lock (_logGate)
         {
+            var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             var lines = _log.ReadNew();
             lock (_gate)
             {
                 ApplyLines(lines);
+            }
+            if (started > Interlocked.Read(ref _refreshStartedMs))
+            {
+                Interlocked.Exchange(ref _refreshStartedMs, started);
             }
         }
     }
@@ -194,6 +199,41 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     /// <summary>Every active subscription (a snapshot; cheap to read on every order event).</summary>
     public IReadOnlyList<Subscription> Subscriptions => _view.Subscriptions;
 
+    /// <summary>Shortest time between two re-reads for <see cref="SubscriptionsAsOfAsync"/>: at most this many milliseconds
+    /// of delay for a fresh fact, at most 1000 / this re-reads per second however busy the stages are.</summary>
+    public const int AsOfRefreshGapMs = 20;
+
+    private readonly SemaphoreSlim _asOfGate = new(1, 1);
+    private long _refreshStartedMs = long.MinValue; // wall clock (Unix ms) when the last re-read of a shared log began
+
+    /// <summary>For a shared log: when the last re-read began before <paramref name="atMs"/>, re-reads (one at a time,
+    /// at least <see cref="AsOfRefreshGapMs"/> apart; waiters share it) so every subscription written before then is seen.</summary>
+    public async ValueTask<IReadOnlyList<Subscription>> SubscriptionsAsOfAsync(long atMs)
+    {
+        if (_shared && Interlocked.Read(ref _refreshStartedMs) < atMs)
+        {
+            await _asOfGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                var last = Interlocked.Read(ref _refreshStartedMs);
+                if (last < atMs)
+                {
+                    var wait = last + AsOfRefreshGapMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                    if (wait > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);
+                    }
+                    Refresh();
+                }
+            }
+            finally
+            {
+                _asOfGate.Release();
+            }
+        }
+        return Subscriptions;
+    }
+
     /// <summary>A subscription delivering to <paramref name="url"/> (signed webhooks) or to <paramref name="email"/>.</summary>
     public Subscription CreateSubscription(Principal owner, string? url, string? email, string language, IReadOnlyList<string> eventTypes)
     {
@@ -277,7 +317,11 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
 
     private static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
-    public void Dispose() => _log.Dispose();
+    public void Dispose()
+    {
+        _asOfGate.Dispose();
+        _log.Dispose();
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault)]

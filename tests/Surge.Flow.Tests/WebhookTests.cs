@@ -64,6 +64,16 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public void ReplayGuard_TakesARetryOfARequestThatFailed_OnceItIsReleased()
+    {
+        var guard = new ReplayGuard();
+        Assert.True(guard.TryRecord("evt_1", Now));
+        guard.Release("evt_1"); // storing its events failed
+        Assert.True(guard.TryRecord("evt_1", Now.AddSeconds(2)));
+        Assert.False(guard.TryRecord("evt_1", Now.AddSeconds(3)));
+    }
+
+    [Fact]
     public void ReplayGuard_IsBounded_ForgettingTheOldestFirst()
     {
         var guard = new ReplayGuard(entriesMax: 2);

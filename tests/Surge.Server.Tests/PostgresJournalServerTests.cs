@@ -110,4 +110,19 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         Assert.True(first.LeaseSequenceBlock(floor: 10 * ControlStore.SequenceBlockSize).First > 10 * ControlStore.SequenceBlockSize,
             "a block starts above the largest sequence the partitions hold");
     }
+
+    [Fact]
+    public async Task ASubscriptionMadeOnOneNode_IsSeenByAnother_ForEveryFactAfterIt()
+    {
+        using var first = ControlStore.OpenShared(new PostgresControlLog(_source!));
+        using var second = ControlStore.OpenShared(new PostgresControlLog(_source!));
+        second.Refresh();
+        var before = second.Subscriptions.Count;
+        var made = first.CreateSubscription(new Principal(Role.Admin, 0), "http://127.0.0.1:9/hook", null, "en", ["order.placed"]);
+        var factAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1;
+
+        Assert.Equal(before, second.Subscriptions.Count); // the periodic re-read has not come yet
+        var seen = await second.SubscriptionsAsOfAsync(factAt);
+        Assert.Contains(seen, s => s.Id == made.Id);
+    }
 }

@@ -110,11 +110,21 @@ public sealed partial class Api
                 throw new ApiProblemException(422, "unknown_shipment", $"{at}.shipment_id: no shipment {updates[i].ShipmentId} was handed to {carrier.Id}");
             }
         }
-        if (!state.Flow.Replays.TryRecord(carrier.Id + "/" + id, now))
+        var replayKey = carrier.Id + "/" + id;
+        if (!state.Flow.Replays.TryRecord(replayKey, now))
         {
             throw new ApiProblemException(409, StandardWebhooks.VerdictCode(WebhookVerdict.Replayed), $"webhook {id} was received before");
         }
-        var fresh = await state.FlowQueries.RecordTrackingAsync(updates, shipments);
+        int fresh;
+        try
+        {
+            fresh = await state.FlowQueries.RecordTrackingAsync(updates, shipments);
+        }
+        catch
+        {
+            state.Flow.Replays.Release(replayKey); // not stored: the carrier's retry of this webhook must be taken, not refused as a replay
+            throw;
+        }
         await WriteAsync(context, 202, new TrackingEventsResponse(fresh, updates.Count - fresh), ApiJson.Default.TrackingEventsResponse);
     }
 
