@@ -8,8 +8,9 @@ using Microsoft.AspNetCore.Http;
 namespace Surge.Server;
 
 /// <summary>
-/// The operator dashboard served by the node: a login form that takes the admin key and keeps it in a session
-/// cookie (HttpOnly, SameSite=Strict; only the admin key opens it, so no seller sees another's data), a page
+/// The operator dashboard served by the node: a login form that takes the admin key and opens a session (a signed
+/// token in an HttpOnly, SameSite=Strict cookie, valid on every silo of a cluster: <see cref="SessionTokens"/>; only
+/// the admin key opens it, so no seller sees another's data), a page
 /// with live numbers and charts (uPlot, bundled into the assembly at build time — nothing is fetched at run
 /// time), fed once a second by Server-Sent Events, and the buyer's tracking page at <c>/track/{token}</c>.
 /// </summary>
@@ -20,10 +21,9 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
     /// <summary>How long a login lasts.</summary>
     public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
 
-    /// <summary>Sessions kept at most (the oldest go first).</summary>
-    public const int SessionsMax = 1_000;
+    private readonly SessionTokens _sessions = new(state.Control.TrackingSecret(null), state.Options.Clock);
 
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _sessions = new(StringComparer.Ordinal);
+    // One-time login links of the demo (embedded, one node): kept on the node that made them.
     private readonly ConcurrentDictionary<string, DateTimeOffset> _links = new(StringComparer.Ordinal);
 
     public void Map(WebApplication app)
@@ -46,25 +46,10 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         return "/?login=" + token;
     }
 
-    private string NewSession()
-    {
-        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        var now = DateTimeOffset.UtcNow;
-        foreach (var expired in _sessions.Where(s => s.Value < now).Select(s => s.Key).ToList())
-        {
-            _sessions.TryRemove(expired, out _);
-        }
-        while (_sessions.Count >= SessionsMax && _sessions.OrderBy(s => s.Value).FirstOrDefault() is { Key: { } oldest })
-        {
-            _sessions.TryRemove(oldest, out _);
-        }
-        _sessions[token] = now + SessionLifetime;
-        return token;
-    }
+    private string NewSession() => _sessions.Issue(SessionLifetime);
 
     private bool SignedIn(HttpContext context) =>
-        context.Request.Cookies.TryGetValue(SessionCookie, out var token) && token is not null
-        && _sessions.TryGetValue(token, out var expires) && expires > DateTimeOffset.UtcNow;
+        context.Request.Cookies.TryGetValue(SessionCookie, out var token) && _sessions.IsValid(token);
 
     private static Task Page(HttpContext context, string name, int status = 200, string? replace = null, string? with = null)
     {
@@ -116,9 +101,9 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
 
     private Task Logout(HttpContext context)
     {
-        if (context.Request.Cookies.TryGetValue(SessionCookie, out var token) && token is not null)
+        if (context.Request.Cookies.TryGetValue(SessionCookie, out var token))
         {
-            _sessions.TryRemove(token, out _);
+            _sessions.Revoke(token);
         }
         context.Response.Cookies.Delete(SessionCookie);
         context.Response.Redirect("/");
