@@ -96,6 +96,8 @@ internal static class ServeCommand
                     {
                         ModelFile = parse.GetValue(noCategories) ? null : parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
                         TrainingFile = parse.GetValue(noCategories) ? null : TrainingFile(parse.GetValue(categoryTraining)),
+                        // A cluster trains the model once: the first silo stores it beside the journals, the others load it.
+                        SharedModel = postgres is null ? null : new Journal.Postgres.PostgresFileStorage(postgres, "models"),
                     },
                     Http = new() { Port = parse.GetValue(port), Host = parse.GetValue(host)!, CapacityOrdersPerSecond = parse.GetValue(capacity) },
                     Partitions = parse.GetValue(partitions),

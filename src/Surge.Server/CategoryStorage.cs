@@ -57,11 +57,16 @@ public sealed class CategoryLogFile : ICategorySuggestionLog
 }
 
 /// <summary>
-/// Where the category model comes from: <see cref="CategoryOptions.ModelLoader"/> (tests), else the ML.NET model
-/// file, else trained from the training CSV (about half a minute) and saved to the model file for the next start.
+/// Where the category model comes from: <see cref="CategoryOptions.ModelLoader"/> (tests), else the cluster's shared
+/// copy (<see cref="CategoryOptions.SharedModel"/>), else the ML.NET model file, else trained from the training CSV
+/// (about half a minute) and saved to the model file for the next start — and to the shared copy, so the other silos
+/// of a cluster load it instead of training their own.
 /// </summary>
 public static class CategoryModels
 {
+    /// <summary>The shared model's name in <see cref="CategoryOptions.SharedModel"/>.</summary>
+    public const string SharedName = "category.zip";
+
     /// <summary>The loader for <paramref name="options"/>, or null when no model is configured (suggestions disabled).</summary>
     public static Func<Task<ICategoryModel>>? Loader(CategoryOptions options, ILogger log)
     {
@@ -69,19 +74,30 @@ public static class CategoryModels
         {
             return async () => new Classifier(await given().ConfigureAwait(false));
         }
-        if (options.ModelFile is not { } file || !File.Exists(file) && options.TrainingFile is null)
+        if (options.ModelFile is not { } file || !File.Exists(file) && options.TrainingFile is null && !HasShared(options.SharedModel))
         {
             return null;
         }
-        return async () => new Classifier(await LoadOrTrainAsync(file, options.TrainingFile, log).ConfigureAwait(false));
+        return async () => new Classifier(await LoadOrTrainAsync(file, options.TrainingFile, options.SharedModel, log).ConfigureAwait(false));
     }
 
-    private static async Task<CategoryClassifier> LoadOrTrainAsync(string file, string? trainingFile, ILogger log)
+    private static bool HasShared(Journal.IJournalStorage? shared) => shared is not null && shared.ListFiles().Contains(SharedName);
+
+    private static async Task<CategoryClassifier> LoadOrTrainAsync(string file, string? trainingFile, Journal.IJournalStorage? shared, ILogger log)
     {
+        if (shared is not null && HasShared(shared))
+        {
+            using var stored = shared.Open(SharedName, create: false);
+            var bytes = new byte[stored.Length];
+            stored.Read(0, bytes);
+            return CategoryClassifier.Load(new MemoryStream(bytes, writable: false));
+        }
         if (File.Exists(file))
         {
             await using var stream = File.OpenRead(file);
-            return CategoryClassifier.Load(stream);
+            var local = CategoryClassifier.Load(stream);
+            Publish(shared, await File.ReadAllBytesAsync(file).ConfigureAwait(false));
+            return local;
         }
         var rows = ProductData.Read(trainingFile!, out _);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -98,7 +114,26 @@ public static class CategoryModels
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, file, overwrite: true);
+        Publish(shared, await File.ReadAllBytesAsync(file).ConfigureAwait(false));
         return model;
+    }
+
+    /// <summary>Stores the model as the cluster's shared copy (whole or not at all: written aside, synced, renamed).</summary>
+    private static void Publish(Journal.IJournalStorage? shared, byte[] model)
+    {
+        if (shared is null)
+        {
+            return;
+        }
+        const string temporary = SharedName + ".tmp";
+        using (var target = shared.Open(temporary, create: true))
+        {
+            target.SetLength(0);
+            target.Write(0, model);
+            target.Sync();
+        }
+        shared.Rename(temporary, SharedName);
+        shared.SyncDirectory();
     }
 
     private sealed class Classifier(CategoryClassifier model) : ICategoryModel

@@ -219,6 +219,11 @@ public sealed record CategoryOptions
 
     /// <summary>Replaces loading the category model (tests).</summary>
     public Func<Task<Classification.CategoryClassifier>>? ModelLoader { get; init; }
+
+    /// <summary>Where a cluster keeps its one category model (<see cref="CategoryModels.SharedName"/> in this storage;
+    /// PostgreSQL in cluster mode): a silo loads it from there, and only a silo that finds none trains it and stores
+    /// it there for the others. Null: the model file alone.</summary>
+    public Journal.IJournalStorage? SharedModel { get; init; }
 }
 
 /// <summary>

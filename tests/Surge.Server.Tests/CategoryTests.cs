@@ -19,6 +19,36 @@ public sealed class CategoryTests
         return CategoryClassifier.Train(rows, ClassifierSettings.Tuned);
     });
 
+    [Fact]
+    public async Task AClusterKeepsOneModel_ASiloWithoutFileOrTrainingDataLoadsTheSharedOne()
+    {
+        var root = Directory.CreateTempSubdirectory("surge-category-share-").FullName;
+        try
+        {
+            var shared = new Journal.DirectoryStorage(Path.Combine(root, "shared"));
+            var firstFile = Path.Combine(root, "silo-1", "category.zip");
+            Directory.CreateDirectory(Path.GetDirectoryName(firstFile)!);
+            await using (var stream = File.Create(firstFile))
+            {
+                Model.Value.Save(stream);
+            }
+            var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+            var first = CategoryModels.Loader(new CategoryOptions { ModelFile = firstFile, SharedModel = shared }, log)!;
+            var expected = (await first()).Suggest("samsung galaxy s3 64gb smartphone");
+
+            // The second silo has neither the file nor training data: without the shared copy it would have no model.
+            var secondOptions = new CategoryOptions { ModelFile = Path.Combine(root, "silo-2", "category.zip") };
+            Assert.Null(CategoryModels.Loader(secondOptions, log));
+            var second = CategoryModels.Loader(secondOptions with { SharedModel = shared }, log);
+            Assert.NotNull(second);
+            Assert.Equal(expected, (await second()).Suggest("samsung galaxy s3 64gb smartphone"));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static object Sku(string sku, string title, string? category = null) =>
         new { sku, title, category, price_minor = 10_000, currency = "KRW", weight_g = 500, temperature = "ambient" };
 
