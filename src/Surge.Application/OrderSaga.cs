@@ -209,6 +209,15 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
             return new OrderResult(null, new Problem(Refusal.Conflict, "order_not_placed",
                 $"the order {Ids.Order(parent)} this Idempotency-Key placed was not completed: another of its seller orders was refused"), Replayed: true);
         }
+        if (view.SellerOrders.Length < Ids.Sellers(parent))
+        {
+            // The first attempt placed some seller orders and not (yet) the others: it is still at work on another silo,
+            // or it died and reconciliation will release what it placed. Not an order to answer as placed — a client
+            // told so would pay for part of its cart. Asked again later, the key answers either way.
+            return new OrderResult(null, new Problem(Refusal.Conflict, "idempotency_key_in_use",
+                $"the order {Ids.Order(parent)} this Idempotency-Key placed is not complete yet ({view.SellerOrders.Length} of {Ids.Sellers(parent)} seller orders); retry"),
+                Replayed: true);
+        }
         return new OrderResult(view, Replayed: true);
     }
 
@@ -247,6 +256,12 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
         if (children.Any(c => c.Status == OrderStatus.Cancelled))
         {
             return OrderResult.Refused(Refusal.Conflict, RejectReason.InvalidTransition.ToCode(), $"order {Ids.Order(parent)} is cancelled");
+        }
+        if (children.Length < Ids.Sellers(parent))
+        {
+            // A placement that did not reach every seller (interrupted): never paid in part; reconciliation releases it.
+            return OrderResult.Refused(Refusal.Conflict, "order_incomplete",
+                $"order {Ids.Order(parent)} was not placed with every seller ({children.Length} of {Ids.Sellers(parent)}); it will be released");
         }
         var pending = children.Where(c => c.Status == OrderStatus.PendingPayment).ToArray();
         var (results, failure) = await SubmitEachAsync(pending, c => w => w.ConfirmPayment(c.Id));

@@ -79,7 +79,7 @@ public sealed record ChaosBenchResult(int Silos, int Partitions, double Minutes,
     long ServerErrors, long InFlightAnswers, int FaultsInjected, IReadOnlyDictionary<string, int> FaultsByKind, int SilosStarted, int SiloFailures,
     long Lost, long Duplicates, long Oversold, long StockMismatch, long PaidNotShipped, long CarrierDuplicateShipments, long TrackingOutOfOrder,
     long NotificationsLost, long NotificationsOutOfOrder,
-    long OrdersInStore, long ShipmentsChecked, long CarrierManifests, long NotificationsChecked, long NotificationsReceived, long NotificationsRefused,
+    long OrdersInStore, long AbortedPlacements, long ShipmentsChecked, long CarrierManifests, long NotificationsChecked, long NotificationsReceived, long NotificationsRefused,
     double QuietAfterS, bool Quiet, IReadOnlyList<ChaosFault> Faults, IReadOnlyList<string> Examples, string NetworkPartition, string Note)
 {
     /// <summary>Every count that must be 0.</summary>
@@ -184,7 +184,7 @@ internal static class ChaosBench
                 nemesis.Faults.Count, nemesis.Faults.GroupBy(f => f.Kind).ToDictionary(g => g.Key, g => g.Count()), actuator.Silos.Count, actuator.Failures,
                 counts.Lost, counts.Duplicates, counts.Oversold, counts.StockMismatch, counts.PaidNotShipped, counts.CarrierDuplicateShipments,
                 counts.TrackingOutOfOrder, counts.NotificationsLost, counts.NotificationsOutOfOrder,
-                counts.OrdersInStore, counts.ShipmentsChecked, counts.CarrierManifests, counts.NotificationsChecked, subscriber.Arrivals.Count, subscriber.Refused,
+                counts.OrdersInStore, counts.AbortedPlacements, counts.ShipmentsChecked, counts.CarrierManifests, counts.NotificationsChecked, subscriber.Arrivals.Count, subscriber.Refused,
                 Math.Round(quietAfter, 1), quiet && resolved, nemesis.Faults, counts.Examples, NetworkPartitionNote,
                 $"one {Environment.ProcessorCount}-core machine runs every silo, PostgreSQL, Redis, the carrier, the subscriber and the clients");
         }

@@ -6,7 +6,7 @@ namespace Surge.Bench;
 
 /// <summary>What the checker found; every count but the totals must be 0. <see cref="Examples"/> names a few of
 /// each finding so that a failure can be followed up.</summary>
-internal sealed record ChaosCounts(long OrdersInStore, long Lost, long Duplicates, long Oversold, long StockMismatch, long PaidNotShipped,
+internal sealed record ChaosCounts(long OrdersInStore, long AbortedPlacements, long Lost, long Duplicates, long Oversold, long StockMismatch, long PaidNotShipped,
     long ShipmentsChecked, long CarrierManifests, long CarrierDuplicateShipments, long TrackingOutOfOrder, long NotificationsChecked,
     long NotificationsLost, long NotificationsOutOfOrder, IReadOnlyList<string> Examples);
 
@@ -95,10 +95,20 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
             duplicates += placement.Ids.Count - 1;
             Example($"duplicate: key {placement.Key} answered {string.Join(", ", placement.Ids)}");
         }
+        // An order no answer named is harmless when it was released as a whole (a multi-seller placement that failed
+        // part-way: every seller order cancelled parent_aborted — the retry placed the cart anew); any other is a
+        // second order for a key whose client never learnt of it.
+        long aborted = 0;
         foreach (var parent in parents.Where(p => !acknowledged.Contains(p)))
         {
+            var children = orders.TryGetValue(parent, out var order) ? order["seller_orders"]!.AsArray() : [];
+            if (children.Count > 0 && children.All(c => c!["status"]!.GetValue<string>() == "cancelled" && c["cancel_reason"]?.GetValue<string>() == "parent_aborted"))
+            {
+                aborted++;
+                continue;
+            }
             duplicates++;
-            Example($"duplicate: {parent} is in Surge and no answer named it");
+            Example($"duplicate: {parent} is in Surge and no answer named it: [{string.Join(", ", children.Select(c => $"{c!["id"]} {c["status"]} {c["cancel_reason"]}"))}]");
         }
 
         var (oversold, mismatch) = await StockAsync(rows);
@@ -149,7 +159,7 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
         }
 
         var (checkedCount, notificationsLost, outOfOrder) = Notifications(rows, arrivals);
-        return new ChaosCounts(parents.Count, lost, duplicates, oversold, mismatch, paidNotShipped, shipments.Count, manifests, carrierDuplicates,
+        return new ChaosCounts(parents.Count, aborted, lost, duplicates, oversold, mismatch, paidNotShipped, shipments.Count, manifests, carrierDuplicates,
             trackingOutOfOrder, checkedCount, notificationsLost, outOfOrder, [.. _examples]);
     }
 
@@ -250,11 +260,16 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
         return (rows.Count, lost, outOfOrder);
     }
 
+    /// <summary>Keeps a finding as an example, at most <see cref="ExamplesPerKind"/> of each kind (the text before its colon).</summary>
     private void Example(string finding)
     {
-        if (_examples.Count < 40)
+        var kind = finding[..Math.Max(0, finding.IndexOf(':', StringComparison.Ordinal))];
+        if (_examplesPerKind.AddOrUpdate(kind, 1, (_, n) => n + 1) <= ExamplesPerKind)
         {
             _examples.Enqueue(finding);
         }
     }
+
+    private const int ExamplesPerKind = 6;
+    private readonly ConcurrentDictionary<string, int> _examplesPerKind = new(StringComparer.Ordinal);
 }

@@ -71,7 +71,7 @@ internal static class ChaosCommand
             {
                 table.AddRow(name, value == 0 ? "0" : $"[red]{value.ToString(CultureInfo.InvariantCulture)}[/]");
             }
-            table.AddRow("checked", $"{r.OrdersInStore:N0} orders, {r.ShipmentsChecked:N0} shipments, {r.CarrierManifests:N0} manifests, "
+            table.AddRow("checked", $"{r.OrdersInStore:N0} orders ({r.AbortedPlacements:N0} released whole after a failed placement), {r.ShipmentsChecked:N0} shipments, {r.CarrierManifests:N0} manifests, "
                 + $"{r.NotificationsReceived:N0} notifications ({r.NotificationsRefused:N0} refused on purpose)");
             AnsiConsole.Write(table);
             foreach (var example in r.Examples)
