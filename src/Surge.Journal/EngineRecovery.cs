@@ -34,6 +34,11 @@ public sealed class DurablePartition
 
     public SnapshotPolicy Policy { get; set; } = new();
 
+    /// <summary>Completes once every batch applied so far is durable; faults if one of them failed. The engine shows
+    /// applied batches at once, before they are durable: whatever a reader of the engine tells a client (or acts on)
+    /// must wait for this first, or a crash could take back what it showed (a payment seen, then lost).</summary>
+    public Task AppliedDurable => _lastDurable;
+
     /// <summary>True once the policy says a snapshot is due.</summary>
     public bool SnapshotDue => _bytesSinceSnapshot >= Policy.SnapshotEveryBytes;
 

@@ -235,9 +235,27 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         }
     }
 
-    public Task<string[]> ReadWarehouses() => Task.FromResult(Engine.Warehouses.Select(w => w.Code).ToArray());
+    /// <summary>Answers a read of the engine once everything it may reflect is durable. The partition is reentrant, so
+    /// a read can run while an applied batch is still being synced; answering at once would let a client see (and act
+    /// on) a payment or an order that a crash then takes back. The value is taken now, in this turn; the wait is for
+    /// the batches applied up to now only (usually none, or one sync).</summary>
+    private async Task<T> Settled<T>(T value)
+    {
+        try
+        {
+            await _partition.AppliedDurable;
+        }
+        catch (Journal.JournalException) when (host.Options.Cluster is not null)
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+        return value;
+    }
 
-    public Task<int> FindSku(long sellerId, string code) => Task.FromResult(Engine.FindSku(sellerId, code));
+    public Task<string[]> ReadWarehouses() => Settled(Engine.Warehouses.Select(w => w.Code).ToArray());
+
+    public Task<int> FindSku(long sellerId, string code) => Settled(Engine.FindSku(sellerId, code));
 
     public Task<PartitionCatalog> ReadCatalog()
     {
@@ -247,14 +265,14 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
             var sku = Engine.GetSku(i);
             skus[i] = new SkuEntry(sku.SellerId, sku.Code, i);
         }
-        return Task.FromResult(new PartitionCatalog(skus));
+        return Settled(new PartitionCatalog(skus));
     }
 
     public Task<SkuView?> GetSku(int sku)
     {
         if (sku < 0 || sku >= Engine.SkuCount)
         {
-            return Task.FromResult<SkuView?>(null);
+            return Settled<SkuView?>(null);
         }
         var definition = Engine.GetSku(sku);
         var flash = Engine.GetFlashSale(sku);
@@ -264,7 +282,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
             var cell = Engine.GetStock(sku, w);
             stock[w] = new WarehouseStock(w, cell.OnHand, cell.Reserved, cell.Sold);
         }
-        return Task.FromResult<SkuView?>(new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
+        return Settled<SkuView?>(new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
             definition.PriceMinor, definition.Currency, definition.WeightGrams, definition.Temperature, definition.Hazmat,
             flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock, definition.LengthMm, definition.WidthMm, definition.HeightMm));
     }
@@ -279,11 +297,11 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
                 found.Add(View(order));
             }
         }
-        return Task.FromResult(found.ToArray());
+        return Settled(found.ToArray());
     }
 
     public Task<SkuDemand[]> SellerDemand(long sellerId, long fromMs, int weeks) =>
-        Task.FromResult(PartitionReads.SellerDemand(Engine, sellerId, fromMs, weeks).Select(d => new SkuDemand(d.Sku, d.WeeklyUnits, d.Available)).ToArray());
+        Settled(PartitionReads.SellerDemand(Engine, sellerId, fromMs, weeks).Select(d => new SkuDemand(d.Sku, d.WeeklyUnits, d.Available)).ToArray());
 
     public Task<OrderPage> ListOrders(long sellerId, int fromIndex, int limit, int scanMax)
     {
@@ -297,7 +315,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
                 orders.Add(View(Engine.GetOrderAt(index)));
             }
         }
-        return Task.FromResult(new OrderPage(orders.ToArray(), index, index < Engine.OrderCount));
+        return Settled(new OrderPage(orders.ToArray(), index, index < Engine.OrderCount));
     }
 
     public Task<SellerOrderView[]> OpenMultiSellerChildren()
@@ -311,12 +329,12 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
                 open.Add(View(order));
             }
         }
-        return Task.FromResult(open.ToArray());
+        return Settled(open.ToArray());
     }
 
     /// <summary>Counts, recovery figures and the largest parent sequence (walks the order table: for start-up).</summary>
     public Task<PartitionStats> Stats() =>
-        Task.FromResult(new PartitionStats(Engine.SkuCount, Engine.OrderCount, _partition.Journal.LastSequence,
+        Settled(new PartitionStats(Engine.SkuCount, Engine.OrderCount, _partition.Journal.LastSequence,
             _partition.Recovery.ReplayedRecords, (_partition.Recovery.SnapshotLoad + _partition.Recovery.Replay).TotalMilliseconds,
             PartitionReads.LastParentSequence(Engine)));
 

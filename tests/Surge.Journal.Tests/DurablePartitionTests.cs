@@ -49,6 +49,25 @@ public class DurablePartitionTests
     }
 
     [Fact]
+    public async Task AppliedDurable_FaultsWhenABatchTheEngineAlreadyShowsIsNotMadeDurable()
+    {
+        var storage = new SimulatedStorage(seed: 12) { FailSyncOfSuffix = ".seg" };
+        var workload = new Workload(seed: 12);
+        var partition = DurablePartition.Recover(SegmentJournal.Open(storage, Options));
+        partition.Submit(workload.Setup());
+        await partition.AppliedDurable.WaitAsync(TestContext.Current.CancellationToken); // the setup is durable: a read may answer
+        var durableState = partition.Engine.StateHash();
+        storage.FailNextSync = true;
+
+        partition.Submit(workload.NextBatch());
+        Assert.NotEqual(durableState, partition.Engine.StateHash()); // a reader sees the batch at once...
+
+        // ...and learns, before it answers anyone, that the batch is not durable.
+        await Assert.ThrowsAsync<JournalWriteException>(() => partition.AppliedDurable.WaitAsync(TestContext.Current.CancellationToken));
+        await partition.Journal.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Snapshot_HoldsTheStateWhenItWasTaken_WhileLaterBatchesGoOn()
     {
         var storage = new SimulatedStorage(seed: 11);
