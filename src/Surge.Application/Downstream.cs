@@ -40,9 +40,11 @@ public sealed class Downstream : IAsyncDisposable
     /// <summary>Status updates sent to a partition in one group.</summary>
     private const int MarkGroupCommandsMax = 1_024;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, PartitionFlow> _units = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Slot> _units = new();
     private readonly Lock _lifecycle = new();
     private IPartitions? _partitions;
+
+    internal IPartitions? Partitions => _partitions;
     private bool _disposed;
 
     public Downstream(DownstreamOptions options, IFlowJournals journals, ISubscriberDirectory subscribers)
@@ -82,45 +84,123 @@ public sealed class Downstream : IAsyncDisposable
 
     public FulfillmentRules Rules => Planner.Rules;
 
-    /// <summary>The units of the partitions this node hosts now.</summary>
-    public IEnumerable<PartitionFlow> Units => _units.Values.OrderBy(u => u.Partition);
+    /// <summary>The units of the partitions this node hosts now (those still opening are left out).</summary>
+    public IEnumerable<PartitionFlow> Units =>
+        _units.Values.Select(s => s.Ready).Where(t => t.IsCompletedSuccessfully && t.Result is not null).Select(t => t.Result!).OrderBy(u => u.Partition);
 
-    /// <summary>The unit of a partition if this node hosts it now.</summary>
-    public PartitionFlow? Unit(int partition) => _units.GetValueOrDefault(partition);
+    /// <summary>The unit of a partition if this node hosts it now and it has opened.</summary>
+    public PartitionFlow? Unit(int partition) =>
+        _units.TryGetValue(partition, out var slot) && slot.Ready.IsCompletedSuccessfully ? slot.Ready.Result : null;
 
-    /// <summary>Called by the host right after a partition recovered here: opens its unit (and starts it when the
-    /// node already serves).</summary>
+    /// <summary>The unit of a partition hosted here, once it has opened; null when this node does not host it (or it
+    /// closed before it opened).</summary>
+    public Task<PartitionFlow?> UnitAsync(int partition) =>
+        _units.TryGetValue(partition, out var slot) ? slot.Ready : Task.FromResult<PartitionFlow?>(null);
+
+    /// <summary>A unit being opened or open: <see cref="Ready"/> completes with it (or null if the partition closed first).</summary>
+    private sealed class Slot
+    {
+        public CancellationTokenSource Closing { get; } = new();
+
+        public Task<PartitionFlow?> Ready { get; set; } = null!;
+    }
+
+    /// <summary>Called by the host right after a partition recovered here, inside its activation: holds the journal
+    /// records the unit's stage still needs (a reader at the oldest checkpoint, so compaction keeps them), and opens the
+    /// unit in the background — taking over its stores, replaying them and loading the stage's checkpoint take longer
+    /// than the partition's own recovery, and orders do not wait for them. Until it has opened, calls on the unit wait
+    /// (<see cref="UnitAsync"/>); an open that fails is retried until the partition closes here.</summary>
     public void OnPartitionOpened(int partition, DurablePartition opened)
     {
-        var unit = PartitionFlow.Open(this, partition, opened);
+        var checkpoints = Journals.Checkpoints(partition);
+        FulfillmentStage.SeedIfMissing(checkpoints, opened.Journal, out var seeded);
+        if (seeded is { } from)
+        {
+            Log.LogWarning("partition {Partition}: no fulfillment checkpoint and its journal starts after record 1; fulfillment starts at record {Sequence} (orders paid before it are not planned)",
+                partition, from + 1);
+        }
+        var hold = FulfillmentStage.HoldFromCheckpoint(checkpoints, opened.Journal);
+        var slot = new Slot();
         lock (_lifecycle)
         {
-            if (_disposed || !_units.TryAdd(partition, unit))
+            if (_disposed || !_units.TryAdd(partition, slot))
             {
-                unit.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                hold.Dispose();
                 throw new InvalidOperationException($"partition {partition}'s downstream is open here already");
             }
-            if (_partitions is not null)
-            {
-                unit.Start();
-            }
+            slot.Ready = Task.Run(() => OpenAsync(partition, opened, hold, slot.Closing.Token)); // off the activation's scheduler
         }
     }
 
+    private async Task<PartitionFlow?> OpenAsync(int partition, DurablePartition opened, IJournalReader hold, CancellationToken closing)
+    {
+        var retry = UnitOpenRetryFirst;
+        using (hold)
+        {
+            while (!closing.IsCancellationRequested)
+            {
+                PartitionFlow unit;
+                try
+                {
+                    unit = PartitionFlow.Open(this, partition, opened.Journal);
+                }
+                catch (Exception e) when (!closing.IsCancellationRequested)
+                {
+                    Log.LogWarning(e, "partition {Partition}: its downstream did not open; retrying in {Delay}", partition, retry);
+                    try
+                    {
+                        await Task.Delay(retry, Options.Clock, closing).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, UnitOpenRetryMax.Ticks));
+                    continue;
+                }
+                lock (_lifecycle)
+                {
+                    if (!closing.IsCancellationRequested)
+                    {
+                        if (_partitions is not null)
+                        {
+                            unit.Start();
+                        }
+                        return unit;
+                    }
+                }
+                await unit.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Waits between tries to open a unit: doubling from the first to the most.</summary>
+    private static readonly TimeSpan UnitOpenRetryFirst = TimeSpan.FromMilliseconds(100), UnitOpenRetryMax = TimeSpan.FromSeconds(5);
+
     /// <summary>Called by the host before a partition's journal closes here (it moves to another silo, or this one
-    /// stops): stops its unit (the stage saves its checkpoint) and closes its stores.</summary>
+    /// stops): stops its unit (the stage saves its checkpoint) and closes its stores; a unit still opening is given up.</summary>
     public async Task OnPartitionClosingAsync(int partition)
     {
-        if (_units.TryRemove(partition, out var unit))
+        if (_units.TryRemove(partition, out var slot))
         {
-            await unit.DisposeAsync().ConfigureAwait(false);
+            lock (_lifecycle)
+            {
+                slot.Closing.Cancel();
+            }
+            var unit = await slot.Ready.ConfigureAwait(false);
+            if (unit is not null)
+            {
+                await unit.DisposeAsync().ConfigureAwait(false);
+            }
+            slot.Closing.Dispose();
         }
     }
 
     /// <summary>Carrier health on this node, each carrier's figures summed over the units.</summary>
     public IReadOnlyList<CarrierHealth> Health()
     {
-        var all = _units.Values.SelectMany(u => u.Dispatcher.Health()).ToList();
+        var all = Units.SelectMany(u => u.Dispatcher.Health()).ToList();
         return Rules.Carriers.Where(c => c.Endpoint is not null).Select(c =>
         {
             var mine = all.Where(h => h.CarrierId == c.Id).ToList();
@@ -131,13 +211,13 @@ public sealed class Downstream : IAsyncDisposable
 
     /// <summary>Shipments planned, dispatched and dead-lettered in the units of this node.</summary>
     public (long Planned, long Dispatched, long DeadLetters) ShipmentCounts() =>
-        _units.Values.Aggregate((0L, 0L, 0L), (t, u) => (t.Item1 + u.Store.Count, t.Item2 + u.Store.Dispatched, t.Item3 + u.Store.DeadLetters));
+        Units.Aggregate((0L, 0L, 0L), (t, u) => (t.Item1 + u.Store.Count, t.Item2 + u.Store.Dispatched, t.Item3 + u.Store.DeadLetters));
 
     /// <summary>Seller orders with a plan in the units of this node.</summary>
-    public long OrdersPlanned() => _units.Values.Sum(u => (long)u.Store.Orders);
+    public long OrdersPlanned() => Units.Sum(u => (long)u.Store.Orders);
 
     /// <summary>Notifications waiting to be delivered in the units of this node.</summary>
-    public long NotificationsPending() => _units.Values.Sum(u => (long)u.Outbox.InState(NotificationState.Pending).Count);
+    public long NotificationsPending() => Units.Sum(u => (long)u.Outbox.InState(NotificationState.Pending).Count);
 
     /// <summary>Live streams watching orders (the buyer's tracking page).</summary>
     public OrderWatchers Watchers { get; } = new();
@@ -167,9 +247,9 @@ public sealed class Downstream : IAsyncDisposable
                 return;
             }
             _partitions = partitions;
-            foreach (var unit in _units.Values)
+            foreach (var unit in Units)
             {
-                unit.Start();
+                unit.Start(); // units still opening start as they open (they check _partitions under this lock)
             }
         }
     }

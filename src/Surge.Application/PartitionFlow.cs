@@ -20,7 +20,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private readonly List<Task> _background = []; // status progress moved off the caller's path; guarded by itself
-    private List<long> _lagging = [];
+    private List<long> _mayLag = [];
     private bool _started;
     private bool _disposed;
 
@@ -39,10 +39,10 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         Notifier = new NotificationDispatcher(outbox, owner.Http, owner.Target, owner.Email, options.Dispatch, options.Clock);
     }
 
-    /// <summary>Opens the unit of <paramref name="partition"/> (just recovered as <paramref name="opened"/>): its stores
-    /// are replayed and its stage's reader opened at its checkpoint at once, so the partition's compaction keeps every
-    /// record the stage still needs.</summary>
-    internal static PartitionFlow Open(Downstream owner, int partition, DurablePartition opened)
+    /// <summary>Opens the unit of <paramref name="partition"/> (whose journal is <paramref name="journal"/>): takes over
+    /// and replays its stores, and opens its stage's reader at its checkpoint (the caller holds those records meanwhile:
+    /// <see cref="FulfillmentStage.HoldFromCheckpoint"/>). Runs beside the partition, which already takes commands.</summary>
+    internal static PartitionFlow Open(Downstream owner, int partition, IJournal journal)
     {
         var journals = owner.Journals;
         ShipmentStore? store = null;
@@ -52,16 +52,9 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
             store = ShipmentStore.Open(journals.OpenStore(partition, "shipments"), owner.Options.Dispatch.ManifestShipmentsMax);
             outbox = NotificationOutbox.Open(journals.OpenStore(partition, "notifications"));
             var unit = new PartitionFlow(owner, partition, store, outbox);
-            var checkpoints = journals.Checkpoints(partition);
-            FulfillmentStage.SeedIfMissing(checkpoints, opened.Journal, out var seeded);
-            if (seeded is { } from)
-            {
-                owner.Log.LogWarning("partition {Partition}: no fulfillment checkpoint and its journal starts after record 1; fulfillment starts at record {Sequence} (orders paid before it are not planned)",
-                    partition, from + 1);
-            }
-            unit.Stage = new FulfillmentStage(partition, opened.Journal, checkpoints, owner.Planner, store, unit,
+            unit.Stage = new FulfillmentStage(partition, journal, journals.Checkpoints(partition), owner.Planner, store, unit,
                 new StageOptions { IsTransient = Downstream.IsTransient, CpuGate = owner.CpuGate }, owner.Options.Clock);
-            unit._lagging = Lagging(store, opened.Engine);
+            unit._mayLag = MayLag(store);
             return unit;
         }
         catch
@@ -95,23 +88,52 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         Notifier.Start();
         Dispatcher.Start();
         _loop = Task.Run(RunAsync);
-        if (_lagging.Count > 0)
+        if (_mayLag.Count > 0)
         {
-            InBackground(ProgressAsync(_lagging, _stop.Token));
-            _lagging = [];
+            InBackground(CatchUpAsync(_mayLag, _stop.Token));
+            _mayLag = [];
         }
     }
 
-    /// <summary>Seller orders whose shipments went further than the partition's status shows: a unit that stopped
-    /// between recording a dispatch or a tracking event and moving the order (a move, a crash) leaves them so; the
-    /// unit that opens next moves them along. Read at open, while the partition's engine is still the caller's.</summary>
-    private static List<long> Lagging(ShipmentStore store, Core.Engine engine) =>
-        [.. store.Where(s => s.Delivery == DeliveryState.Dispatched || s.Tracking.Count > 0).Select(s => s.Plan.OrderId).Distinct()
-            .Where(order => engine.GetOrderStatus(order) is var status && status != Core.OrderStatus.Cancelled
-                && OrderProgress.Target(store.ForOrder(order)) is { } target && Core.StatusTransitions.Rank(status) < Core.StatusTransitions.Rank(target))];
+    /// <summary>Seller orders whose shipments went further than the partition's status may show: a unit that stopped
+    /// between recording a dispatch or a tracking event and moving the order (a move, a crash) leaves them so. Taken
+    /// at open, before anything else uses the store.</summary>
+    private static List<long> MayLag(ShipmentStore store) =>
+        [.. store.Where(s => s.Delivery == DeliveryState.Dispatched || s.Tracking.Count > 0).Select(s => s.Plan.OrderId).Distinct()];
+
+    /// <summary>Moves along the orders of <paramref name="candidates"/> whose status is behind their shipments (read from
+    /// the partition in groups; cancelled ones are left alone).</summary>
+    private async Task CatchUpAsync(List<long> candidates, CancellationToken cancellationToken)
+    {
+        var partitions = _owner.Partitions!;
+        var lagging = new List<long>();
+        foreach (var group in candidates.Chunk(CatchUpReadOrdersMax))
+        {
+            SellerOrderState[] states;
+            while (true)
+            {
+                try
+                {
+                    states = await partitions.GetOrders(Partition, group).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (Downstream.IsTransient(e))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _owner.Options.Clock, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            lagging.AddRange(states.Where(o => o.Status != Core.OrderStatus.Cancelled
+                    && OrderProgress.Target(Store.ForOrder(o.Id)) is { } target && Core.StatusTransitions.Rank(o.Status) < Core.StatusTransitions.Rank(target))
+                .Select(o => o.Id));
+        }
+        await ProgressAsync(lagging, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Seller orders read from the partition in one call when catching up.</summary>
+    private const int CatchUpReadOrdersMax = 1_000;
 
     /// <summary>Runs work the unit owns until it stops (cancelled then; what it did not finish, the next unit's
-    /// <see cref="Lagging"/> finds).</summary>
+    /// <see cref="MayLag"/> and <see cref="CatchUpAsync"/> find).</summary>
     private void InBackground(Task work)
     {
         lock (_background)

@@ -90,6 +90,29 @@ public sealed class FulfillmentStage : IDisposable
 
     public int Partition { get; }
 
+    /// <summary>Opens a reader of <paramref name="journal"/> that keeps every record the stage may start from until the
+    /// stage has opened its own: at the oldest checkpoint the journal still has records after (the stage falls back to
+    /// an older checkpoint when a newer one is damaged), or at 0 when there is no checkpoint.</summary>
+    public static IJournalReader HoldFromCheckpoint(IJournalStorage checkpoints, IJournal journal)
+    {
+        var sequences = checkpoints.ListFiles().Select(n => SnapshotFiles.TryParseName(n, out var s) ? s : -1).Where(s => s >= 0).Order().ToList();
+        if (sequences.Count == 0)
+        {
+            return journal.OpenReader(0);
+        }
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return journal.OpenReader(sequences[i]);
+            }
+            catch (JournalGapException) when (i < sequences.Count - 1)
+            {
+                // compacted past this older checkpoint: a newer one is where the stage can start
+            }
+        }
+    }
+
     /// <summary>When <paramref name="checkpoints"/> has no checkpoint and the journal no longer starts at record 1
     /// (it was compacted before any stage followed it), saves a checkpoint at the partition's newest snapshot
     /// and returns its sequence in <paramref name="seededAt"/>: the stage then starts there, and orders paid

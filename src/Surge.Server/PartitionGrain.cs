@@ -342,29 +342,32 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,
         order.Allocations.Select(a => new LineView(Engine.GetSku(a.Sku).Code, a.Warehouse, a.Quantity)).ToArray());
 
-    private Application.PartitionFlow Flow => host.Flow?.Unit(_index)
+    /// <summary>This partition's downstream unit, once it has opened (it opens beside the partition, after its activation).</summary>
+    private async Task<Application.PartitionFlow> FlowAsync() =>
+        (host.Flow is { } flow ? await flow.UnitAsync(_index) : null)
         ?? throw new InvalidOperationException($"partition {_index} is active here without its downstream");
 
-    public Task<Immutable<byte[]>> Shipments(Immutable<long[]> sellerOrders) =>
-        Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.Shipments(sellerOrders.Value)).AsImmutable());
+    public async Task<Immutable<byte[]>> Shipments(Immutable<long[]> sellerOrders) =>
+        Surge.Flow.ShipmentWire.Write((await FlowAsync()).Shipments(sellerOrders.Value)).AsImmutable();
 
     public async Task<int> RecordTracking(Immutable<byte[]> updates) =>
-        (await Flow.RecordTrackingAsync(Surge.Flow.ShipmentWire.ReadTracking(updates.Value))).Count;
+        (await (await FlowAsync()).RecordTrackingAsync(Surge.Flow.ShipmentWire.ReadTracking(updates.Value))).Count;
 
-    public Task<Immutable<byte[]>> DeadLetters(string carrierId) => Task.FromResult(Surge.Flow.ShipmentWire.Write(Flow.DeadLetters(carrierId)).AsImmutable());
+    public async Task<Immutable<byte[]>> DeadLetters(string carrierId) =>
+        Surge.Flow.ShipmentWire.Write((await FlowAsync()).DeadLetters(carrierId)).AsImmutable();
 
-    public Task<int> RedriveShipments(string carrierId, string[]? shipmentIds) =>
-        Flow.RedriveAsync(carrierId, shipmentIds?.ToHashSet(StringComparer.Ordinal));
+    public async Task<int> RedriveShipments(string carrierId, string[]? shipmentIds) =>
+        await (await FlowAsync()).RedriveAsync(carrierId, shipmentIds?.ToHashSet(StringComparer.Ordinal));
 
-    public Task<FlowStatusView> FlowStatus() => Task.FromResult(FlowRouting.View(Flow.Status()));
+    public async Task<FlowStatusView> FlowStatus() => FlowRouting.View((await FlowAsync()).Status());
 
-    public Task<int[]> NotificationCounts(long subscription)
+    public async Task<int[]> NotificationCounts(long subscription)
     {
-        var (pending, delivered, dead) = Flow.Outbox.Counts(subscription);
-        return Task.FromResult(new[] { pending, delivered, dead });
+        var (pending, delivered, dead) = (await FlowAsync()).Outbox.Counts(subscription);
+        return [pending, delivered, dead];
     }
 
-    public Task<int> RedriveNotifications(long subscription) => Flow.Notifier.RedriveAsync(subscription);
+    public async Task<int> RedriveNotifications(long subscription) => await (await FlowAsync()).Notifier.RedriveAsync(subscription);
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {

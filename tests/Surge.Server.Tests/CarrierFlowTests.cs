@@ -394,7 +394,7 @@ public sealed class CarrierFlowTests
             FirstRetryDelay = TimeSpan.FromMilliseconds(100), RetryDelayMax = TimeSpan.FromMilliseconds(200), RetryHorizon = TimeSpan.FromSeconds(1),
             BreakerMinimumCalls = 1_000,
         };
-        await using var setup = await StartAsync(["--outage", "0-4"], dispatch);
+        await using var setup = await StartAsync(["--outage", "0-8"], dispatch); // long enough that the shipments are first tried inside it on a loaded machine
         var server = setup.Server;
         var (_, sellerId) = await server.SellerWithStockAsync("vase", units: 10);
         var ids = await PaidOrdersAsync(server, sellerId, "vase", 3);
