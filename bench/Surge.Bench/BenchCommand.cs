@@ -203,9 +203,10 @@ internal static class BenchCommand
             table.AddRow("single_orders_per_s", $"{r.SingleOrdersPerS:N0}", $"{r.SingleVsCeiling:P0} of the ceiling; p99 {r.SingleP99Ms:F1} ms");
             table.AddRow("batch_orders_per_s", $"{r.BatchOrdersPerS:N0}", $"{r.BatchOrders} orders per request; p50 {r.BatchP50Ms:F1} ms, p99 {r.BatchP99Ms:F1} ms");
             table.AddRow("p99_ms at 80%", $"{r.P99Ms:F1}", $"paced at {r.PacedOrdersPerS:N0} orders/s; p50 {r.P50Ms:F1} ms");
-            table.AddRow("gc_pause_share at 80%", $"{r.PacedGcPauseShare:P1}", "of the paced phase's wall time the process was paused for garbage collection");
-            table.AddRow("oversold", $"{r.Oversold}", "");
-            table.AddRow("lost", $"{r.Lost}", $"{r.Acknowledged:N0} acknowledged orders all hold stock");
+            table.AddRow("gc_pause_share at 80%", $"{r.GcPauseShare:P1}", "of the paced phase's wall time the process was paused for garbage collection");
+            table.AddRow("allocated_bytes_per_order", $"{r.AllocatedBytesPerOrder:N0}", $"batches (single orders: {r.SingleAllocatedBytesPerOrder:N0}); the whole process, load generator included");
+            table.AddRow("oversold", $"{r.Oversold}", "units sold or held beyond stock, over every SKU (4 of them sell out during the run)");
+            table.AddRow("lost", $"{r.Lost}", $"of {r.Acknowledged:N0} acknowledged orders, read back by id: {r.ReadBack:N0} found");
             AnsiConsole.Write(table);
             Output.WriteJson(parse.GetValue(json), r);
             return r.Oversold == 0 && r.Lost == 0 ? 0 : 1;

@@ -23,8 +23,11 @@ public sealed record HttpBenchResult(
     double PacedOrdersPerS,
     double P99Ms,
     double P50Ms,
-    double PacedGcPauseShare,
+    double GcPauseShare,
+    double AllocatedBytesPerOrder,
+    double SingleAllocatedBytesPerOrder,
     long Acknowledged,
+    long ReadBack,
     long Oversold,
     long Lost,
     int Connections,
@@ -36,12 +39,21 @@ public sealed record HttpBenchResult(
 /// <summary>
 /// `surge bench http`: the same load generator (raw keep-alive HTTP/1.1, loopback) against (1) a bare Kestrel
 /// endpoint that takes a POST of an order's size and does nothing — the machine's ceiling — (2) durable single
-/// orders, (3) durable batches, and (4) batches paced at 80% of the measured batch rate, for the p99. Then it
-/// checks the stock: nothing oversold, every acknowledged order held.
+/// orders, (3) durable batches, and (4) batches paced at 80% of the measured batch rate, for the p99 (timed from
+/// when each request was due). One order in <see cref="ScarceEvery"/> goes to a seller whose stock sells out early,
+/// so an oversell would show. Then every acknowledged order is read back by id from the partitions (lost = those not
+/// found), and the stock is checked (nothing oversold).
 /// </summary>
 internal static class HttpBench
 {
+    /// <summary>Units of the ordinary sellers' SKU: enough never to sell out, so throughput measures placing.</summary>
     private const int UnitsPerSku = 100_000_000;
+
+    /// <summary>Sellers whose SKU holds <see cref="ScarceUnits"/> units, and how often an order goes to one.</summary>
+    private const int ScarceSellers = 4, ScarceUnits = 2_000, ScarceEvery = 32;
+
+    /// <summary>Seller orders read back from a partition in one call.</summary>
+    private const int ReadBackOrdersMax = 4_096;
 
     public static async Task<HttpBenchResult> RunAsync(HttpBenchOptions options, Action<string, double> progress)
     {
@@ -51,48 +63,44 @@ internal static class HttpBench
         {
             await using var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Partitions = options.Partitions });
             using var api = new SurgeClient(server.BaseAddress, server.AdminKey);
-            var sellers = await OneSkuSellers.CreateAsync(api, options.Sellers, UnitsPerSku);
+            var plenty = await OneSkuSellers.CreateAsync(api, options.Sellers, UnitsPerSku);
+            var scarce = await ScarceSellersAsync(api);
+            string SellerOf(int order) => order % ScarceEvery == ScarceEvery - 1 ? scarce[order / ScarceEvery % scarce.Length].Id : plenty[order % plenty.Length].Id;
             var singleBodies = Enumerable.Range(0, 256).Select(i => RawHttpConnection.Post(server.BaseAddress, "/v1/orders", server.AdminKey,
-                SingleOrder(sellers[i % sellers.Length].Id, i))).ToArray();
+                SingleOrder(SellerOf(i), i))).ToArray();
             var batchBodies = Enumerable.Range(0, 32).Select(b => RawHttpConnection.Post(server.BaseAddress, "/v1/orders/batch", server.AdminKey,
                 OrderBodies.Batch(options.BatchOrders, (json, i) => OrderBodies.Write(json, $"buyer-{b}-{i}", "KR", "seoul",
-                    [(sellers[(b * options.BatchOrders + i) % sellers.Length].Id, "item", 1)])))).ToArray();
+                    [(SellerOf(b * options.BatchOrders + i), "item", 1)])))).ToArray();
 
-            long acknowledged = 0;
-            var single = await LoadAsync(server.BaseAddress, options, null, singleBodies, (status, _) =>
-            {
-                if (status == 201)
-                {
-                    Interlocked.Increment(ref acknowledged);
-                    return 1;
-                }
-                return 0;
-            }, p => progress("single orders", p));
-            int CountAccepted(int status, ReadOnlySpan<byte> body)
-            {
-                var accepted = status == 200 ? Count(body, "\"status\":201"u8) : 0;
-                Interlocked.Add(ref acknowledged, accepted);
-                return accepted;
-            }
+            var acknowledged = new AcknowledgedIds();
+            var (allocatedBefore, singleAcknowledged) = (GC.GetTotalAllocatedBytes(), acknowledged.Count);
+            var single = await LoadAsync(server.BaseAddress, options, null, singleBodies, (status, body) => status == 201 ? acknowledged.Add(body) : 0,
+                p => progress("single orders", p));
+            var singleAllocated = (GC.GetTotalAllocatedBytes() - allocatedBefore) / (double)Math.Max(1, acknowledged.Count - singleAcknowledged);
+            int CountAccepted(int status, ReadOnlySpan<byte> body) => status == 200 ? acknowledged.Add(body) : 0;
+            var batchAcknowledged = acknowledged.Count;
+            allocatedBefore = GC.GetTotalAllocatedBytes();
             var batch = await LoadAsync(server.BaseAddress, options, null, batchBodies, CountAccepted, p => progress("batches", p));
+            var batchAllocated = (GC.GetTotalAllocatedBytes() - allocatedBefore) / (double)Math.Max(1, acknowledged.Count - batchAcknowledged);
             var (pausedBefore, pacedClock) = (GC.GetTotalPauseDuration(), Stopwatch.StartNew());
             var paced = await LoadAsync(server.BaseAddress, options, batch.OrdersPerS * 0.8 / options.BatchOrders,
                 batchBodies, CountAccepted, p => progress("batches at 80%", p));
-
             var pacedGcPauseShare = (GC.GetTotalPauseDuration() - pausedBefore) / pacedClock.Elapsed; // server and load generator share the process
+
+            var ids = acknowledged.Distinct();
+            var readBack = await ReadBackAsync(server.State.Gateway, ids, p => progress("reading acknowledged orders back", p));
             progress("checking stock", 0);
-            long oversold = 0, held = 0;
-            foreach (var (_, key) in sellers)
+            long oversold = 0;
+            foreach (var ((_, key), units) in plenty.Select(s => (s, UnitsPerSku)).Concat(scarce.Select(s => (s, ScarceUnits))))
             {
                 var stock = await api.WithKey(key).GetStockAsync(OneSkuSellers.Sku);
                 var (onHand, reserved, sold, available) = (stock.OnHand, stock.Reserved, stock.Sold, stock.Available);
-                oversold += Math.Max(0, reserved + sold - UnitsPerSku) + (available < 0 ? -available : 0) + Math.Abs(onHand + sold - UnitsPerSku);
-                held += reserved + sold;
+                oversold += Math.Max(0, reserved + sold - units) + (available < 0 ? -available : 0) + Math.Abs(onHand + sold - units);
             }
             progress("checking stock", 1);
             return new HttpBenchResult(ceiling, single.OrdersPerS, single.OrdersPerS / ceiling, single.P99Ms, batch.OrdersPerS, batch.P50Ms, batch.P99Ms,
-                paced.OrdersPerS, paced.P99Ms, paced.P50Ms, pacedGcPauseShare, acknowledged, oversold, Math.Max(0, acknowledged - held), options.Connections,
-                options.BatchOrders, options.Partitions, options.Seconds, SingleOrder(sellers[0].Id, 0).Length);
+                paced.OrdersPerS, paced.P99Ms, paced.P50Ms, pacedGcPauseShare, batchAllocated, singleAllocated, ids.Length, readBack, oversold,
+                ids.Length - readBack, options.Connections, options.BatchOrders, options.Partitions, options.Seconds, SingleOrder(plenty[0].Id, 0).Length);
         }
         finally
         {
@@ -103,18 +111,83 @@ internal static class HttpBench
         }
     }
 
-    private static byte[] SingleOrder(string seller, int i) => OrderBodies.Single($"single-{i}", "KR", "seoul", [(seller, "item", 1)]);
-
-    private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> what)
+    private static async Task<(string Id, string Key)[]> ScarceSellersAsync(SurgeClient admin)
     {
-        var count = 0;
-        for (var at = text.IndexOf(what); at >= 0; at = text.IndexOf(what))
+        var created = new (string Id, string Key)[ScarceSellers];
+        for (var s = 0; s < created.Length; s++)
         {
-            count++;
-            text = text[(at + what.Length)..];
+            var seller = await admin.CreateSellerAsync($"scarce seller {s}");
+            var owner = admin.WithKey(seller.ApiKey);
+            await owner.UpsertSkuAsync(new SkuBody(OneSkuSellers.Sku, "Scarce item", 1000, "KRW", 100, "ambient"));
+            await owner.ReceiveStockAsync(OneSkuSellers.Sku, OneSkuSellers.Warehouse, ScarceUnits);
+            created[s] = (seller.Id, seller.ApiKey);
         }
-        return count;
+        return created;
     }
+
+    /// <summary>How many of the acknowledged orders (single-seller parents) the partitions hold.</summary>
+    private static async Task<long> ReadBackAsync(Gateway partitions, long[] parents, Action<double> progress)
+    {
+        long found = 0, done = 0;
+        foreach (var home in parents.GroupBy(Application.Ids.Home))
+        {
+            foreach (var chunk in home.Select(p => Application.Ids.Child(p, 0)).Chunk(ReadBackOrdersMax))
+            {
+                found += (await partitions.GetOrders(home.Key, chunk)).Length;
+                progress((done += chunk.Length) / (double)Math.Max(1, parents.Length));
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Ids of acknowledged orders, taken from the answers (<c>"id":"ord_N"</c>: a single order's answer, or each
+    /// accepted order of a batch's answer).</summary>
+    private sealed class AcknowledgedIds
+    {
+        private readonly List<long> _ids = [];
+
+        public int Count
+        {
+            get
+            {
+                lock (_ids)
+                {
+                    return _ids.Count;
+                }
+            }
+        }
+
+        /// <summary>Adds the ids an answer names; returns how many.</summary>
+        public int Add(ReadOnlySpan<byte> body)
+        {
+            var marker = "\"id\":\"ord_"u8;
+            var found = new List<long>();
+            for (var at = body.IndexOf(marker); at >= 0; at = body.IndexOf(marker))
+            {
+                body = body[(at + marker.Length)..];
+                var end = body.IndexOf((byte)'"');
+                if (end > 0 && System.Buffers.Text.Utf8Parser.TryParse(body[..end], out long id, out var consumed) && consumed == end)
+                {
+                    found.Add(id);
+                }
+            }
+            lock (_ids)
+            {
+                _ids.AddRange(found);
+            }
+            return found.Count;
+        }
+
+        public long[] Distinct()
+        {
+            lock (_ids)
+            {
+                return [.. _ids.Distinct()];
+            }
+        }
+    }
+
+    private static byte[] SingleOrder(string seller, int i) => OrderBodies.Single($"single-{i}", "KR", "seoul", [(seller, "item", 1)]);
 
     /// <summary>A bare Kestrel endpoint: reads a POST body of an order's size, answers 201 with a small body.</summary>
     private static async Task<double> MeasureCeilingAsync(HttpBenchOptions options, Action<string, double> progress)
@@ -174,16 +247,17 @@ internal static class HttpBench
             var next = clock.Elapsed + interval * c / connections;
             for (var i = c; clock.Elapsed < end; i += connections)
             {
+                var started = clock.Elapsed.Ticks;
                 if (interval > TimeSpan.Zero)
                 {
                     var wait = next - clock.Elapsed;
+                    started = next.Ticks; // paced: timed from when the request was due, so a late send counts its wait
                     next += interval;
                     if (wait > TimeSpan.Zero)
                     {
                         await Task.Delay(wait); // pacing to the target rate
                     }
                 }
-                var started = clock.Elapsed.Ticks;
                 var (status, body) = await connection.SendAsync(requests[i % requests.Length]);
                 var ok = accepted(status, body.Span);
                 if (clock.Elapsed > warmUp)

@@ -231,7 +231,8 @@ public static class JournalBenchmark
 
     /// <summary>Open loop at a fixed rate: records are appended on schedule (every millisecond, the ones due)
     /// whether or not earlier ones are durable yet. A record's ack latency is taken as the time from the first
-    /// append of its batch into the same group to that group's completion (an upper bound). When the disk falls
+    /// append of its batch into the same group to that group's completion (an upper bound), counted from when that
+    /// append was due on the schedule, so a generator that fell behind does not hide the wait (no coordinated omission). When the disk falls
     /// behind the rate, the journal refuses appends (backpressure): those records are counted as refused and the
     /// generator goes on with the next ones due, as a server answering 503 would.</summary>
     private static async Task<(double RecordsPerS, LongHistogram Latency, long[] Commits, long Refused)> FixedRateAsync(string directory, JournalBenchOptions o, double rate, CancellationToken token)
@@ -281,7 +282,7 @@ public static class JournalBenchmark
                 }
                 if (groupRecords++ == 0)
                 {
-                    groupFirstStamp = stamp;
+                    groupFirstStamp = start + (long)(sent / rate * Stopwatch.Frequency); // when it was due, not when the generator got to it
                 }
             }
             Track(group, groupFirstStamp, groupRecords);
