@@ -29,7 +29,7 @@ public sealed class ScenarioTests : IDisposable
         var result = await RunAsync("flash-sale", "--buyers", "3000", "--units", "100", "--workers", "16");
 
         var systems = result["scenarios"]![0]!["systems"]!.AsArray();
-        Assert.Equal(5, systems.Count);
+        Assert.Equal(8, systems.Count); // every peer once per order and once with batches, Surge likewise
         foreach (var s in systems)
         {
             var name = s!["system"]!.GetValue<string>();
@@ -41,17 +41,26 @@ public sealed class ScenarioTests : IDisposable
             Assert.False(string.IsNullOrEmpty(s["durability"]!.GetValue<string>()));
         }
         Assert.Equal(0, L(result, "oversold_total"));
-        foreach (var ratio in new[] { "ratio_vs_postgres", "ratio_vs_redis_always", "ratio_vs_redis_everysec" })
+        foreach (var ratio in new[] { "ratio_vs_postgres", "ratio_vs_redis_always", "ratio_vs_redis_everysec",
+            "ratio_vs_postgres_batch", "ratio_vs_redis_always_batch", "ratio_vs_redis_everysec_batch" })
         {
             Assert.True(result[ratio]!.GetValue<double>() > 0, ratio);
         }
     }
 
-    [Fact]
-    public async Task Marketplace_EverySystem_TakesMultiSellerCarts_PaysAndCancels_AndKeepsTheStock()
+    [Theory]
+    [InlineData("marketplace-typical")]
+    [InlineData("marketplace-wide")]
+    public async Task Marketplace_EverySystem_TakesMultiSellerCarts_PaysAndCancels_AndKeepsTheStock(string scenario)
     {
-        var result = await RunAsync("marketplace", "--orders", "400", "--workers", "8");
+        var result = await RunAsync(scenario, "--orders", "400", "--workers", "8");
 
+        var shares = result["scenarios"]![0]!["sellers_per_cart"]!.AsArray().Select(n => n!.GetValue<double>()).ToArray();
+        Assert.Equal(1.0, shares.Sum(), 6);
+        var upToThree = shares[0] + shares[1] + shares[2];
+        Assert.True(scenario == "marketplace-typical" ? upToThree > 0.5 : shares[3] > 0.5,
+            $"{scenario}: sellers per cart {string.Join(" / ", shares)}"); // typical carts mostly span 1-3 sellers; wide ones more
+        Assert.True(shares[1] + shares[2] + shares[3] > 0, "some carts span several sellers");
         foreach (var s in result["scenarios"]![0]!["systems"]!.AsArray())
         {
             var name = s!["system"]!.GetValue<string>();

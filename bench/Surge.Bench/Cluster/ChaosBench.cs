@@ -61,8 +61,14 @@ public sealed record ChaosBenchOptions
     public double CarrierFailureRate { get; init; } = 0.05;
     public double SubscriberFailureRate { get; init; } = 0.05;
 
-    /// <summary>Longest wait, after the faults stop, for every paid order to be delivered and every notification sent.</summary>
-    public TimeSpan QuietMax { get; init; } = TimeSpan.FromMinutes(4);
+    /// <summary>Longest wait, after the faults stop, for every paid order to be delivered and every notification sent:
+    /// a third of the run, at least <see cref="QuietMin"/> (the downstream may be far behind after a long run of faults
+    /// on a small machine, and a backlog grows with the run).</summary>
+    public TimeSpan? QuietMax { get; init; }
+
+    public static readonly TimeSpan QuietMin = TimeSpan.FromMinutes(4);
+
+    internal TimeSpan QuietLimit => QuietMax ?? TimeSpan.FromMinutes(Math.Max(QuietMin.TotalMinutes, Minutes / 3));
 
     /// <summary>Keep the run's directory (silo logs, the carrier's capture) instead of deleting it.</summary>
     public bool Keep { get; init; }
@@ -234,14 +240,24 @@ internal static class ChaosBench
         return (sellers, received);
     }
 
-    /// <summary>Waits until no seller order is between payment and delivery, no notification is pending in any outbox,
-    /// and the subscriber has heard nothing for a few seconds (or <see cref="ChaosBenchOptions.QuietMax"/> passes).</summary>
+    /// <summary>Waits until every fulfillment stage has read its partition's journal to the end (so every fact has become
+    /// its notifications), no seller order is between payment and delivery, no notification is pending in any outbox,
+    /// and the subscriber has heard nothing for a few seconds (or <see cref="ChaosBenchOptions.QuietLimit"/> passes).</summary>
     private static async Task<bool> QuietAsync(ChaosChecker checker, SurgeClient reader, ChaosSeller[] sellers, ChaosSubscriber subscriber,
         ChaosBenchOptions options, Action<string, double> progress)
     {
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < options.QuietMax)
+        while (clock.Elapsed < options.QuietLimit)
         {
+            long lag;
+            try
+            {
+                lag = (await reader.GetFlowAsync()).Stages.Sum(s => s.LagRecords);
+            }
+            catch (Exception e) when (e is SurgeApiException or HttpRequestException or TaskCanceledException)
+            {
+                lag = -1; // not known: not quiet
+            }
             var rows = await checker.SellerOrdersAsync();
             var moving = rows.Count(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery");
             long pending = 0;
@@ -250,8 +266,9 @@ internal static class ChaosBench
                 var hooks = await reader.WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
                 pending += hooks.IsSuccess ? hooks.Json!["webhooks"]!.AsArray().Sum(h => h!["pending"]?.GetValue<int>() ?? 0) : 1;
             }
-            progress($"waiting for quiet: {moving:N0} seller orders on their way, {pending:N0} notifications pending", clock.Elapsed / options.QuietMax);
-            if (moving == 0 && pending == 0 && subscriber.Idle > TimeSpan.FromSeconds(3))
+            progress($"waiting for quiet: {(lag < 0 ? "stage lag unknown" : $"{lag:N0} journal records not yet read downstream")}, "
+                + $"{moving:N0} seller orders on their way, {pending:N0} notifications pending", clock.Elapsed / options.QuietLimit);
+            if (lag == 0 && moving == 0 && pending == 0 && subscriber.Idle > TimeSpan.FromSeconds(3))
             {
                 return true;
             }

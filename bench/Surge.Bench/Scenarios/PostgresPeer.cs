@@ -11,7 +11,8 @@ namespace Surge.Bench.Scenarios;
 /// sku = $1 AND available ≥ q</c>, lines in SKU order so concurrent carts cannot deadlock), records the per-buyer
 /// limit of a flash-sale SKU under a primary key, and inserts the order and its lines. A shortage on the first
 /// line answers without writing (so a sold-out answer needs no WAL flush); a shortage on a later line raises,
-/// rolling back the earlier decrements. Synchronous commit is on: an acknowledged order is on disk.
+/// rolling back the earlier decrements. Synchronous commit is on: an acknowledged order is on disk. As
+/// <c>postgres-batch</c> a whole batch of orders goes in one call and one transaction (<c>place_orders</c>).
 /// </summary>
 public sealed class PostgresPeer : IOrderSystem
 {
@@ -56,6 +57,51 @@ public sealed class PostgresPeer : IOrderSystem
           RETURN v_id;
         END $$;
 
+        -- A batch of orders in one transaction (one WAL flush for all of them, like Surge's batch API and its group
+        -- commit): the batch's SKUs are locked first, in SKU order, so concurrent batches cannot deadlock; then each
+        -- order is applied in turn, all or nothing on its own (a shortage undoes its earlier lines, whose rows this
+        -- transaction holds). p_counts says how many consecutive entries of p_skus/p_qty belong to each order.
+        -- Answers one code per order: the new id, -1 sold out, -2 limit reached.
+        CREATE FUNCTION place_orders(p_buyers text[], p_counts int[], p_skus text[], p_qty int[]) RETURNS bigint[] LANGUAGE plpgsql AS $$
+        DECLARE
+          v_codes bigint[] := '{}';
+          v_at int := 1;
+          v_done int;
+          v_code bigint;
+          v_limited boolean;
+        BEGIN
+          PERFORM 1 FROM stock WHERE sku = ANY (p_skus) ORDER BY sku FOR UPDATE;
+          FOR o IN 1 .. array_length(p_buyers, 1) LOOP
+            v_code := 0;
+            v_done := 0;
+            FOR i IN v_at .. v_at + p_counts[o] - 1 LOOP
+              UPDATE stock SET available = available - p_qty[i] WHERE sku = p_skus[i] AND available >= p_qty[i]
+                RETURNING limited INTO v_limited;
+              IF NOT FOUND THEN v_code := -1; EXIT; END IF;
+              v_done := v_done + 1;
+              IF v_limited THEN
+                INSERT INTO buyer_limits VALUES (p_skus[i], p_buyers[o]) ON CONFLICT DO NOTHING;
+                IF NOT FOUND THEN v_code := -2; EXIT; END IF;
+              END IF;
+            END LOOP;
+            IF v_code < 0 THEN
+              FOR i IN v_at .. v_at + v_done - 1 LOOP
+                UPDATE stock SET available = available + p_qty[i] WHERE sku = p_skus[i] RETURNING limited INTO v_limited;
+                -- the line that hit the limit inserted no row of its own; the others did
+                IF v_limited AND NOT (v_code = -2 AND i = v_at + v_done - 1) THEN
+                  DELETE FROM buyer_limits WHERE sku = p_skus[i] AND buyer = p_buyers[o];
+                END IF;
+              END LOOP;
+            ELSE
+              INSERT INTO orders (buyer, status) VALUES (p_buyers[o], 0) RETURNING id INTO v_code;
+              INSERT INTO order_lines (order_id, sku, quantity) SELECT v_code, p_skus[k], p_qty[k] FROM generate_series(v_at, v_at + p_counts[o] - 1) AS g(k);
+            END IF;
+            v_codes := v_codes || v_code;
+            v_at := v_at + p_counts[o];
+          END LOOP;
+          RETURN v_codes;
+        END $$;
+
         CREATE FUNCTION cancel_order(p_id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
         DECLARE
           v_buyer text;
@@ -73,19 +119,21 @@ public sealed class PostgresPeer : IOrderSystem
 
     private readonly LocalPostgres _server;
     private readonly NpgsqlDataSource _source;
+    private readonly int _batch;
 
-    private PostgresPeer(LocalPostgres server, NpgsqlDataSource source) => (_server, _source) = (server, source);
+    private PostgresPeer(LocalPostgres server, NpgsqlDataSource source, int batch) => (_server, _source, _batch) = (server, source, batch);
 
-    public string Key => "postgres";
+    public string Key => _batch > 1 ? "postgres-batch" : "postgres";
 
-    public string Name => "PostgreSQL";
+    public string Name => "PostgreSQL" + (_batch > 1 ? $", {_batch} orders per transaction" : "");
 
     public string Durability => "synchronous_commit=on, fsync: an acknowledged order is on disk";
 
-    public int OrdersPerRequest => 1;
+    public int OrdersPerRequest => _batch;
 
-    /// <summary>Starts a server (<see cref="LocalPostgres"/>) with <see cref="Settings"/> and creates the schema.</summary>
-    public static async Task<PostgresPeer> StartAsync(int workers)
+    /// <summary>Starts a server (<see cref="LocalPostgres"/>) with <see cref="Settings"/> and creates the schema; each
+    /// request places <paramref name="batch"/> orders (one transaction for all of them when more than one).</summary>
+    public static async Task<PostgresPeer> StartAsync(int workers, int batch = 1)
     {
         var server = await LocalPostgres.StartAsync(Settings);
         try
@@ -97,7 +145,7 @@ public sealed class PostgresPeer : IOrderSystem
             {
                 await command.ExecuteNonQueryAsync();
             }
-            return new PostgresPeer(server, source);
+            return new PostgresPeer(server, source, batch);
         }
         catch
         {
@@ -124,7 +172,7 @@ public sealed class PostgresPeer : IOrderSystem
         await analyze.ExecuteNonQueryAsync();
     }
 
-    public Task<IOrderClient> ConnectAsync() => Task.FromResult<IOrderClient>(new Client(_source));
+    public Task<IOrderClient> ConnectAsync() => Task.FromResult<IOrderClient>(new Client(_source, _batch));
 
     public async Task<Audit> AuditAsync(Catalog catalog)
     {
@@ -142,10 +190,15 @@ public sealed class PostgresPeer : IOrderSystem
         return new Audit(available, (long)(await live.ExecuteScalarAsync())!, HeldUnits: null);
     }
 
-    private sealed class Client(NpgsqlDataSource source) : IOrderClient
+    private sealed class Client(NpgsqlDataSource source, int batch) : IOrderClient
     {
         public async Task PlaceAsync(ScenarioOrder[] orders, int offset, int count, Outcome[] outcomes, string?[] references)
         {
+            if (batch > 1)
+            {
+                await PlaceBatchAsync(orders, offset, count, outcomes, references);
+                return;
+            }
             for (var i = 0; i < count; i++)
             {
                 var order = orders[offset + i];
@@ -166,6 +219,35 @@ public sealed class PostgresPeer : IOrderSystem
                 {
                     outcomes[i] = Outcome.Rejected; // e.g. a deadlock or serialization failure: refused, nothing written
                 }
+            }
+        }
+
+        private async Task PlaceBatchAsync(ScenarioOrder[] orders, int offset, int count, Outcome[] outcomes, string?[] references)
+        {
+            var slice = orders.AsSpan(offset, count).ToArray();
+            await using var command = source.CreateCommand("SELECT place_orders($1, $2, $3, $4)");
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = slice.Select(o => o.Buyer).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = slice.Select(o => o.Lines.Length).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = slice.SelectMany(o => o.Lines.Select(l => l.Sku)).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = slice.SelectMany(o => o.Lines.Select(l => l.Quantity)).ToArray() });
+            long[] codes;
+            try
+            {
+                codes = (long[])(await command.ExecuteScalarAsync())!;
+            }
+            catch (PostgresException)
+            {
+                Array.Fill(outcomes, Outcome.Rejected, 0, count); // the transaction rolled back: nothing of the batch written
+                return;
+            }
+            for (var i = 0; i < count; i++)
+            {
+                (outcomes[i], references[i]) = codes[i] switch
+                {
+                    > 0 => (Outcome.Accepted, codes[i].ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                    -2 => (Outcome.LimitReached, null),
+                    _ => (Outcome.SoldOut, null),
+                };
             }
         }
 

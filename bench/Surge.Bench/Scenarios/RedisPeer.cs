@@ -12,7 +12,8 @@ namespace Surge.Bench.Scenarios;
 /// <c>appendfsync always</c> Redis fsyncs the AOF before it answers (the same promise as Surge: an acknowledged
 /// order is on disk); with <c>everysec</c> it answers first and fsyncs once a second, so a power cut loses up
 /// to about a second of acknowledged orders. Standalone server: the scripts touch keys they derive (a cluster
-/// would need hash tags).
+/// would need hash tags; the batch script also derives its stock and limit keys from the SKUs it is given, which
+/// only a standalone server allows). As <c>redis-…-batch</c> it takes a whole batch of orders in one script call.
 /// </summary>
 public sealed class RedisPeer : IOrderSystem
 {
@@ -30,6 +31,39 @@ public sealed class RedisPeer : IOrderSystem
         local id = redis.call('INCR', KEYS[2 * n + 2])
         redis.call('HSET', KEYS[2 * n + 1], id, ARGV[2 + 2 * n])
         return id
+        """;
+
+    // A batch of orders in one call (one AOF write, and with `always` one fsync, for all of them — what Surge's batch
+    // API gets from its group commit). ARGV: the order count, then per order its buyer, its line count and per line
+    // sku, quantity, limited. Each order is checked and applied on its own (all or nothing per order), in turn, so an
+    // order sees the ones before it. Answers one code per order: the new id, -1 sold out, -2 limit reached.
+    private const string PlaceBatchScript = """
+        local results = {}
+        local at = 2
+        for o = 1, tonumber(ARGV[1]) do
+          local buyer, n = ARGV[at], tonumber(ARGV[at + 1])
+          local first = at + 2
+          at = first + 3 * n
+          local code = 0
+          for i = 0, n - 1 do
+            local sku, qty = ARGV[first + 3 * i], tonumber(ARGV[first + 3 * i + 1])
+            if tonumber(redis.call('GET', 'stock:' .. sku) or '-1') < qty then code = -1 break end
+            if ARGV[first + 3 * i + 2] == '1' and redis.call('SISMEMBER', 'limit:' .. sku, buyer) == 1 then code = -2 break end
+          end
+          if code == 0 then
+            local payload = buyer
+            for i = 0, n - 1 do
+              local sku, qty, limited = ARGV[first + 3 * i], ARGV[first + 3 * i + 1], ARGV[first + 3 * i + 2]
+              redis.call('DECRBY', 'stock:' .. sku, qty)
+              if limited == '1' then redis.call('SADD', 'limit:' .. sku, buyer) end
+              payload = payload .. '|' .. sku .. ':' .. qty .. ':' .. limited
+            end
+            code = redis.call('INCR', KEYS[2])
+            redis.call('HSET', KEYS[1], code, payload)
+          end
+          results[o] = code
+        end
+        return results
         """;
 
     private const string PayScript = """
@@ -60,31 +94,34 @@ public sealed class RedisPeer : IOrderSystem
 
     private readonly LocalRedis _server;
     private readonly string _fsync;
+    private readonly int _batch;
     private readonly Dictionary<string, bool> _limited = new(StringComparer.Ordinal);
-    private byte[] _place = [], _pay = [], _cancel = [];
+    private byte[] _place = [], _placeBatch = [], _pay = [], _cancel = [];
     private ConnectionMultiplexer? _shared;
 
-    private RedisPeer(LocalRedis server, string fsync) => (_server, _fsync) = (server, fsync);
+    private RedisPeer(LocalRedis server, string fsync, int batch) => (_server, _fsync, _batch) = (server, fsync, batch);
 
-    public string Key => $"redis-{_fsync}";
+    public string Key => $"redis-{_fsync}" + (_batch > 1 ? "-batch" : "");
 
-    public string Name => $"Redis ({_fsync})";
+    public string Name => $"Redis ({_fsync})" + (_batch > 1 ? $", {_batch} orders per call" : "");
 
     public string Durability => _fsync == "always"
         ? "AOF fsync before every answer: an acknowledged order is on disk (the same promise as Surge)"
         : "AOF fsync once a second: a power cut loses up to ~1 s of acknowledged orders (a weaker promise than Surge's)";
 
-    public int OrdersPerRequest => 1;
+    public int OrdersPerRequest => _batch;
 
-    /// <summary>Starts redis-server (<see cref="LocalRedis"/>) with an append-only file and loads the scripts.</summary>
-    public static async Task<RedisPeer> StartAsync(string fsync)
+    /// <summary>Starts redis-server (<see cref="LocalRedis"/>) with an append-only file and loads the scripts; each
+    /// call places <paramref name="batch"/> orders (one script call for all of them when more than one).</summary>
+    public static async Task<RedisPeer> StartAsync(string fsync, int batch = 1)
     {
-        var peer = new RedisPeer(await LocalRedis.StartAsync(Arguments(fsync)), fsync);
+        var peer = new RedisPeer(await LocalRedis.StartAsync(Arguments(fsync)), fsync, batch);
         try
         {
             peer._shared = await peer.ConnectionAsync();
             var admin = peer._shared.GetServer(peer._shared.GetEndPoints()[0]);
             peer._place = await admin.ScriptLoadAsync(PlaceScript);
+            peer._placeBatch = await admin.ScriptLoadAsync(PlaceBatchScript);
             peer._pay = await admin.ScriptLoadAsync(PayScript);
             peer._cancel = await admin.ScriptLoadAsync(CancelScript);
             return peer;
@@ -150,6 +187,11 @@ public sealed class RedisPeer : IOrderSystem
 
         public async Task PlaceAsync(ScenarioOrder[] orders, int offset, int count, Outcome[] outcomes, string?[] references)
         {
+            if (peer._batch > 1)
+            {
+                await PlaceBatchAsync(orders, offset, count, outcomes, references);
+                return;
+            }
             for (var i = 0; i < count; i++)
             {
                 var order = orders[offset + i];
@@ -171,15 +213,38 @@ public sealed class RedisPeer : IOrderSystem
                 keys[2 * n] = Orders;
                 keys[2 * n + 1] = Sequence;
                 args[1 + 2 * n] = payload.ToString();
-                var id = (long)await _db.ScriptEvaluateAsync(peer._place, keys, args);
-                (outcomes[i], references[i]) = id switch
-                {
-                    > 0 => (Outcome.Accepted, id.ToString(CultureInfo.InvariantCulture)),
-                    -2 => (Outcome.LimitReached, null),
-                    _ => (Outcome.SoldOut, null),
-                };
+                (outcomes[i], references[i]) = Answer((long)await _db.ScriptEvaluateAsync(peer._place, keys, args));
             }
         }
+
+        private async Task PlaceBatchAsync(ScenarioOrder[] orders, int offset, int count, Outcome[] outcomes, string?[] references)
+        {
+            var args = new List<RedisValue>(1 + count * 8) { count };
+            for (var i = 0; i < count; i++)
+            {
+                var order = orders[offset + i];
+                args.Add(order.Buyer);
+                args.Add(order.Lines.Length);
+                foreach (var line in order.Lines)
+                {
+                    args.Add(line.Sku);
+                    args.Add(line.Quantity);
+                    args.Add(peer._limited.GetValueOrDefault(line.Sku) ? "1" : "0");
+                }
+            }
+            var codes = (long[])(await _db.ScriptEvaluateAsync(peer._placeBatch, [Orders, Sequence], [.. args]))!;
+            for (var i = 0; i < count; i++)
+            {
+                (outcomes[i], references[i]) = Answer(codes[i]);
+            }
+        }
+
+        private static (Outcome, string?) Answer(long code) => code switch
+        {
+            > 0 => (Outcome.Accepted, code.ToString(CultureInfo.InvariantCulture)),
+            -2 => (Outcome.LimitReached, null),
+            _ => (Outcome.SoldOut, null),
+        };
 
         public async Task<bool> PayAsync(string reference) => (long)await _db.ScriptEvaluateAsync(peer._pay, [Orders, PaidSet], [reference]) == 1;
 

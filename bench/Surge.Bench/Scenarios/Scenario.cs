@@ -5,7 +5,7 @@ namespace Surge.Bench.Scenarios;
 /// <summary>A named load: the catalog every system is loaded with, and how the orders come.</summary>
 public sealed record Scenario(string Name, string Description, Catalog Catalog, LoadPlan Plan)
 {
-    public static readonly string[] Names = ["flash-sale", "marketplace", "burst"];
+    public static readonly string[] Names = ["flash-sale", "marketplace-typical", "marketplace-wide", "burst"];
 
     /// <summary>Workers (connections), each with one request in flight.</summary>
     public const int WorkersDefault = 64;
@@ -28,36 +28,38 @@ public sealed record Scenario(string Name, string Description, Catalog Catalog, 
     }
 
     /// <summary>
-    /// The Online Retail data's orders: real baskets (the invoices in time order, up to
-    /// <paramref name="orders"/>), the real SKU popularity, stock codes spread over <paramref name="sellers"/>
-    /// sellers so carts span sellers; stock is a third of what the year sold, so popular items sell out. Four in
+    /// The Online Retail data's orders as a marketplace's carts (<see cref="MarketplaceShape"/>: <c>typical</c> or
+    /// <c>wide</c>): the real baskets in time order, up to <paramref name="orders"/> carts, the real SKU popularity,
+    /// <paramref name="sellers"/> sellers; stock is a third of what the year sold, so popular items sell out. Four in
     /// five accepted orders are then paid and one in ten cancelled (the stock returns), as fast as answers come.
     /// </summary>
-    public static Scenario Marketplace(RetailData data, int orders, int sellers, int workers, TimeSpan bound)
+    public static Scenario Marketplace(RetailData data, bool typical, int orders, int sellers, int workers, TimeSpan bound)
     {
         // Stock codes the API does not take as SKUs (e.g. "BANK CHARGES": no spaces) are left out for every system.
         static bool IsProduct(string code) => Server.Api.IsCode(code);
         var invoices = data.Invoices.Select(i => i with { Lines = i.Lines.Where(l => IsProduct(l.StockCode)).ToArray() })
-            .Where(i => i.Lines.Length > 0).Take(orders).ToList();
-        var sellerOf = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var p in data.Products.Where(p => IsProduct(p.StockCode)))
-        {
-            sellerOf[p.StockCode] = (int)((uint)Surge.Cli.Load.Marketplace.StableHash(p.StockCode) % (uint)sellers);
-        }
-        var skus = data.Products.Where(p => IsProduct(p.StockCode))
-            .Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();
-        var plan = new ScenarioOrder[invoices.Count];
-        for (var i = 0; i < invoices.Count; i++)
-        {
-            var invoice = invoices[i];
-            var lines = invoice.Lines.GroupBy(l => l.StockCode, StringComparer.Ordinal)
-                .Select(g => new ScenarioLine(sellerOf[g.Key], g.Key, (int)Math.Min(g.Sum(l => (long)l.Quantity), 10_000)))
-                .OrderBy(l => l.Sku, StringComparer.Ordinal).Take(MarketplaceLinesMax).ToArray();
-            var then = (i % 10) switch { < 8 => FollowUp.Pay, 8 => FollowUp.Cancel, _ => FollowUp.None };
-            plan[i] = new ScenarioOrder($"customer-{invoice.Customer}-{i}", lines, then);
-        }
-        return new Scenario("marketplace",
-            $"{invoices.Count:N0} Online Retail baskets ({plan.Average(o => o.Lines.Length):F1} lines on average, {skus.Count:N0} SKUs, {sellers} sellers), 80 % paid, 10 % cancelled, closed loop",
+            .Where(i => i.Lines.Length > 0).ToList();
+        var products = data.Products.Where(p => IsProduct(p.StockCode)).ToList();
+        var sellerOf = typical
+            ? MarketplaceShape.SpecialisedSellers(products.Select(p => p.StockCode).ToList(),
+                invoices.Select(i => (IReadOnlyList<string>)i.Lines.Select(l => l.StockCode).ToList()), sellers)
+            : MarketplaceShape.HashedSellers(products.Select(p => p.StockCode), sellers);
+        var skus = products.Select(p => new CatalogSku(sellerOf[p.StockCode], p.StockCode, Math.Max(10, p.UnitsSold / 3))).ToList();
+        // A basket's lines, one per stock code (quantities summed), in the order the invoice lists them.
+        var baskets = invoices.Select(i => i.Lines.GroupBy(l => l.StockCode, StringComparer.Ordinal)
+            .Select(g => new ScenarioLine(sellerOf[g.Key], g.Key, (int)Math.Min(g.Sum(l => (long)l.Quantity), 10_000))).ToArray()).ToList();
+        var carts = typical
+            ? MarketplaceShape.ConsumerCarts(baskets).Select(c => (c.Basket, Lines: c.Lines.ToArray()))
+            : baskets.Select((lines, b) => (Basket: b, Lines: lines));
+        var plan = carts.Take(orders).Select((cart, i) => new ScenarioOrder($"customer-{invoices[cart.Basket].Customer}-{i}",
+                cart.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).Take(MarketplaceLinesMax).ToArray(),
+                (i % 10) switch { < 8 => FollowUp.Pay, 8 => FollowUp.Cancel, _ => FollowUp.None }))
+            .ToArray();
+        var shape = typical ? $"typical: specialised sellers, consumer-sized carts (mean {MarketplaceShape.TypicalCartLinesMean} lines)"
+            : "wide: whole invoices, stock codes hashed over the sellers";
+        return new Scenario(typical ? "marketplace-typical" : "marketplace-wide",
+            $"{plan.Length:N0} Online Retail carts, {shape}; {plan.Average(o => o.Lines.Length):F1} lines on average, "
+            + $"{MarketplaceShape.SellersPerCart(plan)}; {skus.Count:N0} SKUs, {sellers} sellers, 80 % paid, 10 % cancelled, closed loop",
             new Catalog(sellers, skus), new LoadPlan(plan, Rate: null, workers, bound));
     }
 

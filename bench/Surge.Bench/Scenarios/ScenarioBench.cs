@@ -25,8 +25,10 @@ public sealed record ScenarioBenchOptions
     public string? PlotsDirectory { get; init; }
 }
 
-/// <summary>One scenario's results: every system's figures and Surge's throughput over each peer's.</summary>
-public sealed record ScenarioResult(string Scenario, string Description, IReadOnlyList<SystemRun> Systems, IReadOnlyDictionary<string, double> Ratios);
+/// <summary>One scenario's results: every system's figures, Surge's throughput over each peer's (like for like), and
+/// the shares of its orders spanning 1, 2, 3 and 4 or more sellers.</summary>
+public sealed record ScenarioResult(string Scenario, string Description, IReadOnlyList<SystemRun> Systems, IReadOnlyDictionary<string, double> Ratios,
+    IReadOnlyList<double> SellersPerCart);
 
 public sealed record ScenarioBenchResult(
     string Machine,
@@ -34,6 +36,9 @@ public sealed record ScenarioBenchResult(
     double? RatioVsPostgres,
     double? RatioVsRedisAlways,
     double? RatioVsRedisEverysec,
+    double? RatioVsPostgresBatch,
+    double? RatioVsRedisAlwaysBatch,
+    double? RatioVsRedisEverysecBatch,
     long OversoldTotal,
     long LostTotal,
     IReadOnlyDictionary<string, string> PostgresSettings,
@@ -43,11 +48,13 @@ public sealed record ScenarioBenchResult(
 /// <summary>
 /// `surge bench scenario`: every named scenario against every system, one after the other on the same
 /// machine with the same load generator (<see cref="LoadDriver"/>). Each system is started fresh for each
-/// scenario and stopped after it. The ratios are Surge's best API figure (batch, if run) over each peer.
+/// scenario and stopped after it. The ratios compare like with like: Surge's single-order API with the peers taking
+/// one order per request, its batch API with the peers taking the same batch in one call.
 /// </summary>
 public static class ScenarioBench
 {
-    public static readonly string[] SystemNames = ["postgres", "redis-always", "redis-everysec", "surge", "surge-batch"];
+    public static readonly string[] SystemNames =
+        ["postgres", "postgres-batch", "redis-always", "redis-always-batch", "redis-everysec", "redis-everysec-batch", "surge", "surge-batch"];
 
     public static async Task<ScenarioBenchResult> RunAsync(ScenarioBenchOptions options, Action<string, double> progress)
     {
@@ -60,8 +67,8 @@ public static class ScenarioBench
             var scenario = name switch
             {
                 "flash-sale" => Scenario.FlashSale(options.FlashBuyers, options.FlashUnits, options.Workers, bound),
-                "marketplace" => Scenario.Marketplace(retail ??= RetailData.Read(RetailData.Locate(options.RetailDataFile)),
-                    options.MarketplaceOrders, options.MarketplaceSellers, options.Workers, bound),
+                "marketplace-typical" or "marketplace-wide" => Scenario.Marketplace(retail ??= RetailData.Read(RetailData.Locate(options.RetailDataFile)),
+                    name == "marketplace-typical", options.MarketplaceOrders, options.MarketplaceSellers, options.Workers, bound),
                 "burst" => Scenario.Burst(options.BurstBaseRate, 5, 3, 7, 10_000, 16, options.Workers),
                 _ => throw new ArgumentException($"unknown scenario {name}: one of {string.Join(", ", Scenario.Names)}"),
             };
@@ -77,7 +84,7 @@ public static class ScenarioBench
                 await LoadDriver.RunAsync(peer, warmupCatalog, warmup, p => progress($"{name}: warming up {peer.Name}", p));
                 runs.Add(await LoadDriver.RunAsync(peer, scenario.Catalog, scenario.Plan, p => progress($"{name}: {peer.Name}", p)));
             }
-            var result = new ScenarioResult(name, scenario.Description, runs, Ratios(runs));
+            var result = new ScenarioResult(name, scenario.Description, runs, Ratios(runs), MarketplaceShape.SellersPerCartShares(scenario.Plan.Orders));
             results.Add(result);
             if (options.PlotsDirectory is { } plots)
             {
@@ -90,6 +97,7 @@ public static class ScenarioBench
             Machine: $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
             Date: DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             Ratio("postgres"), Ratio("redis-always"), Ratio("redis-everysec"),
+            Ratio("postgres-batch"), Ratio("redis-always-batch"), Ratio("redis-everysec-batch"),
             results.Sum(r => r.Systems.Sum(s => s.Oversold)),
             results.Sum(r => r.Systems.Sum(s => s.Lost)),
             Surge.Testing.LocalPostgres.BaseSettings.Concat(PostgresPeer.Settings).ToDictionary(s => s.Name, s => s.Value),
@@ -101,28 +109,34 @@ public static class ScenarioBench
     private static async Task<IOrderSystem> StartAsync(string system, ScenarioBenchOptions options) => system switch
     {
         "postgres" => await PostgresPeer.StartAsync(options.Workers),
+        "postgres-batch" => await PostgresPeer.StartAsync(options.Workers, options.BatchOrders),
         "redis-always" => await RedisPeer.StartAsync("always"),
+        "redis-always-batch" => await RedisPeer.StartAsync("always", options.BatchOrders),
         "redis-everysec" => await RedisPeer.StartAsync("everysec"),
+        "redis-everysec-batch" => await RedisPeer.StartAsync("everysec", options.BatchOrders),
         "surge" => await SurgePeer.StartAsync(1),
         "surge-batch" => await SurgePeer.StartAsync(options.BatchOrders),
         _ => throw new ArgumentException($"unknown system {system}: one of {string.Join(", ", SystemNames)}"),
     };
 
-    /// <summary>Surge's best throughput over each peer's (keys: postgres, redis-always, redis-everysec).</summary>
+    /// <summary>Surge's throughput over each peer's, like for like: a peer taking one order per request against
+    /// <c>surge</c>, a batching peer against <c>surge-batch</c> (the same orders per request). Keyed by the peer.</summary>
     private static Dictionary<string, double> Ratios(IReadOnlyList<SystemRun> runs)
     {
         var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
-        var surge = runs.Where(IsSurge).Select(r => r.OrdersPerS).DefaultIfEmpty(0).Max();
-        if (surge == 0)
-        {
-            return ratios;
-        }
         foreach (var run in runs.Where(r => !IsSurge(r) && r.OrdersPerS > 0))
         {
-            ratios[run.Key] = surge / run.OrdersPerS;
+            if (SameShapeSurge(runs, run) is { OrdersPerS: > 0 } surge)
+            {
+                ratios[run.Key] = surge.OrdersPerS / run.OrdersPerS;
+            }
         }
         return ratios;
     }
+
+    /// <summary>The Surge run that sends as many orders per request as <paramref name="run"/>, if one ran.</summary>
+    public static SystemRun? SameShapeSurge(IReadOnlyList<SystemRun> runs, SystemRun run) =>
+        runs.FirstOrDefault(r => IsSurge(r) && r.OrdersPerRequest == run.OrdersPerRequest);
 
     public static bool IsSurge(SystemRun run) => run.Key.StartsWith("surge", StringComparison.Ordinal);
 
