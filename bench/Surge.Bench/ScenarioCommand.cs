@@ -9,8 +9,8 @@ internal static class ScenarioCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string>("name") { Description = $"Scenario: {string.Join(", ", Scenario.Names)} or all." };
-        name.AcceptOnlyFromAmong([.. Scenario.Names, "all"]);
+        var name = new Argument<string>("name") { Description = $"Scenario: {string.Join(", ", Scenario.Names)}, marketplace (both marketplace shapes) or all." };
+        name.AcceptOnlyFromAmong([.. Scenario.Names, "marketplace", "all"]);
         var json = Output.JsonOption();
         var systems = new Option<string>("--systems")
         {
@@ -43,7 +43,12 @@ internal static class ScenarioCommand
         };
         command.SetAction(async parse =>
         {
-            var chosen = parse.GetValue(name) == "all" ? Scenario.Names : [parse.GetValue(name)!];
+            var chosen = parse.GetValue(name) switch
+            {
+                "all" => Scenario.Names,
+                "marketplace" => Scenario.Names.Where(n => n.StartsWith("marketplace-", StringComparison.Ordinal)).ToArray(),
+                var one => [one!],
+            };
             var options = new ScenarioBenchOptions
             {
                 Scenarios = chosen,

@@ -13,6 +13,10 @@ public sealed record OrderSagaOptions
 
     /// <summary>Commands in one group submitted to a partition (the batch path), at most.</summary>
     public int GroupCommandsMax { get; init; } = 1_000;
+
+    /// <summary>Multi-seller orders whose sellers this process remembers from placing them, in orders (about 100 bytes
+    /// each): paying or cancelling one of them asks only its sellers' partitions instead of every partition.</summary>
+    public int RecentCartsMax { get; init; } = 65_536;
 }
 
 /// <summary>
@@ -27,6 +31,7 @@ public sealed record OrderSagaOptions
 public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus, OrderSagaOptions options)
 {
     private SequenceBlock _block = new(0, SequenceBlock.Unbounded);
+    private readonly RecentCarts _carts = new(options.RecentCartsMax);
     private readonly Lock _leaseGate = new();
     private long _floor;
 
@@ -109,6 +114,10 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
         var expires = now + (long)options.ReservationTtl.TotalMilliseconds;
         var sequence = NextSequence();
         var parent = Ids.Parent(sequence, sellers.Count, partitions.PartitionOf(sellers[0]));
+        if (sellers.Count > 1)
+        {
+            _carts.Remember(parent, [.. sellers]);
+        }
 
         var placements = new Task<CommandResult>[sellers.Count];
         var first = 0;
@@ -281,7 +290,24 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
             await CancelChildrenAsync(children.Select(c => (c.Id, c.SellerId)), CancelReason.ParentAborted);
             return OrderResult.Refused(Refusal.Conflict, "reservation_expired", $"order {Ids.Order(parent)} was not paid before its hold expired; it is cancelled");
         }
-        return new OrderResult(await GetAsync(parent));
+        return new OrderResult(await AfterAsync(parent, children, pending, results, EventKind.PaymentConfirmed, OrderStatus.Paid, CancelReason.None));
+    }
+
+    /// <summary>The order after a payment or cancellation of <paramref name="changed"/>: when each of them answered with
+    /// the change itself (<paramref name="kind"/>), the children as read before with those statuses set — what they are
+    /// now, without reading every partition again; otherwise (a change someone else made meanwhile) read afresh.</summary>
+    private async Task<OrderView?> AfterAsync(long parent, SellerOrderState[] children, SellerOrderState[] changed, CommandResult?[] results,
+        EventKind kind, OrderStatus status, CancelReason reason)
+    {
+        for (var i = 0; i < changed.Length; i++)
+        {
+            if (results[i] is not { } result || !HasEvent(result.Events.Span, kind))
+            {
+                return await GetAsync(parent);
+            }
+        }
+        var updated = changed.Select(c => c.Id).ToHashSet();
+        return OrderView.Of(parent, [.. children.Select(c => updated.Contains(c.Id) ? c with { Status = status, CancelReason = reason } : c)]);
     }
 
     public async Task<OrderResult> CancelAsync(long parent, CancelReason reason)
@@ -308,7 +334,7 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
         var rejected = results.FirstOrDefault(r => r is { Outcome.Accepted: false });
         return rejected is { } r
             ? OrderResult.Refused(Problem.Of(r.Outcome.Reason))
-            : new OrderResult(await GetAsync(parent));
+            : new OrderResult(await AfterAsync(parent, children, open, results, EventKind.OrderCancelled, OrderStatus.Cancelled, reason));
     }
 
     /// <summary>
@@ -408,11 +434,24 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
         return (results, failure);
     }
 
+    private static bool HasEvent(ReadOnlySpan<EngineEvent> events, EventKind kind)
+    {
+        foreach (ref readonly var e in events)
+        {
+            if (e.Kind == kind)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static OrderResult Unavailable(Exception failure) =>
         OrderResult.Refused(Refusal.Unavailable, "partition_unavailable", $"a partition could not journal the command: {failure.Message}");
 
     /// <summary>The seller orders of a parent: one lookup in the home partition for a single-seller order; a
-    /// multi-seller order asks every partition for its possible child ids.</summary>
+    /// multi-seller order this process placed asks its sellers' partitions (seller order i can only be in seller i's
+    /// partition); any other multi-seller order asks every partition for its possible child ids.</summary>
     public async Task<SellerOrderState[]> FindChildrenAsync(long parent)
     {
         if (!Ids.IsMulti(parent))
@@ -421,7 +460,11 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
             return home < partitions.Count ? await partitions.GetOrders(home, [Ids.Child(parent, 0)]) : [];
         }
         var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray();
-        var found = await Task.WhenAll(Enumerable.Range(0, partitions.Count).Select(p => partitions.GetOrders(p, ids)));
+        var asks = _carts.Sellers(parent) is { } sellers
+            ? sellers.Select((seller, i) => (Partition: partitions.PartitionOf(seller), Id: ids[i])).GroupBy(a => a.Partition)
+                .Select(g => partitions.GetOrders(g.Key, [.. g.Select(a => a.Id)]))
+            : Enumerable.Range(0, partitions.Count).Select(p => partitions.GetOrders(p, ids));
+        var found = await Task.WhenAll(asks);
         return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
     }
 }

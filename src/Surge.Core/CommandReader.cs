@@ -142,6 +142,19 @@ public static class BatchFormat
         }
     }
 
+    /// <summary>Moves <paramref name="reader"/> (over a well-formed batch's commands, after its header) past command
+    /// <paramref name="index"/>: the bytes between the positions before and after are that command, whole.</summary>
+    public static void NextCommand(ref CommandReader reader, int index)
+    {
+        var none = default(NoLineVisitor);
+        SkipCommand(ref reader, index, ref none);
+    }
+
+    /// <summary>Like <see cref="NextCommand(ref CommandReader, int)"/>, showing a placement's id and lines to
+    /// <paramref name="visitor"/> (a keyed placement's too).</summary>
+    public static void NextCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor =>
+        SkipCommand(ref reader, index, ref visitor);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void SkipCommand<TVisitor>(ref CommandReader reader, int index, ref TVisitor visitor) where TVisitor : struct, ILineVisitor =>
         SkipBody(ref reader, (CommandKind)reader.U8(), index, ref visitor);

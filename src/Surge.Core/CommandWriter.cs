@@ -210,6 +210,20 @@ public sealed class CommandWriter
         return this;
     }
 
+    /// <summary>Copies one command already encoded (kind byte and body, as <see cref="BatchFormat.NextCommand"/>
+    /// delimits it in another batch) into this batch unchanged.</summary>
+    public CommandWriter Encoded(ReadOnlySpan<byte> command)
+    {
+        if (command.IsEmpty)
+        {
+            throw new ArgumentException("an encoded command has at least its kind byte", nameof(command));
+        }
+        Start((CommandKind)command[0], command.Length - 1);
+        command[1..].CopyTo(_buffer.AsSpan(_length));
+        _length += command.Length - 1;
+        return this;
+    }
+
     private void Start(CommandKind kind, int maxBodyBytes)
     {
         if (_count == Limits.CommandsPerBatchMax)

@@ -66,16 +66,21 @@ public readonly record struct CommandGroup(BatchReply Reply, int First, int Coun
     public CommandResult Result(int index) => Reply.Result(First + index);
 }
 
-/// <summary>A partition in this process: applies the batch to the engine, journals the same bytes, and answers
-/// when the record is durable (see <see cref="DurablePartition.Submit"/> for the failure rule).</summary>
+/// <summary>A partition in this process: answers what can only be refused at once (<see cref="SoldOutScreen"/>),
+/// applies the rest to the engine, journals the same bytes, and answers when the record is durable (see <see cref="DurablePartition.Submit"/> for the failure rule).</summary>
 public sealed class DurableSink(DurablePartition partition) : IBatchSink
 {
+    private readonly SoldOutScreen _screen = new(partition);
+
     public DurablePartition Partition { get; } = partition;
+
+    /// <summary>Orders answered "sold out" without the journal (see <see cref="SoldOutScreen"/>).</summary>
+    public long RefusedWithoutJournal => _screen.RefusedWithoutJournal;
 
     public Task<BatchReply> ExecuteAsync(ReadOnlySpan<byte> batch)
     {
-        var ticket = Partition.Submit(batch);
-        return WhenDurableAsync(ticket.Durable, BatchReply.Capture(Partition.Engine));
+        var screened = _screen.Execute(batch);
+        return screened.Durable.IsCompletedSuccessfully ? Task.FromResult(screened.Reply) : WhenDurableAsync(screened.Durable, screened.Reply);
     }
 
     private static async Task<BatchReply> WhenDurableAsync(Task durable, BatchReply reply)

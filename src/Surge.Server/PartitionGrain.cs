@@ -142,6 +142,7 @@ public interface IPartitionGrain : IGrainWithIntegerKey
 internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster roster, ILogger<PartitionGrain> log) : Grain, IPartitionGrain
 {
     private DurablePartition _partition = null!;
+    private SoldOutScreen _screen = null!; // every batch of this activation goes through it
     private Task _snapshot = Task.CompletedTask;
     private IGrainTimer? _expiryTimer;
     private IGrainTimer? _placementTimer;
@@ -152,6 +153,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     {
         _index = (int)this.GetPrimaryKeyLong();
         _partition = host.Open(_index);
+        _screen = new SoldOutScreen(_partition);
         var interval = host.Options.Orders.ExpiryCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(ExpireDueAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         if (host.Options.Cluster is { } cluster)
@@ -190,12 +192,12 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
 
     public async Task<Immutable<byte[]>> Execute(Immutable<byte[]> batch)
     {
-        var ticket = _partition.Submit(batch.Value);
-        var reply = BatchReply.Capture(Engine).Pack();
+        var screened = _screen.Execute(batch.Value);
+        var reply = screened.Reply.Pack();
         StartSnapshotIfDue();
         try
         {
-            await ticket.Durable;
+            await screened.Durable;
         }
         catch (Journal.JournalException) when (host.Options.Cluster is not null)
         {
@@ -219,7 +221,7 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
             return;
         }
         var writer = new CommandWriter(64).Begin(now).Tick();
-        var ticket = _partition.Submit(writer.Written);
+        var ticket = _screen.Submit(writer.Written);
         StartSnapshotIfDue();
         await ticket.Durable;
     }
