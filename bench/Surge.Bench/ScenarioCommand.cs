@@ -80,15 +80,15 @@ internal static class ScenarioCommand
                 AnsiConsole.MarkupLineInterpolated($"[bold]{scenario.Scenario}[/]: {scenario.Description}");
                 var table = new Table().AddColumns("system", "orders/s", "p50/p99/p99.9 ms", "accepted", "sold out", "limit/other",
                     "paid/cancelled", "oversold/lost", "Surge ÷ (same shape)");
-                foreach (var s in scenario.Systems)
+                foreach (var s in scenario.Runs)
                 {
-                    var best = ScenarioBench.SameShapeSurge(scenario.Systems, s)?.OrdersPerS ?? 0;
+                    var best = ScenarioBench.SameShapeSurge(scenario.Runs, s)?.OrdersPerS ?? 0;
                     table.AddRow(s.System + (s.Complete ? "" : $" (stopped at {s.Sent:N0})"), $"{s.OrdersPerS:N0}", $"{s.P50Ms:F1}/{s.P99Ms:F1}/{s.P999Ms:F1}",
                         $"{s.Accepted:N0}", $"{s.SoldOut:N0}", $"{s.LimitReached:N0}/{s.Rejected + s.Failed:N0}", $"{s.Paid:N0}/{s.Cancelled:N0}",
                         $"{s.Oversold}/{s.Lost}", best > 0 && s.OrdersPerS > 0 ? $"{best / s.OrdersPerS:F1}×" : "-");
                 }
                 AnsiConsole.Write(table);
-                foreach (var s in scenario.Systems)
+                foreach (var s in scenario.Runs)
                 {
                     AnsiConsole.MarkupLineInterpolated($"  [grey]{s.System}: {s.Durability}[/]");
                 }

@@ -27,8 +27,13 @@ public sealed record ScenarioBenchOptions
 
 /// <summary>One scenario's results: every system's figures, Surge's throughput over each peer's (like for like), and
 /// the shares of its orders spanning 1, 2, 3 and 4 or more sellers.</summary>
-public sealed record ScenarioResult(string Scenario, string Description, IReadOnlyList<SystemRun> Systems, IReadOnlyDictionary<string, double> Ratios,
-    IReadOnlyList<double> SellersPerCart);
+public sealed record ScenarioResult(string Scenario, string Description, [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<SystemRun> Runs,
+    IReadOnlyDictionary<string, double> Ratios, IReadOnlyList<double> SellersPerCart)
+{
+    /// <summary>The runs by system key (<c>surge</c>, <c>surge-batch</c>, <c>postgres</c>, …), in the order they ran:
+    /// what the JSON report lists under <c>systems</c>.</summary>
+    public IReadOnlyDictionary<string, SystemRun> Systems => Runs.ToDictionary(r => r.Key);
+}
 
 public sealed record ScenarioBenchResult(
     string Machine,
@@ -98,8 +103,8 @@ public static class ScenarioBench
             Date: DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             Ratio("postgres"), Ratio("redis-always"), Ratio("redis-everysec"),
             Ratio("postgres-batch"), Ratio("redis-always-batch"), Ratio("redis-everysec-batch"),
-            results.Sum(r => r.Systems.Sum(s => s.Oversold)),
-            results.Sum(r => r.Systems.Sum(s => s.Lost)),
+            results.Sum(r => r.Runs.Sum(s => s.Oversold)),
+            results.Sum(r => r.Runs.Sum(s => s.Lost)),
             Surge.Testing.LocalPostgres.BaseSettings.Concat(PostgresPeer.Settings).ToDictionary(s => s.Name, s => s.Value),
             "redis-server " + string.Join(' ', Surge.Testing.LocalRedis.BaseArguments("TMPDIR", 0).Concat(RedisPeer.Arguments("always|everysec"))
                 .Select(a => a.Length == 0 ? "\"\"" : a)),
@@ -143,13 +148,13 @@ public static class ScenarioBench
     private static void WritePlots(string directory, ScenarioResult result)
     {
         Directory.CreateDirectory(directory);
-        var throughput = result.Systems.Select(s => new SvgPlot.Series(s.System,
+        var throughput = result.Runs.Select(s => new SvgPlot.Series(s.System,
             s.OrdersPerSecond.Select((n, i) => ((double)i + 1, (double)n)).ToList())).ToList();
         File.WriteAllText(Path.Combine(directory, $"{result.Scenario}-throughput.svg"),
             SvgPlot.Render($"{result.Scenario}: orders answered per second", "seconds since start", "orders/s", throughput, logY: false));
         // Percentiles on a "nines" axis: x = −log10(1 − p/100), so 90, 99, 99.9 are evenly spaced.
         static double Nines(double p) => -Math.Log10(Math.Max(1e-5, 1 - p / 100));
-        var latency = result.Systems.Select(s => new SvgPlot.Series(s.System,
+        var latency = result.Runs.Select(s => new SvgPlot.Series(s.System,
             s.LatencyDistribution.Where(d => d.Percentile < 100).Select(d => (Nines(d.Percentile), Math.Max(d.Ms, 0.001))).ToList())).ToList();
         File.WriteAllText(Path.Combine(directory, $"{result.Scenario}-latency.svg"),
             SvgPlot.Render($"{result.Scenario}: latency by percentile", "percentile", "ms (log scale)", latency, logY: true,
