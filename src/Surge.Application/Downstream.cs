@@ -98,8 +98,10 @@ public sealed class Downstream : IAsyncDisposable
         _units.TryGetValue(partition, out var slot) ? slot.Ready : Task.FromResult<PartitionFlow?>(null);
 
     /// <summary>A unit being opened or open: <see cref="Ready"/> completes with it (or null if the partition closed first).</summary>
-    private sealed class Slot
+    private sealed class Slot(DurablePartition opened)
     {
+        public DurablePartition Opened { get; } = opened;
+
         public CancellationTokenSource Closing { get; } = new();
 
         public Task<PartitionFlow?> Ready { get; set; } = null!;
@@ -120,7 +122,7 @@ public sealed class Downstream : IAsyncDisposable
                 partition, from + 1);
         }
         var hold = FulfillmentStage.HoldFromCheckpoint(checkpoints, opened.Journal);
-        var slot = new Slot();
+        var slot = new Slot(opened);
         lock (_lifecycle)
         {
             if (_disposed || !_units.TryAdd(partition, slot))
@@ -174,6 +176,51 @@ public sealed class Downstream : IAsyncDisposable
         }
         return null;
     }
+
+    /// <summary>Called by a unit whose stage stopped on an error that retrying the effect did not cure (a store or the
+    /// journal reader failed, a partition call was refused for good): after <see cref="UnitReopenDelay"/> the unit is
+    /// closed and opened again from its checkpoint — what a partition move would do, without the move — so a stage
+    /// never stays stopped while its partition serves. The journal is held at the checkpoint meanwhile.</summary>
+    internal void Reopen(int partition, PartitionFlow failed)
+    {
+        lock (_lifecycle)
+        {
+            if (_disposed || !_units.TryGetValue(partition, out var slot) || slot.Closing.IsCancellationRequested
+                || !slot.Ready.IsCompletedSuccessfully || slot.Ready.Result != failed)
+            {
+                return; // closing, or already being opened again
+            }
+            // Calls on the unit wait for the new one from now on (as while a partition's unit first opens).
+            slot.Ready = Task.Run(() => ReopenAsync(partition, slot, failed));
+        }
+    }
+
+    private async Task<PartitionFlow?> ReopenAsync(int partition, Slot slot, PartitionFlow failed)
+    {
+        IJournalReader? hold = null;
+        try
+        {
+            hold = FulfillmentStage.HoldFromCheckpoint(Journals.Checkpoints(partition), slot.Opened.Journal);
+            await failed.DisposeAsync().ConfigureAwait(false);
+            await Task.Delay(UnitReopenDelay, Options.Clock, slot.Closing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            hold?.Dispose();
+            return null; // the partition closed here meanwhile: whoever opens it next opens its unit
+        }
+        catch (Exception e)
+        {
+            hold?.Dispose();
+            await failed.DisposeAsync().ConfigureAwait(false);
+            Log.LogError(e, "partition {Partition}: its downstream could not be opened again; it opens when the partition opens next", partition);
+            return null;
+        }
+        return await OpenAsync(partition, slot.Opened, hold, slot.Closing.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Pause before a unit whose stage failed is opened again.</summary>
+    private static readonly TimeSpan UnitReopenDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Waits between tries to open a unit: doubling from the first to the most.</summary>
     private static readonly TimeSpan UnitOpenRetryFirst = TimeSpan.FromMilliseconds(100), UnitOpenRetryMax = TimeSpan.FromSeconds(5);

@@ -23,6 +23,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
     private List<long> _mayLag = [];
     private bool _started;
     private bool _disposed;
+    private int _disposing; // 1 once DisposeAsync has begun (it may be called by the host and by a reopen at once)
 
     private PartitionFlow(Downstream owner, int partition, ShipmentStore store, NotificationOutbox outbox)
     {
@@ -151,8 +152,10 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         }
         catch (Exception e)
         {
-            _owner.Log.LogError(e, "fulfillment stage of partition {Partition} stopped at record {Sequence}; it resumes there when the partition opens again",
+            // The step that failed is not checkpointed: a unit opened again from the checkpoint repeats it (same ids).
+            _owner.Log.LogError(e, "fulfillment stage of partition {Partition} stopped at record {Sequence}; its unit opens again from its checkpoint",
                 Partition, Stage.Position);
+            _owner.Reopen(Partition, this);
         }
     }
 
@@ -279,7 +282,7 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposing, 1) == 1)
         {
             return;
         }

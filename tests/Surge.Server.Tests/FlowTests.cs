@@ -164,4 +164,62 @@ public sealed class FlowTests
         Assert.Null(shipment["carrier_id"]);
         Assert.Equal("no_carrier_covers", shipment["problem"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task AStageWhoseStoreFails_OpensAgainFromItsCheckpoint_AndThePaidOrderIsStillPlanned()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "surge-server-tests", Guid.NewGuid().ToString("N"), "flow");
+        var journals = new FailingOnceFlowJournals(new DirectoryFlowJournals(directory, new Journal.JournalOptions { SegmentBytesMax = 1024 * 1024 }));
+        await using var server = await TestServer.StartAsync(o => o with { Storage = o.Storage with { FlowJournals = journals } });
+        var (_, sellerId) = await server.SellerWithStockAsync("kettle", units: 5);
+        journals.FailNextShipmentAppend = true; // not a transient failure: the stage stops on it
+        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("f1", (sellerId, "kettle", 1)));
+        var id = placed.Json!["id"]!.GetValue<string>();
+        await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });
+
+        await Poll.UntilAsync(async () => (await server.Admin.GetAsync($"/v1/orders/{id}")).Json!,
+            o => o["status"]!.GetValue<string>() == "allocated", "the paid order is allocated by the unit opened again");
+        Assert.Equal(1, journals.Failures);
+    }
+
+    /// <summary>Flow journals whose shipment store refuses one append when told to (a disk or database error).</summary>
+    private sealed class FailingOnceFlowJournals(IFlowJournals inner) : IFlowJournals
+    {
+        private int _armed;
+        private int _failures;
+
+        public bool FailNextShipmentAppend { set => Volatile.Write(ref _armed, value ? 1 : 0); }
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public Journal.IJournal OpenStore(int partition, string name) =>
+            name == "shipments" ? new FailingJournal(this, inner.OpenStore(partition, name)) : inner.OpenStore(partition, name);
+
+        public Journal.IJournalStorage Checkpoints(int partition) => inner.Checkpoints(partition);
+
+        private sealed class FailingJournal(FailingOnceFlowJournals owner, Journal.IJournal journal) : Journal.IJournal
+        {
+            public long LastSequence => journal.LastSequence;
+            public long DurableSequence => journal.DurableSequence;
+            public Journal.SnapshotInfo? LatestSnapshot => journal.LatestSnapshot;
+
+            public Journal.AppendTicket Append(ReadOnlySpan<byte> payload)
+            {
+                if (Interlocked.Exchange(ref owner._armed, 0) == 1)
+                {
+                    Interlocked.Increment(ref owner._failures);
+                    throw new IOException("injected: the shipment store's disk failed");
+                }
+                return journal.Append(payload);
+            }
+
+            public void Replay(long afterSequence, Journal.RecordVisitor visitor) => journal.Replay(afterSequence, visitor);
+            public Task WriteSnapshotAsync(long sequence, Action<Stream> write, CancellationToken cancellationToken = default) =>
+                journal.WriteSnapshotAsync(sequence, write, cancellationToken);
+            public Stream OpenSnapshot(Journal.SnapshotInfo snapshot) => journal.OpenSnapshot(snapshot);
+            public long Compact() => journal.Compact();
+            public Journal.IJournalReader OpenReader(long afterSequence) => journal.OpenReader(afterSequence);
+            public ValueTask DisposeAsync() => journal.DisposeAsync();
+        }
+    }
 }
