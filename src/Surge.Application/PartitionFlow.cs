@@ -150,6 +150,10 @@ public sealed class PartitionFlow : IStageEffects, IAsyncDisposable
         {
             await Stage.RunAsync(_stop.Token).ConfigureAwait(false);
         }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+            // Stopping: the notifier or a store was closed under a step in progress; the next unit repeats that step.
+        }
         catch (Exception e)
         {
             // The step that failed is not checkpointed: a unit opened again from the checkpoint repeats it (same ids).

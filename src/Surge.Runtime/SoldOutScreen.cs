@@ -237,6 +237,7 @@ public sealed class SoldOutScreen(DurablePartition partition)
     {
         _observedSequence = ticket.Sequence;
         _undurable.Enqueue((ticket.Durable, Engine.NextExpiryMs ?? long.MaxValue));
+        DurableNextExpiryMs(); // lets go of what is durable already: the queue holds only batches still syncing
         if (_soldOut.Count > 0)
         {
             _restocked.Clear();

@@ -218,7 +218,8 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
                 var last = Interlocked.Read(ref _refreshStartedMs);
                 if (last < atMs)
                 {
-                    var wait = last + AsOfRefreshGapMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                    // No re-read yet (long.MinValue): none to keep a gap from (the sum would wrap around).
+                    var wait = last == long.MinValue ? 0 : last + AsOfRefreshGapMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                     if (wait > 0)
                     {
                         await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);

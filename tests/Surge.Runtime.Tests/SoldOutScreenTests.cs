@@ -120,9 +120,7 @@ public sealed class SoldOutScreenTests
     [Fact]
     public void RefusesOnlyOnceTheSoldOutStateIsDurable_AndNotAfterARestock()
     {
-        var journal = new ManualJournal();
-        var screen = new SoldOutScreen(DurablePartition.Recover(journal));
-        screen.Submit(new CommandWriter().Begin(StartMs).UpsertWarehouse("wh-a", "north", "KR").UpsertSku(Sku(Seller, "s0")).ReceiveStock(0, 0, 1).Written);
+        var (journal, screen) = OneUnitOfOneSku();
         journal.MakeDurable(journal.LastSequence);
         screen.Execute(Order(1, StartMs + 1).Written);
         var shortOne = screen.Execute(Order(2, StartMs + 2).Written);
@@ -149,9 +147,7 @@ public sealed class SoldOutScreenTests
     [Fact]
     public void AHoldThatCanExpire_SendsTheOrderToTheEngine()
     {
-        var journal = new ManualJournal();
-        var screen = new SoldOutScreen(DurablePartition.Recover(journal));
-        screen.Submit(new CommandWriter().Begin(StartMs).UpsertWarehouse("wh-a", "north", "KR").UpsertSku(Sku(Seller, "s0")).ReceiveStock(0, 0, 1).Written);
+        var (journal, screen) = OneUnitOfOneSku();
         screen.Execute(Order(1, StartMs + 1).Written); // holds the only unit until StartMs + 1 + HoldMs
         screen.Execute(Order(2, StartMs + 2).Written);
         journal.MakeDurable(journal.LastSequence);
@@ -165,9 +161,7 @@ public sealed class SoldOutScreenTests
     [Fact]
     public void KeyedOrdersAndRepeatedIds_GoToTheEngine()
     {
-        var journal = new ManualJournal();
-        var screen = new SoldOutScreen(DurablePartition.Recover(journal));
-        screen.Submit(new CommandWriter().Begin(StartMs).UpsertWarehouse("wh-a", "north", "KR").UpsertSku(Sku(Seller, "s0")).ReceiveStock(0, 0, 1).Written);
+        var (journal, screen) = OneUnitOfOneSku();
         screen.Execute(Order(1, StartMs + 1).Written);
         screen.Execute(Order(2, StartMs + 2).Written);
         journal.MakeDurable(journal.LastSequence);
@@ -179,6 +173,15 @@ public sealed class SoldOutScreenTests
         var keyedAnswer = screen.Execute(keyed.Written);
         Assert.Equal(0, keyedAnswer.RefusedWithoutJournal);
         Assert.Equal(RejectReason.InsufficientStock, keyedAnswer.Reply.Outcomes[0].Reason);
+    }
+
+    /// <summary>A partition with one SKU (reference 0) of which one unit is in stock, that setup not yet durable.</summary>
+    private static (ManualJournal Journal, SoldOutScreen Screen) OneUnitOfOneSku()
+    {
+        var journal = new ManualJournal();
+        var screen = new SoldOutScreen(DurablePartition.Recover(journal));
+        screen.Submit(new CommandWriter().Begin(StartMs).UpsertWarehouse("wh-a", "north", "KR").UpsertSku(Sku(Seller, "s0")).ReceiveStock(0, 0, 1).Written);
+        return (journal, screen);
     }
 
     private static CommandWriter Order(long orderId, long nowMs) =>

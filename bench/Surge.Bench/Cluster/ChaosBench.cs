@@ -258,13 +258,23 @@ internal static class ChaosBench
             {
                 lag = -1; // not known: not quiet
             }
-            var rows = await checker.SellerOrdersAsync();
-            var moving = rows.Count(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery");
-            long pending = 0;
-            foreach (var seller in sellers)
+            long moving, pending = 0;
+            try
             {
-                var hooks = await reader.WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
-                pending += hooks.IsSuccess ? hooks.Json!["webhooks"]!.AsArray().Sum(h => h!["pending"]?.GetValue<int>() ?? 0) : 1;
+                var rows = await checker.SellerOrdersAsync();
+                moving = rows.Count(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery");
+                foreach (var seller in sellers)
+                {
+                    var hooks = await reader.WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
+                    pending += hooks.IsSuccess ? hooks.Json!["webhooks"]!.AsArray().Sum(h => h!["pending"]?.GetValue<int>() ?? 0) : 1;
+                }
+            }
+            catch (Exception e) when (e is SurgeApiException or HttpRequestException or TaskCanceledException)
+            {
+                // A silo still settling (a partition moving after the cluster was resized) answered 503: look again.
+                progress($"waiting for quiet: a read failed ({e.Message})", clock.Elapsed / options.QuietLimit);
+                await Task.Delay(2_000);
+                continue;
             }
             progress($"waiting for quiet: {(lag < 0 ? "stage lag unknown" : $"{lag:N0} journal records not yet read downstream")}, "
                 + $"{moving:N0} seller orders on their way, {pending:N0} notifications pending", clock.Elapsed / options.QuietLimit);
