@@ -69,7 +69,11 @@ public sealed class SoldOutScreen(DurablePartition partition)
         Forget();
         var count = BatchFormat.ReadCommandCount(batch);
         var nowMs = Math.Max(Engine.NowMs, BatchFormat.ReadNowMs(batch));
-        if (_soldOut.Count == 0 || Engine.NextExpiryMs <= nowMs || DurableNextExpiryMs() <= nowMs || !Validated(batch) || !AnyRefused(batch, count, nowMs))
+        var refused = 0;
+        var outcomes = _soldOut.Count == 0 || Engine.NextExpiryMs <= nowMs || DurableNextExpiryMs() <= nowMs || !Validated(batch)
+            ? null
+            : Screen(batch, count, nowMs, out refused);
+        if (outcomes is null)
         {
             var ticket = partition.Submit(batch);
             var whole = BatchReply.Capture(Engine);
@@ -77,39 +81,30 @@ public sealed class SoldOutScreen(DurablePartition partition)
             return new ScreenedBatch(whole, ticket.Durable, 0);
         }
 
-        var outcomes = new CommandOutcome[count];
-        var commands = batch[CommandWriter.BatchHeaderBytes..];
-        var reader = new CommandReader(commands);
-        _rest.Begin(BatchFormat.ReadNowMs(batch));
-        var refused = 0;
-        for (var i = 0; i < count; i++)
-        {
-            var start = reader.Position;
-            BatchFormat.NextCommand(ref reader, i);
-            var command = commands[start..reader.Position];
-            if (CanOnlyRefuse(command, nowMs, out var orderId))
-            {
-                outcomes[i] = new CommandOutcome { Kind = CommandKind.PlaceOrder, Ref = orderId, Reason = RejectReason.InsufficientStock };
-                refused++;
-            }
-            else
-            {
-                outcomes[i].Kind = (CommandKind)255; // to be filled from the engine's answer below
-                _rest.Encoded(command);
-            }
-        }
         RefusedWithoutJournal += refused;
         if (refused == count)
         {
             return new ScreenedBatch(new BatchReply(outcomes, []), Task.CompletedTask, refused);
         }
 
+        var commands = batch[CommandWriter.BatchHeaderBytes..];
+        var reader = new CommandReader(commands);
+        _rest.Begin(BatchFormat.ReadNowMs(batch));
+        for (var i = 0; i < count; i++)
+        {
+            var start = reader.Position;
+            BatchFormat.NextCommand(ref reader, i);
+            if (outcomes[i].Kind == Undecided)
+            {
+                _rest.Encoded(commands[start..reader.Position]);
+            }
+        }
         var restTicket = partition.Submit(_rest.Written);
         var engineOutcomes = Engine.Outcomes;
         var next = 0;
         for (var i = 0; i < count; i++)
         {
-            if (outcomes[i].Kind == (CommandKind)255)
+            if (outcomes[i].Kind == Undecided)
             {
                 outcomes[i] = engineOutcomes[next++];
             }
@@ -155,20 +150,33 @@ public sealed class SoldOutScreen(DurablePartition partition)
         }
     }
 
-    private bool AnyRefused(ReadOnlySpan<byte> batch, int count, long nowMs)
+    /// <summary>Marks a command not refused here: the engine's outcome takes its place.</summary>
+    private const CommandKind Undecided = (CommandKind)255;
+
+    /// <summary>Decides each command of a validated batch once: null when none can only be refused; otherwise one outcome
+    /// per command, the refusals filled in and the others <see cref="Undecided"/>.</summary>
+    private CommandOutcome[]? Screen(ReadOnlySpan<byte> batch, int count, long nowMs, out int refused)
     {
+        CommandOutcome[]? outcomes = null;
+        refused = 0;
         var commands = batch[CommandWriter.BatchHeaderBytes..];
         var reader = new CommandReader(commands);
         for (var i = 0; i < count; i++)
         {
             var start = reader.Position;
             BatchFormat.NextCommand(ref reader, i);
-            if (CanOnlyRefuse(commands[start..reader.Position], nowMs, out _))
+            if (CanOnlyRefuse(commands[start..reader.Position], nowMs, out var orderId))
             {
-                return true;
+                if (outcomes is null)
+                {
+                    outcomes = new CommandOutcome[count];
+                    Array.Fill(outcomes, new CommandOutcome { Kind = Undecided });
+                }
+                outcomes[i] = new CommandOutcome { Kind = CommandKind.PlaceOrder, Ref = orderId, Reason = RejectReason.InsufficientStock };
+                refused++;
             }
         }
-        return false;
+        return outcomes;
     }
 
     /// <summary>True when <paramref name="command"/> is an unkeyed placement that the engine would refuse with

@@ -242,12 +242,7 @@ public sealed class PostgresPeer : IOrderSystem
             }
             for (var i = 0; i < count; i++)
             {
-                (outcomes[i], references[i]) = codes[i] switch
-                {
-                    > 0 => (Outcome.Accepted, codes[i].ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    -2 => (Outcome.LimitReached, null),
-                    _ => (Outcome.SoldOut, null),
-                };
+                (outcomes[i], references[i]) = PlacementCode.Read(codes[i]);
             }
         }
 

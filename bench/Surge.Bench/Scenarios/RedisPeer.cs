@@ -1,4 +1,3 @@
-using System.Globalization;
 using StackExchange.Redis;
 using Surge.Testing;
 
@@ -213,7 +212,7 @@ public sealed class RedisPeer : IOrderSystem
                 keys[2 * n] = Orders;
                 keys[2 * n + 1] = Sequence;
                 args[1 + 2 * n] = payload.ToString();
-                (outcomes[i], references[i]) = Answer((long)await _db.ScriptEvaluateAsync(peer._place, keys, args));
+                (outcomes[i], references[i]) = PlacementCode.Read((long)await _db.ScriptEvaluateAsync(peer._place, keys, args));
             }
         }
 
@@ -235,16 +234,9 @@ public sealed class RedisPeer : IOrderSystem
             var codes = (long[])(await _db.ScriptEvaluateAsync(peer._placeBatch, [Orders, Sequence], [.. args]))!;
             for (var i = 0; i < count; i++)
             {
-                (outcomes[i], references[i]) = Answer(codes[i]);
+                (outcomes[i], references[i]) = PlacementCode.Read(codes[i]);
             }
         }
-
-        private static (Outcome, string?) Answer(long code) => code switch
-        {
-            > 0 => (Outcome.Accepted, code.ToString(CultureInfo.InvariantCulture)),
-            -2 => (Outcome.LimitReached, null),
-            _ => (Outcome.SoldOut, null),
-        };
 
         public async Task<bool> PayAsync(string reference) => (long)await _db.ScriptEvaluateAsync(peer._pay, [Orders, PaidSet], [reference]) == 1;
 

@@ -9,6 +9,18 @@ public enum FollowUp : byte { None, Pay, Cancel }
 /// <summary>One order of a scenario: a buyer, its lines (SKUs in ascending order, each once) and what follows.</summary>
 public sealed record ScenarioOrder(string Buyer, ScenarioLine[] Lines, FollowUp Then = FollowUp.None);
 
+/// <summary>The answer code of the peers' placement scripts and functions: the new order's id, -1 sold out, -2 the
+/// buyer's limit reached.</summary>
+public static class PlacementCode
+{
+    public static (Outcome Outcome, string? Reference) Read(long code) => code switch
+    {
+        > 0 => (Outcome.Accepted, code.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        -2 => (Outcome.LimitReached, null),
+        _ => (Outcome.SoldOut, null),
+    };
+}
+
 /// <summary>The answer a system gave to one order.</summary>
 public enum Outcome : byte
 {
