@@ -59,6 +59,25 @@ public sealed partial class DirectoryStorage : IJournalStorage
 
     public string Describe(string name) => Path.Combine(_directory, name);
 
+    /// <summary>The file system's device number (st_dev of the directory), so that journals in sibling directories
+    /// share one device flush; the storage itself when it cannot be read.</summary>
+    public object Device => _device ??= ReadDevice(_directory) is { } id ? id : this;
+
+    private object? _device;
+
+    private readonly record struct DeviceId(ulong Number);
+
+    private static unsafe DeviceId? ReadDevice(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        // st_dev is the first field of struct stat on Linux (x86-64 and arm64), 8 bytes; the struct is under 256.
+        var buffer = stackalloc byte[256];
+        return NativeMethods.Stat(path, buffer) == 0 ? new DeviceId(*(ulong*)buffer) : null;
+    }
+
     private sealed class DirectoryFile(SafeFileHandle handle) : IStorageFile
     {
         public long Length => RandomAccess.GetLength(handle);
@@ -92,6 +111,20 @@ public sealed partial class DirectoryStorage : IJournalStorage
             }
         }
 
+        public void WriteBack()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                Sync();
+                return;
+            }
+            if (NativeMethods.SyncFileRange(handle, 0, 0, NativeMethods.SyncFileRangeWaitBefore | NativeMethods.SyncFileRangeWrite
+                | NativeMethods.SyncFileRangeWaitAfter) != 0)
+            {
+                throw new IOException($"sync_file_range failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+
         public void SetLength(long length) => RandomAccess.SetLength(handle, length);
 
         public void Dispose() => handle.Dispose();
@@ -104,6 +137,16 @@ public sealed partial class DirectoryStorage : IJournalStorage
 
         [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
         public static partial int Fdatasync(SafeFileHandle fd);
+
+        public const uint SyncFileRangeWaitBefore = 1;
+        public const uint SyncFileRangeWrite = 2;
+        public const uint SyncFileRangeWaitAfter = 4;
+
+        [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+        public static partial int SyncFileRange(SafeFileHandle fd, long offset, long bytes, uint flags);
+
+        [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static unsafe partial int Stat(string path, byte* buffer);
 
         [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
         public static partial int Fsync(int fd);

@@ -95,6 +95,11 @@ public sealed record JournalOptions
     /// segment is started (false). False puts every write in one order, so a simulated crash at byte N of a seed
     /// always hits the same write; servers keep true (a spare being zero-filled must not hold up group commits).</summary>
     public bool BackgroundFileWork { get; init; } = true;
+
+    /// <summary>When set, this journal's group commits are made by a committer shared with the other journals of the
+    /// node — one thread, one device flush per round for all of them — instead of by a writer thread of its own.
+    /// The committer must outlive the journal.</summary>
+    public GroupCommitter? Committer { get; init; }
 }
 
 public class JournalException(string message, Exception? inner = null) : Exception(message, inner);

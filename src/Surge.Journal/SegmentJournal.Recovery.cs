@@ -57,7 +57,11 @@ public sealed partial class SegmentJournal
                 journal._spareSegment = journal.FileWork(journal.PrepareSpare);
             }
         }
-        journal._writer.Start();
+        if (tail is not null)
+        {
+            journal._activeAllocated = journal._active!.Length;
+        }
+        journal._writer?.Start();
         return journal;
     }
 
@@ -254,6 +258,7 @@ public sealed partial class SegmentJournal
     public async ValueTask DisposeAsync()
     {
         bool wake;
+        Task? pending, writing;
         lock (_gate)
         {
             if (_closed)
@@ -263,12 +268,23 @@ public sealed partial class SegmentJournal
             _closed = true;
             wake = _writerIdle;
             _writerIdle = false;
+            pending = _groupBytes > 0 ? _groupDone.Task : null;
+            writing = _writing;
         }
-        if (wake)
+        if (_writer is not null)
         {
-            _wakeWriter.Set();
+            if (wake)
+            {
+                _wakeWriter.Set();
+            }
+            await OffThePool(_writer.Join).ConfigureAwait(false);
         }
-        await OffThePool(_writer.Join).ConfigureAwait(false);
+        else
+        {
+            // The committer drains what was appended before the close; its failure was the appenders' to see.
+            await Task.WhenAll(writing ?? Task.CompletedTask, pending ?? Task.CompletedTask).ContinueWith(_ => { },
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        }
         if (_spareSegment is not null)
         {
             try

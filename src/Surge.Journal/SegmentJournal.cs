@@ -24,7 +24,8 @@ public sealed partial class SegmentJournal : IJournal
     private readonly List<Segment> _segments;
     private readonly List<SnapshotInfo> _snapshots;
     private readonly Queue<string> _freeSegments = new();
-    private readonly Thread _writer;
+    private readonly Thread? _writer; // null when a shared GroupCommitter writes this journal's groups
+    private readonly GroupCommitter? _committer;
 
     // Guarded by _gate.
     private byte[] _group = new byte[64 * 1024];
@@ -36,11 +37,13 @@ public sealed partial class SegmentJournal : IJournal
     private long _pendingBytes;
     private bool _writerIdle;
     private bool _closed;
+    private Task? _writing; // the group a committer took and has not completed
     private Exception? _failure;
 
     // Owned by the writer thread (and by Open before it starts, and Dispose after it ends).
     private IStorageFile? _active;
     private long _activeLength;
+    private long _activeAllocated; // bytes of the active file that exist already: writes within them change no metadata
     private Task? _spareSegment;
     private long _durableSequence; // read by anyone through Interlocked
 
@@ -58,7 +61,11 @@ public sealed partial class SegmentJournal : IJournal
         _options = options;
         _segments = segments;
         _snapshots = snapshots;
-        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "surge-journal-writer" };
+        _committer = options.Committer;
+        if (_committer is null)
+        {
+            _writer = new Thread(WriterLoop) { IsBackground = true, Name = "surge-journal-writer" };
+        }
     }
 
     public long LastSequence
@@ -108,6 +115,7 @@ public sealed partial class SegmentJournal : IJournal
                 throw new JournalUnavailableException("the journal failed earlier and accepts no appends until reopened", _failure);
             }
             ObjectDisposedException.ThrowIf(_closed, this);
+            _committer?.ThrowIfClosed();
             if (_pendingBytes + size > _options.PendingBytesMax)
             {
                 throw new JournalBackpressureException($"{_pendingBytes} bytes are waiting for the disk (bound {_options.PendingBytesMax})");
@@ -122,43 +130,65 @@ public sealed partial class SegmentJournal : IJournal
             _groupRecords++;
             _pendingBytes += size;
             ticket = new AppendTicket(sequence, _groupDone.Task);
-            wake = _writerIdle;
+            // A committer is told once per group: when the group's first record arrives.
+            wake = _committer is null ? _writerIdle : _groupRecords == 1;
             _writerIdle = false;
         }
         if (wake)
         {
-            _wakeWriter.Set();
+            if (_committer is null)
+            {
+                _wakeWriter.Set();
+            }
+            else
+            {
+                _committer.Ready(this);
+            }
         }
         return ticket;
     }
 
+    /// <summary>A group taken for writing: its bytes, its sequence range and the task its appenders wait on.</summary>
+    internal sealed class TakenGroup(byte[] buffer, int bytes, long firstSequence, long lastSequence, TaskCompletionSource done)
+    {
+        public byte[] Buffer { get; } = buffer;
+        public int Bytes { get; } = bytes;
+        public long FirstSequence { get; } = firstSequence;
+        public long LastSequence { get; } = lastSequence;
+        public TaskCompletionSource Done { get; } = done;
+
+        /// <summary>The file the group went to, once written.</summary>
+        public IStorageFile? File { get; set; }
+
+        /// <summary>The write grew the file, so only that file's own <see cref="IStorageFile.Sync"/> makes it durable.</summary>
+        public bool NeedsOwnSync { get; set; }
+    }
+
+    /// <summary>The device of this journal's storage (journals on one device share a flush under a
+    /// <see cref="GroupCommitter"/>).</summary>
+    internal object Device => _storage.Device;
+
     private void WriterLoop()
     {
-        while (TakeGroup(out var buffer, out var bytes, out var firstSequence, out var lastSequence, out var done))
+        while (TakeGroup() is { } group)
         {
             var started = Stopwatch.GetTimestamp();
             try
             {
-                WriteGroup(buffer.AsSpan(0, bytes), firstSequence, lastSequence);
+                WriteGroup(group);
+                group.File!.Sync();
             }
             catch (Exception e)
             {
-                Fail(e, done, bytes);
+                Fail(e, group);
                 return;
             }
-            lock (_gate)
-            {
-                _pendingBytes -= bytes;
-                _spare = buffer;
-            }
-            Interlocked.Exchange(ref _durableSequence, lastSequence);
-            Stats.Record(started);
-            done.SetResult();
+            Complete(group, started);
         }
     }
 
-    /// <summary>Waits for a non-empty group and swaps it out; false once closed and drained.</summary>
-    private bool TakeGroup(out byte[] buffer, out int bytes, out long firstSequence, out long lastSequence, out TaskCompletionSource done)
+    /// <summary>Waits for a non-empty group and swaps it out; null once closed and drained.</summary>
+    private TakenGroup? TakeGroup()
     {
         while (true)
         {
@@ -173,40 +203,62 @@ public sealed partial class SegmentJournal : IJournal
             }
             _wakeWriter.Wait();
         }
+        return TryTakeGroup();
+    }
+
+    /// <summary>Swaps out the open group if it has records; null if it is empty.</summary>
+    internal TakenGroup? TryTakeGroup()
+    {
         lock (_gate)
         {
-            buffer = _group;
-            bytes = _groupBytes;
-            lastSequence = _lastSequence;
-            firstSequence = lastSequence - _groupRecords + 1;
-            done = _groupDone;
-            if (bytes == 0)
+            if (_groupBytes == 0)
             {
-                return false;
+                return null;
             }
+            var group = new TakenGroup(_group, _groupBytes, _lastSequence - _groupRecords + 1, _lastSequence, _groupDone);
             _group = _spare;
             _groupBytes = 0;
             _groupRecords = 0;
             _groupDone = NewGroup();
-            return true;
+            _writing = group.Done.Task;
+            return group;
         }
     }
 
-    private void WriteGroup(ReadOnlySpan<byte> records, long firstSequence, long lastSequence)
+    /// <summary>Writes a taken group to the active segment (starting the next segment first if it is full), without
+    /// making it durable: the caller syncs (or writes back and flushes the device), then calls <see cref="Complete"/>.</summary>
+    internal void WriteGroup(TakenGroup group)
     {
+        var records = group.Buffer.AsSpan(0, group.Bytes);
         if (_active is null || _activeLength + records.Length > _options.SegmentBytesMax && _activeLength > RecordFormat.SegmentHeaderBytes)
         {
-            StartSegment(firstSequence);
+            StartSegment(group.FirstSequence);
         }
+        group.NeedsOwnSync = _activeLength + records.Length > _activeAllocated;
         _active!.Write(_activeLength, records);
-        _active.Sync();
         _activeLength += records.Length;
+        _activeAllocated = Math.Max(_activeAllocated, _activeLength);
+        group.File = _active;
+    }
+
+    /// <summary>The group is durable: readers may see it, appenders are answered.</summary>
+    internal void Complete(TakenGroup group, long startedTimestamp)
+    {
         lock (_filesGate)
         {
             var segment = _segments[^1];
-            segment.LastSequence = lastSequence;
+            segment.LastSequence = group.LastSequence;
             segment.Length = _activeLength;
         }
+        lock (_gate)
+        {
+            _pendingBytes -= group.Bytes;
+            _spare = group.Buffer;
+            _writing = null;
+        }
+        Interlocked.Exchange(ref _durableSequence, group.LastSequence);
+        Stats.Record(startedTimestamp);
+        group.Done.SetResult();
     }
 
     /// <summary>Closes the active segment and starts the next one: a segment freed by compaction if there is one
@@ -251,6 +303,7 @@ public sealed partial class SegmentJournal : IJournal
         }
         _active = file;
         _activeLength = RecordFormat.SegmentHeaderBytes;
+        _activeAllocated = file.Length;
         int free;
         lock (_filesGate)
         {
@@ -294,7 +347,7 @@ public sealed partial class SegmentJournal : IJournal
 
     /// <summary>A failed write or sync: nothing of this group or later is acknowledged; the bytes of the failed
     /// group are zeroed again (best effort) so that a reopen sees a consistent journal.</summary>
-    private void Fail(Exception cause, TaskCompletionSource inFlight, int failedBytes)
+    internal void Fail(Exception cause, TakenGroup group)
     {
         var failure = new JournalWriteException($"journal write failed; records after {DurableSequence} were not stored: {cause.Message}", cause);
         TaskCompletionSource next;
@@ -304,12 +357,15 @@ public sealed partial class SegmentJournal : IJournal
             next = _groupDone;
             _groupBytes = 0;
             _groupRecords = 0;
+            _writing = null;
         }
         try
         {
             if (_active is not null)
             {
-                WriteZeros(_active, _activeLength, Math.Max(0, Math.Min(_active.Length, _activeLength + failedBytes) - _activeLength));
+                var from = Math.Max(RecordFormat.SegmentHeaderBytes, Math.Min(_activeLength, _activeLength - (group.File is null ? 0 : group.Bytes)));
+                _activeLength = from;
+                WriteZeros(_active, from, Math.Max(0, Math.Min(_active.Length, from + group.Bytes) - from));
                 _active.Sync();
             }
         }
@@ -317,7 +373,7 @@ public sealed partial class SegmentJournal : IJournal
         {
             // Then the next open's recovery finds the unacknowledged bytes and treats them as a torn tail.
         }
-        inFlight.TrySetException(failure);
+        group.Done.TrySetException(failure);
         next.TrySetException(failure);
     }
 

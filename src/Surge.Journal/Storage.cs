@@ -21,6 +21,12 @@ public interface IJournalStorage
 
     /// <summary>A human-readable location of the file for error messages.</summary>
     string Describe(string name);
+
+    /// <summary>The device the files live on, compared with <see cref="object.Equals(object)"/>: a
+    /// <see cref="IStorageFile.Sync"/> of any file of a device also makes durable what was
+    /// <see cref="IStorageFile.WriteBack"/>-ed to any file of the same device before it. A storage that cannot tell
+    /// is a device of its own.</summary>
+    object Device => this;
 }
 
 public interface IStorageFile : IDisposable
@@ -33,6 +39,12 @@ public interface IStorageFile : IDisposable
 
     /// <summary>Makes every byte written so far durable (fdatasync).</summary>
     void Sync();
+
+    /// <summary>Hands every byte written so far to the device and waits until it has them, without asking the device to
+    /// make them durable: they become durable with the next <see cref="Sync"/> of any file on the same
+    /// <see cref="IJournalStorage.Device"/>. Only for bytes that overwrite blocks the file already has (no size or
+    /// allocation change, which needs this file's own <see cref="Sync"/>). Storages without the distinction sync.</summary>
+    void WriteBack() => Sync();
 
     void SetLength(long length);
 }

@@ -12,6 +12,7 @@ namespace Surge.Server;
 public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<int, DurablePartition> _open = new();
+    private readonly Lazy<GroupCommitter> _committer = new(() => new GroupCommitter());
 
     public ServerOptions Options { get; } = options;
 
@@ -38,7 +39,11 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
         {
             var journal = Options.Storage.JournalFactory?.Invoke(i) ?? SegmentJournal.Open(
                 Options.Storage.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))),
-                new JournalOptions { SegmentBytesMax = Options.Storage.SegmentBytesMax });
+                new JournalOptions
+                {
+                    SegmentBytesMax = Options.Storage.SegmentBytesMax,
+                    Committer = Options.Storage.SharedCommit ? _committer.Value : null,
+                });
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
             partition.Policy = new SnapshotPolicy(Options.Storage.SnapshotEveryBytes);
             Opened?.Invoke(i, partition);
@@ -67,5 +72,9 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
             await partition.Journal.DisposeAsync().ConfigureAwait(false);
         }
         _open.Clear();
+        if (_committer.IsValueCreated)
+        {
+            _committer.Value.Dispose();
+        }
     }
 }

@@ -25,6 +25,7 @@ public sealed class GatedStorage(SimulatedStorage inner) : IJournalStorage, IDis
     public void Rename(string from, string to) => inner.Rename(from, to);
     public void SyncDirectory() => inner.SyncDirectory();
     public string Describe(string name) => inner.Describe(name);
+    public object Device => inner.Device;
 
     private sealed class GatedFile(GatedStorage owner, IStorageFile file) : IStorageFile
     {
@@ -32,6 +33,7 @@ public sealed class GatedStorage(SimulatedStorage inner) : IJournalStorage, IDis
         public int Read(long offset, Span<byte> destination) => file.Read(offset, destination);
         public void Write(long offset, ReadOnlySpan<byte> source) => file.Write(offset, source);
         public void SetLength(long length) => file.SetLength(length);
+        public void WriteBack() => file.WriteBack();
         public void Dispose() => file.Dispose();
 
         public void Sync()

@@ -9,57 +9,101 @@ public sealed class SimulatedCrashException() : IOException("simulated crash: th
 /// An in-memory disk for the journal that models what a real one may do on power loss: bytes written but
 /// not yet synced may be lost, kept in part (a torn write, cut at any byte), or kept with garbage in the
 /// torn part. Files created but never made durable may vanish. Faults are seeded, so a failure reproduces.
+/// Storages made with <see cref="Sibling"/> are directories of the same disk: they crash together, and a sync of any
+/// file of the disk makes durable what was written back (<see cref="IStorageFile.WriteBack"/>) to any of its files.
 /// </summary>
-public sealed class SimulatedStorage(int seed) : IJournalStorage
+public sealed class SimulatedStorage : IJournalStorage
 {
     private readonly Dictionary<string, SimFile> _files = new(StringComparer.Ordinal);
     private readonly HashSet<string> _durableNames = new(StringComparer.Ordinal);
-    private readonly Random _random = new(seed);
-    private readonly object _gate = new();
-    private long _bytesWritten;
+    private readonly Disk _disk;
+    private readonly object _gate;
 
-    /// <summary>When set, the write that crosses this many total bytes writes only up to it, then crashes.</summary>
-    public long? CrashAtByte { get; set; }
+    public SimulatedStorage(int seed) : this(new Disk(seed))
+    {
+    }
+
+    private SimulatedStorage(Disk disk)
+    {
+        _disk = disk;
+        _gate = disk.Gate;
+        lock (_gate)
+        {
+            disk.Storages.Add(this);
+        }
+    }
+
+    /// <summary>What the directories of one disk share.</summary>
+    private sealed class Disk(int seed)
+    {
+        public object Gate { get; } = new();
+        public Random Random { get; } = new(seed);
+        public List<SimulatedStorage> Storages { get; } = [];
+        public HashSet<SimFile> WrittenBack { get; } = [];
+        public long BytesWritten;
+        public long? CrashAtByte;
+        public long? DiskFullAtByte;
+        public bool FailNextSync;
+        public string? FailSyncOfSuffix;
+        public bool Crashed;
+    }
+
+    /// <summary>Another directory on the same disk.</summary>
+    public SimulatedStorage Sibling() => new(_disk);
+
+    public object Device => _disk;
+
+    /// <summary>When set, the write that crosses this many total bytes (of the disk) writes only up to it, then crashes.</summary>
+    public long? CrashAtByte { get => _disk.CrashAtByte; set => _disk.CrashAtByte = value; }
 
     /// <summary>When set, writes beyond this many total bytes fail with "no space left on device".</summary>
-    public long? DiskFullAtByte { get; set; }
+    public long? DiskFullAtByte { get => _disk.DiskFullAtByte; set => _disk.DiskFullAtByte = value; }
 
-    public bool FailNextSync { get; set; }
+    public bool FailNextSync { get => _disk.FailNextSync; set => _disk.FailNextSync = value; }
 
     /// <summary>When set, <see cref="FailNextSync"/> applies only to files whose name ends with this.</summary>
-    public string? FailSyncOfSuffix { get; set; }
+    public string? FailSyncOfSuffix { get => _disk.FailSyncOfSuffix; set => _disk.FailSyncOfSuffix = value; }
 
-    public bool Crashed { get; private set; }
+    public bool Crashed => _disk.Crashed;
 
-    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+    public long BytesWritten => Interlocked.Read(ref _disk.BytesWritten);
 
-    /// <summary>Power loss: from now on every operation throws, until <see cref="Restart"/>.</summary>
+    /// <summary>Power loss of the disk: from now on every operation throws, until <see cref="Restart"/>.</summary>
     public void Crash()
     {
         lock (_gate)
         {
-            Crashed = true;
+            _disk.Crashed = true;
         }
     }
 
     /// <summary>Comes back after a crash: keeps durable bytes, and of the unsynced ones a random prefix, with
-    /// the last bytes of that prefix sometimes garbled (a sector that was being written).</summary>
+    /// the last bytes of that prefix sometimes garbled (a sector that was being written). Every directory of the disk.</summary>
     public void Restart()
     {
         lock (_gate)
         {
-            foreach (var name in _files.Keys.ToList())
+            foreach (var storage in _disk.Storages)
             {
-                var file = _files[name];
-                if (!_durableNames.Contains(name) && _random.Next(2) == 0)
-                {
-                    _files.Remove(name);
-                    continue;
-                }
-                file.LoseUnsynced(_random);
+                storage.LoseUnsynced();
             }
-            Crashed = false;
-            CrashAtByte = null;
+            _disk.WrittenBack.Clear();
+            _disk.Crashed = false;
+            _disk.CrashAtByte = null;
+        }
+    }
+
+    private void LoseUnsynced()
+    {
+        foreach (var name in _files.Keys.ToList())
+        {
+            var file = _files[name];
+            if (!_durableNames.Contains(name) && _disk.Random.Next(2) == 0)
+            {
+                _files.Remove(name);
+                continue;
+            }
+            file.LoseUnsynced(_disk.Random);
         }
     }
 
@@ -144,7 +188,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
 
     private void ThrowIfCrashed()
     {
-        if (Crashed)
+        if (_disk.Crashed)
         {
             throw new SimulatedCrashException();
         }
@@ -157,6 +201,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
     {
         private byte[] _durable = [];
         private readonly List<(long Offset, byte[] Data, long? NewLength)> _pending = [];
+        private int _writtenBack; // the first this many pending writes are on the device, durable at its next flush
 
         public byte[] Current { get; private set; } = [];
 
@@ -176,6 +221,21 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
         {
             _durable = Current.ToArray();
             _pending.Clear();
+            _writtenBack = 0;
+        }
+
+        public void WriteBack() => _writtenBack = _pending.Count;
+
+        /// <summary>The device flushed its cache: the written-back writes are durable, later ones still are not.</summary>
+        public void Flushed()
+        {
+            for (var i = 0; i < _writtenBack; i++)
+            {
+                var (offset, data, newLength) = _pending[i];
+                _durable = newLength is { } length ? Resize(_durable, length) : Apply(_durable, offset, data);
+            }
+            _pending.RemoveRange(0, _writtenBack);
+            _writtenBack = 0;
         }
 
         public void Flip(long offset)
@@ -189,6 +249,7 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
 
         public void LoseUnsynced(Random random)
         {
+            _writtenBack = 0;
             var image = _durable.ToArray();
             var kept = random.Next(_pending.Count + 1);
             for (var i = 0; i < kept; i++)
@@ -264,21 +325,22 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
             lock (owner._gate)
             {
                 owner.ThrowIfCrashed();
-                var before = owner._bytesWritten;
-                if (owner.DiskFullAtByte is { } full && before + source.Length > full)
+                var disk = owner._disk;
+                var before = disk.BytesWritten;
+                if (disk.DiskFullAtByte is { } full && before + source.Length > full)
                 {
                     throw new IOException("No space left on device (simulated)");
                 }
-                if (owner.CrashAtByte is { } crash && before + source.Length > crash)
+                if (disk.CrashAtByte is { } crash && before + source.Length > crash)
                 {
                     var partial = (int)Math.Max(0, crash - before);
                     file.Write(offset, source[..partial]);
-                    owner._bytesWritten += partial;
-                    owner.Crashed = true;
+                    disk.BytesWritten += partial;
+                    disk.Crashed = true;
                     throw new SimulatedCrashException();
                 }
                 file.Write(offset, source);
-                owner._bytesWritten += source.Length;
+                disk.BytesWritten += source.Length;
             }
         }
 
@@ -287,12 +349,28 @@ public sealed class SimulatedStorage(int seed) : IJournalStorage
             lock (owner._gate)
             {
                 owner.ThrowIfCrashed();
-                if (owner.FailNextSync && (owner.FailSyncOfSuffix is null || name.EndsWith(owner.FailSyncOfSuffix, StringComparison.Ordinal)))
+                var disk = owner._disk;
+                if (disk.FailNextSync && (disk.FailSyncOfSuffix is null || name.EndsWith(disk.FailSyncOfSuffix, StringComparison.Ordinal)))
                 {
-                    owner.FailNextSync = false;
+                    disk.FailNextSync = false;
                     throw new IOException("Input/output error (simulated fsync failure)");
                 }
                 file.Sync();
+                foreach (var other in disk.WrittenBack)
+                {
+                    other.Flushed(); // the sync's cache flush covers whatever the device had received
+                }
+                disk.WrittenBack.Clear();
+            }
+        }
+
+        public void WriteBack()
+        {
+            lock (owner._gate)
+            {
+                owner.ThrowIfCrashed();
+                file.WriteBack();
+                owner._disk.WrittenBack.Add(file);
             }
         }
 

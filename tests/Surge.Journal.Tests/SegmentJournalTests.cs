@@ -22,6 +22,35 @@ public sealed class SimulatedJournalContractTests : JournalContractTests
     protected override IJournal OpenJournal() => SegmentJournal.Open(_storage, new JournalOptions { SegmentBytesMax = 2048 });
 }
 
+/// <summary>The contract on a real directory, its group commits made by a node's shared committer.</summary>
+public sealed class CommittedDirectoryJournalContractTests : JournalContractTests, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("surge-journal-").FullName;
+    private readonly GroupCommitter _committer = new();
+
+    protected override IJournal OpenJournal() =>
+        SegmentJournal.Open(new DirectoryStorage(_directory), new JournalOptions { SegmentBytesMax = 4096, Committer = _committer });
+
+    public void Dispose()
+    {
+        _committer.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>The contract on the simulated disk, with a shared committer and segments that are not preallocated (every
+/// group grows its file, so the committer syncs it on its own).</summary>
+public sealed class CommittedSimulatedJournalContractTests : JournalContractTests, IDisposable
+{
+    private readonly SimulatedStorage _storage = new(seed: 2);
+    private readonly GroupCommitter _committer = new();
+
+    protected override IJournal OpenJournal() =>
+        SegmentJournal.Open(_storage, new JournalOptions { SegmentBytesMax = 2048, PreallocateSegments = false, Committer = _committer });
+
+    public void Dispose() => _committer.Dispose();
+}
+
 /// <summary>Readers against a disk whose syncs can be held.</summary>
 public sealed class JournalReaderTests
 {

@@ -61,6 +61,10 @@ public static class ScenarioBench
     public static readonly string[] SystemNames =
         ["postgres", "postgres-batch", "redis-always", "redis-always-batch", "redis-everysec", "redis-everysec-batch", "surge", "surge-batch"];
 
+    /// <summary>Surge with a writer thread and an fdatasync per partition journal instead of the node's shared group
+    /// commit: a same-run baseline for that design, run only when asked for.</summary>
+    public static readonly string[] AblationNames = ["surge-partition-sync", "surge-batch-partition-sync"];
+
     public static async Task<ScenarioBenchResult> RunAsync(ScenarioBenchOptions options, Action<string, double> progress)
     {
         RetailData? retail = null;
@@ -121,6 +125,8 @@ public static class ScenarioBench
         "redis-everysec-batch" => await RedisPeer.StartAsync("everysec", options.BatchOrders),
         "surge" => await SurgePeer.StartAsync(1),
         "surge-batch" => await SurgePeer.StartAsync(options.BatchOrders),
+        "surge-partition-sync" => await SurgePeer.StartAsync(1, sharedCommit: false),
+        "surge-batch-partition-sync" => await SurgePeer.StartAsync(options.BatchOrders, sharedCommit: false),
         _ => throw new ArgumentException($"unknown system {system}: one of {string.Join(", ", SystemNames)}"),
     };
 
@@ -141,7 +147,7 @@ public static class ScenarioBench
 
     /// <summary>The Surge run that sends as many orders per request as <paramref name="run"/>, if one ran.</summary>
     public static SystemRun? SameShapeSurge(IReadOnlyList<SystemRun> runs, SystemRun run) =>
-        runs.FirstOrDefault(r => IsSurge(r) && r.OrdersPerRequest == run.OrdersPerRequest);
+        runs.Where(r => IsSurge(r) && r.OrdersPerRequest == run.OrdersPerRequest).OrderBy(r => AblationNames.Contains(r.Key)).FirstOrDefault();
 
     public static bool IsSurge(SystemRun run) => run.Key.StartsWith("surge", StringComparison.Ordinal);
 

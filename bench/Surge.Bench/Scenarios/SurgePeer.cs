@@ -17,24 +17,31 @@ public sealed class SurgePeer : IOrderSystem
     private string[] _sellers = [];
     private string[] _keys = [];
 
-    private SurgePeer(SurgeServer server, string directory, int ordersPerRequest) => (_server, _directory, OrdersPerRequest) = (server, directory, ordersPerRequest);
+    private readonly bool _sharedCommit;
 
-    public string Key => OrdersPerRequest == 1 ? "surge" : "surge-batch";
+    private SurgePeer(SurgeServer server, string directory, int ordersPerRequest, bool sharedCommit) =>
+        (_server, _directory, OrdersPerRequest, _sharedCommit) = (server, directory, ordersPerRequest, sharedCommit);
 
-    public string Name => OrdersPerRequest == 1 ? "Surge (single)" : $"Surge (batch {OrdersPerRequest})";
+    public string Key => (OrdersPerRequest == 1 ? "surge" : "surge-batch") + (_sharedCommit ? "" : "-partition-sync");
+
+    public string Name => (OrdersPerRequest == 1 ? "Surge (single)" : $"Surge (batch {OrdersPerRequest})") + (_sharedCommit ? "" : ", fdatasync per partition");
 
     public string Durability => (OrdersPerRequest == 1 ? "HTTP, one order per request" : $"HTTP, {OrdersPerRequest} orders per request")
-        + "; group commit + fdatasync of the partition's journal before the answer: an acknowledged order is on disk";
+        + (_sharedCommit ? "; the node's group commit (every partition's journal written, one device flush) before the answer: an acknowledged order is on disk"
+            : "; group commit + fdatasync of the partition's own journal before the answer: an acknowledged order is on disk");
 
     public int OrdersPerRequest { get; }
 
-    public static async Task<SurgePeer> StartAsync(int ordersPerRequest)
+    public static async Task<SurgePeer> StartAsync(int ordersPerRequest, bool sharedCommit = true)
     {
         var directory = Directory.CreateTempSubdirectory("surge-bench-scenario-").FullName;
         try
         {
-            var server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 } });
-            return new SurgePeer(server, directory, ordersPerRequest);
+            var server = await SurgeServer.StartAsync(new ServerOptions
+            {
+                DataDirectory = directory, Http = new() { Port = 0 }, Storage = new() { SharedCommit = sharedCommit },
+            });
+            return new SurgePeer(server, directory, ordersPerRequest, sharedCommit);
         }
         catch
         {
