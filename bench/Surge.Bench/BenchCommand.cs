@@ -184,7 +184,7 @@ internal static class BenchCommand
     private static Command Http()
     {
         var json = Output.JsonOption();
-        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each phase (after 1 s of warm-up)", 10, 600);
+        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each phase (after --warmup seconds of load)", 10, 600);
         var connections = Output.PositiveOption("--connections", "Keep-alive connections of the load generator", 16, 1_024);
         var batch = Output.PositiveOption("--batch", "Orders per /v1/orders/batch request", 1_000, 1_000);
         var partitions = Output.PositiveOption("--partitions", "Partitions of the server (a power of two)", Server.ServerOptions.DefaultPartitions, Server.ServerOptions.PartitionsMax);

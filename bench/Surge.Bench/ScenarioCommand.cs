@@ -34,7 +34,7 @@ internal static class ScenarioCommand
         var orders = Output.PositiveOption("--orders", "marketplace-typical/-wide: Online Retail carts replayed as orders", 20_000, 1_000_000);
         var rate = Output.PositiveOption("--base-rate", $"burst: orders per second before and after the {Scenario.BurstFactor}× burst", 1_000, 1_000_000);
         var maxSeconds = Output.PositiveOption("--max-seconds", "Longest a closed-loop scenario may run per system (incomplete runs are marked)", 120, 3_600);
-        var warmup = Output.PositiveOption("--warmup", "Seconds each system is loaded on a separate SKU before it is measured", 5, 120);
+        var warmup = Output.PositiveOption("--warmup", "Seconds each system is loaded on warm-up SKUs (carts over 1-3 sellers, paid or cancelled) before it is measured", 20, 120);
         var plots = new Option<DirectoryInfo?>("--plots") { Description = "Write SVG plots (throughput over time, latency by percentile) to this directory." };
         var dataFile = new Option<FileInfo?>("--data-file") { Description = "marketplace-typical/-wide: the Online Retail CSV (default: ../shared/data/online-retail/online_retail.csv.gz)." };
         var command = new Command("scenario", "Flash sale, marketplace and burst loads against PostgreSQL, Redis (appendfsync always and everysec) and Surge, "

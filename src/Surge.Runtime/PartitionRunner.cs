@@ -47,15 +47,15 @@ public sealed class PartitionRunner : IAsyncDisposable
     private readonly RunnerOptions _options;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _work = new(0);
     private readonly SemaphoreSlim _inFlight;
-    private readonly Task _loop;
 
     // Guarded by _gate.
     private readonly Queue<Pending> _full = new();
     private readonly Stack<CommandWriter> _writers = new();
     private Pending _open;
     private int _queued;
+    private bool _draining; // a caller (or a continuation) is taking batches; the others only queue
+    private TaskCompletionSource? _drained; // set when draining stops after close
     private bool _closed;
     private Exception? _failure;
 
@@ -113,7 +113,6 @@ public sealed class PartitionRunner : IAsyncDisposable
         _clock = clock ?? TimeProvider.System;
         _inFlight = new SemaphoreSlim(_options.BatchesInFlightMax);
         _open = new Pending(RentWriter());
-        _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public IBatchSink Sink => _sink;
@@ -189,66 +188,81 @@ public sealed class PartitionRunner : IAsyncDisposable
                 throw new ArgumentException($"encode must write exactly {count} command(s)", nameof(encode));
             }
             _open.Waiters.Add(new Waiter(completion, first, count));
-            wake = _queued == 0;
             _queued += count;
+            wake = !_draining;
+            _draining = true;
         }
         if (wake)
         {
-            _work.Release();
+            // The caller that found nobody draining takes the batches itself: no hop to another thread before the
+            // batch reaches its sink. It stops when the queue is empty or every in-flight slot is taken (then the
+            // completion that frees a slot goes on).
+            Drain(haveSlot: false);
         }
     }
 
     private CommandWriter RentWriter() => (_writers.Count > 0 ? _writers.Pop() : new CommandWriter(64 * 1024)).Begin(0);
 
-    private async Task RunAsync()
+    /// <summary>Takes and applies batches while there are queued commands and an in-flight slot; called only by whoever
+    /// set <see cref="_draining"/>, which it clears when the queue is empty.</summary>
+    private void Drain(bool haveSlot)
     {
         while (true)
         {
-            await _work.WaitAsync().ConfigureAwait(false);
-            while (true)
+            // Take a batch only once it can go: commands keep gathering (and the bound keeps holding) while earlier
+            // batches wait for the disk.
+            if (!haveSlot && !_inFlight.Wait(0))
             {
-                // Take a batch only once it can go: commands keep gathering (and the bound keeps holding)
-                // while earlier batches wait for the disk.
-                await _inFlight.WaitAsync().ConfigureAwait(false);
-                if (TakeBatch() is not { } batch)
-                {
-                    _inFlight.Release();
-                    break;
-                }
-                Apply(batch);
+                _ = DrainWhenASlotFreesAsync();
+                return;
             }
+            haveSlot = false;
+            Pending? batch;
+            TaskCompletionSource? drained = null;
             lock (_gate)
             {
-                if (_closed && _queued == 0)
+                batch = TakeBatch();
+                if (batch is null)
                 {
-                    return;
+                    _draining = false;
+                    drained = _closed ? _drained : null;
                 }
             }
+            if (batch is null)
+            {
+                _inFlight.Release();
+                drained?.TrySetResult();
+                return;
+            }
+            Apply(batch);
         }
     }
 
-    /// <summary>The oldest queued batch (the open one if no full one waits), or null when nothing is queued.</summary>
+    private async Task DrainWhenASlotFreesAsync()
+    {
+        await _inFlight.WaitAsync().ConfigureAwait(false);
+        Drain(haveSlot: true);
+    }
+
+    /// <summary>The oldest queued batch (the open one if no full one waits), or null when nothing is queued. Under the gate.</summary>
     private Pending? TakeBatch()
     {
-        lock (_gate)
+        Pending batch;
+        if (_full.Count > 0)
         {
-            Pending batch;
-            if (_full.Count > 0)
-            {
-                batch = _full.Dequeue();
-            }
-            else if (_open.Commands > 0)
-            {
-                batch = _open;
-                _open = new Pending(RentWriter());
-            }
-            else
-            {
-                return null;
-            }
-            _queued -= batch.Commands;
-            return batch;
+            batch = _full.Dequeue();
         }
+        else if (_open.Commands > 0)
+        {
+            batch = _open;
+            _open = new Pending(RentWriter());
+        }
+        else
+        {
+            return null;
+        }
+        _queued -= batch.Commands;
+        return batch;
     }
 
     private void Apply(Pending batch)
@@ -325,6 +339,7 @@ public sealed class PartitionRunner : IAsyncDisposable
     /// <summary>Stops accepting commands, finishes the queued ones, and waits until they are durable.</summary>
     public async ValueTask DisposeAsync()
     {
+        Task drained;
         lock (_gate)
         {
             if (_closed)
@@ -332,9 +347,10 @@ public sealed class PartitionRunner : IAsyncDisposable
                 return;
             }
             _closed = true;
+            _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _draining ? _drained.Task : Task.CompletedTask;
         }
-        _work.Release();
-        await _loop.ConfigureAwait(false);
+        await drained.ConfigureAwait(false);
         for (var i = 0; i < _options.BatchesInFlightMax; i++)
         {
             await _inFlight.WaitAsync().ConfigureAwait(false);

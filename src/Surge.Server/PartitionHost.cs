@@ -12,7 +12,8 @@ namespace Surge.Server;
 public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<int, DurablePartition> _open = new();
-    private readonly Lazy<GroupCommitter> _committer = new(() => new GroupCommitter());
+    // One shared group commit per device: a slow or stalled device holds up only the partitions that live on it.
+    private readonly ConcurrentDictionary<object, Lazy<GroupCommitter>> _committers = new();
 
     public ServerOptions Options { get; } = options;
 
@@ -37,19 +38,20 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
         }
         return _open.GetOrAdd(index, i =>
         {
-            var journal = Options.Storage.JournalFactory?.Invoke(i) ?? SegmentJournal.Open(
-                Options.Storage.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))),
-                new JournalOptions
-                {
-                    SegmentBytesMax = Options.Storage.SegmentBytesMax,
-                    Committer = Options.Storage.SharedCommit ? _committer.Value : null,
-                });
+            var journal = Options.Storage.JournalFactory?.Invoke(i) ?? OpenLocal(
+                Options.Storage.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))));
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
             partition.Policy = new SnapshotPolicy(Options.Storage.SnapshotEveryBytes);
             Opened?.Invoke(i, partition);
             return partition;
         });
     }
+
+    private SegmentJournal OpenLocal(IJournalStorage storage) => SegmentJournal.Open(storage, new JournalOptions
+    {
+        SegmentBytesMax = Options.Storage.SegmentBytesMax,
+        Committer = Options.Storage.SharedCommit ? _committers.GetOrAdd(storage.Device, _ => new Lazy<GroupCommitter>(() => new GroupCommitter())).Value : null,
+    });
 
     /// <summary>Forgets a partition whose activation left this silo (in a cluster it may come back here later, or
     /// live on elsewhere) and closes its journal; a no-op if the partition was already opened again.</summary>
@@ -72,9 +74,10 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
             await partition.Journal.DisposeAsync().ConfigureAwait(false);
         }
         _open.Clear();
-        if (_committer.IsValueCreated)
+        foreach (var committer in _committers.Values)
         {
-            _committer.Value.Dispose();
+            committer.Value.Dispose();
         }
+        _committers.Clear();
     }
 }

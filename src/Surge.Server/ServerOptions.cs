@@ -151,8 +151,9 @@ public sealed record StorageOptions
     /// <summary>Journal bytes per partition after which a snapshot is written (bounds recovery time).</summary>
     public long SnapshotEveryBytes { get; init; } = 64L * 1024 * 1024;
 
-    /// <summary>One group commit for all of the node's local partition journals (a <see cref="Journal.GroupCommitter"/>:
-    /// one thread, one device flush per round) instead of a writer thread and an fdatasync per partition.</summary>
+    /// <summary>One group commit for all of the node's local partition journals on a device (a
+    /// <see cref="Journal.GroupCommitter"/> per device: one thread, one device flush per round) instead of a writer
+    /// thread and an fdatasync per partition.</summary>
     public bool SharedCommit { get; init; } = true;
 
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>

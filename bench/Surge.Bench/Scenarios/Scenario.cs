@@ -89,23 +89,37 @@ public sealed record Scenario(string Name, string Description, Catalog Catalog, 
 
     public const int BurstFactor = 20;
 
-    /// <summary>The SKU every system warms up on before it is measured (its JIT, plans, connections and caches):
-    /// single-line orders from distinct buyers for a few seconds, counted nowhere.</summary>
+    /// <summary>The SKUs every system warms up on before it is measured (its JIT, plans, connections and caches), one per
+    /// seller of the first few: orders from distinct buyers over one to <see cref="WarmupSellersMax"/> sellers, most of
+    /// them paid and some cancelled, so that the paths the scenario takes (multi-seller carts, payment, cancellation)
+    /// are warm before the clock starts. Counted nowhere.</summary>
     public const string WarmupSku = "warmup-item";
+
+    /// <summary>Sellers a warm-up cart spans at most.</summary>
+    public const int WarmupSellersMax = 3;
 
     /// <summary>Orders prepared for the warm-up; it ends at its time bound first.</summary>
     private const int WarmupOrders = 2_000_000;
 
-    public static Catalog WithWarmupSku(Catalog catalog) =>
-        catalog with { Skus = [.. catalog.Skus, new CatalogSku(0, WarmupSku, Core.Limits.StockMovementUnitsMax)] };
+    private static int WarmupSellers(Catalog catalog) => Math.Min(catalog.Sellers, WarmupSellersMax);
 
-    public static LoadPlan Warmup(int workers, TimeSpan length)
+    public static Catalog WithWarmupSkus(Catalog catalog) => catalog with
     {
+        Skus = [.. catalog.Skus, .. Enumerable.Range(0, WarmupSellers(catalog)).Select(s => new CatalogSku(s, $"{WarmupSku}-{s}", Core.Limits.StockMovementUnitsMax))],
+    };
+
+    /// <summary>The catalog of the warm-up alone (the SKUs <see cref="WithWarmupSkus"/> added).</summary>
+    public static Catalog WarmupCatalog(Catalog loaded) => new(loaded.Sellers, loaded.Skus.Skip(loaded.Skus.Count - WarmupSellers(loaded)).ToArray());
+
+    public static LoadPlan Warmup(Catalog catalog, int workers, TimeSpan length)
+    {
+        var sellers = WarmupSellers(catalog);
         var orders = new ScenarioOrder[WarmupOrders];
-        var line = new[] { new ScenarioLine(0, WarmupSku, 1) };
         for (var i = 0; i < orders.Length; i++)
         {
-            orders[i] = new ScenarioOrder($"warmup-{i}", line);
+            var lines = Enumerable.Range(0, 1 + i % sellers).Select(k => (i + k) % sellers)
+                .Select(s => new ScenarioLine(s, $"{WarmupSku}-{s}", 1)).OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
+            orders[i] = new ScenarioOrder($"warmup-{i}", lines, (i % 10) switch { < 8 => FollowUp.Pay, 8 => FollowUp.Cancel, _ => FollowUp.None });
         }
         return new LoadPlan(orders, Rate: null, workers, length);
     }

@@ -16,7 +16,7 @@ public sealed record ScenarioBenchOptions
     public double BurstBaseRate { get; init; } = 1_000;
 
     /// <summary>Seconds each system is loaded (on a separate SKU, not counted) before it is measured.</summary>
-    public double WarmupSeconds { get; init; } = 5;
+    public double WarmupSeconds { get; init; } = 20;
 
     /// <summary>Longest a closed-loop scenario may run per system, in seconds; a system that has not placed
     /// every order by then is reported as incomplete with what it did.</summary>
@@ -69,7 +69,6 @@ public static class ScenarioBench
     {
         RetailData? retail = null;
         var results = new List<ScenarioResult>();
-        var warmup = Scenario.Warmup(options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds)); // the same for every scenario
         foreach (var name in options.Scenarios)
         {
             var bound = TimeSpan.FromSeconds(options.MaxSecondsPerSystem);
@@ -82,8 +81,9 @@ public static class ScenarioBench
                 _ => throw new ArgumentException($"unknown scenario {name}: one of {string.Join(", ", Scenario.Names)}"),
             };
             var runs = new List<SystemRun>();
-            var loaded = Scenario.WithWarmupSku(scenario.Catalog);
-            var warmupCatalog = new Catalog(scenario.Catalog.Sellers, [loaded.Skus[^1]]);
+            var loaded = Scenario.WithWarmupSkus(scenario.Catalog);
+            var warmupCatalog = Scenario.WarmupCatalog(loaded);
+            var warmup = Scenario.Warmup(scenario.Catalog, options.Workers, TimeSpan.FromSeconds(options.WarmupSeconds)); // the same for every system
             foreach (var system in options.Systems)
             {
                 progress($"{name}: starting {system}", 0);
