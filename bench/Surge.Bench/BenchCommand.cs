@@ -79,6 +79,10 @@ internal static class BenchCommand
             table.AddRow("ack p99 at half rate − fsync p99 (target ≤ 2 ms)", $"{result.AckP99MinusFsyncP99Ms:F3} ms");
             table.AddRow($"ack p50 / p99 at half the 1.5 M/s target ({Output.Rate(result.TargetHalfRateRecordsPerS)}, open loop)",
                 $"{result.TargetHalfRateAckP50Ms:F3} ms / {result.TargetHalfRateAckP99Ms:F3} ms (commit p99 ≤ {result.TargetHalfRateCommitP99MsAtMost:F3} ms)");
+            table.AddRow($"{result.PartitionJournals} journals × {result.AppendersPerJournal} appenders awaiting every record: fdatasync per journal",
+                $"{Output.Rate(result.PerJournalSyncRecordsPerS)} (ack p50 / p99 {result.PerJournalSyncAckP50Ms:F3} / {result.PerJournalSyncAckP99Ms:F3} ms)");
+            table.AddRow($"  the same journals sharing one group commit ({result.SharedCommitGroupsPerRound:F1} journals per flush)",
+                $"{Output.Rate(result.SharedCommitRecordsPerS)} (ack p50 / p99 {result.SharedCommitAckP50Ms:F3} / {result.SharedCommitAckP99Ms:F3} ms)");
             if (result.HalfRateRefusedRecords + result.TargetHalfRateRefusedRecords > 0)
             {
                 table.AddRow("records refused for backpressure (the disk fell behind the open-loop rate)",

@@ -39,7 +39,16 @@ public sealed record JournalBenchResult(
     double IdealHalfRateAckP99Ms,
     long CompactEveryBytes,
     long HalfRateRefusedRecords = 0,
-    long TargetHalfRateRefusedRecords = 0);
+    long TargetHalfRateRefusedRecords = 0,
+    int PartitionJournals = 0,
+    int AppendersPerJournal = 0,
+    double PerJournalSyncRecordsPerS = 0,
+    double PerJournalSyncAckP50Ms = 0,
+    double PerJournalSyncAckP99Ms = 0,
+    double SharedCommitRecordsPerS = 0,
+    double SharedCommitAckP50Ms = 0,
+    double SharedCommitAckP99Ms = 0,
+    double SharedCommitGroupsPerRound = 0);
 
 /// <summary>
 /// Durable 128-byte records per second through the segment journal, run the way partitions use it:
@@ -82,16 +91,88 @@ public static class JournalBenchmark
             var commitP50 = CommitStats.PercentileMicros(half.Commits, 50) / 1000.0;
             var commitP99 = CommitStats.PercentileMicros(half.Commits, 99) / 1000.0;
             var fsyncP99 = Ms(fsync, 99);
+            progress?.Invoke($"{PartitionJournals} journals, each with its own writer and fdatasync", 0);
+            var perJournal = await PartitionJournalsAsync(Path.Combine(work, "per-journal"), o, shared: false, token);
+            progress?.Invoke($"{PartitionJournals} journals sharing one group commit", 0);
+            var sharedCommit = await PartitionJournalsAsync(Path.Combine(work, "shared"), o, shared: true, token);
             return new JournalBenchResult(o.RecordBytes, Ms(fsync, 50), fsyncP99, o.Appenders, o.BurstRecords, full.RecordsPerS,
                 full.RecordsPerGroup, Ms(full.Latency, 50), Ms(full.Latency, 99), o.SingleRecordAppenders, single.RecordsPerS,
                 Ms(single.Latency, 99), half.RecordsPerS, Ms(half.Latency, 50), ackP99, ackP99 - fsyncP99, commitP50, commitP99,
                 atTargetHalf.RecordsPerS, Ms(atTargetHalf.Latency, 50), Ms(atTargetHalf.Latency, 99),
                 CommitStats.PercentileMicros(atTargetHalf.Commits, 99) / 1000.0, Ms(ideal, 50), Ms(ideal, 99), CompactEveryBytes,
-                half.Refused, atTargetHalf.Refused);
+                half.Refused, atTargetHalf.Refused, PartitionJournals, AppendersPerJournal,
+                perJournal.RecordsPerS, Ms(perJournal.Latency, 50), Ms(perJournal.Latency, 99),
+                sharedCommit.RecordsPerS, Ms(sharedCommit.Latency, 50), Ms(sharedCommit.Latency, 99), sharedCommit.GroupsPerRound);
         }
         finally
         {
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>Journals of a node, as its partitions use them (the server's default partition count).</summary>
+    public const int PartitionJournals = 16;
+
+    /// <summary>Appenders per journal in the many-journal phases, each awaiting every record (a partition's batch of one
+    /// command: what small carts spread over many partitions produce).</summary>
+    public const int AppendersPerJournal = 4;
+
+    /// <summary><see cref="PartitionJournals"/> journals in sibling directories of one disk, each with
+    /// <see cref="AppendersPerJournal"/> appenders that append one record and await it: with a writer thread and an
+    /// fdatasync per journal, or with one <see cref="GroupCommitter"/> for all of them (one device flush per round).</summary>
+    private static async Task<(double RecordsPerS, LongHistogram Latency, double GroupsPerRound)> PartitionJournalsAsync(
+        string directory, JournalBenchOptions o, bool shared, CancellationToken token)
+    {
+        using var committer = shared ? new GroupCommitter() : null;
+        var options = new JournalOptions { SegmentBytesMax = 16L * 1024 * 1024, Committer = committer };
+        var journals = Enumerable.Range(0, PartitionJournals)
+            .Select(j => SegmentJournal.Open(new DirectoryStorage(Path.Combine(directory, j.ToString("D4"))), options)).ToArray();
+        try
+        {
+            var payload = new byte[o.RecordBytes];
+            var appenders = PartitionJournals * AppendersPerJournal;
+            var histograms = new LongHistogram[appenders];
+            var counts = new long[appenders];
+            var measuring = false;
+            var stop = false;
+            var tasks = Enumerable.Range(0, appenders).Select(i => Task.Run(async () =>
+            {
+                var journal = journals[i % PartitionJournals];
+                var h = histograms[i] = new LongHistogram(HistogramMaxTicks, 3);
+                while (!Volatile.Read(ref stop))
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    await journal.Append(payload).Durable.ConfigureAwait(false);
+                    if (Volatile.Read(ref measuring))
+                    {
+                        h.RecordValue(TicksSince(start));
+                        counts[i]++;
+                    }
+                }
+            }, token)).ToArray();
+            await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds), token);
+            var (groupsBefore, roundsBefore) = (committer?.Groups ?? 0, committer?.Stats.Commits ?? 0);
+            Volatile.Write(ref measuring, true);
+            var clock = Stopwatch.StartNew();
+            await Task.Delay(TimeSpan.FromSeconds(o.PhaseSeconds), token);
+            Volatile.Write(ref measuring, false);
+            clock.Stop();
+            var groupsPerRound = committer is null ? 1 : (double)(committer.Groups - groupsBefore) / Math.Max(1, committer.Stats.Commits - roundsBefore);
+            Volatile.Write(ref stop, true);
+            await Task.WhenAll(tasks);
+            var merged = new LongHistogram(HistogramMaxTicks, 3);
+            foreach (var h in histograms)
+            {
+                merged.Add(h);
+            }
+            return (counts.Sum() / clock.Elapsed.TotalSeconds, merged, groupsPerRound);
+        }
+        finally
+        {
+            foreach (var journal in journals)
+            {
+                await journal.DisposeAsync();
+            }
         }
     }
 

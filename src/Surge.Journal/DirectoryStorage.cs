@@ -125,6 +125,14 @@ public sealed partial class DirectoryStorage : IJournalStorage
             }
         }
 
+        public void StartWriteBack()
+        {
+            if (OperatingSystem.IsLinux() && NativeMethods.SyncFileRange(handle, 0, 0, NativeMethods.SyncFileRangeWrite) != 0)
+            {
+                throw new IOException($"sync_file_range failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+
         public void SetLength(long length) => RandomAccess.SetLength(handle, length);
 
         public void Dispose() => handle.Dispose();

@@ -6,8 +6,9 @@ namespace Surge.Journal;
 /// One group commit for many journals: a node's partitions each keep their own journal (files, sequence, recovery,
 /// snapshots, compaction, readers), but instead of one writer thread and one fdatasync per journal, one thread takes
 /// the open group of every journal that has one, writes each to its journal's file, then makes the whole round
-/// durable with one device flush: every file is written back to the device (sync_file_range, no flush), then one of
-/// them is synced (fdatasync), whose cache flush covers what the device received before it. A write that grows its
+/// durable with one device flush: every file's writes are started towards the device, then waited for
+/// (sync_file_range, no cache flush), then one of the files is synced (fdatasync), whose cache flush covers what the
+/// device received before it. A write that grows its
 /// file (a segment that was not preallocated) is synced on its own, since its size must be made durable too.
 /// Journals on different devices get a flush each. While a round is on the disk, the next round's records gather
 /// in the journals' open groups, so rounds grow with load as a single journal's groups do.
@@ -123,13 +124,25 @@ public sealed class GroupCommitter : IDisposable
                     }
                     else
                     {
-                        round[i].File!.WriteBack();
+                        round[i].File!.StartWriteBack(); // every file's writes go to the device together
                         shared.Add(i);
                     }
                 }
                 catch (Exception e)
                 {
                     owners[i].Fail(e, round[i]);
+                }
+            }
+            for (var k = shared.Count - 1; k >= 0; k--)
+            {
+                try
+                {
+                    round[shared[k]].File!.WriteBack();
+                }
+                catch (Exception e)
+                {
+                    owners[shared[k]].Fail(e, round[shared[k]]);
+                    shared.RemoveAt(k);
                 }
             }
             if (shared.Count == 0)

@@ -46,6 +46,12 @@ public interface IStorageFile : IDisposable
     /// allocation change, which needs this file's own <see cref="Sync"/>). Storages without the distinction sync.</summary>
     void WriteBack() => Sync();
 
+    /// <summary>Starts handing the bytes written so far to the device without waiting (a later
+    /// <see cref="WriteBack"/> waits): lets the writes of several files go to the device together.</summary>
+    void StartWriteBack()
+    {
+    }
+
     void SetLength(long length);
 }
 

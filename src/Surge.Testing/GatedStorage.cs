@@ -34,6 +34,7 @@ public sealed class GatedStorage(SimulatedStorage inner) : IJournalStorage, IDis
         public void Write(long offset, ReadOnlySpan<byte> source) => file.Write(offset, source);
         public void SetLength(long length) => file.SetLength(length);
         public void WriteBack() => file.WriteBack();
+        public void StartWriteBack() => file.StartWriteBack();
         public void Dispose() => file.Dispose();
 
         public void Sync()

@@ -8,7 +8,8 @@ namespace Surge.Bench.Scenarios;
 /// Surge through its HTTP API: an embedded server on loopback (in the bench's process, so it shares the two
 /// cores with the load generator — the peers run in their own processes), orders sent one per request
 /// (<c>POST /v1/orders</c>) or in batches (<c>POST /v1/orders/batch</c>) over the same raw keep-alive HTTP/1.1
-/// connections as <c>bench http</c>. An order is acknowledged after its partition's group commit (fdatasync).
+/// connections as <c>bench http</c>. An order is acknowledged once its partition's journal record is durable (the node's shared group commit, or
+/// with <c>sharedCommit: false</c> the partition's own fdatasync).
 /// </summary>
 public sealed class SurgePeer : IOrderSystem
 {
