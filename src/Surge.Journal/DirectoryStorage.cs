@@ -60,12 +60,17 @@ public sealed partial class DirectoryStorage : IJournalStorage
     public string Describe(string name) => Path.Combine(_directory, name);
 
     /// <summary>The file system's device number (st_dev of the directory), so that journals in sibling directories
-    /// share one device flush; the storage itself when it cannot be read.</summary>
+    /// share one device flush — on ext4 and XFS only, whose fdatasync flushes the device's cache even when the file
+    /// had nothing left to write (the flush that makes the other files' write-back durable); elsewhere, or when it
+    /// cannot be read, the storage itself (every journal syncs its own file).</summary>
     public object Device => _device ??= ReadDevice(_directory) is { } id ? id : this;
 
     private object? _device;
 
     private readonly record struct DeviceId(ulong Number);
+
+    private const long Ext4Magic = 0xEF53;
+    private const long XfsMagic = 0x58465342;
 
     private static unsafe DeviceId? ReadDevice(string path)
     {
@@ -73,9 +78,21 @@ public sealed partial class DirectoryStorage : IJournalStorage
         {
             return null;
         }
-        // st_dev is the first field of struct stat on Linux (x86-64 and arm64), 8 bytes; the struct is under 256.
+        // st_dev is the first field of struct stat, f_type the first of struct statfs (x86-64 and arm64), 8 bytes
+        // each; both structs are under 256 bytes.
         var buffer = stackalloc byte[256];
-        return NativeMethods.Stat(path, buffer) == 0 ? new DeviceId(*(ulong*)buffer) : null;
+        try
+        {
+            if (NativeMethods.StatFs(path, buffer) != 0 || *(long*)buffer is not (Ext4Magic or XfsMagic))
+            {
+                return null;
+            }
+            return NativeMethods.Stat(path, buffer) == 0 ? new DeviceId(*(ulong*)buffer) : null;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return null; // a C library older than glibc 2.33 exports stat only as __xstat: one device per storage then
+        }
     }
 
     private sealed class DirectoryFile(SafeFileHandle handle) : IStorageFile
@@ -152,6 +169,9 @@ public sealed partial class DirectoryStorage : IJournalStorage
 
         [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
         public static partial int SyncFileRange(SafeFileHandle fd, long offset, long bytes, uint flags);
+
+        [LibraryImport("libc", EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static unsafe partial int StatFs(string path, byte* buffer);
 
         [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static unsafe partial int Stat(string path, byte* buffer);
