@@ -7,7 +7,9 @@ namespace Surge.Journal;
 /// Appenders copy their record into the open group under a short lock and get a ticket; one writer thread
 /// takes the whole group, writes it with one write and one fdatasync, then completes every ticket of the
 /// group at once. While a sync is in flight new records gather in the next group, so batches grow with load
-/// and a lone record under light load is written at once (no timer, nothing is held back).
+/// and a lone record under light load is written at once (no timer, nothing is held back). With
+/// <see cref="JournalOptions.Committer"/> the journal has no writer thread: a <see cref="GroupCommitter"/> takes its
+/// groups together with those of the node's other journals and makes them durable with one device flush.
 /// </summary>
 public sealed partial class SegmentJournal : IJournal
 {
@@ -40,7 +42,8 @@ public sealed partial class SegmentJournal : IJournal
     private Task? _writing; // the group a committer took and has not completed
     private Exception? _failure;
 
-    // Owned by the writer thread (and by Open before it starts, and Dispose after it ends).
+    // Owned by the writer thread, or by the committer's thread under a GroupCommitter (and by Open before, and
+    // Dispose after).
     private IStorageFile? _active;
     private long _activeLength;
     private long _activeAllocated; // bytes of the active file that exist already: writes within them change no metadata
@@ -363,7 +366,8 @@ public sealed partial class SegmentJournal : IJournal
         {
             if (_active is not null)
             {
-                var from = Math.Max(RecordFormat.SegmentHeaderBytes, Math.Min(_activeLength, _activeLength - (group.File is null ? 0 : group.Bytes)));
+                // A group that was written moved the end past its bytes; one whose write failed did not.
+                var from = Math.Max(RecordFormat.SegmentHeaderBytes, _activeLength - (group.File is null ? 0 : group.Bytes));
                 _activeLength = from;
                 WriteZeros(_active, from, Math.Max(0, Math.Min(_active.Length, from + group.Bytes) - from));
                 _active.Sync();
