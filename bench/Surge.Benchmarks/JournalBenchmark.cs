@@ -129,43 +129,10 @@ public static class JournalBenchmark
             .Select(j => SegmentJournal.Open(new DirectoryStorage(Path.Combine(directory, j.ToString("D4"))), options)).ToArray();
         try
         {
-            var payload = new byte[o.RecordBytes];
-            var appenders = PartitionJournals * AppendersPerJournal;
-            var histograms = new LongHistogram[appenders];
-            var counts = new long[appenders];
-            var measuring = false;
-            var stop = false;
-            var tasks = Enumerable.Range(0, appenders).Select(i => Task.Run(async () =>
-            {
-                var journal = journals[i % PartitionJournals];
-                var h = histograms[i] = new LongHistogram(HistogramMaxTicks, 3);
-                while (!Volatile.Read(ref stop))
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    await journal.Append(payload).Durable.ConfigureAwait(false);
-                    if (Volatile.Read(ref measuring))
-                    {
-                        h.RecordValue(TicksSince(start));
-                        counts[i]++;
-                    }
-                }
-            }, token)).ToArray();
-            await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds), token);
-            var (groupsBefore, roundsBefore) = (committer?.Groups ?? 0, committer?.Stats.Commits ?? 0);
-            Volatile.Write(ref measuring, true);
-            var clock = Stopwatch.StartNew();
-            await Task.Delay(TimeSpan.FromSeconds(o.PhaseSeconds), token);
-            Volatile.Write(ref measuring, false);
-            clock.Stop();
-            var groupsPerRound = committer is null ? 1 : (double)(committer.Groups - groupsBefore) / Math.Max(1, committer.Stats.Commits - roundsBefore);
-            Volatile.Write(ref stop, true);
-            await Task.WhenAll(tasks);
-            var merged = new LongHistogram(HistogramMaxTicks, 3);
-            foreach (var h in histograms)
-            {
-                merged.Add(h);
-            }
-            return (counts.Sum() / clock.Elapsed.TotalSeconds, merged, groupsPerRound);
+            var run = await ClosedLoopAsync(o, PartitionJournals * AppendersPerJournal, i => journals[i % PartitionJournals], burst: 1,
+                () => (committer?.Groups ?? 0, committer?.Stats.Commits ?? 0), token);
+            var groupsPerRound = committer is null ? 1 : (double)run.Counted.First / Math.Max(1, run.Counted.Second);
+            return (run.RecordsPerS, run.Latency, groupsPerRound);
         }
         finally
         {
@@ -174,6 +141,57 @@ public static class JournalBenchmark
                 await journal.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>Appenders that each append <paramref name="burst"/> records to their journal and await the last one, over
+    /// and over: <see cref="WarmUpSeconds"/> of warm-up, then <see cref="JournalBenchOptions.PhaseSeconds"/> measured.
+    /// Returns the durable records measured, per second, each burst's latency, and how much the two counters read by
+    /// <paramref name="counters"/> grew while measuring.</summary>
+    private static async Task<(long Records, double RecordsPerS, LongHistogram Latency, (long First, long Second) Counted)> ClosedLoopAsync(
+        JournalBenchOptions o, int appenders, Func<int, SegmentJournal> journalOf, int burst, Func<(long, long)> counters, CancellationToken token)
+    {
+        var payload = new byte[o.RecordBytes];
+        var histograms = new LongHistogram[appenders];
+        var counts = new long[appenders];
+        var measuring = false;
+        var stop = false;
+        var tasks = Enumerable.Range(0, appenders).Select(i => Task.Run(async () =>
+        {
+            var journal = journalOf(i);
+            var h = histograms[i] = new LongHistogram(HistogramMaxTicks, 3);
+            while (!Volatile.Read(ref stop))
+            {
+                var start = Stopwatch.GetTimestamp();
+                AppendTicket last = default;
+                for (var r = 0; r < burst; r++)
+                {
+                    last = journal.Append(payload);
+                }
+                await last.Durable.ConfigureAwait(false);
+                if (Volatile.Read(ref measuring))
+                {
+                    h.RecordValue(TicksSince(start));
+                    counts[i] += burst;
+                }
+            }
+        }, token)).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds), token);
+        var before = counters();
+        Volatile.Write(ref measuring, true);
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(o.PhaseSeconds), token);
+        Volatile.Write(ref measuring, false);
+        clock.Stop();
+        var after = counters();
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(tasks);
+        var merged = new LongHistogram(HistogramMaxTicks, 3);
+        foreach (var h in histograms)
+        {
+            merged.Add(h);
+        }
+        var records = counts.Sum();
+        return (records, records / clock.Elapsed.TotalSeconds, merged, (after.Item1 - before.Item1, after.Item2 - before.Item2));
     }
 
     private static double Ms(LongHistogram h, double percentile) =>
@@ -265,49 +283,13 @@ public static class JournalBenchmark
         string directory, JournalBenchOptions o, int appenders, int burst, CancellationToken token)
     {
         await using var journal = SegmentJournal.Open(new DirectoryStorage(directory));
-        var payload = new byte[o.RecordBytes];
-        var histograms = new LongHistogram[appenders];
-        var counts = new long[appenders];
-        var measuring = false;
         var stop = false;
         var maintenance = MaintainAsync(journal, o.RecordBytes, () => !Volatile.Read(ref stop), token);
-        var tasks = Enumerable.Range(0, appenders).Select(i => Task.Run(async () =>
-        {
-            var h = histograms[i] = new LongHistogram(HistogramMaxTicks, 3);
-            while (!Volatile.Read(ref stop))
-            {
-                var start = Stopwatch.GetTimestamp();
-                AppendTicket last = default;
-                for (var r = 0; r < burst; r++)
-                {
-                    last = journal.Append(payload);
-                }
-                await last.Durable.ConfigureAwait(false);
-                if (Volatile.Read(ref measuring))
-                {
-                    h.RecordValue(TicksSince(start));
-                    counts[i] += burst;
-                }
-            }
-        }, token)).ToArray();
-        await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds), token); // compaction starts freeing segments
-        var groupsBefore = journal.GroupCommits;
-        Volatile.Write(ref measuring, true);
-        var clock = Stopwatch.StartNew();
-        await Task.Delay(TimeSpan.FromSeconds(o.PhaseSeconds), token);
-        Volatile.Write(ref measuring, false);
-        clock.Stop();
-        var groups = journal.GroupCommits - groupsBefore;
+        // The warm-up lets compaction start freeing segments before the clock runs.
+        var run = await ClosedLoopAsync(o, appenders, _ => journal, burst, () => (journal.GroupCommits, 0), token);
         Volatile.Write(ref stop, true);
-        await Task.WhenAll(tasks);
         await maintenance;
-        var total = counts.Sum();
-        var merged = new LongHistogram(HistogramMaxTicks, 3);
-        foreach (var h in histograms)
-        {
-            merged.Add(h);
-        }
-        return (total / clock.Elapsed.TotalSeconds, (double)total / Math.Max(1, groups), merged);
+        return (run.RecordsPerS, (double)run.Records / Math.Max(1, run.Counted.First), run.Latency);
     }
 
     /// <summary>Open loop at a fixed rate: records are appended on schedule (every millisecond, the ones due)
