@@ -57,7 +57,8 @@ public static class PartitionReads
 
     /// <summary>Weekly demand of every SKU of a seller over <paramref name="weeks"/> weeks from <paramref name="fromMs"/>:
     /// units of its seller orders that were paid (or went further, not cancelled), by the week in which they were placed,
-    /// and the units available now. Scans the order table once.</summary>
+    /// and the units available now. Scans the order table once — unless <paramref name="weeks"/> is 0: then only the
+    /// seller's SKUs and what is available (the read model has the weeks).</summary>
     public static WeeklySkuDemand[] SellerDemand(Engine engine, long sellerId, long fromMs, int weeks)
     {
         const long WeekMs = 7L * 24 * 3600 * 1000;
@@ -69,7 +70,7 @@ public static class PartitionReads
                 bySku[sku] = new double[weeks];
             }
         }
-        for (var index = 0; index < engine.OrderCount && bySku.Count > 0; index++)
+        for (var index = 0; weeks > 0 && index < engine.OrderCount && bySku.Count > 0; index++)
         {
             if (engine.SellerAt(index) != sellerId)
             {

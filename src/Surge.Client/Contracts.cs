@@ -90,7 +90,7 @@ public sealed record ShipmentBody(string Id, string Status, string? TrackingNumb
     ShipmentTrackingBody[] Tracking, ShipmentItemBody[] Items);
 
 public sealed record SellerOrderBody(string Id, string SellerId, string Status, string? CancelReason, PlacedLineBody[] Lines,
-    ShipmentBody[]? Shipments = null);
+    ShipmentBody[]? Shipments = null, string? OrderId = null, DateTimeOffset? PlacedAt = null, long? AmountMinor = null, string? Currency = null);
 
 /// <summary>One downstream stage of one partition: how far it got and how far behind it is.</summary>
 public sealed record StageStatusBody(string Stage, int Partition, long Position, long LagRecords, double LagSeconds);
@@ -139,7 +139,18 @@ public sealed record OrderBatchItem(int Status, string? Id, OrderBody? Order, Pr
 
 public sealed record OrderBatchResponse(OrderBatchItem[] Results);
 
-public sealed record SellerOrderPage(SellerOrderBody[] Orders, string? NextCursor);
+/// <summary>A page of a listing; <c>Freshness</c> (listings from the read model) says how far behind the journals it is.</summary>
+public sealed record SellerOrderPage(SellerOrderBody[] Orders, string? NextCursor, ListingFreshness? Freshness = null);
+
+/// <summary>How fresh an answer of the read model is: journal records durable but not in it yet, over the partitions
+/// the answer covers, and the age of the oldest of them in seconds (0 and 0: up to date).</summary>
+public sealed record ListingFreshness(long LagRecords, double LagSeconds);
+
+/// <summary>Units and revenue (minor units) of a SKU's paid seller orders placed in one period (a UTC day, or an ISO week
+/// starting on Monday).</summary>
+public sealed record SkuSalesBody(string Sku, string Period, long Units, long RevenueMinor);
+
+public sealed record SellerSalesResponse(string SellerId, string Granularity, string From, string To, SkuSalesBody[] Sales, ListingFreshness Freshness);
 
 /// <summary>One step of the buyer's timeline: the status, when (absent when not known), the message in the
 /// buyer's language, and for carrier steps the shipment and the carrier's raw code.</summary>

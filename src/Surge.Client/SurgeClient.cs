@@ -195,20 +195,31 @@ public sealed class SurgeClient : IDisposable
     public Task<OrderBody> CancelOrderAsync(string id, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         SendTypedAsync(HttpMethod.Post, $"/v1/orders/{Uri.EscapeDataString(id)}/cancel", null, ClientJson.Default.OrderBody, idempotencyKey, cancellationToken);
 
-    /// <summary>One page of a seller's orders, oldest first; pass the page's <c>NextCursor</c> for the next.</summary>
-    public Task<SellerOrderPage> ListSellerOrdersAsync(string sellerId, string? cursor = null, int? limit = null, CancellationToken cancellationToken = default)
+    /// <summary>One page of a seller's orders, oldest first; pass the page's <c>NextCursor</c> for the next. The filters
+    /// (status code, placement time from/to, buyer id, SKU) need the server's read model.</summary>
+    public Task<SellerOrderPage> ListSellerOrdersAsync(string sellerId, string? cursor = null, int? limit = null, string? status = null,
+        DateTimeOffset? from = null, DateTimeOffset? to = null, string? buyerId = null, string? sku = null, CancellationToken cancellationToken = default) =>
+        GetAsync(WithQuery($"/v1/sellers/{Uri.EscapeDataString(sellerId)}/orders", ("cursor", cursor), ("limit", limit?.ToString(CultureInfo.InvariantCulture)),
+            ("status", status), ("from", Instant(from)), ("to", Instant(to)), ("buyer_id", buyerId), ("sku", sku)), ClientJson.Default.SellerOrderPage, cancellationToken);
+
+    /// <summary>One page of a buyer's seller orders across sellers, oldest first (admin or storefront key).</summary>
+    public Task<SellerOrderPage> ListBuyerOrdersAsync(string buyerId, string? cursor = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(WithQuery($"/v1/buyers/{Uri.EscapeDataString(buyerId)}/orders", ("cursor", cursor), ("limit", limit?.ToString(CultureInfo.InvariantCulture))),
+            ClientJson.Default.SellerOrderPage, cancellationToken);
+
+    /// <summary>Units and revenue per SKU of a seller's paid orders, per day or per week ("day", "week"), for placement
+    /// dates from <paramref name="from"/> up to (not including) <paramref name="to"/>; the last four weeks by default.</summary>
+    public Task<SellerSalesResponse> GetSellerSalesAsync(string sellerId, DateOnly? from = null, DateOnly? to = null, string? granularity = null,
+        CancellationToken cancellationToken = default) =>
+        GetAsync(WithQuery($"/v1/sellers/{Uri.EscapeDataString(sellerId)}/sales", ("from", from?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
+            ("to", to?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("granularity", granularity)), ClientJson.Default.SellerSalesResponse, cancellationToken);
+
+    private static string? Instant(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static string WithQuery(string path, params (string Name, string? Value)[] parameters)
     {
-        var query = new List<string>();
-        if (cursor is not null)
-        {
-            query.Add("cursor=" + Uri.EscapeDataString(cursor));
-        }
-        if (limit is { } l)
-        {
-            query.Add("limit=" + l.ToString(CultureInfo.InvariantCulture));
-        }
-        var path = $"/v1/sellers/{Uri.EscapeDataString(sellerId)}/orders" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
-        return GetAsync(path, ClientJson.Default.SellerOrderPage, cancellationToken);
+        var given = parameters.Where(p => p.Value is not null).Select(p => p.Name + "=" + Uri.EscapeDataString(p.Value!)).ToList();
+        return given.Count == 0 ? path : path + "?" + string.Join('&', given);
     }
 
     /// <summary>The downstream stages' positions and lag (admin).</summary>
@@ -264,6 +275,7 @@ public sealed class SurgeClient : IDisposable
 [JsonSerializable(typeof(PlaceOrderRequest))]
 [JsonSerializable(typeof(OrderBody))]
 [JsonSerializable(typeof(SellerOrderPage))]
+[JsonSerializable(typeof(SellerSalesResponse))]
 [JsonSerializable(typeof(FlowStatusResponse))]
 [JsonSerializable(typeof(ProblemBody))]
 internal sealed partial class ClientJson : JsonSerializerContext;

@@ -156,6 +156,12 @@ public sealed record StorageOptions
     /// thread and an fdatasync per partition.</summary>
     public bool SharedCommit { get; init; } = true;
 
+    /// <summary>Keep the read model — a seller's orders with filters, a buyer's history, CSV export, sales per SKU per
+    /// day and the forecasts' demand — in a SQLite file, <c>read-model/orders.db</c> of the data directory, projected from
+    /// the partitions' journals by this node. Off in cluster mode for now (the read model is per node; there the
+    /// listings scan the partitions and the read-model routes answer 503).</summary>
+    public bool ReadModel { get; init; } = true;
+
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
     public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
 

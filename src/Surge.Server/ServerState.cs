@@ -10,8 +10,9 @@ namespace Surge.Server;
 public sealed class ServerState : IDisposable
 {
     public ServerState(ServerOptions options, ControlStore control, TrackingTokens tokens, Catalog catalog, Gateway gateway, Downstream flow,
-        CategorySuggestions categories)
+        CategorySuggestions categories, ReadModel.ReadModelProjection? readModel)
     {
+        ReadModel = readModel;
         Options = options;
         Control = control;
         Tokens = tokens;
@@ -21,7 +22,7 @@ public sealed class ServerState : IDisposable
         Categories = categories;
         Orders = new OrderSaga(gateway, catalog, options.Saga) { LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null };
         FlowQueries = new DownstreamQueries(new FlowRouting(gateway, flow), gateway, Orders);
-        Forecasts = new SellerForecasts(gateway, options.Clock);
+        Forecasts = new SellerForecasts(readModel is null ? gateway : new ReadModelDemand(readModel, gateway), options.Clock);
         Skus = new CatalogWrites(gateway, catalog, categories, options.Http.RequestDeadline, options.Clock);
         Idempotency = new IdempotencyStore(options);
         Capacity = options.Http.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.Http.CapacityOrdersPerSecond, options.Http.CapacityBurst, options.Clock) : null;
@@ -39,6 +40,9 @@ public sealed class ServerState : IDisposable
     public CatalogWrites Skus { get; }
     /// <summary>This node's downstream: the units of the partitions it hosts.</summary>
     public Downstream Flow { get; }
+
+    /// <summary>This node's read model (listings, histories, sales, demand); null in cluster mode.</summary>
+    public ReadModel.ReadModelProjection? ReadModel { get; }
 
     /// <summary>The downstream of every partition, wherever it runs (the API's view).</summary>
     public DownstreamQueries FlowQueries { get; }

@@ -91,7 +91,24 @@ public sealed class SurgeServer : IAsyncDisposable
             Partitions = options.Partitions, Rules = options.Flow.Rules, Dispatch = options.Flow.Dispatch, Smtp = options.Flow.Smtp, Clock = options.Clock,
         }, options.Storage.FlowJournals ?? new Flow.DirectoryFlowJournals(Path.Combine(options.DataDirectory, "flow"),
             new Journal.JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax }), control);
-        var partitionHost = new PartitionHost(options) { Opened = downstream.OnPartitionOpened, Closing = downstream.OnPartitionClosingAsync, Flow = downstream };
+        var readModel = OpenReadModel(options);
+        var partitionHost = new PartitionHost(options)
+        {
+            Opened = (partition, opened) =>
+            {
+                downstream.OnPartitionOpened(partition, opened);
+                readModel?.OnPartitionOpened(partition, opened.Journal);
+            },
+            Closing = async partition =>
+            {
+                if (readModel is not null)
+                {
+                    await readModel.OnPartitionClosingAsync(partition);
+                }
+                await downstream.OnPartitionClosingAsync(partition);
+            },
+            Flow = downstream,
+        };
         builder.Services.AddSingleton(partitionHost);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         if (options.Cluster is { } cluster)
@@ -123,6 +140,10 @@ public sealed class SurgeServer : IAsyncDisposable
 
         // The composition root: every service of the node, in dependency order.
         downstream.Log = app.Services.GetRequiredService<ILogger<Downstream>>();
+        if (readModel is not null)
+        {
+            readModel.Log = app.Services.GetRequiredService<ILogger<ReadModel.ReadModelProjection>>();
+        }
         var gateway = new Gateway(app.Services.GetRequiredService<IGrainFactory>(), options);
         var catalog = new Catalog();
         if (options.Cluster is not null)
@@ -132,7 +153,7 @@ public sealed class SurgeServer : IAsyncDisposable
         var categoryLog = app.Services.GetRequiredService<ILogger<CategorySuggestions>>();
         var categories = new CategorySuggestions(new CategoryLogFile(options.DataDirectory), CategoryModels.Loader(options.Categories, categoryLog),
             options.Categories.ReviewBelow) { Log = categoryLog };
-        var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories);
+        var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories, readModel);
         var sampler = new NodeSampler(state, partitionHost);
         var dashboard = new Dashboard(state, sampler);
 
@@ -182,6 +203,7 @@ public sealed class SurgeServer : IAsyncDisposable
         try
         {
             var recovery = await state.Lifecycle.RecoverAsync();
+            readModel?.Start();
             if (options.Flow.Start)
             {
                 state.Flow.Start(gateway);
@@ -204,11 +226,30 @@ public sealed class SurgeServer : IAsyncDisposable
             await app.StopAsync();
             await app.DisposeAsync();
             await downstream.DisposeAsync();
+            if (readModel is not null)
+            {
+                await readModel.DisposeAsync();
+            }
             await partitionHost.DisposeAsync();
             control.Dispose();
             state.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The read model of a single node (<see cref="StorageOptions.ReadModel"/>): <c>read-model/orders.db</c> and the
+    /// projectors' checkpoints beside it; null when off or in cluster mode.</summary>
+    private static ReadModel.ReadModelProjection? OpenReadModel(ServerOptions options)
+    {
+        if (!options.Storage.ReadModel || options.Cluster is not null)
+        {
+            return null;
+        }
+        var root = Path.Combine(options.DataDirectory, "read-model");
+        var store = ReadModel.ReadModelStore.OpenSqlite(Path.Combine(root, "orders.db"));
+        return new ReadModel.ReadModelProjection(store,
+            partition => new Journal.DirectoryStorage(Path.Combine(root, "checkpoints", partition.ToString("D4", CultureInfo.InvariantCulture))),
+            clock: options.Clock);
     }
 
     /// <summary>The partition count is fixed for a data directory (sellers are hashed onto it).</summary>
@@ -289,6 +330,10 @@ public sealed class SurgeServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await State.Flow.DisposeAsync(); // its readers before the journals
+        if (State.ReadModel is { } readModel)
+        {
+            await readModel.DisposeAsync(); // its readers too
+        }
         await partitions.DisposeAsync();
         _control.Dispose();
         State.Dispose();

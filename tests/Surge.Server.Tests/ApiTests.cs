@@ -277,6 +277,7 @@ public sealed class ApiTests(SharedServer shared) : IClassFixture<SharedServer>
         {
             Assert.Equal(HttpStatusCode.Created, (await Admin.PostAsync("/v1/orders", TestServer.Order($"p{i}", (sellerId, "pen", 1)))).Status);
         }
+        await seller.ReadModelCaughtUpAsync(sellerId);
         var seen = new List<string>();
         string? cursor = null;
         do

@@ -152,6 +152,7 @@ public sealed class CrashTests
         var children = new List<JsonNode>();
         foreach (var seller in new[] { a.Id, b.Id })
         {
+            await admin.ReadModelCaughtUpAsync(seller);
             string? cursor = null;
             do
             {

@@ -112,6 +112,12 @@ public sealed class ApiClient(Uri baseAddress, string? key)
 
     public Task<ApiResponse> GetAsync(string path) => SendRawAsync(HttpMethod.Get, path, null, null);
 
+    /// <summary>Waits until the read model holds every durable record of the seller's partition (its listing's
+    /// freshness says no record is missing): listings read right after writes see them.</summary>
+    public Task ReadModelCaughtUpAsync(string sellerId) =>
+        Poll.UntilAsync(async () => (await GetAsync($"/v1/sellers/{sellerId}/orders?limit=1")).Json!,
+            page => page["freshness"]?["lag_records"]?.GetValue<long>() == 0, $"the read model caught up with {sellerId}'s partition");
+
     public async Task<ApiResponse> SendRawAsync(HttpMethod method, string path, string? body, string? contentType, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(baseAddress, path));

@@ -5,7 +5,7 @@ public sealed partial class Api
 {
     private void MapOperations(IEndpointRouteBuilder app, IEndpointRouteBuilder v1)
     {
-        v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages: position and lag per partition (admin)").WithTags("operations")
+        v1.MapGet("/flow", Handler(FlowStatus)).WithName("flowStatus").WithSummary("Downstream stages and the read model: position and lag per partition (admin)").WithTags("operations")
             .Produces<FlowStatusResponse>(200).Problems(401, 403);
         app.MapGet("/healthz", Handler(Health)).WithName("health").WithSummary("Readiness of the node").WithTags("operations").Produces<HealthResponse>(200).Problems(503);
     }
@@ -14,7 +14,9 @@ public sealed partial class Api
     {
         Authorize(context, Role.Admin);
         var partitions = await state.FlowQueries.StatusAsync();
-        var stages = partitions.Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3))).ToArray();
+        var stages = partitions.Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3)))
+            .Concat((state.ReadModel?.Status() ?? []).Select(s => new StageStatusBody("read-model", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3))))
+            .ToArray();
         await WriteAsync(context, 200, new FlowStatusResponse(stages, partitions.Sum(s => s.Orders), partitions.Sum(s => s.Shipments),
                 state.Flow.Rules.Carriers.Select(c => c.Id).ToArray()),
             ApiJson.Default.FlowStatusResponse);

@@ -1,6 +1,6 @@
 namespace Surge.Server;
 
-// /v1 endpoints: orders: placement (single and batch), payment, cancellation, listing.
+// /v1 endpoints: orders: placement (single and batch), lookup, payment, cancellation (listings: Api.Listings.cs).
 public sealed partial class Api
 {
     private void MapOrders(IEndpointRouteBuilder v1)
@@ -15,8 +15,6 @@ public sealed partial class Api
             .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
         v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithSummary("Cancel an order (stock returns)").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
-        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders").WithSummary("A seller's orders, oldest first, with a cursor").WithTags("orders")
-            .Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
     }
 
     private async Task PlaceOrder(HttpContext context)
@@ -191,21 +189,6 @@ public sealed partial class Api
         var reason = principal.Role == Role.Admin ? CancelReason.Operator : CancelReason.Buyer;
         await IdempotentAsync(context, principal, Encoding.UTF8.GetBytes(context.Request.Path.Value!), 200,
             () => WithDeadline(state.Orders.CancelAsync(parent, reason)));
-    }
-
-    private async Task ListSellerOrders(HttpContext context)
-    {
-        var seller = RouteSeller(context, "orders");
-        var query = context.Request.Query;
-        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
-        var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
-        var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListOrders(seller, from, limit, PageScanMax);
-        var warehouses = Catalog.Warehouses;
-        var orders = page.Orders.Select(o => new SellerOrderBody(Ids.SellerOrder(o.Id), Ids.Seller(o.SellerId), o.Status.ToCode(),
-            o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
-            o.Lines.Select(x => new PlacedLineBody(x.Sku, x.Quantity, x.Warehouse < warehouses.Count ? warehouses[x.Warehouse] : "")).ToArray())).ToArray();
-        var next = page.More ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
-        await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
     }
 
     private async Task<OrderResult> WithDeadline(Task<OrderResult> work)

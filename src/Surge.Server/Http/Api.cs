@@ -22,6 +22,7 @@ public sealed partial class Api(ServerState state, NodeSampler sampler)
         MapCatalog(v1);
         MapStock(v1);
         MapOrders(v1);
+        MapListings(v1);
         MapTracking(v1);
         MapOperations(app, v1);
         MapCarriers(v1);

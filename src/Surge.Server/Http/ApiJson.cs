@@ -32,6 +32,7 @@ namespace Surge.Server;
 [JsonSerializable(typeof(OrderBody))]
 [JsonSerializable(typeof(OrderBatchResponse))]
 [JsonSerializable(typeof(SellerOrderPage))]
+[JsonSerializable(typeof(SellerSalesResponse))]
 [JsonSerializable(typeof(TrackingResponse))]
 [JsonSerializable(typeof(TrackingEvent))]
 [JsonSerializable(typeof(FlowStatusResponse))]

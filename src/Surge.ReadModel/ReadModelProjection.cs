@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Surge.Flow;
+using Surge.Journal;
+
+namespace Surge.ReadModel;
+
+/// <summary>How far the read model is behind one partition.</summary>
+public sealed record ProjectionStatus(int Partition, long Position, long LagRecords, double LagSeconds);
+
+/// <summary>
+/// The read model's side of a node: one <see cref="OrderProjector"/> per partition this node hosts, opened when the
+/// partition has recovered here (its reader holds the journal from the projector's checkpoint at once) and closed
+/// before the partition's journal closes — so it moves with the partition, like the downstream stages. One loop runs
+/// every projector of the node in turn (the database has one writer; the projection uses at most one core and
+/// intake keeps the rest). A projector that fails is opened again from its checkpoint after
+/// <see cref="ProjectorOptions.RetryDelay"/>; what it repeats changes nothing.
+/// </summary>
+public sealed class ReadModelProjection : IAsyncDisposable
+{
+    private readonly Func<int, IJournalStorage> _checkpoints;
+    private readonly ProjectorOptions _options;
+    private readonly TimeProvider _clock; // the partitions' clock: lag is measured against the time their records carry
+    private readonly TimeProvider _pacing = TimeProvider.System; // waits and retries run on real time (a test's fake clock need not move)
+    private readonly ConcurrentDictionary<int, Slot> _slots = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+
+    public ReadModelProjection(ReadModelStore store, Func<int, IJournalStorage> checkpoints, ProjectorOptions? options = null, TimeProvider? clock = null)
+    {
+        Store = store;
+        _checkpoints = checkpoints;
+        _options = options ?? new ProjectorOptions();
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    public ReadModelStore Store { get; }
+
+    public ILogger Log { get; set; } = NullLogger.Instance;
+
+    /// <summary>A partition's projector and what the loop needs to run it; <see cref="Gate"/> keeps a step and a close apart.</summary>
+    private sealed class Slot(int partition, IJournal journal)
+    {
+        public int Partition { get; } = partition;
+        public IJournal Journal { get; } = journal;
+        public Lock Gate { get; } = new();
+        public OrderProjector? Projector { get; set; }
+        /// <summary>While no projector is open (it failed; the next try is due later): a reader at its checkpoint, so
+        /// compaction keeps what the next one needs.</summary>
+        public IJournalReader? Hold { get; set; }
+        public bool Closed { get; set; }
+        public long RetryAtMs { get; set; }
+        public long CheckpointAtMs { get; set; }
+    }
+
+    /// <summary>Called right after a partition recovered here, before it takes a command: opens its projector (loading its
+    /// checkpoint and opening its reader, so compaction keeps what the read model still needs).</summary>
+    public void OnPartitionOpened(int partition, IJournal journal)
+    {
+        var slot = new Slot(partition, journal);
+        if (!_slots.TryAdd(partition, slot))
+        {
+            throw new InvalidOperationException($"partition {partition}'s projector is open here already");
+        }
+        Open(slot);
+    }
+
+    private void Open(Slot slot)
+    {
+        try
+        {
+            slot.Projector = new OrderProjector(slot.Partition, slot.Journal, _checkpoints(slot.Partition), Store, _options);
+            slot.Hold?.Dispose();
+            slot.Hold = null;
+        }
+        catch (Exception e)
+        {
+            Log.LogError(e, "partition {Partition}: its read-model projector did not open; retrying in {Delay}", slot.Partition, _options.RetryDelay);
+            slot.RetryAtMs = _pacing.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.RetryDelay.TotalMilliseconds;
+            HoldAtCheckpoint(slot);
+        }
+    }
+
+    /// <summary>Keeps the partition's journal from its projector's checkpoint on while no projector is open.</summary>
+    private void HoldAtCheckpoint(Slot slot)
+    {
+        try
+        {
+            slot.Hold ??= FulfillmentStage.HoldFromCheckpoint(_checkpoints(slot.Partition), slot.Journal);
+        }
+        catch (Exception e)
+        {
+            Log.LogWarning(e, "partition {Partition}: the journal could not be held at the read model's checkpoint", slot.Partition);
+        }
+    }
+
+    /// <summary>Called before a partition's journal closes here: saves its projector's checkpoint and closes it.</summary>
+    public Task OnPartitionClosingAsync(int partition)
+    {
+        if (_slots.TryRemove(partition, out var slot))
+        {
+            lock (slot.Gate)
+            {
+                slot.Closed = true;
+                Close(slot, final: true);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Closes a slot's projector. <paramref name="final"/>: the partition leaves this node — the checkpoint is
+    /// saved and the hold let go; otherwise the projector failed and no checkpoint is saved (its follower may be ahead of
+    /// the database), the hold taken before keeping the journal until the next one opens.</summary>
+    private void Close(Slot slot, bool final)
+    {
+        if (final)
+        {
+            slot.Hold?.Dispose();
+            slot.Hold = null;
+        }
+        if (slot.Projector is not { } projector)
+        {
+            return;
+        }
+        try
+        {
+            if (final)
+            {
+                projector.Checkpoint();
+            }
+        }
+        catch (Exception e)
+        {
+            Log.LogWarning(e, "partition {Partition}: the read-model checkpoint was not saved; the next projector repeats from the one before", slot.Partition);
+        }
+        finally
+        {
+            projector.Dispose();
+            slot.Projector = null;
+        }
+    }
+
+    /// <summary>Starts the loop that runs every projector of the node in turn.</summary>
+    public void Start()
+    {
+        if (_loop.IsCompleted && !_stop.IsCancellationRequested)
+        {
+            _loop = Task.Run(() => RunAsync(_stop.Token));
+        }
+    }
+
+    /// <summary>Runs every projector once (one step each): the loop's round, also what a test calls to project now.
+    /// Returns the records written.</summary>
+    public int Round()
+    {
+        var written = 0;
+        var now = _pacing.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
+        {
+            lock (slot.Gate)
+            {
+                if (slot.Closed)
+                {
+                    continue;
+                }
+                if (slot.Projector is null)
+                {
+                    if (now < slot.RetryAtMs)
+                    {
+                        continue;
+                    }
+                    Open(slot);
+                    if (slot.Projector is null)
+                    {
+                        continue;
+                    }
+                }
+                var projector = slot.Projector;
+                try
+                {
+                    written += projector.Step();
+                    if (now >= slot.CheckpointAtMs)
+                    {
+                        projector.Checkpoint();
+                        slot.CheckpointAtMs = now + (long)_options.CheckpointInterval.TotalMilliseconds;
+                    }
+                }
+                catch (Exception e)
+                {
+                    // Its follower may be ahead of the database now: open it again from its checkpoint (the journal is held there).
+                    Log.LogError(e, "partition {Partition}: the read-model projector stopped at record {Sequence}; it opens again from its checkpoint in {Delay}",
+                        slot.Partition, projector.Position, _options.RetryDelay);
+                    HoldAtCheckpoint(slot);
+                    Close(slot, final: false);
+                    slot.RetryAtMs = now + (long)_options.RetryDelay.TotalMilliseconds;
+                }
+            }
+        }
+        return written;
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var idle = _options.IdlePoll;
+        while (!stop.IsCancellationRequested)
+        {
+            if (Round() > 0)
+            {
+                idle = _options.IdlePoll;
+                continue;
+            }
+            try
+            {
+                await Task.Delay(idle, _pacing, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, Math.Max(_options.IdlePoll.Ticks, _options.IdlePollMax.Ticks)));
+        }
+    }
+
+    /// <summary>How far the read model is behind each partition hosted here (partitions whose projector is not open
+    /// show their database position and the whole durable journal after it as lag).</summary>
+    public IReadOnlyList<ProjectionStatus> Status()
+    {
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var statuses = new List<ProjectionStatus>();
+        foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
+        {
+            lock (slot.Gate)
+            {
+                if (slot.Projector is { } projector)
+                {
+                    var lag = projector.Lag(now);
+                    statuses.Add(new ProjectionStatus(slot.Partition, projector.Position, lag.Records, lag.Seconds));
+                }
+                else
+                {
+                    // Not open (failed, waiting to retry): its position in the database, and the age of the record there.
+                    var position = Store.Position(slot.Partition);
+                    var behind = Math.Max(0, slot.Journal.DurableSequence - position.Sequence);
+                    statuses.Add(new ProjectionStatus(slot.Partition, position.Sequence, behind,
+                        behind == 0 ? 0 : Math.Max(0, (now - position.RecordAtMs) / 1000.0)));
+                }
+            }
+        }
+        return statuses;
+    }
+
+    /// <summary>The status of one partition if it is hosted here.</summary>
+    public ProjectionStatus? Status(int partition) => Status().FirstOrDefault(s => s.Partition == partition);
+
+    /// <summary>Waits until the read model holds every record of <paramref name="partition"/> that was durable when
+    /// called, for at most <paramref name="within"/> (real time); true when it does. A partition not hosted here
+    /// answers false at once.</summary>
+    public async Task<bool> CatchUpAsync(int partition, TimeSpan within, CancellationToken cancellationToken = default)
+    {
+        if (!_slots.TryGetValue(partition, out var slot))
+        {
+            return false;
+        }
+        var target = slot.Journal.DurableSequence;
+        var deadline = _pacing.GetTimestamp() + (long)(within.TotalSeconds * _pacing.TimestampFrequency);
+        while (true)
+        {
+            long position;
+            lock (slot.Gate)
+            {
+                position = slot.Projector?.Position ?? 0;
+            }
+            if (position >= target)
+            {
+                return true;
+            }
+            if (_pacing.GetTimestamp() >= deadline || slot.Closed)
+            {
+                return false;
+            }
+            await Task.Delay(CatchUpPoll, _pacing, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How often <see cref="CatchUpAsync"/> looks at the projector's position.</summary>
+    private static readonly TimeSpan CatchUpPoll = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Stops the loop and closes every projector (each saves its checkpoint).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+        await _loop.ConfigureAwait(false);
+        foreach (var partition in _slots.Keys.ToList())
+        {
+            await OnPartitionClosingAsync(partition).ConfigureAwait(false);
+        }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,400 @@
+using System.Data.Common;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Surge.Core;
+
+namespace Surge.ReadModel;
+
+/// <summary>
+/// The read model's database: one writer connection that applies the projectors' batches (one transaction each, the
+/// partition's position in the same transaction), and pooled connections for queries, which never wait for a
+/// partition's turn. Every change is idempotent and ordered by journal sequence — a placed order is inserted once, a
+/// status is applied only from a record at least as new as the row's last change, and a SKU day moves only when a
+/// change makes a seller order count as sold or stop counting — so a projector that repeats records after a crash, or
+/// a second one that still runs after its partition moved, changes nothing that a newer record already set.
+/// </summary>
+public sealed class ReadModelStore : IDisposable
+{
+    private const long DayMs = 24L * 3600 * 1000;
+
+    private readonly Func<DbConnection> _connect;
+    private readonly DbConnection _writer;
+    private readonly Lock _gate = new();
+    private readonly DbCommand _insertOrder, _insertLine, _insertHistory, _selectOrder, _updateStatus, _addSkuDay, _upsertPosition;
+    private readonly DbCommand[] _commands;
+    private bool _disposed;
+
+    private ReadModelStore(Func<DbConnection> connect, string description, Action<DbConnection> prepare)
+    {
+        _connect = connect;
+        Description = description;
+        _writer = connect();
+        try
+        {
+            _writer.Open();
+            prepare(_writer);
+            Schema.Migrate(_writer);
+            _insertOrder = Command("""
+                INSERT INTO rm_seller_orders (order_id, parent_id, partition, seller_id, buyer_id, status, cancel_reason, placed_at_ms,
+                    updated_at_ms, units, amount_minor, currency, last_sequence)
+                VALUES (@order, @parent, @partition, @seller, @buyer, @status, 0, @placed, @placed, @units, @amount, @currency, @sequence)
+                ON CONFLICT (order_id) DO NOTHING
+                """, "@order", "@parent", "@partition", "@seller", "@buyer", "@status", "@placed", "@units", "@amount", "@currency", "@sequence");
+            _insertLine = Command("""
+                INSERT INTO rm_order_lines (order_id, line, seller_id, sku, warehouse, quantity, unit_price_minor)
+                VALUES (@order, @line, @seller, @sku, @warehouse, @quantity, @price) ON CONFLICT (order_id, line) DO NOTHING
+                """, "@order", "@line", "@seller", "@sku", "@warehouse", "@quantity", "@price");
+            _insertHistory = Command("""
+                INSERT INTO rm_status_history (order_id, status, cancel_reason, at_ms, sequence) VALUES (@order, @status, @reason, @at, @sequence)
+                ON CONFLICT (order_id, sequence, status) DO NOTHING
+                """, "@order", "@status", "@reason", "@at", "@sequence");
+            _selectOrder = Command("SELECT status, placed_at_ms, last_sequence FROM rm_seller_orders WHERE order_id = @order", "@order");
+            _updateStatus = Command("""
+                UPDATE rm_seller_orders SET status = @status, cancel_reason = @reason, updated_at_ms = @at, last_sequence = @sequence
+                WHERE order_id = @order
+                """, "@status", "@reason", "@at", "@sequence", "@order");
+            _addSkuDay = Command("""
+                INSERT INTO rm_sku_days (seller_id, sku, day, units, revenue_minor)
+                SELECT seller_id, sku, @day, @sign * SUM(quantity), @sign * SUM(quantity * unit_price_minor)
+                FROM rm_order_lines WHERE order_id = @order GROUP BY seller_id, sku
+                ON CONFLICT (seller_id, sku, day) DO UPDATE SET units = rm_sku_days.units + excluded.units,
+                    revenue_minor = rm_sku_days.revenue_minor + excluded.revenue_minor
+                """, "@day", "@sign", "@order");
+            _upsertPosition = Command("""
+                INSERT INTO rm_positions (partition, sequence, record_at_ms) VALUES (@partition, @sequence, @at)
+                ON CONFLICT (partition) DO UPDATE SET sequence = excluded.sequence, record_at_ms = excluded.record_at_ms
+                WHERE rm_positions.sequence < excluded.sequence
+                """, "@partition", "@sequence", "@at");
+            _commands = [_insertOrder, _insertLine, _insertHistory, _selectOrder, _updateStatus, _addSkuDay, _upsertPosition];
+        }
+        catch
+        {
+            _writer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where the read model lives (for logs and errors).</summary>
+    public string Description { get; }
+
+    /// <summary>The embedded read model: a SQLite file (created with its schema when missing). Write-ahead log, and every
+    /// commit synced (synchronous=FULL): a projector's position never survives a crash without the rows it covers.</summary>
+    public static ReadModelStore OpenSqlite(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+        return new ReadModelStore(() => new SqliteConnection(connectionString), path, writer =>
+        {
+            Schema.Execute(writer, null, "PRAGMA journal_mode=WAL");
+            Schema.Execute(writer, null, "PRAGMA synchronous=FULL");
+        });
+    }
+
+    private DbCommand Command(string sql, params string[] parameters)
+    {
+        var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            Schema.Parameter(command, name, DBNull.Value);
+        }
+        return command;
+    }
+
+    /// <summary>Applies a projector's batch and moves its partition's position, in one transaction.</summary>
+    public void Commit(ProjectionBatch batch)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var transaction = _writer.BeginTransaction();
+            foreach (var command in _commands)
+            {
+                command.Transaction = transaction;
+            }
+            foreach (var change in batch.Changes)
+            {
+                if (change.Placed is { } placed)
+                {
+                    Place(batch.Partition, change.Sequence, placed);
+                }
+                else
+                {
+                    Move(change);
+                }
+            }
+            Set(_upsertPosition, batch.Partition, batch.Sequence, batch.RecordAtMs);
+            _upsertPosition.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    private void Place(int partition, long sequence, PlacedOrder order)
+    {
+        long units = 0, amount = 0;
+        foreach (var line in order.Lines)
+        {
+            units += line.Quantity;
+            amount += line.Quantity * line.UnitPriceMinor;
+        }
+        Set(_insertOrder, order.OrderId, order.ParentId, partition, order.SellerId, order.BuyerId, (int)OrderStatus.PendingPayment, order.PlacedAtMs,
+            units, amount, order.Currency, sequence);
+        if (_insertOrder.ExecuteNonQuery() == 0)
+        {
+            return; // placed before (a repeated record): its lines and first status are there
+        }
+        for (var i = 0; i < order.Lines.Length; i++)
+        {
+            var line = order.Lines[i];
+            Set(_insertLine, order.OrderId, i, order.SellerId, line.Sku, line.Warehouse, line.Quantity, line.UnitPriceMinor);
+            _insertLine.ExecuteNonQuery();
+        }
+        History(order.OrderId, OrderStatus.PendingPayment, CancelReason.None, order.PlacedAtMs, sequence);
+    }
+
+    private void Move(OrderChange change)
+    {
+        Set(_selectOrder, change.OrderId);
+        OrderStatus old;
+        long placedAt, last;
+        using (var reader = _selectOrder.ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                return; // not placed in the read model: the projector started after its placement (seeded); its seed carries it
+            }
+            (old, placedAt, last) = ((OrderStatus)reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        if (last > change.Sequence)
+        {
+            return; // a newer record changed it already
+        }
+        var sold = SoldStatuses.Counts(change.Status);
+        if (sold != SoldStatuses.Counts(old))
+        {
+            Set(_addSkuDay, (int)Math.Floor(placedAt / (double)DayMs), sold ? 1 : -1, change.OrderId);
+            _addSkuDay.ExecuteNonQuery();
+        }
+        Set(_updateStatus, (int)change.Status, (int)change.Reason, change.AtMs, change.Sequence, change.OrderId);
+        _updateStatus.ExecuteNonQuery();
+        if (old != change.Status)
+        {
+            History(change.OrderId, change.Status, change.Reason, change.AtMs, change.Sequence);
+        }
+    }
+
+    private void History(long order, OrderStatus status, CancelReason reason, long atMs, long sequence)
+    {
+        Set(_insertHistory, order, (int)status, (int)reason, atMs, sequence);
+        _insertHistory.ExecuteNonQuery();
+    }
+
+    private static void Set(DbCommand command, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+    }
+
+    /// <summary>How far the read model is in every partition it has seen.</summary>
+    public IReadOnlyList<ProjectionPosition> Positions()
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT partition, sequence, record_at_ms FROM rm_positions ORDER BY partition";
+        using var reader = command.ExecuteReader();
+        var positions = new List<ProjectionPosition>();
+        while (reader.Read())
+        {
+            positions.Add(new ProjectionPosition(reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+        return positions;
+    }
+
+    /// <summary>The position of one partition (sequence 0 before its first batch).</summary>
+    public ProjectionPosition Position(int partition) =>
+        Positions().FirstOrDefault(p => p.Partition == partition) is { Sequence: > 0 } found ? found : new ProjectionPosition(partition, 0, 0);
+
+    private const string OrderColumns =
+        "order_id, parent_id, partition, seller_id, buyer_id, status, cancel_reason, placed_at_ms, updated_at_ms, units, amount_minor, currency";
+
+    /// <summary>A seller's orders matching <paramref name="filter"/>, oldest first, after <paramref name="after"/>.</summary>
+    public OrderPage SellerOrders(long sellerId, OrderFilter filter, OrderCursor? after, int limit)
+    {
+        var sql = new StringBuilder($"SELECT {OrderColumns} FROM rm_seller_orders WHERE seller_id = @seller");
+        var parameters = new List<(string, object)> { ("@seller", sellerId) };
+        if (filter.Status is { } status)
+        {
+            sql.Append(" AND status = @status");
+            parameters.Add(("@status", (int)status));
+        }
+        if (filter.FromMs is { } from)
+        {
+            sql.Append(" AND placed_at_ms >= @from");
+            parameters.Add(("@from", from));
+        }
+        if (filter.ToMs is { } to)
+        {
+            sql.Append(" AND placed_at_ms < @to");
+            parameters.Add(("@to", to));
+        }
+        if (filter.BuyerId is { } buyer)
+        {
+            sql.Append(" AND buyer_id = @buyer");
+            parameters.Add(("@buyer", buyer));
+        }
+        if (filter.Sku is { } sku)
+        {
+            sql.Append(" AND order_id IN (SELECT order_id FROM rm_order_lines WHERE seller_id = @seller AND sku = @sku)");
+            parameters.Add(("@sku", sku));
+        }
+        return Page(sql, parameters, after, limit);
+    }
+
+    /// <summary>A buyer's seller orders (every seller), oldest first, after <paramref name="after"/>.</summary>
+    public OrderPage BuyerOrders(long buyerId, OrderCursor? after, int limit) =>
+        Page(new StringBuilder($"SELECT {OrderColumns} FROM rm_seller_orders WHERE buyer_id = @buyer"), [("@buyer", buyerId)], after, limit);
+
+    /// <summary>The seller orders of a parent order (empty when the read model has none).</summary>
+    public IReadOnlyList<OrderRow> OrdersOfParent(long parentId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {OrderColumns} FROM rm_seller_orders WHERE parent_id = @parent ORDER BY order_id";
+        Schema.Parameter(command, "@parent", parentId);
+        return WithLines(connection, ReadOrders(command));
+    }
+
+    /// <summary>A seller order's status history, oldest first.</summary>
+    public IReadOnlyList<StatusStep> History(long orderId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status, cancel_reason, at_ms FROM rm_status_history WHERE order_id = @order ORDER BY sequence, status";
+        Schema.Parameter(command, "@order", orderId);
+        using var reader = command.ExecuteReader();
+        var steps = new List<StatusStep>();
+        while (reader.Read())
+        {
+            steps.Add(new StatusStep((OrderStatus)reader.GetInt32(0), (CancelReason)reader.GetInt32(1), reader.GetInt64(2)));
+        }
+        return steps;
+    }
+
+    /// <summary>Units and revenue per SKU per day of a seller, for days in [<paramref name="fromDay"/>, <paramref name="toDay"/>).</summary>
+    public IReadOnlyList<SkuDay> SkuDays(long sellerId, int fromDay, int toDay)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT sku, day, units, revenue_minor FROM rm_sku_days WHERE seller_id = @seller AND day >= @from AND day < @to
+            ORDER BY sku, day
+            """;
+        Schema.Parameter(command, "@seller", sellerId);
+        Schema.Parameter(command, "@from", fromDay);
+        Schema.Parameter(command, "@to", toDay);
+        using var reader = command.ExecuteReader();
+        var days = new List<SkuDay>();
+        while (reader.Read())
+        {
+            days.Add(new SkuDay(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+        return days;
+    }
+
+    private OrderPage Page(StringBuilder sql, List<(string Name, object Value)> parameters, OrderCursor? after, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (after is { } cursor)
+        {
+            sql.Append(" AND (placed_at_ms > @after_at OR (placed_at_ms = @after_at AND order_id > @after_id))");
+            parameters.Add(("@after_at", cursor.PlacedAtMs));
+            parameters.Add(("@after_id", cursor.OrderId));
+        }
+        sql.Append(" ORDER BY placed_at_ms, order_id LIMIT @limit");
+        parameters.Add(("@limit", limit + 1));
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql.ToString();
+        foreach (var (name, value) in parameters)
+        {
+            Schema.Parameter(command, name, value);
+        }
+        var orders = ReadOrders(command);
+        var more = orders.Count > limit;
+        if (more)
+        {
+            orders.RemoveAt(limit);
+        }
+        var page = WithLines(connection, orders);
+        return new OrderPage(page, more ? new OrderCursor(page[^1].PlacedAtMs, page[^1].OrderId) : null);
+    }
+
+    private static List<OrderRow> ReadOrders(DbCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var orders = new List<OrderRow>();
+        while (reader.Read())
+        {
+            orders.Add(new OrderRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt64(4),
+                (OrderStatus)reader.GetInt32(5), (CancelReason)reader.GetInt32(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt32(9),
+                reader.GetInt64(10), reader.GetString(11), []));
+        }
+        return orders;
+    }
+
+    private static List<OrderRow> WithLines(DbConnection connection, List<OrderRow> orders)
+    {
+        if (orders.Count == 0)
+        {
+            return orders;
+        }
+        using var command = connection.CreateCommand();
+        var names = new string[orders.Count];
+        for (var i = 0; i < orders.Count; i++)
+        {
+            names[i] = "@o" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Schema.Parameter(command, names[i], orders[i].OrderId);
+        }
+        command.CommandText = $"SELECT order_id, sku, warehouse, quantity, unit_price_minor FROM rm_order_lines WHERE order_id IN ({string.Join(", ", names)}) ORDER BY order_id, line";
+        var lines = new Dictionary<long, List<OrderLineRow>>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var id = reader.GetInt64(0);
+                if (!lines.TryGetValue(id, out var list))
+                {
+                    lines[id] = list = [];
+                }
+                list.Add(new OrderLineRow(reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt64(4)));
+            }
+        }
+        return [.. orders.Select(o => o with { Lines = lines.TryGetValue(o.OrderId, out var l) ? l : [] })];
+    }
+
+    private DbConnection Connect()
+    {
+        var connection = _connect();
+        connection.Open();
+        return connection;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            foreach (var command in _commands)
+            {
+                command.Dispose();
+            }
+            _writer.Dispose();
+        }
+    }
+}

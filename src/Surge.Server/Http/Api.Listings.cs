@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Primitives;
+using Surge.ReadModel;
+
+namespace Surge.Server;
+
+// /v1 endpoints answered by the read model (docs/ARCHITECTURE.md, "The read side"): a seller's orders with filters, a
+// buyer's history, a seller's CSV export and units and revenue per SKU per day or week. None of them takes a turn of a
+// partition; each says how far behind the journals its answer is (freshness).
+public sealed partial class Api
+{
+    /// <summary>Longest range of a sales query, in days (three years of daily rows per SKU).</summary>
+    public const int SalesDaysMax = 1_100;
+
+    /// <summary>Days a sales query covers when it names no range: the last four weeks, today included.</summary>
+    public const int SalesDaysDefault = 28;
+
+    /// <summary>Orders read from the read model per query while a CSV export streams.</summary>
+    private const int ExportPageOrders = 1_000;
+
+    private const long DayMs = 24L * 3600 * 1000;
+
+    /// <summary>The listing's filters (query parameters), which need the read model.</summary>
+    private static readonly string[] ListingFilters = ["status", "from", "to", "buyer_id", "sku"];
+
+    private void MapListings(RouteGroupBuilder v1)
+    {
+        v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders")
+            .WithSummary("A seller's orders, oldest first, with a cursor; filters: status, from, to (placement time), buyer_id, sku")
+            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
+        v1.MapGet("/sellers/{id}/orders/export", Handler(ExportSellerOrders)).WithName("exportSellerOrders")
+            .WithSummary("A seller's orders as CSV, one row per line (same filters as the listing)")
+            .WithTags("orders").Produces(200, contentType: "text/csv").Problems(401, 403, 404, 422, 503);
+        v1.MapGet("/buyers/{buyer_id}/orders", Handler(ListBuyerOrders)).WithName("listBuyerOrders")
+            .WithSummary("A buyer's seller orders across sellers, oldest first, with a cursor (admin, storefront)")
+            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 422, 503);
+        v1.MapGet("/sellers/{id}/sales", Handler(SellerSales)).WithName("sellerSales")
+            .WithSummary("Units and revenue per SKU per day or ISO week of the seller's paid orders (by placement date)")
+            .WithTags("forecasting").Produces<SellerSalesResponse>(200).Problems(401, 403, 404, 422, 503);
+    }
+
+    private ReadModelProjection ReadModel => state.ReadModel
+        ?? throw new ApiProblemException(503, "read_model_unavailable", "this node keeps no read model (cluster mode reads partitions directly)");
+
+    private async Task ListSellerOrders(HttpContext context)
+    {
+        var seller = RouteSeller(context, "orders");
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
+        if (state.ReadModel is not { } readModel)
+        {
+            await ListFromPartitionAsync(context, seller, limit);
+            return;
+        }
+        var filter = await ParseFilterAsync(query, seller);
+        var after = ParseCursor(query);
+        var page = readModel.Store.SellerOrders(seller, filter, after, limit);
+        await WriteAsync(context, 200, new SellerOrderPage([.. page.Orders.Select(SellerOrder)], page.Next?.ToString(),
+            Freshness(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerOrderPage);
+    }
+
+    /// <summary>Without a read model (cluster mode): the partition's order table, scanned in its turn (no filters).</summary>
+    private async Task ListFromPartitionAsync(HttpContext context, long seller, int limit)
+    {
+        var query = context.Request.Query;
+        if (ListingFilters.FirstOrDefault(query.ContainsKey) is { } filter)
+        {
+            throw new ApiProblemException(503, "read_model_unavailable", $"{filter}: filters need the read model, which this node does not keep");
+        }
+        var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
+        var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListOrders(seller, from, limit, PageScanMax);
+        var warehouses = Catalog.Warehouses;
+        var orders = page.Orders.Select(o => new SellerOrderBody(Ids.SellerOrder(o.Id), Ids.Seller(o.SellerId), o.Status.ToCode(),
+            o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
+            o.Lines.Select(x => new PlacedLineBody(x.Sku, x.Quantity, x.Warehouse < warehouses.Count ? warehouses[x.Warehouse] : "")).ToArray())).ToArray();
+        var next = page.More ? page.NextIndex.ToString(CultureInfo.InvariantCulture) : null;
+        await WriteAsync(context, 200, new SellerOrderPage(orders, next), ApiJson.Default.SellerOrderPage);
+    }
+
+    private async Task ListBuyerOrders(HttpContext context)
+    {
+        Authorize(context, Role.Admin, Role.Storefront);
+        var buyer = (string)context.Request.RouteValues["buyer_id"]!;
+        if (buyer.Length is 0 or > OrderJson.BuyerIdCharsMax || buyer.Any(char.IsControl))
+        {
+            throw new RequestShapeException($"buyer_id: 1 to {OrderJson.BuyerIdCharsMax} printable characters");
+        }
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
+        var readModel = ReadModel;
+        var page = readModel.Store.BuyerOrders(Ids.Buyer(buyer), ParseCursor(query), limit);
+        await WriteAsync(context, 200, new SellerOrderPage([.. page.Orders.Select(SellerOrder)], page.Next?.ToString(),
+            Freshness(readModel, Enumerable.Range(0, Options.Partitions))), ApiJson.Default.SellerOrderPage);
+    }
+
+    private async Task ExportSellerOrders(HttpContext context)
+    {
+        var seller = RouteSeller(context, "orders");
+        var readModel = ReadModel;
+        var filter = await ParseFilterAsync(context.Request.Query, seller);
+        var freshness = Freshness(readModel, [Gateway.PartitionOf(seller)]);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/csv; charset=utf-8";
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"{Ids.Seller(seller)}-orders.csv\"";
+        // What the export does not hold yet: records durable in the journal, not yet in the read model.
+        context.Response.Headers["Read-Model-Lag-Records"] = freshness.LagRecords.ToString(CultureInfo.InvariantCulture);
+        var text = new StringBuilder("order_id,seller_order_id,status,cancel_reason,placed_at,sku,warehouse_id,quantity,unit_price_minor,currency\n");
+        OrderCursor? after = null;
+        do
+        {
+            var page = readModel.Store.SellerOrders(seller, filter, after, ExportPageOrders);
+            foreach (var order in page.Orders)
+            {
+                var placed = DateTimeOffset.FromUnixTimeMilliseconds(order.PlacedAtMs).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+                foreach (var line in order.Lines)
+                {
+                    text.Append(Ids.Order(order.ParentId)).Append(',').Append(Ids.SellerOrder(order.OrderId)).Append(',')
+                        .Append(order.Status.ToCode()).Append(',')
+                        .Append(order.CancelReason == CancelReason.None ? "" : OrderJson.CancelCode(order.CancelReason)).Append(',')
+                        .Append(placed).Append(',').Append(Csv(line.Sku)).Append(',').Append(Csv(line.Warehouse)).Append(',')
+                        .Append(line.Quantity.ToString(CultureInfo.InvariantCulture)).Append(',')
+                        .Append(line.UnitPriceMinor.ToString(CultureInfo.InvariantCulture)).Append(',').Append(order.Currency).Append('\n');
+                }
+            }
+            await context.Response.WriteAsync(text.ToString(), context.RequestAborted);
+            text.Clear();
+            after = page.Next;
+        }
+        while (after is not null);
+    }
+
+    /// <summary>A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180), quotes doubled.</summary>
+    private static string Csv(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private async Task SellerSales(HttpContext context)
+    {
+        var seller = RouteSeller(context, "sales");
+        var readModel = ReadModel;
+        var query = context.Request.Query;
+        var today = (int)(Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / DayMs);
+        var to = query.TryGetValue("to", out var t) ? Day(t, "to") : today + 1;
+        var from = query.TryGetValue("from", out var f) ? Day(f, "from") : to - SalesDaysDefault;
+        if (to <= from || to - from > SalesDaysMax)
+        {
+            throw new RequestShapeException($"from, to: a range of 1 to {SalesDaysMax} days, from before to (dates, YYYY-MM-DD; to is exclusive)");
+        }
+        var granularity = query.TryGetValue("granularity", out var g) ? g.ToString() : "day";
+        if (granularity is not ("day" or "week"))
+        {
+            throw new RequestShapeException("granularity: day or week");
+        }
+        var days = readModel.Store.SkuDays(seller, from, to);
+        var rows = granularity == "day"
+            ? days.Select(d => new SkuSalesBody(d.Sku, DateText(d.Day), d.Units, d.RevenueMinor))
+            : days.GroupBy(d => (d.Sku, Week: WeekStart(d.Day)))
+                .Select(w => new SkuSalesBody(w.Key.Sku, DateText(w.Key.Week), w.Sum(d => d.Units), w.Sum(d => d.RevenueMinor)));
+        await WriteAsync(context, 200, new SellerSalesResponse(Ids.Seller(seller), granularity, DateText(from), DateText(to),
+            [.. rows.Where(r => r.Units != 0 || r.RevenueMinor != 0)], Freshness(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerSalesResponse);
+    }
+
+    /// <summary>The Monday (ISO week start) of a day number; 1970-01-01 (day 0) was a Thursday.</summary>
+    private static int WeekStart(int day) => day - (int)(((day + 3) % 7 + 7) % 7);
+
+    private static string DateText(int day) => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static int Day(StringValues text, string name) =>
+        DateOnly.TryParseExact(text.ToString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)
+            ? date.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber
+            : throw new RequestShapeException($"{name}: a date, YYYY-MM-DD");
+
+    private async Task<OrderFilter> ParseFilterAsync(IQueryCollection query, long seller)
+    {
+        OrderStatus? status = null;
+        if (query.TryGetValue("status", out var s))
+        {
+            status = Enum.GetValues<OrderStatus>().Where(v => v != OrderStatus.None).Cast<OrderStatus?>().FirstOrDefault(v => v!.Value.ToCode() == s.ToString())
+                ?? throw new RequestShapeException("status: one of " + string.Join(", ", Enum.GetValues<OrderStatus>().Where(v => v != OrderStatus.None).Select(v => v.ToCode())));
+        }
+        long? from = query.TryGetValue("from", out var f) ? Instant(f, "from") : null;
+        long? to = query.TryGetValue("to", out var t) ? Instant(t, "to") : null;
+        if (from >= to)
+        {
+            throw new RequestShapeException("from, to: from must be before to");
+        }
+        long? buyer = null;
+        if (query.TryGetValue("buyer_id", out var b))
+        {
+            var text = b.ToString();
+            buyer = text.Length is > 0 and <= OrderJson.BuyerIdCharsMax && !text.Any(char.IsControl) ? Ids.Buyer(text)
+                : throw new RequestShapeException($"buyer_id: 1 to {OrderJson.BuyerIdCharsMax} printable characters");
+        }
+        string? sku = null;
+        if (query.TryGetValue("sku", out var k))
+        {
+            sku = Code(k.ToString(), "sku");
+            await SellerSkuAsync(seller, sku); // 404 unknown_sku for a SKU the seller does not have
+        }
+        return new OrderFilter(status, from, to, buyer, sku);
+    }
+
+    /// <summary>A point in time: an ISO 8601 date (midnight UTC) or date and time with an offset.</summary>
+    private static long Instant(StringValues text, string name)
+    {
+        var value = text.ToString();
+        if (DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            return new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).ToUnixTimeMilliseconds();
+        }
+        return value.Length > 10 && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at.ToUnixTimeMilliseconds()
+            : throw new RequestShapeException($"{name}: an ISO 8601 date (2026-12-01) or date and time (2026-12-01T09:30:00Z)");
+    }
+
+    private static OrderCursor? ParseCursor(IQueryCollection query) =>
+        !query.TryGetValue("cursor", out var c) ? null
+            : OrderCursor.TryParse(c.ToString(), out var cursor) ? cursor
+            : throw new RequestShapeException("cursor: the next_cursor of an earlier page of this listing");
+
+    private static SellerOrderBody SellerOrder(OrderRow o) =>
+        new(Ids.SellerOrder(o.OrderId), Ids.Seller(o.SellerId), o.Status.ToCode(), o.CancelReason == CancelReason.None ? null : OrderJson.CancelCode(o.CancelReason),
+            [.. o.Lines.Select(l => new PlacedLineBody(l.Sku, l.Quantity, l.Warehouse))], null, Ids.Order(o.ParentId),
+            DateTimeOffset.FromUnixTimeMilliseconds(o.PlacedAtMs), o.AmountMinor, o.Currency);
+
+    /// <summary>How far the read model is behind these partitions: records summed, the oldest age.</summary>
+    private static ListingFreshness Freshness(ReadModelProjection readModel, IEnumerable<int> partitions)
+    {
+        var wanted = partitions.ToHashSet();
+        var statuses = readModel.Status().Where(s => wanted.Contains(s.Partition)).ToList();
+        return new ListingFreshness(statuses.Sum(s => s.LagRecords), statuses.Count == 0 ? 0 : Math.Round(statuses.Max(s => s.LagSeconds), 3));
+    }
+}
