@@ -5,6 +5,7 @@ using System.IO.Hashing;
 using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
+using Surge.Core;
 
 namespace Surge.Application;
 
@@ -26,6 +27,14 @@ public static class Ids
     public const int SequenceBits = 63 - 2 * ChildBits - HomeBits - 1;
     public const long SequenceMax = (1L << SequenceBits) - 1;
     public const int SellersPerOrderMax = 1 << ChildBits;
+
+    /// <summary>Parent sequences come in blocks of 2^this, each leased to one silo, which numbers its orders in
+    /// increasing order (in a single process: one silo numbers them all).</summary>
+    public const int SequenceBlockBits = 20;
+
+    /// <summary>The engine's retirement floors are kept per block of seller-order ids sharing their bits above this:
+    /// the ids of one block of sequences (see <see cref="CommandWriter.ConfigureRetention"/>).</summary>
+    public const int ChildIdBlockBits = HomeBits + 2 * ChildBits + SequenceBlockBits;
 
     public static long Parent(long sequence, int sellers, int home) =>
         sequence is < 1 or > SequenceMax || sellers is < 1 or > SellersPerOrderMax || home is < 0 or >= 1 << HomeBits

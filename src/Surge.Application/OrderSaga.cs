@@ -35,6 +35,9 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
     private readonly Lock _leaseGate = new();
     private long _floor;
 
+    /// <summary>Where retired seller orders are read (null: orders never retire, or nothing answers for them).</summary>
+    public IOrderArchive? Archive { get; init; }
+
     /// <summary>In a cluster: leases the next block of parent sequences above the given floor, cluster-wide (from the
     /// shared control log); null: this process is the only one placing orders.</summary>
     public Func<long, (long First, long Last)>? LeaseBlock { get; init; }
@@ -451,20 +454,30 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
 
     /// <summary>The seller orders of a parent: one lookup in the home partition for a single-seller order; a
     /// multi-seller order this process placed asks its sellers' partitions (seller order i can only be in seller i's
-    /// partition); any other multi-seller order asks every partition for its possible child ids.</summary>
+    /// partition); any other multi-seller order asks every partition for its possible child ids. Seller orders the
+    /// partitions no longer hold (retired) come from the <see cref="Archive"/>.</summary>
     public async Task<SellerOrderState[]> FindChildrenAsync(long parent)
     {
+        SellerOrderState[] live;
         if (!Ids.IsMulti(parent))
         {
             var home = Ids.Home(parent);
-            return home < partitions.Count ? await partitions.GetOrders(home, [Ids.Child(parent, 0)]) : [];
+            live = home < partitions.Count ? await partitions.GetOrders(home, [Ids.Child(parent, 0)]) : [];
         }
-        var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray();
-        var asks = _carts.Sellers(parent) is { } sellers
-            ? sellers.Select((seller, i) => (Partition: partitions.PartitionOf(seller), Id: ids[i])).GroupBy(a => a.Partition)
-                .Select(g => partitions.GetOrders(g.Key, [.. g.Select(a => a.Id)]))
-            : Enumerable.Range(0, partitions.Count).Select(p => partitions.GetOrders(p, ids));
-        var found = await Task.WhenAll(asks);
-        return found.SelectMany(f => f).OrderBy(c => c.Id).ToArray();
+        else
+        {
+            var ids = Enumerable.Range(0, Ids.Sellers(parent)).Select(i => Ids.Child(parent, i)).ToArray();
+            var asks = _carts.Sellers(parent) is { } sellers
+                ? sellers.Select((seller, i) => (Partition: partitions.PartitionOf(seller), Id: ids[i])).GroupBy(a => a.Partition)
+                    .Select(g => partitions.GetOrders(g.Key, [.. g.Select(a => a.Id)]))
+                : Enumerable.Range(0, partitions.Count).Select(p => partitions.GetOrders(p, ids));
+            live = [.. (await Task.WhenAll(asks)).SelectMany(f => f)];
+        }
+        if (live.Length < Ids.Sellers(parent) && Archive is { } archive)
+        {
+            var held = live.Select(c => c.Id).ToHashSet();
+            live = [.. live, .. (await archive.ChildrenAsync(parent)).Where(c => held.Add(c.Id))];
+        }
+        return [.. live.OrderBy(c => c.Id)];
     }
 }

@@ -46,6 +46,7 @@ public readonly record struct Problem(Refusal Kind, string Code, string Detail)
         RejectReason.InvalidTransition => "the order is not in a state that allows this",
         RejectReason.CapacityExceeded => "the partition is full",
         RejectReason.IdempotencyKeyReused => "this idempotency key was used with a different request",
+        RejectReason.OrderRetired => "the order is final and past its retention; it can be read, not changed",
         _ => "the request is invalid",
     };
 }

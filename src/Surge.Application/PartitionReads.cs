@@ -24,11 +24,11 @@ public static class PartitionReads
         return [.. found];
     }
 
-    /// <summary>The largest parent-order sequence among the engine's seller orders (walks the order table: for start-up,
-    /// so that new parent ids continue after it).</summary>
+    /// <summary>The largest parent-order sequence among the engine's seller orders, retired ones included (walks the
+    /// order table: for start-up, so that new parent ids continue after it).</summary>
     public static long LastParentSequence(Engine engine)
     {
-        long last = 0;
+        var last = engine.HighestRetiredId == 0 ? 0 : Ids.Sequence(Ids.ParentOf(engine.HighestRetiredId));
         for (var i = 0; i < engine.OrderCount; i++)
         {
             last = Math.Max(last, Ids.Sequence(engine.GetOrderAt(i).ParentId));

@@ -37,6 +37,14 @@ public interface IPartitions
     Task<SkuDefinition?> GetSku(int partition, int sku);
 }
 
+/// <summary>Where seller orders that retired from their partitions (final for longer than the retention) are still
+/// read: the read model. The saga asks it for the seller orders of a parent that its partitions no longer hold.</summary>
+public interface IOrderArchive
+{
+    /// <summary>The seller orders of <paramref name="parent"/> the archive holds (in any order; empty: none).</summary>
+    Task<SellerOrderState[]> ChildrenAsync(long parent);
+}
+
 /// <summary>Where a SKU code and a region name find their engine references.</summary>
 public interface ISkuDirectory
 {

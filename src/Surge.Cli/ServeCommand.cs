@@ -68,10 +68,16 @@ internal static class ServeCommand
         };
         var clusterPort = new Option<int>("--cluster-port") { Description = "Silo-to-silo port (0 = a free one).", DefaultValueFactory = _ => 0 };
         var clusterId = new Option<string>("--cluster-id") { Description = "Silos with the same id form one cluster.", DefaultValueFactory = _ => "surge" };
+        var retention = new Option<double>("--retention-days")
+        {
+            Description = "Days a delivered, cancelled or returned order stays in its partition before it retires to the read model "
+                + "(read-only from then on; at least 1 hour = 0.0417; kept for ever in cluster mode, which has no read model yet).",
+            DefaultValueFactory = _ => new OrderOptions().Retention.TotalDays,
+        };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -101,6 +107,7 @@ internal static class ServeCommand
                     },
                     Http = new() { Port = parse.GetValue(port), Host = parse.GetValue(host)!, CapacityOrdersPerSecond = parse.GetValue(capacity) },
                     Partitions = parse.GetValue(partitions),
+                    Orders = new() { Retention = Days(parse.GetValue(retention)) },
                     Flow = new() { Rules = rules, Dispatch = rules.Delivery, Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!) },
                     Cluster = parse.GetValue(clusterRedis) is { } redis
                         ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)!, AdvertisedAddress = parse.GetValue(clusterAdvertise), SiloPort = parse.GetValue(clusterPort) }
@@ -176,4 +183,9 @@ internal static class ServeCommand
             return null;
         }
     }
+
+    /// <summary>Days as a time span; a value a time span cannot hold is refused the way the server refuses a bad bound.</summary>
+    private static TimeSpan Days(double days) =>
+        double.IsFinite(days) && days >= 0 && days <= TimeSpan.MaxValue.TotalDays ? TimeSpan.FromDays(days)
+            : throw new ArgumentException($"--retention-days must be a number of days, not {days}");
 }

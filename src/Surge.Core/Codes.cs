@@ -37,6 +37,8 @@ public enum RejectReason : byte
     CapacityExceeded = 11,
     /// <summary>The idempotency key was used before with a different request.</summary>
     IdempotencyKeyReused = 12,
+    /// <summary>The order was final for longer than the retention and left the engine (the read model keeps it).</summary>
+    OrderRetired = 13,
 }
 
 /// <summary>Why an order was cancelled.</summary>
@@ -74,6 +76,9 @@ public enum CommandKind : byte
     /// <summary>A prefix, not a command of its own: the command after it is applied once per idempotency key
     /// (see <see cref="IdempotencyKey"/>); a repeat is answered with the first answer, without applying it again.</summary>
     Keyed = 11,
+    /// <summary>How long a seller order stays in the engine after it became final (delivered, cancelled, returned), and
+    /// the id blocks that retirement remembers (see <see cref="CommandWriter.ConfigureRetention"/>).</summary>
+    ConfigureRetention = 12,
 }
 
 /// <summary>What a state change was. Emitted by the engine, consumed by the shell and downstream readers.</summary>
@@ -91,6 +96,8 @@ public enum EventKind : byte
     ReservationExpired = 9,
     FlashSaleConfigured = 10,
     StatusAdvanced = 11,
+    /// <summary>A final seller order left the engine (its retention passed).</summary>
+    OrderRetired = 12,
 }
 
 public static class ReasonCodes
@@ -111,6 +118,7 @@ public static class ReasonCodes
         RejectReason.InvalidArgument => "invalid_argument",
         RejectReason.CapacityExceeded => "capacity_exceeded",
         RejectReason.IdempotencyKeyReused => "idempotency_key_reused",
+        RejectReason.OrderRetired => "order_retired",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "unknown reject reason"),
     };
 

@@ -190,6 +190,9 @@ public static class BatchFormat
             case CommandKind.ConfigureFlashSale:
                 reader.Skip(16);
                 break;
+            case CommandKind.ConfigureRetention:
+                reader.Skip(9);
+                break;
             case CommandKind.UpsertWarehouse:
                 SkipText(ref reader);
                 SkipText(ref reader);

@@ -40,6 +40,7 @@ public sealed record SkuDefinition(
 ///   Tick                (empty)
 ///   ConfigureFlashSale  sku:i32 | starts_at_ms:i64 | per_buyer_limit:i32
 ///   AdvanceStatus       order:i64 | status:u8
+///   ConfigureRetention  retain_ms:i64 | id_block_bits:u8
 ///   Keyed               key:u128 | request_hash:u64 | retain_until_ms:i64 | command (any but Keyed and Tick; one
 ///                       command with the one after it: counted once, answered once)
 /// str = byte_count:u16 | utf8 bytes
@@ -192,6 +193,16 @@ public sealed class CommandWriter
     }
 
     public CommandWriter AdvanceStatus(long orderId, OrderStatus status) => OrderAndCode(CommandKind.AdvanceStatus, orderId, (byte)status);
+
+    /// <summary>Retire final seller orders <paramref name="retainMs"/> after they became final (long.MaxValue: never);
+    /// retired ids are remembered per block of ids sharing their bits above <paramref name="idBlockBits"/>.</summary>
+    public CommandWriter ConfigureRetention(long retainMs, int idBlockBits)
+    {
+        Start(CommandKind.ConfigureRetention, 10);
+        I64(retainMs);
+        _buffer[_length++] = (byte)idBlockBits;
+        return this;
+    }
 
     private CommandWriter OrderAndCode(CommandKind kind, long orderId, byte code)
     {

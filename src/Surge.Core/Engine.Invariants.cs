@@ -6,7 +6,8 @@ public sealed partial class Engine
     /// Full check of the stock and order invariants, O(state). Throws <see cref="InvariantViolationException"/>
     /// naming the first broken one:
     /// available ≥ 0 per SKU × warehouse; received = on_hand + sold; reserved = units of live (unpaid) orders;
-    /// sold = units of paid, not cancelled orders; buyer limits = units of their live orders.
+    /// sold = units of paid, not cancelled orders (those retired included, kept per SKU and warehouse); buyer limits =
+    /// units of their orders — per buyer for SKUs none of whose limited units were retired, per SKU otherwise.
     /// </summary>
     public void CheckInvariants()
     {
@@ -47,17 +48,32 @@ public sealed partial class Engine
                 Require(cell.Available >= 0, $"available < 0 at sku {sku} warehouse {w}: on_hand {cell.OnHand}, reserved {cell.Reserved}");
                 Require(cell.Received == cell.OnHand + cell.Sold, $"received {cell.Received} ≠ on_hand {cell.OnHand} + sold {cell.Sold} at sku {sku} warehouse {w}");
                 Require(cell.Reserved == reserved[i], $"reserved {cell.Reserved} ≠ live reservations {reserved[i]} at sku {sku} warehouse {w}");
-                Require(cell.Sold == sold[i], $"sold {cell.Sold} ≠ paid order units {sold[i]} at sku {sku} warehouse {w}");
+                var soldByOrders = sold[i] + RetiredSold(sku, w);
+                Require(cell.Sold == soldByOrders, $"sold {cell.Sold} ≠ paid order units {soldByOrders} (retired ones included) at sku {sku} warehouse {w}");
             }
         }
+        var heldPerSku = new Dictionary<int, long>();
         foreach (var slot in _quotas.Slots)
         {
-            if (slot.SkuPlusOne != 0)
+            if (slot.SkuPlusOne == 0)
             {
-                var expected = quota.GetValueOrDefault((slot.Buyer, slot.SkuPlusOne - 1));
-                Require(slot.Units == expected, $"buyer {slot.Buyer} holds {slot.Units} of sku {slot.SkuPlusOne - 1} by the limit table but {expected} by orders");
+                continue;
+            }
+            var sku = slot.SkuPlusOne - 1;
+            heldPerSku[sku] = heldPerSku.GetValueOrDefault(sku) + slot.Units;
+            if (!_retiredLimitUnits.ContainsKey(sku))
+            {
+                var expected = quota.GetValueOrDefault((slot.Buyer, sku));
+                Require(slot.Units == expected, $"buyer {slot.Buyer} holds {slot.Units} of sku {sku} by the limit table but {expected} by orders");
             }
         }
+        foreach (var (sku, retired) in _retiredLimitUnits)
+        {
+            var live = quota.Where(q => q.Key.Item2 == sku).Sum(q => q.Value);
+            var held = heldPerSku.GetValueOrDefault(sku);
+            Require(held == live + retired, $"buyers hold {held} limited units of sku {sku} by the limit table but {live} + {retired} retired by orders");
+        }
+        Require(_allocationGarbage >= 0 && _allocationGarbage <= _allocationCount, "allocation garbage out of range");
         Require(_orderIndex.Count == _orderCount, "order index and order table disagree");
     }
 

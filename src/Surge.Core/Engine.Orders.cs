@@ -17,7 +17,7 @@ public sealed partial class Engine
         var lines = reader.Bytes(lineCount * CommandWriter.OrderLineBytes);
         reference = orderId;
 
-        if (_orderIndex.Get(orderId) >= 0)
+        if (_orderIndex.Get(orderId) >= 0 || IsRetired(orderId))
         {
             return RejectReason.DuplicateOrder;
         }
@@ -104,7 +104,7 @@ public sealed partial class Engine
             Status = OrderStatus.PendingPayment,
         };
         _orderIndex.Add(orderId, index);
-        _expiries.Push(expiresAtMs, index);
+        _expiries.Push(expiresAtMs, _placements++, orderId);
         ref var placed = ref Emit(EventKind.OrderPlaced, orderId);
         placed.Status = OrderStatus.PendingPayment;
         placed.Value = expiresAtMs;
@@ -126,7 +126,7 @@ public sealed partial class Engine
         var index = _orderIndex.Get(orderId);
         if (index < 0)
         {
-            return RejectReason.OrderNotFound;
+            return Missing(orderId);
         }
         ref var order = ref _orders[index];
         if (order.Status != OrderStatus.PendingPayment)
@@ -160,7 +160,7 @@ public sealed partial class Engine
         var index = _orderIndex.Get(orderId);
         if (index < 0)
         {
-            return RejectReason.OrderNotFound;
+            return Missing(orderId);
         }
         ref var order = ref _orders[index];
         switch (order.Status)
@@ -212,6 +212,7 @@ public sealed partial class Engine
         e.Status = OrderStatus.Cancelled;
         e.CancelReason = reason;
         e.Value = _nowMs;
+        BecameFinal(order.OrderId);
     }
 
     /// <summary>Cancels every unpaid order whose reservation deadline is at or before the engine's clock,
@@ -221,7 +222,12 @@ public sealed partial class Engine
         while (_expiries.TryPeek(out var top) && top.DeadlineMs <= _nowMs)
         {
             _expiries.Pop();
-            ref var order = ref _orders[top.OrderIndex];
+            var index = _orderIndex.Get(top.OrderId);
+            if (index < 0)
+            {
+                continue;
+            }
+            ref var order = ref _orders[index];
             if (order.Status == OrderStatus.PendingPayment)
             {
                 Release(ref order, CancelReason.PaymentTimeout, EventKind.ReservationExpired);
@@ -236,7 +242,7 @@ public sealed partial class Engine
         var index = _orderIndex.Get(orderId);
         if (index < 0)
         {
-            return RejectReason.OrderNotFound;
+            return Missing(orderId);
         }
         ref var order = ref _orders[index];
         if (order.Status == target)
@@ -247,8 +253,13 @@ public sealed partial class Engine
         {
             return RejectReason.InvalidTransition;
         }
+        var wasFinal = IsFinal(order.Status);
         order.Status = target;
         Emit(EventKind.StatusAdvanced, orderId).Status = target;
+        if (!wasFinal && IsFinal(target))
+        {
+            BecameFinal(orderId);
+        }
         return RejectReason.None;
     }
 }

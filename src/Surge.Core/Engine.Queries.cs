@@ -107,7 +107,8 @@ public sealed partial class Engine
             + (long)_cells.Length * Unsafe.SizeOf<StockCell>()
             + (long)_orders.Length * Unsafe.SizeOf<OrderRecord>()
             + (long)_allocations.Length * Unsafe.SizeOf<Allocation>()
-            + _orderIndex.MemoryBytes + _expiries.MemoryBytes + _quotas.MemoryBytes;
-        return new EngineStats(_skuCount, _warehouses.Count, _orderCount, live, _allocationCount, _quotas.Count, bytes);
+            + _orderIndex.MemoryBytes + _expiries.MemoryBytes + _quotas.MemoryBytes
+            + (long)_retiring.Length * 16 + (_retiredFloors.Count + _retiredSold.Count + _retiredLimitUnits.Count) * 32L;
+        return new EngineStats(_skuCount, _warehouses.Count, _orderCount, live, _allocationCount, _quotas.Count, bytes, _retiredOrders, _retiredFloors.Count);
     }
 }

@@ -7,7 +7,8 @@ public sealed partial class Engine
 {
     /// <summary>"SURGESNP" little-endian.</summary>
     private const ulong SnapshotMagic = 0x504E534547525553UL;
-    private const int SnapshotFormatVersion = 2;
+    private const int SnapshotFormatVersion = 3;
+    private const int SnapshotFormatVersionWithoutRetirement = 2;
     private const int SnapshotFormatVersionWithoutKeys = 1;
     private const int RawChunkElements = 1 << 20;
 
@@ -22,9 +23,15 @@ public sealed partial class Engine
     ///                     temperature:u8, hazmat:bool, price_minor:i64, currency:string)×count
     /// | stride:i32 | SkuState×skus | StockCell×(skus·stride) | orders:i32, OrderRecord×orders
     /// | allocations:i32, Allocation×allocations | order index: slots:i32, count:i32, Slot×slots
-    /// | buyer limits: slots:i32, count:i32, Slot×slots | expiries: count:i32, Entry×count
-    /// | idempotency keys: evicted_early:i64, count:i32, Entry×count (in arrival order) | magic:u64
-    /// (format 1, written before idempotency keys existed, ends after the expiries and is read as having none)
+    /// | buyer limits: slots:i32, count:i32, Slot×slots | expiries: count:i32, (deadline_ms:i64, placement:i64, order:i64)×count
+    /// | idempotency keys: evicted_early:i64, count:i32, Entry×count (in arrival order)
+    /// | retirement: placements:i64, retain_ms:i64, id_block_bits:i32, retired_orders:i64, allocation_garbage:i32,
+    ///   floors: count:i32, (block:i64, floor:i64)×count by block, retired sold: count:i32, (sku:i32, warehouse:i32,
+    ///   units:i64)×count by (sku, warehouse), retired limit units: count:i32, (sku:i32, units:i64)×count by sku,
+    ///   retirement queue: count:i32, (final_at_ms:i64, order:i64)×count oldest first
+    /// | magic:u64
+    /// (format 2 has expiries as (deadline_ms:i64, order_index:i32) and no retirement; format 1 also no idempotency
+    /// keys: both are read as having none)
     /// </code>
     /// Strings use <see cref="BinaryWriter"/>'s length-prefixed UTF-8; structs are their in-memory bytes.
     /// </summary>
@@ -82,6 +89,7 @@ public sealed partial class Engine
         var keys = _keys.InArrivalOrder().ToArray();
         w.Write(keys.Length);
         WriteRaw<IdempotencyTable.Entry>(w, keys);
+        WriteRetirement(w);
         w.Write(SnapshotMagic);
     }
 
@@ -107,7 +115,7 @@ public sealed partial class Engine
             throw new InvalidDataException("not a Surge engine snapshot (bad magic)");
         }
         var version = r.ReadInt32();
-        if (version is not (SnapshotFormatVersion or SnapshotFormatVersionWithoutKeys))
+        if (version is not (SnapshotFormatVersion or SnapshotFormatVersionWithoutRetirement or SnapshotFormatVersionWithoutKeys))
         {
             throw new InvalidDataException($"snapshot format {version} is not supported (expected {SnapshotFormatVersion})");
         }
@@ -149,12 +157,39 @@ public sealed partial class Engine
         var quotaCount = r.ReadInt32();
         engine._quotas.Restore(ReadRaw<BuyerQuotaMap.Slot>(r, quotaSlots, quotaSlots), quotaCount);
         var expiryCount = CheckedCount(r.ReadInt32(), int.MaxValue);
-        engine._expiries.Restore(ReadRaw<ExpiryHeap.Entry>(r, expiryCount, Headroom(expiryCount)), expiryCount);
         if (version == SnapshotFormatVersion)
+        {
+            engine._expiries.Restore(ReadRaw<ExpiryHeap.Entry>(r, expiryCount, Headroom(expiryCount)), expiryCount);
+        }
+        else
+        {
+            // Older formats kept the order's place in the order table; the heap names orders by id now.
+            // The same heap order: the order's place in the table was its placement order, and no order had retired.
+            var old = ReadRaw<LegacyExpiry>(r, expiryCount, expiryCount);
+            var entries = LargeArray.New<ExpiryHeap.Entry>(Headroom(expiryCount));
+            for (var i = 0; i < expiryCount; i++)
+            {
+                var index = old[i].OrderIndex;
+                entries[i] = new ExpiryHeap.Entry
+                {
+                    DeadlineMs = old[i].DeadlineMs,
+                    Placement = index,
+                    OrderId = (uint)index < (uint)engine._orderCount ? engine._orders[index].OrderId
+                        : throw new InvalidDataException($"snapshot expiry names order {index} of {engine._orderCount}"),
+                };
+            }
+            engine._expiries.Restore(entries, expiryCount);
+            engine._placements = engine._orderCount;
+        }
+        if (version >= SnapshotFormatVersionWithoutRetirement)
         {
             var evictedEarly = r.ReadInt64();
             var keyCount = CheckedCount(r.ReadInt32(), Limits.IdempotencyKeysMax);
             engine._keys.Restore(ReadRaw<IdempotencyTable.Entry>(r, keyCount, keyCount).Take(keyCount), evictedEarly);
+        }
+        if (version == SnapshotFormatVersion)
+        {
+            engine.ReadRetirement(r);
         }
         if (r.ReadUInt64() != SnapshotMagic)
         {
@@ -187,6 +222,14 @@ public sealed partial class Engine
             w.Write(s.SkuPlusOne - 1);
             w.Write(s.Units);
         }
+    }
+
+    /// <summary>An expiry as formats 1 and 2 wrote it.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    private struct LegacyExpiry
+    {
+        public long DeadlineMs;
+        public int OrderIndex;
     }
 
     private static int Headroom(int count) => Math.Max(16, count + count / 4);

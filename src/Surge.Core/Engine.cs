@@ -68,7 +68,7 @@ public sealed partial class Engine
     /// <summary>Outcomes of the last <see cref="Apply"/>, one per command, in command order.</summary>
     public ReadOnlySpan<CommandOutcome> Outcomes => _outcomes.AsSpan(0, _outcomeCount);
 
-    /// <summary>Events of the last <see cref="Apply"/>: first the expiries due at the batch's time
+    /// <summary>Events of the last <see cref="Apply"/>: first the expiries and retirements due at the batch's time
     /// (<see cref="PreludeEventCount"/> of them), then each command's events in order.</summary>
     public ReadOnlySpan<EngineEvent> Events => _events.AsSpan(0, _eventCount);
 
@@ -86,6 +86,7 @@ public sealed partial class Engine
         _outcomeCount = 0;
         EnsureOutcomeCapacity(count);
         ExpireDue();
+        RetireDue();
         _preludeEventCount = _eventCount;
         var commands = batch[CommandWriter.BatchHeaderBytes..];
         var reader = new CommandReader(commands);
@@ -165,6 +166,7 @@ public sealed partial class Engine
             CommandKind.AdvanceStatus => AdvanceStatus(ref reader, ref outcome.Ref),
             CommandKind.UpsertWarehouse => UpsertWarehouse(ref reader, ref outcome.Ref),
             CommandKind.UpsertSku => UpsertSku(ref reader, ref outcome.Ref),
+            CommandKind.ConfigureRetention => ConfigureRetention(ref reader, ref outcome.Ref),
             _ => throw new UnreachableException($"kind {kind} passed validation"),
         };
         outcome.EventCount = _eventCount - outcome.FirstEvent;

@@ -120,6 +120,8 @@ public readonly record struct EngineStats(
     int LiveReservations,
     int Allocations,
     int BuyerLimits,
-    long StateBytes);
+    long StateBytes,
+    long RetiredOrders = 0,
+    int RetirementBlocks = 0);
 
 public sealed class InvariantViolationException(string message) : Exception(message);

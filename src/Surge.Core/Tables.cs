@@ -9,7 +9,8 @@ namespace Surge.Core;
 // explicit field order with no padding holes, and no table depends on memory addresses or hash seeds.
 
 /// <summary>Open-addressing hash map from a non-zero 64-bit key to a non-negative int, linear probing,
-/// load factor at most 1/2. No deletion: order ids are remembered for ever (duplicate detection).</summary>
+/// load factor at most 1/2. Deletion shifts the following entries of the run back (no tombstones), so lookups stay
+/// as short after orders retire as before.</summary>
 internal sealed class LongIntMap
 {
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
@@ -87,6 +88,48 @@ internal sealed class LongIntMap
         }
         Insert(key, value);
         _count++;
+    }
+
+    /// <summary>Points a present key at another value (an order that moved in the order table).</summary>
+    public void Set(long key, int value)
+    {
+        var mask = _slots.Length - 1;
+        for (var i = Home(key); ; i = (i + 1) & mask)
+        {
+            ref var slot = ref _slots[i];
+            Debug.Assert(slot.ValuePlusOne != 0, "key absent");
+            if (slot.Key == key)
+            {
+                slot.ValuePlusOne = value + 1;
+                return;
+            }
+        }
+    }
+
+    /// <summary>Removes a present key: every later entry of its run whose home is not between the hole and itself moves
+    /// back into the hole (backward-shift deletion), so no lookup ever stops short of its key.</summary>
+    public void Remove(long key)
+    {
+        var mask = _slots.Length - 1;
+        var hole = Home(key);
+        while (_slots[hole].Key != key)
+        {
+            Debug.Assert(_slots[hole].ValuePlusOne != 0, "key absent");
+            hole = (hole + 1) & mask;
+        }
+        for (var i = (hole + 1) & mask; _slots[i].ValuePlusOne != 0; i = (i + 1) & mask)
+        {
+            var home = Home(_slots[i].Key);
+            // The entry at i may fill the hole unless its home lies cyclically in (hole, i].
+            var stays = hole <= i ? home > hole && home <= i : home > hole || home <= i;
+            if (!stays)
+            {
+                _slots[hole] = _slots[i];
+                hole = i;
+            }
+        }
+        _slots[hole] = default;
+        _count--;
     }
 
     private void Insert(long key, int value)
@@ -227,16 +270,17 @@ internal sealed class BuyerQuotaMap
     }
 }
 
-/// <summary>Binary min-heap of reservation deadlines ordered by (deadline, order index): ties break by
-/// placement order, so expiry is deterministic. Entries of orders that were paid or cancelled are
-/// dropped lazily when they reach the top.</summary>
+/// <summary>Binary min-heap of reservation deadlines ordered by (deadline, placement): ties break by placement order,
+/// so expiry is deterministic. Entries name the order by id (its place in the order table changes when others
+/// retire); those of orders paid, cancelled or retired since are dropped lazily when they reach the top.</summary>
 internal sealed class ExpiryHeap
 {
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     internal struct Entry
     {
         public long DeadlineMs;
-        public int OrderIndex;
+        public long Placement; // the engine's count of placements when this order was placed: ties break by it
+        public long OrderId;
     }
 
     private Entry[] _items;
@@ -250,15 +294,15 @@ internal sealed class ExpiryHeap
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Less(in Entry a, in Entry b) =>
-        a.DeadlineMs < b.DeadlineMs || (a.DeadlineMs == b.DeadlineMs && a.OrderIndex < b.OrderIndex);
+        a.DeadlineMs < b.DeadlineMs || (a.DeadlineMs == b.DeadlineMs && a.Placement < b.Placement);
 
-    public void Push(long deadlineMs, int orderIndex)
+    public void Push(long deadlineMs, long placement, long orderId)
     {
         if (_count == _items.Length)
         {
             LargeArray.Resize(ref _items, LargeArray.Grown(_items.Length));
         }
-        var entry = new Entry { DeadlineMs = deadlineMs, OrderIndex = orderIndex };
+        var entry = new Entry { DeadlineMs = deadlineMs, Placement = placement, OrderId = orderId };
         var i = _count++;
         while (i > 0)
         {

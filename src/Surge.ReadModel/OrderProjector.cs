@@ -89,6 +89,9 @@ public sealed class OrderProjector : IDisposable
         return new StageLag(behind, seconds);
     }
 
+    /// <summary>Whether the database must first be seeded from the follower's engine (see <see cref="Step"/>).</summary>
+    public bool SeedDue => _seed;
+
     /// <summary>One step: the seed when one is due, else up to <see cref="ProjectorOptions.RecordsPerStep"/> records read
     /// and their changes committed. Returns the records (or seeded orders) written; 0 when caught up. A failure leaves
     /// the follower ahead of the database: the projector must then be disposed and opened again from its checkpoint.</summary>
@@ -99,6 +102,24 @@ public sealed class OrderProjector : IDisposable
             var seeded = Seed();
             _seed = false;
             return Math.Max(1, seeded);
+        }
+        if (Read() is not { } batch)
+        {
+            return 0;
+        }
+        _store.Commit(batch);
+        return batch.Records;
+    }
+
+    /// <summary>Reads up to <see cref="ProjectorOptions.RecordsPerStep"/> records into the follower and returns their
+    /// changes (null: caught up), for the caller to commit — with other partitions' in one transaction. Until it is
+    /// committed the follower is ahead of the database: if the commit fails, the projector must be disposed and opened
+    /// again from its checkpoint. Not while a seed is due.</summary>
+    public ProjectionBatch? Read()
+    {
+        if (_seed)
+        {
+            throw new InvalidOperationException("the read model must be seeded first (Step)");
         }
         _changes.Clear();
         var records = _reader.Read(_options.RecordsPerStep, (sequence, payload) =>
@@ -113,11 +134,7 @@ public sealed class OrderProjector : IDisposable
                     : OrderChange.To(sequence, fact.AtMs, fact.OrderId, fact.Status, fact.CancelReason));
             }
         });
-        if (records > 0)
-        {
-            _store.Commit(new ProjectionBatch(Partition, _follower.Sequence, _follower.NowMs, _changes));
-        }
-        return records;
+        return records == 0 ? null : new ProjectionBatch(Partition, _follower.Sequence, _follower.NowMs, _changes) { Records = records };
     }
 
     /// <summary>Writes every seller order of the follower's engine as it is now, then the position.</summary>

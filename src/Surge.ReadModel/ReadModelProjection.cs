@@ -13,8 +13,8 @@ public sealed record ProjectionStatus(int Partition, long Position, long LagReco
 /// The read model's side of a node: one <see cref="OrderProjector"/> per partition this node hosts, opened when the
 /// partition has recovered here (its reader holds the journal from the projector's checkpoint at once) and closed
 /// before the partition's journal closes — so it moves with the partition, like the downstream stages. One loop runs
-/// every projector of the node in turn (the database has one writer; the projection uses at most one core and
-/// intake keeps the rest). A projector that fails is opened again from its checkpoint after
+/// every projector of the node in rounds, each round's changes of all partitions in one transaction (the database has
+/// one writer and one sync per round; the projection uses at most one core and intake keeps the rest). A projector that fails is opened again from its checkpoint after
 /// <see cref="ProjectorOptions.RetryDelay"/>; what it repeats changes nothing.
 /// </summary>
 public sealed class ReadModelProjection : IAsyncDisposable
@@ -24,6 +24,9 @@ public sealed class ReadModelProjection : IAsyncDisposable
     private readonly TimeProvider _clock; // the partitions' clock: lag is measured against the time their records carry
     private readonly TimeProvider _pacing = TimeProvider.System; // waits and retries run on real time (a test's fake clock need not move)
     private readonly ConcurrentDictionary<int, Slot> _slots = new();
+    // Keeps a round (read, commit, checkpoint) and the opening, closing and reading of projectors apart: a projector read
+    // but not committed must not be checkpointed or closed with a checkpoint.
+    private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
@@ -39,17 +42,15 @@ public sealed class ReadModelProjection : IAsyncDisposable
 
     public ILogger Log { get; set; } = NullLogger.Instance;
 
-    /// <summary>A partition's projector and what the loop needs to run it; <see cref="Gate"/> keeps a step and a close apart.</summary>
+    /// <summary>A partition's projector and what the loop needs to run it (all of it under the projection's gate).</summary>
     private sealed class Slot(int partition, IJournal journal)
     {
         public int Partition { get; } = partition;
         public IJournal Journal { get; } = journal;
-        public Lock Gate { get; } = new();
         public OrderProjector? Projector { get; set; }
         /// <summary>While no projector is open (it failed; the next try is due later): a reader at its checkpoint, so
         /// compaction keeps what the next one needs.</summary>
         public IJournalReader? Hold { get; set; }
-        public bool Closed { get; set; }
         public long RetryAtMs { get; set; }
         public long CheckpointAtMs { get; set; }
     }
@@ -59,14 +60,18 @@ public sealed class ReadModelProjection : IAsyncDisposable
     public void OnPartitionOpened(int partition, IJournal journal)
     {
         var slot = new Slot(partition, journal);
-        if (!_slots.TryAdd(partition, slot))
+        lock (_gate)
         {
-            throw new InvalidOperationException($"partition {partition}'s projector is open here already");
+            if (!_slots.TryAdd(partition, slot))
+            {
+                throw new InvalidOperationException($"partition {partition}'s projector is open here already");
+            }
+            Open(slot);
         }
-        Open(slot);
     }
 
-    private void Open(Slot slot)
+    /// <summary>Opens the slot's projector from its checkpoint; null (and a hold on the journal) when that fails.</summary>
+    private OrderProjector? Open(Slot slot)
     {
         try
         {
@@ -80,6 +85,7 @@ public sealed class ReadModelProjection : IAsyncDisposable
             slot.RetryAtMs = _pacing.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.RetryDelay.TotalMilliseconds;
             HoldAtCheckpoint(slot);
         }
+        return slot.Projector;
     }
 
     /// <summary>Keeps the partition's journal from its projector's checkpoint on while no projector is open.</summary>
@@ -98,11 +104,10 @@ public sealed class ReadModelProjection : IAsyncDisposable
     /// <summary>Called before a partition's journal closes here: saves its projector's checkpoint and closes it.</summary>
     public Task OnPartitionClosingAsync(int partition)
     {
-        if (_slots.TryRemove(partition, out var slot))
+        lock (_gate)
         {
-            lock (slot.Gate)
+            if (_slots.TryRemove(partition, out var slot))
             {
-                slot.Closed = true;
                 Close(slot, final: true);
             }
         }
@@ -150,54 +155,83 @@ public sealed class ReadModelProjection : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs every projector once (one step each): the loop's round, also what a test calls to project now.
-    /// Returns the records written.</summary>
+    /// <summary>Runs every projector once: each reads up to a step of records and all their changes are committed in one
+    /// transaction (one sync of the database per round, however many partitions moved); a projector whose database is
+    /// behind seeds it first. The loop's round, also what a test calls to project now. Returns the records written.</summary>
     public int Round()
     {
-        var written = 0;
         var now = _pacing.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
+        lock (_gate)
         {
-            lock (slot.Gate)
+            var read = new List<(Slot Slot, ProjectionBatch Batch)>();
+            var written = 0;
+            foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
             {
-                if (slot.Closed)
+                if (slot.Projector is null && (now < slot.RetryAtMs || Open(slot) is null))
                 {
                     continue;
                 }
-                if (slot.Projector is null)
-                {
-                    if (now < slot.RetryAtMs)
-                    {
-                        continue;
-                    }
-                    Open(slot);
-                    if (slot.Projector is null)
-                    {
-                        continue;
-                    }
-                }
-                var projector = slot.Projector;
+                var projector = slot.Projector!;
                 try
                 {
-                    written += projector.Step();
-                    if (now >= slot.CheckpointAtMs)
+                    if (projector.SeedDue)
                     {
-                        projector.Checkpoint();
-                        slot.CheckpointAtMs = now + (long)_options.CheckpointInterval.TotalMilliseconds;
+                        written += projector.Step(); // commits as it goes
+                    }
+                    else if (projector.Read() is { } batch)
+                    {
+                        read.Add((slot, batch));
                     }
                 }
                 catch (Exception e)
                 {
-                    // Its follower may be ahead of the database now: open it again from its checkpoint (the journal is held there).
-                    Log.LogError(e, "partition {Partition}: the read-model projector stopped at record {Sequence}; it opens again from its checkpoint in {Delay}",
-                        slot.Partition, projector.Position, _options.RetryDelay);
-                    HoldAtCheckpoint(slot);
-                    Close(slot, final: false);
-                    slot.RetryAtMs = now + (long)_options.RetryDelay.TotalMilliseconds;
+                    Failed([slot], e, now);
                 }
             }
+            if (read.Count > 0)
+            {
+                try
+                {
+                    Store.Commit([.. read.Select(r => r.Batch)]);
+                    written += read.Sum(r => r.Batch.Records);
+                }
+                catch (Exception e)
+                {
+                    Failed([.. read.Select(r => r.Slot)], e, now);
+                    read.Clear();
+                }
+            }
+            foreach (var slot in _slots.Values)
+            {
+                if (slot.Projector is { } projector && now >= slot.CheckpointAtMs)
+                {
+                    try
+                    {
+                        projector.Checkpoint();
+                        slot.CheckpointAtMs = now + (long)_options.CheckpointInterval.TotalMilliseconds;
+                    }
+                    catch (Exception e)
+                    {
+                        Failed([slot], e, now);
+                    }
+                }
+            }
+            return written;
         }
-        return written;
+    }
+
+    /// <summary>Projectors whose followers may now be ahead of the database: each is closed without a checkpoint (the
+    /// journal held at the last one) and opened again from it after <see cref="ProjectorOptions.RetryDelay"/>.</summary>
+    private void Failed(Slot[] slots, Exception e, long now)
+    {
+        foreach (var slot in slots)
+        {
+            Log.LogError(e, "partition {Partition}: the read-model projector stopped at record {Sequence}; it opens again from its checkpoint in {Delay}",
+                slot.Partition, slot.Projector?.Position, _options.RetryDelay);
+            HoldAtCheckpoint(slot);
+            Close(slot, final: false);
+            slot.RetryAtMs = now + (long)_options.RetryDelay.TotalMilliseconds;
+        }
     }
 
     private async Task RunAsync(CancellationToken stop)
@@ -228,9 +262,9 @@ public sealed class ReadModelProjection : IAsyncDisposable
     {
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         var statuses = new List<ProjectionStatus>();
-        foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
+        lock (_gate)
         {
-            lock (slot.Gate)
+            foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
             {
                 if (slot.Projector is { } projector)
                 {
@@ -267,7 +301,7 @@ public sealed class ReadModelProjection : IAsyncDisposable
         while (true)
         {
             long position;
-            lock (slot.Gate)
+            lock (_gate)
             {
                 position = slot.Projector?.Position ?? 0;
             }
@@ -275,7 +309,7 @@ public sealed class ReadModelProjection : IAsyncDisposable
             {
                 return true;
             }
-            if (_pacing.GetTimestamp() >= deadline || slot.Closed)
+            if (_pacing.GetTimestamp() >= deadline || !_slots.ContainsKey(partition))
             {
                 return false;
             }

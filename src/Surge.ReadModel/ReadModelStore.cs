@@ -102,7 +102,11 @@ public sealed class ReadModelStore : IDisposable
     }
 
     /// <summary>Applies a projector's batch and moves its partition's position, in one transaction.</summary>
-    public void Commit(ProjectionBatch batch)
+    public void Commit(ProjectionBatch batch) => Commit([batch]);
+
+    /// <summary>Applies the batches of several partitions' projectors and moves their positions, in one transaction (one
+    /// sync of the database for all of them).</summary>
+    public void Commit(IReadOnlyList<ProjectionBatch> batches)
     {
         lock (_gate)
         {
@@ -112,19 +116,22 @@ public sealed class ReadModelStore : IDisposable
             {
                 command.Transaction = transaction;
             }
-            foreach (var change in batch.Changes)
+            foreach (var batch in batches)
             {
-                if (change.Placed is { } placed)
+                foreach (var change in batch.Changes)
                 {
-                    Place(batch.Partition, change.Sequence, placed);
+                    if (change.Placed is { } placed)
+                    {
+                        Place(batch.Partition, change.Sequence, placed);
+                    }
+                    else
+                    {
+                        Move(change);
+                    }
                 }
-                else
-                {
-                    Move(change);
-                }
+                Set(_upsertPosition, batch.Partition, batch.Sequence, batch.RecordAtMs);
+                _upsertPosition.ExecuteNonQuery();
             }
-            Set(_upsertPosition, batch.Partition, batch.Sequence, batch.RecordAtMs);
-            _upsertPosition.ExecuteNonQuery();
             transaction.Commit();
         }
     }

@@ -20,9 +20,12 @@ public readonly record struct OrderChange(long Sequence, long AtMs, long OrderId
         new(sequence, atMs, orderId, null, status, reason);
 }
 
-/// <summary>What one step of a partition's projector writes in one transaction: its changes, in journal order, and the
-/// position it reached (the last record it read and that record's time).</summary>
-public sealed record ProjectionBatch(int Partition, long Sequence, long RecordAtMs, IReadOnlyList<OrderChange> Changes);
+/// <summary>What one step of a partition's projector writes: its changes, in journal order, and the position it reached
+/// (the last record it read and that record's time); <see cref="Records"/>: how many journal records it covers.</summary>
+public sealed record ProjectionBatch(int Partition, long Sequence, long RecordAtMs, IReadOnlyList<OrderChange> Changes)
+{
+    public int Records { get; init; }
+}
 
 /// <summary>A seller order read from the read model.</summary>
 public sealed record OrderRow(long OrderId, long ParentId, int Partition, long SellerId, long BuyerId, OrderStatus Status, CancelReason CancelReason,

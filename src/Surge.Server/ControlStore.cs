@@ -22,7 +22,7 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
     public const int NameBytesMax = 200;
 
     /// <summary>Parent-order sequences in one block leased to a node of a cluster.</summary>
-    public const long SequenceBlockSize = 1L << 20;
+    public const long SequenceBlockSize = 1L << Ids.SequenceBlockBits;
 
 
     /// <summary>Guards the in-memory view (every lookup takes it, briefly).</summary>

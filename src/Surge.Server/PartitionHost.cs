@@ -42,9 +42,23 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
                 Options.Storage.StorageFactory?.Invoke(i) ?? new DirectoryStorage(Path.Combine(Options.DataDirectory, "partitions", i.ToString("D4"))));
             var partition = DurablePartition.Recover(journal, new EngineOptions(ExpectedSkus: 1024, ExpectedOrders: 64 * 1024));
             partition.Policy = new SnapshotPolicy(Options.Storage.SnapshotEveryBytes);
+            ConfigureRetention(partition);
             Opened?.Invoke(i, partition);
             return partition;
         });
+    }
+
+    /// <summary>Journals the retention of final orders when the partition's differs from the node's (once per change;
+    /// the engine keeps it in its state). Not awaited: every later batch is acknowledged only once it is durable, and
+    /// this record is before them.</summary>
+    private void ConfigureRetention(DurablePartition partition)
+    {
+        var wanted = Options.RetentionMs;
+        if (partition.Engine.RetentionMs != wanted || (wanted != Engine.RetainForever && partition.Engine.IdBlockBits != Application.Ids.ChildIdBlockBits))
+        {
+            var writer = new CommandWriter().Begin(Options.Clock.GetUtcNow().ToUnixTimeMilliseconds());
+            partition.Submit(writer.ConfigureRetention(wanted, Application.Ids.ChildIdBlockBits).Written);
+        }
     }
 
     private SegmentJournal OpenLocal(IJournalStorage storage) => SegmentJournal.Open(storage, new JournalOptions

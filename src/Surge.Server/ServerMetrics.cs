@@ -22,6 +22,8 @@ public sealed class ServerMetrics
     private readonly Counter _commitSeconds;
     private readonly Gauge _commitP99;
     private readonly Counter _journalRecords;
+    private readonly Counter _retired;
+    private readonly Gauge _liveOrders;
     private readonly Gauge _lagRecords;
     private readonly Gauge _lagSeconds;
     private readonly Gauge _planned;
@@ -51,6 +53,8 @@ public sealed class ServerMetrics
         _commitSeconds = factory.CreateCounter("surge_journal_group_commit_seconds_total", "Time spent in group commits.", "partition");
         _commitP99 = factory.CreateGauge("surge_journal_group_commit_p99_seconds", "99th percentile of group commit time since start (power-of-two buckets).", "partition");
         _journalRecords = factory.CreateCounter("surge_journal_records_total", "Records (batches) appended to a partition's journal.", "partition");
+        _retired = factory.CreateCounter("surge_orders_retired_total", "Seller orders retired from a partition's engine (final for longer than the retention; read from the read model since).", "partition");
+        _liveOrders = factory.CreateGauge("surge_partition_orders", "Seller orders a partition's engine holds (not retired).", "partition");
         _lagRecords = factory.CreateGauge("surge_flow_lag_records", "Journal records a downstream stage has not processed yet.", "stage", "partition");
         _lagSeconds = factory.CreateGauge("surge_flow_lag_seconds", "Age of the oldest record a downstream stage has not processed.", "stage", "partition");
         _planned = factory.CreateGauge("surge_shipments_planned", "Shipments planned and stored, in the partitions this silo hosts now.");
@@ -162,6 +166,8 @@ public sealed class ServerMetrics
         {
             var label = Label(index);
             _journalRecords.WithLabels(label).IncTo(partition.Journal.LastSequence);
+            _retired.WithLabels(label).IncTo(partition.Engine.RetiredOrders); // read across threads: may lag by a batch
+            _liveOrders.WithLabels(label).Set(partition.Engine.OrderCount);
             var (kept, evicted) = partition.Engine.IdempotencyKeys; // two counters read across threads: a gauge may lag by a batch
             _idempotencyKeys.WithLabels(label).Set(kept);
             _idempotencyEvicted.WithLabels(label).Set(evicted);
@@ -188,6 +194,11 @@ public sealed class ServerMetrics
                 _lagLabelled.Remove(gone);
             }
             _lagLabelled.UnionWith(staged);
+            foreach (var status in state.ReadModel?.Status() ?? [])
+            {
+                _lagRecords.WithLabels("read-model", Label(status.Partition)).Set(status.LagRecords);
+                _lagSeconds.WithLabels("read-model", Label(status.Partition)).Set(status.LagSeconds);
+            }
             var (planned, dispatched, dead) = flow.ShipmentCounts();
             _planned.Set(planned);
             _dispatched.Set(dispatched);

@@ -42,6 +42,10 @@ public sealed record ServerOptions
     public ClusterMode? Cluster { get; init; }
 
     /// <summary>The ordering saga's view of these settings.</summary>
+    /// <summary>The retention the partitions are configured with (ms): <see cref="OrderOptions.Retention"/> when this node
+    /// keeps the read model that answers for retired orders, otherwise never retire.</summary>
+    public long RetentionMs => Storage.ReadModel && Cluster is null ? (long)Orders.Retention.TotalMilliseconds : Engine.RetainForever;
+
     public OrderSagaOptions Saga => new() { Clock = Clock, ReservationTtl = Orders.ReservationTtl, GroupCommandsMax = Admission.BatchCommandsMax };
 
     public void Validate()
@@ -70,6 +74,10 @@ public sealed record ServerOptions
         if (Http.RequestDeadline <= TimeSpan.Zero || Orders.ReservationTtl <= TimeSpan.Zero || Orders.ExpiryCheckInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("deadline, reservation TTL and expiry interval must be positive");
+        }
+        if (Orders.Retention < OrderOptions.RetentionMin)
+        {
+            throw new ArgumentException($"the retention of final orders must be at least {OrderOptions.RetentionMin.TotalHours:0} h, not {Orders.Retention}");
         }
         if (Cluster is { } cluster)
         {
@@ -194,6 +202,19 @@ public sealed record OrderOptions
 
     /// <summary>Idempotency records kept in this silo's memory; the oldest go first beyond it.</summary>
     public int IdempotencyEntriesMax { get; init; } = 1_000_000;
+
+    /// <summary>How long a seller order stays in its partition after it became final (delivered, cancelled, returned);
+    /// then it retires from the engine and is read from the read model. 30 days by default: a delivered order can still
+    /// be returned (delivered → returned) within the return window most marketplaces give, 30 days, and late carrier
+    /// events and payment disputes fall within it; past it an order only needs to be read. Only with the read model
+    /// (<see cref="StorageOptions.ReadModel"/>, one node): without it orders are kept for ever. At least
+    /// <see cref="RetentionMin"/>.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>The shortest retention: far above the request deadline, so no order id waits longer between being
+    /// handed out and being placed than a retired order of its block has been final (what keeps duplicate detection
+    /// of retired ids exact).</summary>
+    public static readonly TimeSpan RetentionMin = TimeSpan.FromHours(1);
 }
 
 /// <summary>The downstream stages.</summary>

@@ -20,7 +20,11 @@ public sealed class ServerState : IDisposable
         Gateway = gateway;
         Flow = flow;
         Categories = categories;
-        Orders = new OrderSaga(gateway, catalog, options.Saga) { LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null };
+        Orders = new OrderSaga(gateway, catalog, options.Saga)
+        {
+            LeaseBlock = control.Shared ? control.LeaseSequenceBlock : null,
+            Archive = readModel is null ? null : new ReadModelArchive(readModel.Store, catalog),
+        };
         FlowQueries = new DownstreamQueries(new FlowRouting(gateway, flow), gateway, Orders);
         Forecasts = new SellerForecasts(readModel is null ? gateway : new ReadModelDemand(readModel, gateway), options.Clock);
         Skus = new CatalogWrites(gateway, catalog, categories, options.Http.RequestDeadline, options.Clock);

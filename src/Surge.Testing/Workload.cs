@@ -5,13 +5,20 @@ namespace Surge.Testing;
 /// <summary>
 /// Seeded random command batches over a small catalog: three warehouses in three regions, two sellers with
 /// <see cref="SkusPerSeller"/> SKUs each, SKU 0 on flash sale. Includes duplicates, unknown orders, clock
-/// jumps backwards and every command kind, so that tests meet rejections as often as successes.
+/// jumps backwards, retirement of final orders and every command kind, so that tests meet rejections as often as
+/// successes.
 /// </summary>
 public sealed class Workload
 {
     public const int SkusPerSeller = 10;
     public static readonly long[] Sellers = [101, 202];
     public const long StartMs = 1_700_000_000_000;
+
+    /// <summary>Retentions the workload configures (ms): at once, a minute, an hour, never.</summary>
+    private static readonly long[] RetentionsMs = [0, 60_000, 3_600_000, Engine.RetainForever];
+
+    /// <summary>The workload's ids are 1, 2, 3…: blocks of 16 of them share a retirement floor.</summary>
+    public const int RetirementIdBlockBits = 4;
 
     private readonly Random _random;
     private readonly CommandWriter _writer = new();
@@ -129,8 +136,12 @@ public sealed class Workload
             case < 97 when !keyed: // a key never prefixes a tick
                 _writer.Tick();
                 break;
-            default:
+            case < 99:
                 _writer.ConfigureFlashSale(_random.Next(0, 20), _nowMs + _random.Next(-60_000, 60_000), _random.Next(0, 4));
+                break;
+            default:
+                // Retention from "at once" to "never", over blocks of 16 ids: final orders retire, retired ids come back.
+                _writer.ConfigureRetention(RetentionsMs[_random.Next(RetentionsMs.Length)], RetirementIdBlockBits);
                 break;
         }
     }

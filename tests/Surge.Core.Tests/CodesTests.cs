@@ -9,11 +9,11 @@ public class CodesTests
     public void PersistedEnumValues_NeverChange()
     {
         Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], Values<OrderStatus>());
-        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], Values<RejectReason>());
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], Values<RejectReason>());
         Assert.Equal([0, 1, 2, 3, 4, 5], Values<CancelReason>());
         Assert.Equal([0, 1, 2], Values<TemperatureClass>());
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], Values<CommandKind>());
-        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], Values<EventKind>());
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], Values<CommandKind>());
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], Values<EventKind>());
         Assert.Equal(1, (int)OrderStatus.PendingPayment);
         Assert.Equal(8, (int)OrderStatus.Cancelled);
         Assert.Equal(2, (int)RejectReason.InsufficientStock);
@@ -30,6 +30,7 @@ public class CodesTests
     [InlineData(RejectReason.OrderNotFound, "order_not_found")]
     [InlineData(RejectReason.InvalidTransition, "invalid_transition")]
     [InlineData(RejectReason.IdempotencyKeyReused, "idempotency_key_reused")]
+    [InlineData(RejectReason.OrderRetired, "order_retired")]
     public void ReasonCodes_AreTheStableApiNames(RejectReason reason, string code) => Assert.Equal(code, reason.ToCode());
 
     [Fact]

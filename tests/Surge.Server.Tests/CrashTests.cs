@@ -16,6 +16,9 @@ public sealed class CrashTests
 {
     private const int Rounds = 3;
     private const int Workers = 12;
+
+    /// <summary>Orders acknowledged in a round before its crash may come.</summary>
+    private const int AckedPerRoundMin = 25;
     private const int FlashUnits = 150;
     private const int NormalUnits = 1_000_000;
     private const string AdminKey = "ak_crash_test_admin_key";
@@ -38,8 +41,18 @@ public sealed class CrashTests
             for (var round = 0; round < Rounds; round++)
             {
                 using var stop = new CancellationTokenSource();
+                int AckedSoFar()
+                {
+                    lock (acked)
+                    {
+                        return acked.Count;
+                    }
+                }
+                var before = AckedSoFar();
                 var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(() => LoadAsync(admin, a, b, round * 1000 + w, acked, paidLate, stop.Token))).ToArray();
-                await Task.Delay(random.Next(300, 1200), TestContext.Current.CancellationToken); // the moment of the crash, not a wait for a condition
+                // The load is under way (the server answers) before the crash comes at a random moment of it.
+                await Poll.UntilAsync(() => Task.FromResult(AckedSoFar() >= before + AckedPerRoundMin), $"round {round}'s load had {AckedPerRoundMin} orders acknowledged");
+                await Task.Delay(random.Next(0, 900), TestContext.Current.CancellationToken); // the moment of the crash, not a wait for a condition
                 process.Kill(entireProcessTree: true);
                 await process.WaitForExitAsync(TestContext.Current.CancellationToken);
                 await stop.CancelAsync();

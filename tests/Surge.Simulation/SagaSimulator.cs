@@ -12,7 +12,9 @@ namespace Surge.Simulation;
 /// or all released), no hold outlives its expiry once the partitions have ticked, no unit is oversold, and what a
 /// caller was told succeeded (a placement, a payment) is still so. Half the carts carry an idempotency key (and a
 /// buyer of their own); a placement whose answer a crash took is retried with its key later, and so, now and then, is
-/// one that was answered: every key comes to at most one cart in the engines, and to the order first answered.
+/// one that was answered: every key comes to at most one cart in the engines, and to the order first answered. Final
+/// seller orders retire from the engines after a short retention; the checks count them with their carts (from the
+/// archive the saga reads them from, as a server reads its read model).
 /// </summary>
 public sealed class SagaSimulator(int seed)
 {
@@ -21,6 +23,9 @@ public sealed class SagaSimulator(int seed)
     private const int UnitsPerSku = 12; // small, so that carts are refused for want of stock (the compensation path)
     private static readonly long[] Sellers = [1, 2, 3, 4, 5, 6, 7];
     private static readonly TimeSpan ReservationTtl = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a final seller order stays in its partition: short, so that carts retire during a run.</summary>
+    private static readonly TimeSpan Retention = TimeSpan.FromMinutes(30);
 
     private readonly Random _random = new(seed);
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 11, 0, 0, 0, TimeSpan.Zero));
@@ -36,6 +41,9 @@ public sealed class SagaSimulator(int seed)
     public int CartsPaid => _paid.Count;
     public int MultiSellerCarts { get; private set; }
     public int KeyedRetries { get; private set; }
+
+    /// <summary>Seller orders retired from the engines by the end of the run.</summary>
+    public int Retired { get; private set; }
 
     /// <summary>Placements and payments refused, by problem code.</summary>
     public Dictionary<string, int> Refused { get; } = [];
@@ -79,6 +87,7 @@ public sealed class SagaSimulator(int seed)
         }
         await RestartAsync();
         Check(steps);
+        Retired = _partitions.Retired().Count();
     }
 
     private async Task SetUpAsync()
@@ -87,6 +96,7 @@ public sealed class SagaSimulator(int seed)
         {
             await _partitions.Submit(p, w => w.UpsertWarehouse("wh-seoul", "seoul", "KR"));
             await _partitions.Submit(p, w => w.UpsertWarehouse("wh-busan", "busan", "KR"));
+            await _partitions.Submit(p, w => w.ConfigureRetention((long)Retention.TotalMilliseconds, Ids.ChildIdBlockBits));
         }
         foreach (var seller in Sellers)
         {
@@ -105,7 +115,7 @@ public sealed class SagaSimulator(int seed)
     /// reconciliation a server runs before serving.</summary>
     private void NewProcess()
     {
-        _saga = new OrderSaga(_partitions, _partitions, new OrderSagaOptions { Clock = _clock, ReservationTtl = ReservationTtl });
+        _saga = new OrderSaga(_partitions, _partitions, new OrderSagaOptions { Clock = _clock, ReservationTtl = ReservationTtl }) { Archive = _partitions };
         _saga.ResumeSequence(Enumerable.Range(0, PartitionCount).Max(p => PartitionReads.LastParentSequence(_partitions.Engine(p))));
     }
 
@@ -252,7 +262,9 @@ public sealed class SagaSimulator(int seed)
             _partitions.Engine(p).CheckInvariants(); // available ≥ 0, received = on hand + sold, reserved = live holds
         }
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var carts = AllSellerOrders().GroupBy(o => o.Order.ParentId).ToDictionary(g => g.Key, g => g.Select(o => o.Order).ToArray());
+        // Seller orders retired from the engines (final, past the retention) still belong to their carts.
+        var carts = AllSellerOrders().Select(o => o.Order).Concat(_partitions.Retired())
+            .GroupBy(o => o.ParentId).ToDictionary(g => g.Key, g => g.ToArray());
         foreach (var (cart, children) in carts)
         {
             // A hold past its expiry counts as released: the partition cancels it at its next batch.

@@ -12,8 +12,10 @@ namespace Surge.Simulation;
 /// are several appends in flight) and answered when its record is durable. The process can be made to die at the
 /// n-th submit: before it is appended, while it is written (a torn write), or after it is durable but before the
 /// answer — from then on every disk has lost power and every submit fails, until <see cref="Restart"/>.
+/// It is also the saga's archive of retired seller orders (what the read model is in a server): the last final state
+/// each seller order reached, answered once its partition no longer holds it.
 /// </summary>
-public sealed class SimulatedPartitions : IPartitions, ISkuCatalog
+public sealed class SimulatedPartitions : IPartitions, ISkuCatalog, IOrderArchive
 {
     private static readonly JournalOptions Journal = new() { SegmentBytesMax = 16 * 1024, BackgroundFileWork = false };
 
@@ -21,6 +23,8 @@ public sealed class SimulatedPartitions : IPartitions, ISkuCatalog
     private readonly DurablePartition?[] _partitions;
     private readonly TimeProvider _clock;
     private readonly Random _random;
+    // The last final state of every seller order that reached one (by id, with its partition): what a read model holds.
+    private readonly Dictionary<long, (int Partition, OrderSnapshot Order, SellerOrderState State)> _final = [];
 
     public SimulatedPartitions(int count, int seed, TimeProvider clock)
     {
@@ -87,6 +91,7 @@ public sealed class SimulatedPartitions : IPartitions, ISkuCatalog
             throw new AdmissionException(Refusal.Unavailable, "partition_unavailable", e.Message);
         }
         var reply = BatchReply.Capture(durable.Engine);
+        KeepFinalStates(partition, durable.Engine);
         return AnswerAsync(ticket, reply, count, dies);
     }
 
@@ -109,6 +114,29 @@ public sealed class SimulatedPartitions : IPartitions, ISkuCatalog
         }
         return new CommandGroup(reply, 0, count);
     }
+
+    /// <summary>Notes the state of every seller order the batch just applied made final. A retired order was final for
+    /// the whole retention before, so its last noted state is durable (a later crash cannot take it back).</summary>
+    private void KeepFinalStates(int partition, Engine engine)
+    {
+        foreach (ref readonly var e in engine.Events)
+        {
+            if ((e.Kind is EventKind.OrderCancelled or EventKind.ReservationExpired
+                    || (e.Kind == EventKind.StatusAdvanced && e.Status is OrderStatus.Delivered or OrderStatus.Returned))
+                && engine.GetOrder(e.OrderId) is { } order)
+            {
+                _final[e.OrderId] = (partition, order, PartitionReads.State(engine, order));
+            }
+        }
+    }
+
+    /// <summary>Seller orders that retired from their partitions, as they last were.</summary>
+    public IEnumerable<OrderSnapshot> Retired() =>
+        _final.Values.Where(f => Engine(f.Partition).GetOrder(f.Order.OrderId) is null && Engine(f.Partition).IsRetired(f.Order.OrderId)).Select(f => f.Order);
+
+    public Task<SellerOrderState[]> ChildrenAsync(long parent) =>
+        Task.FromResult(_final.Values.Where(f => f.Order.ParentId == parent && Engine(f.Partition).GetOrder(f.Order.OrderId) is null
+            && Engine(f.Partition).IsRetired(f.Order.OrderId)).Select(f => f.State).ToArray());
 
     public Task<SellerOrderState[]> GetOrders(int partition, long[] ids) =>
         Dead ? Task.FromException<SellerOrderState[]>(new AdmissionException(Refusal.Unavailable, "partition_unavailable", "the process is gone"))

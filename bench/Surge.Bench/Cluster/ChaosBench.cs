@@ -213,28 +213,50 @@ internal static class ChaosBench
         }
     }
 
+    /// <summary>Tries of one set-up call before the run gives up.</summary>
+    private const int SetUpAttemptsMax = 20;
+
+    /// <summary>A set-up call sent again under the same Idempotency-Key while the cluster answers 503, 429 or "key in use"
+    /// (a silo settling, a deadline passed on a loaded machine): the key makes the repeat of a call that did complete a
+    /// replay of its answer, not a second change (stock is received once).</summary>
+    private static async Task<T> SetUpCallAsync<T>(Func<string, Task<T>> call)
+    {
+        var key = "chaos-setup-" + Guid.NewGuid().ToString("N");
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call(key);
+            }
+            catch (SurgeApiException e) when (attempt < SetUpAttemptsMax && (e.Status is 503 or 429 || e.Code == "idempotency_key_in_use"))
+            {
+                await Task.Delay(e.RetryAfter is { } after && after < TimeSpan.FromSeconds(2) ? after : TimeSpan.FromMilliseconds(250));
+            }
+        }
+    }
+
     /// <summary>A warehouse; sellers with a plentiful and a scarce SKU and a webhook subscription to every order event.</summary>
     private static async Task<(ChaosSeller[] Sellers, Dictionary<(string, string), int> Received)> SetUpAsync(Uri silo, ChaosBenchOptions options, Uri hooks)
     {
         using var admin = new SurgeClient(silo, ElasticBench.AdminKey);
-        await admin.CreateWarehouseAsync(new WarehouseBody(Warehouse, "seoul", "KR"));
+        await SetUpCallAsync(key => admin.CreateWarehouseAsync(new WarehouseBody(Warehouse, "seoul", "KR"), key));
         var sellers = new ChaosSeller[options.Sellers];
         var received = new Dictionary<(string, string), int>();
         for (var s = 0; s < options.Sellers; s++)
         {
-            var created = await admin.CreateSellerAsync($"chaos seller {s}");
+            var created = await SetUpCallAsync(key => admin.CreateSellerAsync($"chaos seller {s}", key));
             var owner = admin.WithKey(created.ApiKey);
             foreach (var (sku, units) in new[] { (ChaosClients.PlentySku, options.PlentyUnits), (ChaosClients.ScarceSku, options.ScarceUnits) })
             {
-                await owner.UpsertSkuAsync(new SkuBody(sku, $"chaos {sku}", 1000, "KRW", 350, "ambient"));
-                await owner.ReceiveStockAsync(sku, Warehouse, units);
+                await SetUpCallAsync(key => owner.UpsertSkuAsync(new SkuBody(sku, $"chaos {sku}", 1000, "KRW", 350, "ambient"), key));
+                await SetUpCallAsync(key => owner.ReceiveStockAsync(sku, Warehouse, units, key));
                 received[(created.Id, sku)] = units;
             }
-            var hook = await owner.CheckedAsync(HttpMethod.Post, "/v1/webhooks", JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            var hook = await SetUpCallAsync(key => owner.CheckedAsync(HttpMethod.Post, "/v1/webhooks", JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
             {
                 ["url"] = new Uri(hooks, $"hook/{created.Id}").ToString(),
                 ["event_types"] = OrderEventTypes.All,
-            }));
+            }), key));
             sellers[s] = new ChaosSeller(created.Id, created.ApiKey, hook["id"]!.GetValue<string>());
         }
         return (sellers, received);
