@@ -10,6 +10,7 @@ internal static class BenchCommand
     public static Command[] Harnesses() =>
     [
         Engine(), JournalBench(), Recovery(), Forecast(), Http(), Flow(), ScenarioCommand.Create(), ElasticCommand.Create(), JournalPostgres(), Failover(), ChaosCommand.Create(),
+        Soak.SoakCommand.Create(),
     ];
 
     private static Command Engine()

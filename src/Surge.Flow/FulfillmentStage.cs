@@ -245,13 +245,10 @@ public sealed class FulfillmentStage : IDisposable
     /// nothing while a step is unfinished (its records are applied, their effects not all durable).</summary>
     public void Checkpoint()
     {
-        if (_follower.Sequence == _checkpointed || _stepOpen)
+        if (!_stepOpen)
         {
-            return;
+            _checkpointed = _follower.CheckpointPast(_checkpointed, _checkpoints, _reader);
         }
-        _follower.Save(_checkpoints);
-        _checkpointed = _follower.Sequence;
-        _reader.Release(_checkpointed);
     }
 
     private async Task RetryAsync(Func<Task> effect, CancellationToken cancellationToken)

@@ -126,6 +126,20 @@ public sealed class PartitionFollower
         return info;
     }
 
+    /// <summary>Saves the follower in <paramref name="storage"/> if it moved past <paramref name="saved"/>, then lets the
+    /// journal compact what <paramref name="reader"/> no longer needs. Returns the sequence now saved. The caller calls it
+    /// only when every effect of the records applied so far is durable.</summary>
+    public long CheckpointPast(long saved, IJournalStorage storage, IJournalReader reader)
+    {
+        if (Sequence == saved)
+        {
+            return saved;
+        }
+        Save(storage);
+        reader.Release(Sequence);
+        return Sequence;
+    }
+
     /// <summary>A follower that starts at the partition's newest snapshot instead of the first record: for a
     /// journal whose early records were compacted before any stage followed it. Unpaid orders placed before the
     /// snapshot have no known destination. Null when the journal has no snapshot.</summary>

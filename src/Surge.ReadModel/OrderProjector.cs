@@ -184,13 +184,10 @@ public sealed class OrderProjector : IDisposable
     /// then lets the journal compact what the projector no longer needs.</summary>
     public void Checkpoint()
     {
-        if (_follower.Sequence == _checkpointed || _seed)
+        if (!_seed)
         {
-            return;
+            _checkpointed = _follower.CheckpointPast(_checkpointed, _checkpoints, _reader);
         }
-        _follower.Save(_checkpoints);
-        _checkpointed = _follower.Sequence;
-        _reader.Release(_checkpointed);
     }
 
     public void Dispose() => _reader.Dispose();
