@@ -149,7 +149,7 @@ public sealed class OrderProjector : IDisposable
             _changes.Add(OrderChange.Place(sequence, Describe(engine, order)));
             if (order.Status != OrderStatus.PendingPayment)
             {
-                _changes.Add(OrderChange.To(sequence, Math.Max(order.PlacedAtMs, engine.NowMs), order.OrderId, order.Status, order.CancelReason));
+                _changes.Add(OrderChange.To(sequence, Math.Max(order.PlacedAtMs, engine.NowMs), order.OrderId, order.Status, order.CancelReason) with { Seeded = true });
             }
             if (_changes.Count >= _options.SeedOrdersPerCommit)
             {

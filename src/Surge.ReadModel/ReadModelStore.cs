@@ -15,15 +15,13 @@ namespace Surge.ReadModel;
 /// </summary>
 public sealed class ReadModelStore : IDisposable
 {
-    private const long DayMs = 24L * 3600 * 1000;
-
     /// <summary>Page cache of the writer's connection, in bytes.</summary>
     public const long WriterCacheBytes = 256L * 1024 * 1024;
 
     private readonly Func<DbConnection> _connect;
     private readonly DbConnection _writer;
     private readonly Lock _gate = new();
-    private readonly DbCommand _insertOrder, _insertLine, _insertHistory, _selectOrder, _updateStatus, _addSkuDay, _upsertPosition;
+    private readonly DbCommand _insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _upsertPosition;
     private readonly DbCommand[] _commands;
     private bool _disposed;
 
@@ -51,24 +49,29 @@ public sealed class ReadModelStore : IDisposable
                 INSERT INTO rm_status_history (order_id, status, cancel_reason, at_ms, sequence) VALUES (@order, @status, @reason, @at, @sequence)
                 ON CONFLICT (order_id, sequence, status) DO NOTHING
                 """, "@order", "@status", "@reason", "@at", "@sequence");
-            _selectOrder = Command("SELECT status, placed_at_ms, last_sequence FROM rm_seller_orders WHERE order_id = @order", "@order");
-            _updateStatus = Command("""
-                UPDATE rm_seller_orders SET status = @status, cancel_reason = @reason, updated_at_ms = @at, last_sequence = @sequence
-                WHERE order_id = @order
-                """, "@status", "@reason", "@at", "@sequence", "@order");
-            _addSkuDay = Command("""
+            // Moves the order's units and revenue into (+1) or out of (-1) its SKU days when the change makes it start or stop
+            // counting as sold: only if its status now is on the other side (not sold: none, pending payment, cancelled)
+            // and no newer record changed it. Runs before the status update, which it reads.
+            _moveSold = Command("""
                 INSERT INTO rm_sku_days (seller_id, sku, day, units, revenue_minor)
-                SELECT seller_id, sku, @day, @sign * SUM(quantity), @sign * SUM(quantity * unit_price_minor)
-                FROM rm_order_lines WHERE order_id = @order GROUP BY seller_id, sku
+                SELECT l.seller_id, l.sku, o.placed_at_ms / 86400000, @sign * SUM(l.quantity), @sign * SUM(l.quantity * l.unit_price_minor)
+                FROM rm_order_lines l JOIN rm_seller_orders o ON o.order_id = l.order_id
+                WHERE l.order_id = @order AND o.last_sequence <= @sequence
+                    AND (CASE WHEN o.status IN (0, 1, 8) THEN 0 ELSE 1 END) = @was_sold
+                GROUP BY l.seller_id, l.sku, o.placed_at_ms
                 ON CONFLICT (seller_id, sku, day) DO UPDATE SET units = rm_sku_days.units + excluded.units,
                     revenue_minor = rm_sku_days.revenue_minor + excluded.revenue_minor
-                """, "@day", "@sign", "@order");
+                """, "@sign", "@order", "@sequence", "@was_sold");
+            _updateStatus = Command("""
+                UPDATE rm_seller_orders SET status = @status, cancel_reason = @reason, updated_at_ms = @at, last_sequence = @sequence
+                WHERE order_id = @order AND last_sequence <= @sequence AND status <> @status
+                """, "@status", "@reason", "@at", "@sequence", "@order");
             _upsertPosition = Command("""
                 INSERT INTO rm_positions (partition, sequence, record_at_ms) VALUES (@partition, @sequence, @at)
                 ON CONFLICT (partition) DO UPDATE SET sequence = excluded.sequence, record_at_ms = excluded.record_at_ms
                 WHERE rm_positions.sequence < excluded.sequence
                 """, "@partition", "@sequence", "@at");
-            _commands = [_insertOrder, _insertLine, _insertHistory, _selectOrder, _updateStatus, _addSkuDay, _upsertPosition];
+            _commands = [_insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _upsertPosition];
         }
         catch
         {
@@ -165,32 +168,19 @@ public sealed class ReadModelStore : IDisposable
         History(order.OrderId, OrderStatus.PendingPayment, CancelReason.None, order.PlacedAtMs, sequence);
     }
 
+    /// <summary>A seller order's new status: its SKU days first (only a payment, a cancellation or a seeded status can
+    /// change whether it counts as sold: every other step goes from sold to sold), then the row, then the history — each
+    /// a no-op when a newer record changed the order already or it is in that status.</summary>
     private void Move(OrderChange change)
     {
-        Set(_selectOrder, change.OrderId);
-        OrderStatus old;
-        long placedAt, last;
-        using (var reader = _selectOrder.ExecuteReader())
+        if (change.Status is OrderStatus.Paid or OrderStatus.Cancelled || change.Seeded)
         {
-            if (!reader.Read())
-            {
-                return; // not placed in the read model: the projector started after its placement (seeded); its seed carries it
-            }
-            (old, placedAt, last) = ((OrderStatus)reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2));
-        }
-        if (last > change.Sequence)
-        {
-            return; // a newer record changed it already
-        }
-        var sold = SoldStatuses.Counts(change.Status);
-        if (sold != SoldStatuses.Counts(old))
-        {
-            Set(_addSkuDay, (int)Math.Floor(placedAt / (double)DayMs), sold ? 1 : -1, change.OrderId);
-            _addSkuDay.ExecuteNonQuery();
+            var sold = SoldStatuses.Counts(change.Status);
+            Set(_moveSold, sold ? 1 : -1, change.OrderId, change.Sequence, sold ? 0 : 1);
+            _moveSold.ExecuteNonQuery();
         }
         Set(_updateStatus, (int)change.Status, (int)change.Reason, change.AtMs, change.Sequence, change.OrderId);
-        _updateStatus.ExecuteNonQuery();
-        if (old != change.Status)
+        if (_updateStatus.ExecuteNonQuery() > 0)
         {
             History(change.OrderId, change.Status, change.Reason, change.AtMs, change.Sequence);
         }

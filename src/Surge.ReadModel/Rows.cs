@@ -10,9 +10,12 @@ public readonly record struct OrderLineRow(string Sku, string Warehouse, int Qua
 /// <summary>A seller order as placed (the projector's input for a new row).</summary>
 public sealed record PlacedOrder(long OrderId, long ParentId, long SellerId, long BuyerId, long PlacedAtMs, string Currency, OrderLineRow[] Lines);
 
-/// <summary>One change the projector found in a journal record: an order placed, or a seller order's new status.</summary>
+/// <summary>One change the projector found in a journal record: an order placed, or a seller order's new status.
+/// <see cref="Seeded"/>: a status taken from an engine's state (seeding), which may be any distance from the last one.</summary>
 public readonly record struct OrderChange(long Sequence, long AtMs, long OrderId, PlacedOrder? Placed, OrderStatus Status, CancelReason Reason)
 {
+    public bool Seeded { get; init; }
+
     public static OrderChange Place(long sequence, PlacedOrder order) =>
         new(sequence, order.PlacedAtMs, order.OrderId, order, OrderStatus.PendingPayment, CancelReason.None);
 
