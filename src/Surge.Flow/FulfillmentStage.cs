@@ -146,17 +146,7 @@ public sealed class FulfillmentStage : IDisposable
     /// <summary>Seller orders planned by this stage since it started (repeats after a restart included).</summary>
     public long PlannedOrders => Interlocked.Read(ref _plannedOrders);
 
-    public StageLag Lag
-    {
-        get
-        {
-            var behind = Math.Max(0, _journal.DurableSequence - _follower.Sequence);
-            var seconds = behind == 0 || _follower.NowMs == long.MinValue
-                ? 0
-                : Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() - _follower.NowMs) / 1000.0);
-            return new StageLag(behind, seconds);
-        }
-    }
+    public StageLag Lag => _follower.LagBehind(_journal, _time.GetUtcNow().ToUnixTimeMilliseconds());
 
     /// <summary>Processes records until <paramref name="cancellationToken"/> is cancelled, then saves a final
     /// checkpoint.</summary>

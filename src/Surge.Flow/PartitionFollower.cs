@@ -126,6 +126,15 @@ public sealed class PartitionFollower
         return info;
     }
 
+    /// <summary>How far the follower is behind its journal at <paramref name="nowMs"/>: records durable but not applied, and
+    /// the age of the newest record applied while any are (0 when caught up).</summary>
+    public StageLag LagBehind(IJournal journal, long nowMs)
+    {
+        var behind = Math.Max(0, journal.DurableSequence - Sequence);
+        var seconds = behind == 0 || NowMs == long.MinValue ? 0 : Math.Max(0, (nowMs - NowMs) / 1000.0);
+        return new StageLag(behind, seconds);
+    }
+
     /// <summary>Saves the follower in <paramref name="storage"/> if it moved past <paramref name="saved"/>, then lets the
     /// journal compact what <paramref name="reader"/> no longer needs. Returns the sequence now saved. The caller calls it
     /// only when every effect of the records applied so far is durable.</summary>

@@ -82,12 +82,7 @@ public sealed class OrderProjector : IDisposable
     public long Position => _follower.Sequence;
 
     /// <summary>Journal records durable but not projected yet, and the age of the oldest of them (0 when caught up).</summary>
-    public StageLag Lag(long nowMs)
-    {
-        var behind = Math.Max(0, _journal.DurableSequence - _follower.Sequence);
-        var seconds = behind == 0 || _follower.NowMs == long.MinValue ? 0 : Math.Max(0, (nowMs - _follower.NowMs) / 1000.0);
-        return new StageLag(behind, seconds);
-    }
+    public StageLag Lag(long nowMs) => _follower.LagBehind(_journal, nowMs);
 
     /// <summary>Whether the database must first be seeded from the follower's engine (see <see cref="Step"/>).</summary>
     public bool SeedDue => _seed;

@@ -14,8 +14,9 @@ public sealed record ProjectionStatus(int Partition, long Position, long LagReco
 /// partition has recovered here (its reader holds the journal from the projector's checkpoint at once) and closed
 /// before the partition's journal closes — so it moves with the partition, like the downstream stages. One loop runs
 /// every projector of the node in rounds, each round's changes of all partitions in one transaction (the database has
-/// one writer and one sync per round; the projection uses at most one core and intake keeps the rest). A projector that fails is opened again from its checkpoint after
-/// <see cref="ProjectorOptions.RetryDelay"/>; what it repeats changes nothing.
+/// one writer and one sync per round; the projection uses at most one core and intake keeps the rest). A projector
+/// that fails is opened again from its checkpoint after <see cref="ProjectorOptions.RetryDelay"/>; what it repeats
+/// changes nothing.
 /// </summary>
 public sealed class ReadModelProjection : IAsyncDisposable
 {
@@ -283,9 +284,6 @@ public sealed class ReadModelProjection : IAsyncDisposable
         }
         return statuses;
     }
-
-    /// <summary>The status of one partition if it is hosted here.</summary>
-    public ProjectionStatus? Status(int partition) => Status().FirstOrDefault(s => s.Partition == partition);
 
     /// <summary>Waits until the read model holds every record of <paramref name="partition"/> that was durable when
     /// called, for at most <paramref name="within"/> (real time); true when it does. A partition not hosted here

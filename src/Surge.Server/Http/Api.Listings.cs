@@ -79,15 +79,11 @@ public sealed partial class Api
     private async Task ListBuyerOrders(HttpContext context)
     {
         Authorize(context, Role.Admin, Role.Storefront);
-        var buyer = (string)context.Request.RouteValues["buyer_id"]!;
-        if (buyer.Length is 0 or > OrderJson.BuyerIdCharsMax || buyer.Any(char.IsControl))
-        {
-            throw new RequestShapeException($"buyer_id: 1 to {OrderJson.BuyerIdCharsMax} printable characters");
-        }
+        var buyer = BuyerId((string)context.Request.RouteValues["buyer_id"]!);
         var query = context.Request.Query;
         var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
         var readModel = ReadModel;
-        var page = readModel.Store.BuyerOrders(Ids.Buyer(buyer), ParseCursor(query), limit);
+        var page = readModel.Store.BuyerOrders(buyer, ParseCursor(query), limit);
         await WriteAsync(context, 200, new SellerOrderPage([.. page.Orders.Select(SellerOrder)], page.Next?.ToString(),
             Freshness(readModel, Enumerable.Range(0, Options.Partitions))), ApiJson.Default.SellerOrderPage);
     }
@@ -182,13 +178,7 @@ public sealed partial class Api
         {
             throw new RequestShapeException("from, to: from must be before to");
         }
-        long? buyer = null;
-        if (query.TryGetValue("buyer_id", out var b))
-        {
-            var text = b.ToString();
-            buyer = text.Length is > 0 and <= OrderJson.BuyerIdCharsMax && !text.Any(char.IsControl) ? Ids.Buyer(text)
-                : throw new RequestShapeException($"buyer_id: 1 to {OrderJson.BuyerIdCharsMax} printable characters");
-        }
+        long? buyer = query.TryGetValue("buyer_id", out var b) ? BuyerId(b.ToString()) : null;
         string? sku = null;
         if (query.TryGetValue("sku", out var k))
         {
@@ -210,6 +200,11 @@ public sealed partial class Api
             ? at.ToUnixTimeMilliseconds()
             : throw new RequestShapeException($"{name}: an ISO 8601 date (2026-12-01) or date and time (2026-12-01T09:30:00Z)");
     }
+
+    /// <summary>A buyer id as orders carry it (the rule of an order's <c>buyer_id</c>), as the engine's buyer number.</summary>
+    private static long BuyerId(string text) =>
+        text.Length is > 0 and <= OrderJson.BuyerIdCharsMax && !text.Any(char.IsControl) ? Ids.Buyer(text)
+            : throw new RequestShapeException($"buyer_id: 1 to {OrderJson.BuyerIdCharsMax} printable characters");
 
     private static OrderCursor? ParseCursor(IQueryCollection query) =>
         !query.TryGetValue("cursor", out var c) ? null
