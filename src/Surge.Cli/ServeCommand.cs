@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Surge.Application;
 using Surge.Flow;
@@ -117,6 +118,10 @@ internal static class ServeCommand
                         JournalFactory = postgres is null ? null : i => Journal.Postgres.PostgresJournal.Open(postgres, i, Owner),
                         FlowJournals = postgres is null ? null : new PostgresFlowJournals(postgres, Owner),
                         ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),
+                        // The read model beside the journals: every silo projects the partitions it hosts into it.
+                        SharedReadModel = postgres is null ? null : new SharedReadModel(
+                            () => ReadModel.ReadModelStore.OpenPostgres(postgres, "the PostgreSQL read model"),
+                            partition => new Journal.Postgres.PostgresFileStorage(postgres, "read-model/" + partition.ToString("D4", CultureInfo.InvariantCulture))),
                     },
                 };
                 options.Validate();

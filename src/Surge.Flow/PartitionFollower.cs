@@ -128,10 +128,15 @@ public sealed class PartitionFollower
 
     /// <summary>How far the follower is behind its journal at <paramref name="nowMs"/>: records durable but not applied, and
     /// the age of the newest record applied while any are (0 when caught up).</summary>
-    public StageLag LagBehind(IJournal journal, long nowMs)
+    public StageLag LagBehind(IJournal journal, long nowMs) => Behind(journal.DurableSequence, Sequence, NowMs, nowMs);
+
+    /// <summary>A follower's lag from figures read earlier: the records durable after <paramref name="sequence"/>, and —
+    /// when there are any — the time since <paramref name="recordAtMs"/>, the time of the last record followed (the
+    /// oldest not followed is at least that old; <see cref="long.MinValue"/>: none followed yet, 0 s).</summary>
+    public static StageLag Behind(long durableSequence, long sequence, long recordAtMs, long nowMs)
     {
-        var behind = Math.Max(0, journal.DurableSequence - Sequence);
-        var seconds = behind == 0 || NowMs == long.MinValue ? 0 : Math.Max(0, (nowMs - NowMs) / 1000.0);
+        var behind = Math.Max(0, durableSequence - sequence);
+        var seconds = behind == 0 || recordAtMs == long.MinValue ? 0 : Math.Max(0, (nowMs - recordAtMs) / 1000.0);
         return new StageLag(behind, seconds);
     }
 

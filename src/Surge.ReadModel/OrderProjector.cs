@@ -81,6 +81,9 @@ public sealed class OrderProjector : IDisposable
     /// <summary>The last journal record projected.</summary>
     public long Position => _follower.Sequence;
 
+    /// <summary>The time of the last journal record projected (<see cref="long.MinValue"/> before the first).</summary>
+    public long RecordAtMs => _follower.NowMs;
+
     /// <summary>Journal records durable but not projected yet, and the age of the oldest of them (0 when caught up).</summary>
     public StageLag Lag(long nowMs) => _follower.LagBehind(_journal, nowMs);
 

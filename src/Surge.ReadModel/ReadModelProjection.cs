@@ -54,7 +54,13 @@ public sealed class ReadModelProjection : IAsyncDisposable
         public IJournalReader? Hold { get; set; }
         public long RetryAtMs { get; set; }
         public long CheckpointAtMs { get; set; }
+        /// <summary>What the database holds of this partition, as far as this node knows (set after each commit): read
+        /// without the gate, so that a freshness figure never waits for a round.</summary>
+        public volatile Committed? Committed;
     }
+
+    /// <summary>The last record of a partition whose changes are committed, and its time.</summary>
+    private sealed record Committed(long Sequence, long RecordAtMs);
 
     /// <summary>Called right after a partition recovered here, before it takes a command: opens its projector (loading its
     /// checkpoint and opening its reader, so compaction keeps what the read model still needs).</summary>
@@ -77,6 +83,7 @@ public sealed class ReadModelProjection : IAsyncDisposable
         try
         {
             slot.Projector = new OrderProjector(slot.Partition, slot.Journal, _checkpoints(slot.Partition), Store, _options);
+            slot.Committed ??= new Committed(slot.Projector.Position, slot.Projector.RecordAtMs); // the database may be further
             slot.Hold?.Dispose();
             slot.Hold = null;
         }
@@ -204,6 +211,10 @@ public sealed class ReadModelProjection : IAsyncDisposable
             }
             foreach (var slot in _slots.Values)
             {
+                if (slot.Projector is { } committed && committed.Position != slot.Committed?.Sequence)
+                {
+                    slot.Committed = new Committed(committed.Position, committed.RecordAtMs);
+                }
                 if (slot.Projector is { } projector && now >= slot.CheckpointAtMs)
                 {
                     try
@@ -257,32 +268,23 @@ public sealed class ReadModelProjection : IAsyncDisposable
         }
     }
 
-    /// <summary>How far the read model is behind each partition hosted here (partitions whose projector is not open
-    /// show their database position and the whole durable journal after it as lag).</summary>
+    /// <summary>How far the read model is behind each partition hosted here (from what was last committed; a partition
+    /// whose projector is not open shows the whole durable journal after that as lag).</summary>
     public IReadOnlyList<ProjectionStatus> Status()
     {
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var statuses = new List<ProjectionStatus>();
-        lock (_gate)
-        {
-            foreach (var slot in _slots.Values.OrderBy(s => s.Partition))
-            {
-                if (slot.Projector is { } projector)
-                {
-                    var lag = projector.Lag(now);
-                    statuses.Add(new ProjectionStatus(slot.Partition, projector.Position, lag.Records, lag.Seconds));
-                }
-                else
-                {
-                    // Not open (failed, waiting to retry): its position in the database, and the age of the record there.
-                    var position = Store.Position(slot.Partition);
-                    var behind = Math.Max(0, slot.Journal.DurableSequence - position.Sequence);
-                    statuses.Add(new ProjectionStatus(slot.Partition, position.Sequence, behind,
-                        behind == 0 ? 0 : Math.Max(0, (now - position.RecordAtMs) / 1000.0)));
-                }
-            }
-        }
-        return statuses;
+        return [.. _slots.Values.OrderBy(s => s.Partition).Select(s => StatusOf(s, now))];
+    }
+
+    /// <summary>How far the read model is behind <paramref name="partition"/>; null when it is not hosted here.</summary>
+    public ProjectionStatus? StatusOf(int partition) =>
+        _slots.TryGetValue(partition, out var slot) ? StatusOf(slot, _clock.GetUtcNow().ToUnixTimeMilliseconds()) : null;
+
+    private static ProjectionStatus StatusOf(Slot slot, long nowMs)
+    {
+        var committed = slot.Committed ?? new Committed(0, long.MinValue);
+        var lag = PartitionFollower.Behind(slot.Journal.DurableSequence, committed.Sequence, committed.RecordAtMs, nowMs);
+        return new ProjectionStatus(slot.Partition, committed.Sequence, lag.Records, lag.Seconds);
     }
 
     /// <summary>Waits until the read model holds every record of <paramref name="partition"/> that was durable when
@@ -296,23 +298,15 @@ public sealed class ReadModelProjection : IAsyncDisposable
         }
         var target = slot.Journal.DurableSequence;
         var deadline = _pacing.GetTimestamp() + (long)(within.TotalSeconds * _pacing.TimestampFrequency);
-        while (true)
+        while ((slot.Committed?.Sequence ?? 0) < target)
         {
-            long position;
-            lock (_gate)
-            {
-                position = slot.Projector?.Position ?? 0;
-            }
-            if (position >= target)
-            {
-                return true;
-            }
             if (_pacing.GetTimestamp() >= deadline || !_slots.ContainsKey(partition))
             {
                 return false;
             }
             await Task.Delay(CatchUpPoll, _pacing, cancellationToken).ConfigureAwait(false);
         }
+        return true;
     }
 
     /// <summary>How often <see cref="CatchUpAsync"/> looks at the projector's position.</summary>

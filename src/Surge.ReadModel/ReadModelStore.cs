@@ -11,21 +11,27 @@ namespace Surge.ReadModel;
 /// partition's turn. Every change is idempotent and ordered by journal sequence — a placed order is inserted once, a
 /// status is applied only from a record at least as new as the row's last change, and a SKU day moves only when a
 /// change makes a seller order count as sold or stop counting — so a projector that repeats records after a crash, or
-/// a second one that still runs after its partition moved, changes nothing that a newer record already set.
+/// a second one that still runs after its partition moved, changes nothing that a newer record already set. No
+/// statement depends on another's result, so a database reached over the network (PostgreSQL) gets a commit's
+/// statements pipelined in batches (<see cref="BatchStatementsMax"/>) rather than one round trip each.
 /// </summary>
 public sealed class ReadModelStore : IDisposable
 {
     /// <summary>Page cache of the writer's connection, in bytes.</summary>
     public const long WriterCacheBytes = 256L * 1024 * 1024;
 
+    /// <summary>Statements sent to a batching database (PostgreSQL) in one round trip.</summary>
+    public const int BatchStatementsMax = 2_048;
+
     private readonly Func<DbConnection> _connect;
     private readonly DbConnection _writer;
     private readonly Lock _gate = new();
-    private readonly DbCommand _insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _upsertPosition;
-    private readonly DbCommand[] _commands;
+    private readonly Statement _insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _insertMoveHistory, _upsertPosition;
+    private readonly Statement[] _statements;
+    private DbBatch? _batch; // while a commit runs on a batching database: the statements not sent yet
     private bool _disposed;
 
-    private ReadModelStore(Func<DbConnection> connect, string description, Action<DbConnection> prepare)
+    private ReadModelStore(Func<DbConnection> connect, string description, SchemaDialect dialect, Action<DbConnection> prepare)
     {
         _connect = connect;
         Description = description;
@@ -34,7 +40,7 @@ public sealed class ReadModelStore : IDisposable
         {
             _writer.Open();
             prepare(_writer);
-            Schema.Migrate(_writer);
+            Schema.Migrate(_writer, dialect);
             _insertOrder = Command("""
                 INSERT INTO rm_seller_orders (order_id, parent_id, partition, seller_id, buyer_id, status, cancel_reason, placed_at_ms,
                     updated_at_ms, units, amount_minor, currency, last_sequence)
@@ -66,12 +72,20 @@ public sealed class ReadModelStore : IDisposable
                 UPDATE rm_seller_orders SET status = @status, cancel_reason = @reason, updated_at_ms = @at, last_sequence = @sequence
                 WHERE order_id = @order AND last_sequence <= @sequence AND status <> @status
                 """, "@status", "@reason", "@at", "@sequence", "@order");
+            // The history row of a status change that the update applied (the row now carries this record's sequence and
+            // status): a change from an older record, or to the status the order has, leaves none.
+            _insertMoveHistory = Command("""
+                INSERT INTO rm_status_history (order_id, status, cancel_reason, at_ms, sequence)
+                SELECT @order, @status, @reason, @at, @sequence
+                WHERE EXISTS (SELECT 1 FROM rm_seller_orders WHERE order_id = @order AND last_sequence = @sequence AND status = @status)
+                ON CONFLICT (order_id, sequence, status) DO NOTHING
+                """, "@order", "@status", "@reason", "@at", "@sequence");
             _upsertPosition = Command("""
                 INSERT INTO rm_positions (partition, sequence, record_at_ms) VALUES (@partition, @sequence, @at)
                 ON CONFLICT (partition) DO UPDATE SET sequence = excluded.sequence, record_at_ms = excluded.record_at_ms
                 WHERE rm_positions.sequence < excluded.sequence
                 """, "@partition", "@sequence", "@at");
-            _commands = [_insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _upsertPosition];
+            _statements = [_insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _insertMoveHistory, _upsertPosition];
         }
         catch
         {
@@ -89,7 +103,7 @@ public sealed class ReadModelStore : IDisposable
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
-        return new ReadModelStore(() => new SqliteConnection(connectionString), path, writer =>
+        return new ReadModelStore(() => new SqliteConnection(connectionString), path, SchemaDialect.Sqlite, writer =>
         {
             Schema.Execute(writer, null, "PRAGMA journal_mode=WAL");
             Schema.Execute(writer, null, "PRAGMA synchronous=FULL");
@@ -99,7 +113,17 @@ public sealed class ReadModelStore : IDisposable
         });
     }
 
-    private DbCommand Command(string sql, params string[] parameters)
+    /// <summary>A cluster's read model: a PostgreSQL database shared by the silos (each projects the partitions it
+    /// hosts; the schema is migrated by whichever starts first, under an advisory lock). <paramref name="source"/> is
+    /// the caller's (an NpgsqlDataSource), pooled, and stays the caller's to dispose.</summary>
+    public static ReadModelStore OpenPostgres(DbDataSource source, string description) =>
+        new(source.CreateConnection, description, SchemaDialect.Postgres, _ => { });
+
+    /// <summary>One of the writer's statements: prepared once for a database that runs them one by one (SQLite, in
+    /// process), or text and parameter names to add to the commit's batch.</summary>
+    private sealed record Statement(DbCommand Command, string Sql, string[] Names);
+
+    private Statement Command(string sql, params string[] parameters)
     {
         var command = _writer.CreateCommand();
         command.CommandText = sql;
@@ -107,7 +131,45 @@ public sealed class ReadModelStore : IDisposable
         {
             Schema.Parameter(command, name, DBNull.Value);
         }
-        return command;
+        return new Statement(command, sql, parameters);
+    }
+
+    /// <summary>Runs a statement now, or adds it to the commit's batch (sent when full and at the commit).</summary>
+    private void Run(Statement statement, params object[] values)
+    {
+        if (_batch is not { } batch)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                statement.Command.Parameters[i].Value = values[i];
+            }
+            statement.Command.ExecuteNonQuery();
+            return;
+        }
+        var command = batch.CreateBatchCommand();
+        command.CommandText = statement.Sql;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = statement.Names[i];
+            parameter.Value = values[i];
+            command.Parameters.Add(parameter);
+        }
+        batch.BatchCommands.Add(command);
+        if (batch.BatchCommands.Count >= BatchStatementsMax)
+        {
+            Send();
+        }
+    }
+
+    /// <summary>Sends the batched statements (in the commit's transaction).</summary>
+    private void Send()
+    {
+        if (_batch is { BatchCommands.Count: > 0 } batch)
+        {
+            batch.ExecuteNonQuery();
+            batch.BatchCommands.Clear();
+        }
     }
 
     /// <summary>Applies a projector's batch and moves its partition's position, in one transaction.</summary>
@@ -121,30 +183,50 @@ public sealed class ReadModelStore : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var transaction = _writer.BeginTransaction();
-            foreach (var command in _commands)
+            foreach (var statement in _statements)
             {
-                command.Transaction = transaction;
+                statement.Command.Transaction = transaction;
             }
-            foreach (var batch in batches)
+            if (_writer.CanCreateBatch)
             {
-                foreach (var change in batch.Changes)
-                {
-                    if (change.Placed is { } placed)
-                    {
-                        Place(batch.Partition, change.Sequence, placed);
-                    }
-                    else
-                    {
-                        Move(change);
-                    }
-                }
-                Set(_upsertPosition, batch.Partition, batch.Sequence, batch.RecordAtMs);
-                _upsertPosition.ExecuteNonQuery();
+                _batch = _writer.CreateBatch();
+                _batch.Transaction = transaction;
+            }
+            try
+            {
+                Apply(batches);
+                Send();
+            }
+            finally
+            {
+                _batch?.Dispose();
+                _batch = null;
             }
             transaction.Commit();
         }
     }
 
+    private void Apply(IReadOnlyList<ProjectionBatch> batches)
+    {
+        foreach (var batch in batches)
+        {
+            foreach (var change in batch.Changes)
+            {
+                if (change.Placed is { } placed)
+                {
+                    Place(batch.Partition, change.Sequence, placed);
+                }
+                else
+                {
+                    Move(change);
+                }
+            }
+            Run(_upsertPosition, batch.Partition, batch.Sequence, batch.RecordAtMs);
+        }
+    }
+
+    /// <summary>A placed seller order: its row, lines and first status, each inserted only if not there (a repeated
+    /// record adds nothing).</summary>
     private void Place(int partition, long sequence, PlacedOrder order)
     {
         long units = 0, amount = 0;
@@ -153,19 +235,14 @@ public sealed class ReadModelStore : IDisposable
             units += line.Quantity;
             amount += line.Quantity * line.UnitPriceMinor;
         }
-        Set(_insertOrder, order.OrderId, order.ParentId, partition, order.SellerId, order.BuyerId, (int)OrderStatus.PendingPayment, order.PlacedAtMs,
+        Run(_insertOrder, order.OrderId, order.ParentId, partition, order.SellerId, order.BuyerId, (int)OrderStatus.PendingPayment, order.PlacedAtMs,
             units, amount, order.Currency, sequence);
-        if (_insertOrder.ExecuteNonQuery() == 0)
-        {
-            return; // placed before (a repeated record): its lines and first status are there
-        }
         for (var i = 0; i < order.Lines.Length; i++)
         {
             var line = order.Lines[i];
-            Set(_insertLine, order.OrderId, i, order.SellerId, line.Sku, line.Warehouse, line.Quantity, line.UnitPriceMinor);
-            _insertLine.ExecuteNonQuery();
+            Run(_insertLine, order.OrderId, i, order.SellerId, line.Sku, line.Warehouse, line.Quantity, line.UnitPriceMinor);
         }
-        History(order.OrderId, OrderStatus.PendingPayment, CancelReason.None, order.PlacedAtMs, sequence);
+        Run(_insertHistory, order.OrderId, (int)OrderStatus.PendingPayment, (int)CancelReason.None, order.PlacedAtMs, sequence);
     }
 
     /// <summary>A seller order's new status: its SKU days first (only a payment, a cancellation or a seeded status can
@@ -176,28 +253,10 @@ public sealed class ReadModelStore : IDisposable
         if (change.Status is OrderStatus.Paid or OrderStatus.Cancelled || change.Seeded)
         {
             var sold = SoldStatuses.Counts(change.Status);
-            Set(_moveSold, sold ? 1 : -1, change.OrderId, change.Sequence, sold ? 0 : 1);
-            _moveSold.ExecuteNonQuery();
+            Run(_moveSold, sold ? 1 : -1, change.OrderId, change.Sequence, sold ? 0 : 1);
         }
-        Set(_updateStatus, (int)change.Status, (int)change.Reason, change.AtMs, change.Sequence, change.OrderId);
-        if (_updateStatus.ExecuteNonQuery() > 0)
-        {
-            History(change.OrderId, change.Status, change.Reason, change.AtMs, change.Sequence);
-        }
-    }
-
-    private void History(long order, OrderStatus status, CancelReason reason, long atMs, long sequence)
-    {
-        Set(_insertHistory, order, (int)status, (int)reason, atMs, sequence);
-        _insertHistory.ExecuteNonQuery();
-    }
-
-    private static void Set(DbCommand command, params object[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i];
-        }
+        Run(_updateStatus, (int)change.Status, (int)change.Reason, change.AtMs, change.Sequence, change.OrderId);
+        Run(_insertMoveHistory, change.OrderId, (int)change.Status, (int)change.Reason, change.AtMs, change.Sequence);
     }
 
     /// <summary>How far the read model is in every partition it has seen.</summary>
@@ -386,7 +445,8 @@ public sealed class ReadModelStore : IDisposable
         return [.. orders.Select(o => o with { Lines = lines.TryGetValue(o.OrderId, out var l) ? l : [] })];
     }
 
-    private DbConnection Connect()
+    /// <summary>An open connection to the read model (the caller disposes it).</summary>
+    internal DbConnection Connect()
     {
         var connection = _connect();
         connection.Open();
@@ -402,9 +462,9 @@ public sealed class ReadModelStore : IDisposable
                 return;
             }
             _disposed = true;
-            foreach (var command in _commands)
+            foreach (var statement in _statements)
             {
-                command.Dispose();
+                statement.Command.Dispose();
             }
             _writer.Dispose();
         }

@@ -3,6 +3,13 @@ using System.Globalization;
 
 namespace Surge.ReadModel;
 
+/// <summary>Which database a read model is in: the embedded SQLite file, or a cluster's PostgreSQL.</summary>
+public enum SchemaDialect
+{
+    Sqlite,
+    Postgres,
+}
+
 /// <summary>
 /// The read model's tables, as numbered migrations applied in order, each once, in one transaction with its row in
 /// <c>rm_migrations</c>. The SQL is the common dialect of SQLite (3.35+) and PostgreSQL — the same schema serves the
@@ -85,9 +92,30 @@ public static class Schema
     /// <summary>The newest schema version this build knows.</summary>
     public static int Latest => Migrations[^1].Version;
 
+    /// <summary>Key of the PostgreSQL advisory lock that silos starting together take to migrate one at a time.</summary>
+    private const long MigrationLockKey = 0x5375_7267_6552_4d31; // "SurgeRM1"
+
     /// <summary>Applies every migration newer than the database's version; returns the version it is at. A database of
-    /// a newer version than this build knows is refused (an older binary must not write a newer schema).</summary>
-    public static int Migrate(DbConnection connection)
+    /// a newer version than this build knows is refused (an older binary must not write a newer schema). In PostgreSQL,
+    /// under a session advisory lock: of silos starting together, one migrates and the others find it done.</summary>
+    public static int Migrate(DbConnection connection, SchemaDialect dialect = SchemaDialect.Sqlite)
+    {
+        if (dialect != SchemaDialect.Postgres)
+        {
+            return MigrateNow(connection);
+        }
+        Execute(connection, null, $"SELECT pg_advisory_lock({MigrationLockKey})");
+        try
+        {
+            return MigrateNow(connection);
+        }
+        finally
+        {
+            Execute(connection, null, $"SELECT pg_advisory_unlock({MigrationLockKey})");
+        }
+    }
+
+    private static int MigrateNow(DbConnection connection)
     {
         Execute(connection, null, "CREATE TABLE IF NOT EXISTS rm_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)");
         var current = Version(connection);

@@ -78,6 +78,11 @@ public sealed record FlowStatusView(
     [property: Id(0)] int Partition, [property: Id(1)] long Position, [property: Id(2)] long LagRecords, [property: Id(3)] double LagSeconds,
     [property: Id(4)] long Orders, [property: Id(5)] long Shipments, [property: Id(6)] CarrierHealthView[] Carriers);
 
+/// <summary>How far the read model is behind a partition (<see cref="ReadModel.ProjectionStatus"/> on the wire).</summary>
+[GenerateSerializer, Immutable]
+public sealed record ReadModelStatusView(
+    [property: Id(0)] int Partition, [property: Id(1)] long Position, [property: Id(2)] long LagRecords, [property: Id(3)] double LagSeconds);
+
 /// <summary>
 /// One partition as an Orleans grain: it owns the partition's engine and journal (through
 /// <see cref="PartitionHost"/>) and is the only writer. Gateways send whole batches ([Immutable] bytes, no
@@ -129,6 +134,9 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<int> RedriveShipments(string carrierId, string[]? shipmentIds);
 
     Task<FlowStatusView> FlowStatus();
+
+    /// <summary>How far the read model is behind this partition (null when its silo keeps no read model).</summary>
+    Task<ReadModelStatusView?> ReadModelStatus();
 
     /// <summary>Pending, delivered and dead-lettered notifications of one subscription.</summary>
     Task<int[]> NotificationCounts(long subscription);
@@ -362,6 +370,9 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         await (await FlowAsync()).RedriveAsync(carrierId, shipmentIds?.ToHashSet(StringComparer.Ordinal));
 
     public async Task<FlowStatusView> FlowStatus() => FlowRouting.View((await FlowAsync()).Status());
+
+    public Task<ReadModelStatusView?> ReadModelStatus() =>
+        Task.FromResult(host.ReadModel?.StatusOf(_index) is { } s ? new ReadModelStatusView(s.Partition, s.Position, s.LagRecords, s.LagSeconds) : null);
 
     public async Task<int[]> NotificationCounts(long subscription)
     {

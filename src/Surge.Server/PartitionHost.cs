@@ -30,6 +30,9 @@ public sealed class PartitionHost(ServerOptions options) : IAsyncDisposable
     /// <summary>The downstream of the partitions open here (a grain answers its partition's downstream calls from it).</summary>
     public Application.Downstream? Flow { get; set; }
 
+    /// <summary>The read model's projectors of the partitions open here (a grain answers how far its partition's is).</summary>
+    public ReadModel.ReadModelProjection? ReadModel { get; set; }
+
     public DurablePartition Open(int index)
     {
         if (index < 0 || index >= Options.Partitions)

@@ -6,7 +6,7 @@ namespace Surge.Server;
 /// (at most <see cref="CatchUpMax"/>) until the read model holds what the partition had made durable, so a forecast asked
 /// right after orders were paid counts them.
 /// </summary>
-internal sealed class ReadModelDemand(ReadModel.ReadModelProjection readModel, Gateway gateway) : IDemandSource
+internal sealed class ReadModelDemand(ReadModelRouting readModel, Gateway gateway) : IDemandSource
 {
     /// <summary>Longest a forecast waits for the read model to catch up with the seller's partition.</summary>
     public static readonly TimeSpan CatchUpMax = TimeSpan.FromSeconds(2);

@@ -41,11 +41,15 @@ public sealed record ServerOptions
     /// <summary>Cluster mode: membership in Redis instead of a one-silo localhost cluster (null = one process).</summary>
     public ClusterMode? Cluster { get; init; }
 
-    /// <summary>The ordering saga's view of these settings.</summary>
+    /// <summary>True when this node keeps the read model: switched on, and either one node (a SQLite file in the data
+    /// directory) or a read model shared by the cluster (<see cref="StorageOptions.SharedReadModel"/>).</summary>
+    public bool KeepsReadModel => Storage.ReadModel && (Cluster is null || Storage.SharedReadModel is not null);
+
     /// <summary>The retention the partitions are configured with (ms): <see cref="OrderOptions.Retention"/> when this node
     /// keeps the read model that answers for retired orders, otherwise never retire.</summary>
-    public long RetentionMs => Storage.ReadModel && Cluster is null ? (long)Orders.Retention.TotalMilliseconds : Engine.RetainForever;
+    public long RetentionMs => KeepsReadModel ? (long)Orders.Retention.TotalMilliseconds : Engine.RetainForever;
 
+    /// <summary>The ordering saga's view of these settings.</summary>
     public OrderSagaOptions Saga => new() { Clock = Clock, ReservationTtl = Orders.ReservationTtl, GroupCommandsMax = Admission.BatchCommandsMax };
 
     public void Validate()
@@ -165,10 +169,15 @@ public sealed record StorageOptions
     public bool SharedCommit { get; init; } = true;
 
     /// <summary>Keep the read model — a seller's orders with filters, a buyer's history, CSV export, sales per SKU per
-    /// day and the forecasts' demand — in a SQLite file, <c>read-model/orders.db</c> of the data directory, projected from
-    /// the partitions' journals by this node. Off in cluster mode for now (the read model is per node; there the
-    /// listings scan the partitions and the read-model routes answer 503).</summary>
+    /// day and the forecasts' demand — projected from the partitions' journals: in a SQLite file,
+    /// <c>read-model/orders.db</c> of the data directory, or where <see cref="SharedReadModel"/> says. In cluster mode
+    /// only with a shared one (without it the listings scan the partitions and the read-model routes answer 503).</summary>
     public bool ReadModel { get; init; } = true;
+
+    /// <summary>A read model shared by the silos of a cluster (PostgreSQL, `serve --journal-postgres`), each projecting
+    /// the partitions it hosts, with the projectors' checkpoints beside it so that they follow a partition that moves;
+    /// null = the data directory's SQLite file (one node).</summary>
+    public SharedReadModel? SharedReadModel { get; init; }
 
     /// <summary>Replaces the journal storage of a partition (tests inject slow or failing disks); null = a directory.</summary>
     public Func<int, Journal.IJournalStorage>? StorageFactory { get; init; }
@@ -300,3 +309,5 @@ public sealed record ClusterMode(string Redis)
     public TimeSpan PlacementResidenceMin { get; init; } = TimeSpan.FromSeconds(5);
 }
 
+/// <summary>Where a cluster's read model lives: how a silo opens its store, and each partition's projector checkpoints.</summary>
+public sealed record SharedReadModel(Func<ReadModel.ReadModelStore> OpenStore, Func<int, Journal.IJournalStorage> Checkpoints);

@@ -13,6 +13,7 @@ public sealed class ServerState : IDisposable
         CategorySuggestions categories, ReadModel.ReadModelProjection? readModel)
     {
         ReadModel = readModel;
+        ReadModelReads = readModel is null ? null : new ReadModelRouting(readModel, gateway);
         Options = options;
         Control = control;
         Tokens = tokens;
@@ -26,7 +27,7 @@ public sealed class ServerState : IDisposable
             Archive = readModel is null ? null : new ReadModelArchive(readModel.Store, catalog),
         };
         FlowQueries = new DownstreamQueries(new FlowRouting(gateway, flow), gateway, Orders);
-        Forecasts = new SellerForecasts(readModel is null ? gateway : new ReadModelDemand(readModel, gateway), options.Clock);
+        Forecasts = new SellerForecasts(ReadModelReads is null ? gateway : new ReadModelDemand(ReadModelReads, gateway), options.Clock);
         Skus = new CatalogWrites(gateway, catalog, categories, options.Http.RequestDeadline, options.Clock);
         Idempotency = new IdempotencyStore(options);
         Capacity = options.Http.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.Http.CapacityOrdersPerSecond, options.Http.CapacityBurst, options.Clock) : null;
@@ -45,8 +46,12 @@ public sealed class ServerState : IDisposable
     /// <summary>This node's downstream: the units of the partitions it hosts.</summary>
     public Downstream Flow { get; }
 
-    /// <summary>This node's read model (listings, histories, sales, demand); null in cluster mode.</summary>
+    /// <summary>This node's projection into the read model (the partitions it hosts); null when it keeps none.</summary>
     public ReadModel.ReadModelProjection? ReadModel { get; }
+
+    /// <summary>The read model as the API reads it (listings, histories, sales, demand, freshness of every partition);
+    /// null when this node keeps none.</summary>
+    public ReadModelRouting? ReadModelReads { get; }
 
     /// <summary>The downstream of every partition, wherever it runs (the API's view).</summary>
     public DownstreamQueries FlowQueries { get; }

@@ -108,6 +108,7 @@ public sealed class SurgeServer : IAsyncDisposable
                 await downstream.OnPartitionClosingAsync(partition);
             },
             Flow = downstream,
+            ReadModel = readModel,
         };
         builder.Services.AddSingleton(partitionHost);
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
@@ -237,13 +238,18 @@ public sealed class SurgeServer : IAsyncDisposable
         }
     }
 
-    /// <summary>The read model of a single node (<see cref="StorageOptions.ReadModel"/>): <c>read-model/orders.db</c> and the
-    /// projectors' checkpoints beside it; null when off or in cluster mode.</summary>
+    /// <summary>The node's read model (<see cref="StorageOptions.ReadModel"/>): the cluster's shared one, or a single
+    /// node's <c>read-model/orders.db</c> with the projectors' checkpoints beside it; null when off, or in cluster mode
+    /// without a shared one.</summary>
     private static ReadModel.ReadModelProjection? OpenReadModel(ServerOptions options)
     {
-        if (!options.Storage.ReadModel || options.Cluster is not null)
+        if (!options.KeepsReadModel)
         {
             return null;
+        }
+        if (options.Storage.SharedReadModel is { } shared)
+        {
+            return new ReadModel.ReadModelProjection(shared.OpenStore(), shared.Checkpoints, clock: options.Clock);
         }
         var root = Path.Combine(options.DataDirectory, "read-model");
         var store = ReadModel.ReadModelStore.OpenSqlite(Path.Combine(root, "orders.db"));

@@ -1,13 +1,15 @@
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Surge.Core;
 using Surge.Journal;
 using Surge.Testing;
 
 namespace Surge.ReadModel.Tests;
 
-/// <summary>One partition's journal projected into a SQLite read model: what each change writes, what a repeat, a
-/// restart, a stale writer and a journal compacted before the read model existed do to it.</summary>
-public sealed class OrderProjectorTests : IAsyncDisposable
+/// <summary>One partition's journal projected into a read model — the embedded SQLite file and a cluster's PostgreSQL,
+/// the same tests for both: what each change writes, what a repeat, a restart, a stale writer and a journal compacted
+/// before the read model existed do to it.</summary>
+public abstract class OrderProjectorTests : IAsyncDisposable
 {
     private const long SellerA = 3, SellerB = 4;
     private const long DayMs = 24L * 3600 * 1000;
@@ -17,21 +19,23 @@ public sealed class OrderProjectorTests : IAsyncDisposable
 
     private readonly SimulatedStorage _partitionDisk = new(seed: 21);
     private readonly SimulatedStorage _checkpoints = new(seed: 22);
-    private readonly string _directory = Directory.CreateTempSubdirectory("surge-read-model-").FullName;
     private readonly CommandWriter _writer = new();
     private readonly List<ReadModelStore> _stores = [];
     private DurablePartition? _partition;
 
     private DurablePartition Partition => _partition ??= DurablePartition.Recover(SegmentJournal.Open(_partitionDisk, Options));
 
-    private ReadModelStore OpenStore(string name = "orders.db")
+    /// <summary>Opens (creating when new) the read model called <paramref name="name"/>: a file, or a database.</summary>
+    protected abstract ReadModelStore Open(string name);
+
+    private ReadModelStore OpenStore(string name = "orders")
     {
-        var store = ReadModelStore.OpenSqlite(Path.Combine(_directory, name));
+        var store = Open(name);
         _stores.Add(store);
         return store;
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var store in _stores)
         {
@@ -41,8 +45,7 @@ public sealed class OrderProjectorTests : IAsyncDisposable
         {
             await _partition.Journal.DisposeAsync();
         }
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
+        GC.SuppressFinalize(this);
     }
 
     private async Task SubmitAsync(long nowMs, Action<CommandWriter> commands)
@@ -228,7 +231,7 @@ public sealed class OrderProjectorTests : IAsyncDisposable
             Drain(projector);
             projector.Checkpoint();
         }
-        var rebuilt = OpenStore("rebuilt.db"); // the file was deleted: the checkpoint is ahead of it
+        var rebuilt = OpenStore("rebuilt"); // the database was deleted: the checkpoint is ahead of it
 
         using var next = Projector(rebuilt);
         Drain(next);
@@ -270,12 +273,10 @@ public sealed class OrderProjectorTests : IAsyncDisposable
     [Fact]
     public void TheSchema_IsMigratedOnce_AndANewerOneIsRefused()
     {
-        var path = Path.Combine(_directory, "schema.db");
-        OpenStore("schema.db").Dispose();
-        OpenStore("schema.db").Dispose(); // a second open applies nothing
-        using (var connection = new SqliteConnection($"Data Source={path}"))
+        OpenStore("schema").Dispose();
+        using (var store = OpenStore("schema")) // a second open applies nothing
+        using (var connection = store.Connect())
         {
-            connection.Open();
             Assert.Equal(Schema.Latest, Schema.Version(connection));
             using var count = connection.CreateCommand();
             count.CommandText = "SELECT COUNT(*) FROM rm_migrations";
@@ -284,16 +285,14 @@ public sealed class OrderProjectorTests : IAsyncDisposable
             newer.CommandText = $"INSERT INTO rm_migrations (version, description, applied_at_ms) VALUES ({Schema.Latest + 1}, 'from the future', 0)";
             newer.ExecuteNonQuery();
         }
-        var refused = Assert.Throws<InvalidOperationException>(() => OpenStore("schema.db"));
+        var refused = Assert.Throws<InvalidOperationException>(() => OpenStore("schema"));
         Assert.Contains($"version {Schema.Latest + 1}", refused.Message);
     }
 
     /// <summary>Every row of every table, in a stable order, as text.</summary>
-    private string Dump(ReadModelStore store)
+    private static string Dump(ReadModelStore store)
     {
-        SqliteConnection.ClearAllPools();
-        using var connection = new SqliteConnection($"Data Source={store.Description}");
-        connection.Open();
+        using var connection = store.Connect();
         var text = new System.Text.StringBuilder();
         foreach (var (table, order) in new[]
         {
@@ -315,5 +314,88 @@ public sealed class OrderProjectorTests : IAsyncDisposable
             }
         }
         return text.ToString();
+    }
+}
+
+/// <summary>The tests on the embedded read model: a SQLite file in a temporary directory.</summary>
+public sealed class SqliteOrderProjectorTests : OrderProjectorTests
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("surge-read-model-").FullName;
+
+    protected override ReadModelStore Open(string name) => ReadModelStore.OpenSqlite(Path.Combine(_directory, name + ".db"));
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>A PostgreSQL server for the tests of one class (started once; each test uses databases of its own).</summary>
+public sealed class PostgresServer : IAsyncLifetime
+{
+    private int _databases;
+
+    public LocalPostgres? Server { get; private set; }
+
+    public async ValueTask InitializeAsync() => Server = await LocalPostgres.StartAsync();
+
+    /// <summary>A new, empty database's connection string.</summary>
+    public string NewDatabase()
+    {
+        var name = "rm_test_" + Interlocked.Increment(ref _databases).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var source = NpgsqlDataSource.Create(Server!.ConnectionString);
+        using var create = source.CreateCommand($"CREATE DATABASE {name}");
+        create.ExecuteNonQuery();
+        return new NpgsqlConnectionStringBuilder(Server.ConnectionString) { Database = name }.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>The tests on a cluster's read model: PostgreSQL, each read model a database of its own (its statements sent
+/// in batches); and silos starting together migrate its schema once.</summary>
+public sealed class PostgresOrderProjectorTests(PostgresServer postgres) : OrderProjectorTests, IClassFixture<PostgresServer>
+{
+    private readonly Dictionary<string, NpgsqlDataSource> _sources = [];
+
+    protected override ReadModelStore Open(string name)
+    {
+        if (!_sources.TryGetValue(name, out var source))
+        {
+            _sources[name] = source = NpgsqlDataSource.Create(postgres.NewDatabase());
+        }
+        return ReadModelStore.OpenPostgres(source, name);
+    }
+
+    [Fact]
+    public async Task SilosOpeningANewDatabaseTogether_MigrateItOnce()
+    {
+        using var source = NpgsqlDataSource.Create(postgres.NewDatabase());
+        var stores = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(() => ReadModelStore.OpenPostgres(source, $"silo {i}"),
+            TestContext.Current.CancellationToken)));
+        foreach (var store in stores)
+        {
+            store.Dispose();
+        }
+        await using var connection = await source.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        await using var count = new NpgsqlCommand("SELECT COUNT(*) FROM rm_migrations", connection);
+        Assert.Equal((long)Schema.Migrations.Count, (long)(await count.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var source in _sources.Values)
+        {
+            await source.DisposeAsync();
+        }
     }
 }

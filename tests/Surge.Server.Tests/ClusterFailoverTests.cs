@@ -335,6 +335,28 @@ public sealed class ClusterFailoverTests
                 Assert.Equal(StockOf(s) - reserved, stock["available"]!.GetValue<long>()); // conservation
                 Assert.True(stock["available"]!.GetValue<long>() >= 0); // no oversell
             }
+            // The read model (PostgreSQL, written by whichever silo projects each partition; the lost silo's partitions
+            // by the silo that took them over, from the checkpoint they left) holds every acknowledged order too.
+            var missing = Acknowledged.ToHashSet();
+            await Poll.UntilAsync(async () =>
+            {
+                for (var s = 0; s < Sellers && missing.Count > 0; s++)
+                {
+                    string? cursor = null;
+                    do
+                    {
+                        var page = await admin.GetAsync($"/v1/sellers/{_sellerIds[s]}/orders?limit=500" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)));
+                        Assert.Equal(HttpStatusCode.OK, page.Status);
+                        foreach (var order in page.Json!["orders"]!.AsArray())
+                        {
+                            missing.Remove(order!["order_id"]!.GetValue<string>());
+                        }
+                        cursor = page.Json!["next_cursor"]?.GetValue<string>();
+                    }
+                    while (cursor is not null);
+                }
+                return missing.Count == 0;
+            }, "every acknowledged order is in the cluster's read model", 60);
         }
     }
 }

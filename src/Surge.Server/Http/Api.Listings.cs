@@ -38,15 +38,15 @@ public sealed partial class Api
             .WithTags("forecasting").Produces<SellerSalesResponse>(200).Problems(401, 403, 404, 422, 503);
     }
 
-    private ReadModelProjection ReadModel => state.ReadModel
-        ?? throw new ApiProblemException(503, "read_model_unavailable", "this node keeps no read model (cluster mode reads partitions directly)");
+    private ReadModelRouting ReadModel => state.ReadModelReads
+        ?? throw new ApiProblemException(503, "read_model_unavailable", "this node keeps no read model (it is switched off, or the cluster has no shared one)");
 
     private async Task ListSellerOrders(HttpContext context)
     {
         var seller = RouteSeller(context, "orders");
         var query = context.Request.Query;
         var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
-        if (state.ReadModel is not { } readModel)
+        if (state.ReadModelReads is not { } readModel)
         {
             await ListFromPartitionAsync(context, seller, limit);
             return;
@@ -55,10 +55,10 @@ public sealed partial class Api
         var after = ParseCursor(query);
         var page = readModel.Store.SellerOrders(seller, filter, after, limit);
         await WriteAsync(context, 200, new SellerOrderPage([.. page.Orders.Select(SellerOrder)], page.Next?.ToString(),
-            Freshness(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerOrderPage);
+            await FreshnessAsync(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerOrderPage);
     }
 
-    /// <summary>Without a read model (cluster mode): the partition's order table, scanned in its turn (no filters).</summary>
+    /// <summary>Without a read model: the partition's order table, scanned in its turn (no filters).</summary>
     private async Task ListFromPartitionAsync(HttpContext context, long seller, int limit)
     {
         var query = context.Request.Query;
@@ -85,7 +85,7 @@ public sealed partial class Api
         var readModel = ReadModel;
         var page = readModel.Store.BuyerOrders(buyer, ParseCursor(query), limit);
         await WriteAsync(context, 200, new SellerOrderPage([.. page.Orders.Select(SellerOrder)], page.Next?.ToString(),
-            Freshness(readModel, Enumerable.Range(0, Options.Partitions))), ApiJson.Default.SellerOrderPage);
+            await FreshnessAsync(readModel, Enumerable.Range(0, Options.Partitions))), ApiJson.Default.SellerOrderPage);
     }
 
     private async Task ExportSellerOrders(HttpContext context)
@@ -93,7 +93,7 @@ public sealed partial class Api
         var seller = RouteSeller(context, "orders");
         var readModel = ReadModel;
         var filter = await ParseFilterAsync(context.Request.Query, seller);
-        var freshness = Freshness(readModel, [Gateway.PartitionOf(seller)]);
+        var freshness = await FreshnessAsync(readModel, [Gateway.PartitionOf(seller)]);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"{Ids.Seller(seller)}-orders.csv\"";
@@ -151,7 +151,7 @@ public sealed partial class Api
             : days.GroupBy(d => (d.Sku, Week: WeekStart(d.Day)))
                 .Select(w => new SkuSalesBody(w.Key.Sku, DateText(w.Key.Week), w.Sum(d => d.Units), w.Sum(d => d.RevenueMinor)));
         await WriteAsync(context, 200, new SellerSalesResponse(Ids.Seller(seller), granularity, DateText(from), DateText(to),
-            [.. rows.Where(r => r.Units != 0 || r.RevenueMinor != 0)], Freshness(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerSalesResponse);
+            [.. rows.Where(r => r.Units != 0 || r.RevenueMinor != 0)], await FreshnessAsync(readModel, [Gateway.PartitionOf(seller)])), ApiJson.Default.SellerSalesResponse);
     }
 
     /// <summary>The Monday (ISO week start) of a day number; 1970-01-01 (day 0) was a Thursday.</summary>
@@ -217,10 +217,9 @@ public sealed partial class Api
             DateTimeOffset.FromUnixTimeMilliseconds(o.PlacedAtMs), o.AmountMinor, o.Currency);
 
     /// <summary>How far the read model is behind these partitions: records summed, the oldest age.</summary>
-    private static ListingFreshness Freshness(ReadModelProjection readModel, IEnumerable<int> partitions)
+    private static async Task<ListingFreshness> FreshnessAsync(ReadModelRouting readModel, IEnumerable<int> partitions)
     {
-        var wanted = partitions.ToHashSet();
-        var statuses = readModel.Status().Where(s => wanted.Contains(s.Partition)).ToList();
+        var statuses = await readModel.StatusAsync(partitions);
         return new ListingFreshness(statuses.Sum(s => s.LagRecords), statuses.Count == 0 ? 0 : Math.Round(statuses.Max(s => s.LagSeconds), 3));
     }
 }

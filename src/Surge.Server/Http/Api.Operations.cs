@@ -14,8 +14,9 @@ public sealed partial class Api
     {
         Authorize(context, Role.Admin);
         var partitions = await state.FlowQueries.StatusAsync();
+        var readModel = state.ReadModelReads is { } reads ? await reads.StatusAsync(Enumerable.Range(0, Options.Partitions)) : [];
         var stages = partitions.Select(s => new StageStatusBody("fulfillment", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3)))
-            .Concat((state.ReadModel?.Status() ?? []).Select(s => new StageStatusBody("read-model", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3))))
+            .Concat(readModel.Select(s => new StageStatusBody("read-model", s.Partition, s.Position, s.LagRecords, Math.Round(s.LagSeconds, 3))))
             .ToArray();
         await WriteAsync(context, 200, new FlowStatusResponse(stages, partitions.Sum(s => s.Orders), partitions.Sum(s => s.Shipments),
                 state.Flow.Rules.Carriers.Select(c => c.Id).ToArray()),
