@@ -50,7 +50,8 @@ internal static class ServeCommand
         {
             Description = "Keep the partitions' journals and snapshots in PostgreSQL (an Npgsql connection string, e.g. "
                 + "\"Host=127.0.0.1;Port=5432;Username=surge;Database=surge\") instead of the data directory, and the control data (sellers, "
-                + "keys, warehouses, subscriptions) with them. Opening a partition takes it over: another process still holding it can no longer append.",
+                + "keys, warehouses, subscriptions), the downstream stores and the read model (listings, histories, sales) with them. Opening a "
+                + "partition takes it over: another process still holding it can no longer append.",
         };
         var clusterRedis = new Option<string?>("--cluster-redis")
         {

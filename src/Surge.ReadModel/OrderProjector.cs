@@ -144,7 +144,7 @@ public sealed class OrderProjector : IDisposable
         for (var i = 0; i < engine.OrderCount; i++)
         {
             var order = engine.GetOrderAt(i);
-            _changes.Add(OrderChange.Place(sequence, Describe(engine, order)));
+            _changes.Add(OrderChange.Place(sequence, Describe(engine, order)) with { Seeded = true });
             if (order.Status != OrderStatus.PendingPayment)
             {
                 _changes.Add(OrderChange.To(sequence, Math.Max(order.PlacedAtMs, engine.NowMs), order.OrderId, order.Status, order.CancelReason) with { Seeded = true });

@@ -11,7 +11,8 @@ public readonly record struct OrderLineRow(string Sku, string Warehouse, int Qua
 public sealed record PlacedOrder(long OrderId, long ParentId, long SellerId, long BuyerId, long PlacedAtMs, string Currency, OrderLineRow[] Lines);
 
 /// <summary>One change the projector found in a journal record: an order placed, or a seller order's new status.
-/// <see cref="Seeded"/>: a status taken from an engine's state (seeding), which may be any distance from the last one.</summary>
+/// <see cref="Seeded"/>: an order or status taken from an engine's state (seeding), which may be any distance from the last one
+/// and may have been written before by a seed cut short.</summary>
 public readonly record struct OrderChange(long Sequence, long AtMs, long OrderId, PlacedOrder? Placed, OrderStatus Status, CancelReason Reason)
 {
     public bool Seeded { get; init; }
