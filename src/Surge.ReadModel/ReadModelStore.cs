@@ -30,6 +30,7 @@ public sealed class ReadModelStore : IDisposable
     public const int RowsPerStatement = 64;
 
     private readonly SchemaDialect _dialect;
+    private readonly Action<DbConnection> _prepare;
     private readonly Statement _insertOrder, _insertLine, _insertHistory, _moveSold, _updateStatus, _insertMoveHistory, _upsertPosition;
     private readonly List<Statement> _statements = [];
     private readonly MultiRow _orderRows, _lineRows, _historyRows, _skuDayRows;
@@ -50,6 +51,7 @@ public sealed class ReadModelStore : IDisposable
         try
         {
             _writer.Open();
+            _prepare = prepare;
             prepare(_writer);
             Schema.Migrate(_writer, dialect);
             _insertOrder = Command("""
@@ -139,7 +141,13 @@ public sealed class ReadModelStore : IDisposable
     /// hosts; the schema is migrated by whichever starts first, under an advisory lock). <paramref name="source"/> is
     /// the caller's (an NpgsqlDataSource), pooled, and stays the caller's to dispose.</summary>
     public static ReadModelStore OpenPostgres(DbDataSource source, string description) =>
-        new(source.CreateConnection, description, SchemaDialect.Postgres, _ => { });
+        new(source.CreateConnection, description, SchemaDialect.Postgres, writer =>
+            // A silo paused in the middle of a commit (SIGSTOP, a long GC) holds its partitions' position rows: the
+            // server ends its transaction after this long, so the silo that took the partitions over can write.
+            Schema.Execute(writer, null, $"SET idle_in_transaction_session_timeout = {(long)IdleInTransactionMax.TotalMilliseconds}"));
+
+    /// <summary>Longest a PostgreSQL writer may sit idle inside a commit before the server ends its session.</summary>
+    public static readonly TimeSpan IdleInTransactionMax = TimeSpan.FromSeconds(10);
 
     /// <summary>One of the writer's statements: its text and parameter names (added to the commit's batch on a batching
     /// database), and on SQLite the statement prepared once.</summary>
@@ -336,6 +344,13 @@ public sealed class ReadModelStore : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_writer.State != System.Data.ConnectionState.Open && _writer is not SqliteConnection)
+            {
+                // A network database's connection breaks (a timeout, the server ended the session): a new one.
+                _writer.Close();
+                _writer.Open();
+                _prepare(_writer);
+            }
             using var transaction = _writer.BeginTransaction();
             _transaction = transaction;
             if (_writer is not SqliteConnection)

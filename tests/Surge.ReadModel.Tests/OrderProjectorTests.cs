@@ -418,6 +418,31 @@ public sealed class PostgresOrderProjectorTests(PostgresServer postgres) : Order
         Assert.Equal((long)Schema.Migrations.Count, (long)(await count.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
     }
 
+    [Fact]
+    public void AWriterWhoseSessionTheServerEnded_OpensANewOne_AtTheNextCommit()
+    {
+        var store = Open("ended");
+        try
+        {
+            store.Commit(new ProjectionBatch(0, 1, 1_000, []));
+            using (var connection = store.Connect())
+            using (var end = connection.CreateCommand())
+            {
+                end.CommandText = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+                end.ExecuteNonQuery();
+            }
+
+            Assert.ThrowsAny<Exception>(() => store.Commit(new ProjectionBatch(0, 2, 2_000, []))); // the ended session
+            store.Commit(new ProjectionBatch(0, 2, 2_000, []));
+
+            Assert.Equal(2, store.Position(0).Sequence);
+        }
+        finally
+        {
+            store.Dispose();
+        }
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
