@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test project of the solution and ends with one line: "N passed, N failed[, N skipped]".
 # Works on a fresh Debian 12 machine with the .NET 10 SDK and Node.js (npm installs the OpenAPI linter, the webhook
-# verifier and the dashboard's chart library; apt-get installs prometheus, chromium, a CJK font, postgresql and
+# verifier, the Kubernetes schema validator and the dashboard's chart library; apt-get installs prometheus, chromium, a CJK font, postgresql and
 # redis-server when missing: root).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,6 +77,13 @@ if lint_openapi; then
   echo "openapi lint: passed"; passed=$((passed + 1))
 else
   echo "openapi lint: FAILED"; failed=$((failed + 1))
+fi
+
+# The Kubernetes manifest validates against the Kubernetes API schemas (npm kubernetes-models; no cluster needed).
+if (cd tools/k8s-validate && npm install --no-audit --no-fund --loglevel=error > /dev/null && node validate.mjs ../../deploy/kubernetes/*.yaml); then
+  echo "kubernetes manifest: passed"; passed=$((passed + 1))
+else
+  echo "kubernetes manifest: FAILED"; failed=$((failed + 1))
 fi
 
 # The failed tests again, last, with their messages: the test hosts' output above can run to many screens.

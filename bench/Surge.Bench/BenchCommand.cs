@@ -47,13 +47,7 @@ internal static class BenchCommand
         var json = Output.JsonOption();
         var dir = new Option<DirectoryInfo?>("--dir") { Description = "Directory on the disk to measure (default: a temporary directory)." };
         var seconds = new Option<double>("--seconds") { Description = "Measured duration of each phase in seconds, 0.5–600 (after 1 s of warm-up).", DefaultValueFactory = _ => 5 };
-        seconds.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0.5 or > 600)
-            {
-                r.AddError("--seconds must be between 0.5 and 600");
-            }
-        });
+        seconds.Check(value => value is >= 0.5 and <= 600 ? null : "--seconds must be between 0.5 and 600");
         var appenders = Output.PositiveOption("--appenders", "Concurrent appenders, each appending a burst of records and awaiting the last.", 64, 100_000);
         var burst = Output.PositiveOption("--burst", "Records per burst (a partition's micro-batch).", 64, 100_000);
         var single = Output.PositiveOption("--single-appenders", "Concurrent appenders in the phase where each awaits every record.", 2048, 100_000);

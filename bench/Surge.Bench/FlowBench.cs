@@ -66,7 +66,11 @@ internal static class FlowBench
             await using var server = await SurgeServer.StartAsync(new ServerOptions
             {
                 DataDirectory = directory, Http = new() { Port = 0 }, Partitions = options.Partitions,
-                Flow = new() { Rules = rules, Start = false, Dispatch = new DispatchOptions { ManifestShipmentsMax = options.ManifestShipments } },
+                Flow = new()
+                {
+                    Rules = rules, Start = false, Dispatch = new DispatchOptions { ManifestShipmentsMax = options.ManifestShipments },
+                    OutboundAllowedHosts = ["127.0.0.1"], // the carrier simulator on loopback
+                },
                 Orders = new() { ReservationTtl = TimeSpan.FromHours(2) },
             });
             using var api = new SurgeClient(server.BaseAddress, server.AdminKey);

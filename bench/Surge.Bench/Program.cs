@@ -7,4 +7,4 @@ foreach (var harness in BenchCommand.Harnesses())
 {
     root.Subcommands.Add(harness);
 }
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+return await Surge.Cli.Output.RunAsync(root, args, "surge bench");

@@ -18,14 +18,13 @@ internal static class ScenarioCommand
                 + $"or {string.Join(", ", ScenarioBench.AblationNames)} (Surge with an fdatasync per partition journal, a baseline for the shared group commit).",
             DefaultValueFactory = _ => string.Join(',', ScenarioBench.SystemNames),
         };
-        systems.Validators.Add(r =>
+        systems.Check(value =>
         {
-            var unknown = (r.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            var unknown = (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Where(s => !ScenarioBench.SystemNames.Contains(s) && !ScenarioBench.AblationNames.Contains(s)).ToList();
-            if (unknown.Count > 0)
-            {
-                r.AddError($"--systems: unknown {string.Join(", ", unknown)}; known: {string.Join(", ", ScenarioBench.SystemNames.Concat(ScenarioBench.AblationNames))}");
-            }
+            return unknown.Count > 0
+                ? $"--systems: unknown {string.Join(", ", unknown)}; known: {string.Join(", ", ScenarioBench.SystemNames.Concat(ScenarioBench.AblationNames))}"
+                : null;
         });
         var workers = Output.PositiveOption("--workers", "Load-generator workers (connections), each with one request in flight", Scenario.WorkersDefault, 1_000);
         var batch = Output.PositiveOption("--batch", "Orders per request of the batch systems (surge-batch, postgres-batch, redis-…-batch)", 100, 1_000);

@@ -14,6 +14,9 @@ public sealed record DownstreamOptions
     public DispatchOptions Dispatch { get; init; } = new();
     public SmtpOptions? Smtp { get; init; }
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Where webhooks and carrier manifests may go: public addresses, and the hosts the operator allows.</summary>
+    public OutboundPolicy Outbound { get; init; } = new();
 }
 
 /// <summary>Who subscribed to order events (the control data): a port the host implements.</summary>
@@ -53,7 +56,7 @@ public sealed class Downstream : IAsyncDisposable
         Journals = journals;
         Subscribers = subscribers;
         Planner = new FulfillmentPlanner(options.Rules);
-        Http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
+        Http = new HttpClient(options.Outbound.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
         Email = options.Smtp is { } smtp ? new SmtpEmailSender(smtp) : null;
     }
 

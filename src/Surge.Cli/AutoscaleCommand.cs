@@ -31,13 +31,7 @@ internal static class AutoscaleCommand
                 + "e.g. for local silos that share one machine's processors).",
             DefaultValueFactory = _ => 0.85,
         };
-        cpuHigh.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is not > 0)
-            {
-                r.AddError("--cpu-high must be a share above 0 (e.g. 0.85)");
-            }
-        });
+        cpuHigh.Check(value => value is > 0 ? null : "--cpu-high must be a share above 0 (e.g. 0.85)");
         var duration = new Option<int>("--duration-seconds") { Description = "Stop after this many seconds (0 = until Ctrl+C).", DefaultValueFactory = _ => 0 };
         var history = new Option<FileInfo?>("--history") { Description = "Orders per minute of earlier days, CSV `minute,orders` (ISO time, count); needed by --mode predictive." };
         var redis = new Option<string?>("--cluster-redis") { Description = "local: the cluster's Redis (HOST:PORT)." };

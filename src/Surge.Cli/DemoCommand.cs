@@ -32,13 +32,7 @@ internal static class DemoCommand
         var sellers = Output.PositiveOption("--sellers", "Sellers sharing the shop's products", 40, 1_000);
         var products = Output.PositiveOption("--products", "Best-selling stock codes put on sale", 2_000, 10_000);
         var url = new Option<string?>("--url") { Description = "Use a running server (e.g. http://127.0.0.1:8080/) instead of starting one; needs --admin-key." };
-        url.Validators.Add(r =>
-        {
-            if (!Uri.TryCreate(r.GetValueOrDefault<string?>(), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-            {
-                r.AddError("--url must be an absolute http(s) URL");
-            }
-        });
+        url.Check(value => Uri.TryCreate(value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" ? null : "--url must be an absolute http(s) URL");
         var adminKey = new Option<string?>("--admin-key") { Description = "Admin key of the server given by --url." };
         var dataFile = new Option<string?>("--data-file") { Description = "Online Retail CSV (.csv or .csv.gz); default: ../shared/data/online-retail/online_retail.csv.gz" };
         var keep = new Option<DirectoryInfo?>("--data") { Description = "Keep the embedded server's data here (default: a temporary directory, removed at the end)." };

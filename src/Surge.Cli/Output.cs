@@ -80,15 +80,65 @@ public static class Output
     public static Option<int> PositiveOption(string name, string description, int defaultValue, int max = int.MaxValue)
     {
         var option = new Option<int>(name) { Description = $"{description} (1–{max:N0})", DefaultValueFactory = _ => defaultValue };
+        return option.Check(value => value < 1 || value > max ? $"{name} must be between 1 and {max:N0}, not {value}" : null);
+    }
+
+    /// <summary>Adds a check of the option's value: <paramref name="error"/> answers the message for a bad value, null for
+    /// a good one. A value that is not of the option's type at all (<c>--port abc</c>) is left to the parser, which
+    /// reports it as a usage error like any other.</summary>
+    public static Option<T> Check<T>(this Option<T> option, Func<T, string?> error)
+    {
         option.Validators.Add(result =>
         {
-            var value = result.GetValueOrDefault<int>();
-            if (value < 1 || value > max)
+            T value;
+            try
             {
-                result.AddError($"{name} must be between 1 and {max:N0}, not {value}");
+                value = result.GetValueOrDefault<T>()!;
+            }
+            catch (InvalidOperationException)
+            {
+                result.AddError($"{option.Name}: '{string.Join(' ', result.Tokens.Select(t => t.Value))}' is not {Describe(typeof(T))}");
+                return;
+            }
+            if (error(value) is { } message)
+            {
+                result.AddError(message);
             }
         });
         return option;
+    }
+
+    private static string Describe(Type type) =>
+        type == typeof(int) || type == typeof(long) ? "a whole number"
+        : type == typeof(double) ? "a number"
+        : type == typeof(bool) ? "true or false"
+        : $"a {type.Name}";
+
+    /// <summary>Exit codes of every verb, one per kind of failure (README, `surge --help`).</summary>
+    public static class ExitCodes
+    {
+        /// <summary>A bad flag, setting or input file: fix the command line or the configuration.</summary>
+        public const int Usage = 2;
+    }
+
+    /// <summary>Parses the command line and runs the verb. A parse error (unknown flag, a value of the wrong type or out
+    /// of range) is one line per error on stderr and exit <see cref="ExitCodes.Usage"/>, never a stack trace.</summary>
+    public static async Task<int> RunAsync(RootCommand root, string[] args, string program)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
+        {
+            var verb = parse.CommandResult.Command == root ? program : $"{program} {parse.CommandResult.Command.Name}";
+            foreach (var error in parse.Errors)
+            {
+                Console.Error.WriteLine($"{verb}: {error.Message}");
+            }
+            Console.Error.WriteLine($"(see {verb} --help)");
+            return ExitCodes.Usage;
+        }
+        // Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may
+        // take a few seconds under load (a forced exit is still safe: every acknowledged order is already on disk).
+        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
 
     public static string Rate(double perSecond) => perSecond >= 1e6 ? $"{perSecond / 1e6:F2} M/s" : perSecond >= 1e3 ? $"{perSecond / 1e3:F1} k/s" : $"{perSecond:F0}/s";

@@ -11,6 +11,4 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     ClassifyCommand.Create(),
     AutoscaleCommand.Create(),
 };
-// Ctrl+C / SIGTERM cancel the running verb; `serve` then drains its queues and closes its journals, which may
-// take a few seconds under load (a forced exit is still safe: every acknowledged order is already on disk).
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+return await Output.RunAsync(root, args, "surge");

@@ -25,21 +25,9 @@ internal static class ReplayCommand
     {
         var data = new Option<FileInfo?>("--data") { Description = "Order history in the Online Retail format (.csv or .csv.gz; default: ../shared/data/online-retail/online_retail.csv.gz)." };
         var speed = new Option<double>("--speed") { Description = "Times real speed (e.g. 100000 replays the year's history in about 5 minutes).", Required = true };
-        speed.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is not (> 0 and <= 1e9))
-            {
-                r.AddError("--speed must be greater than 0 and at most 1,000,000,000");
-            }
-        });
+        speed.Check(value => value is > 0 and <= 1e9 ? null : "--speed must be greater than 0 and at most 1,000,000,000");
         var url = new Option<string>("--url") { Description = "The running server.", DefaultValueFactory = _ => "http://127.0.0.1:8080/" };
-        url.Validators.Add(r =>
-        {
-            if (!Uri.TryCreate(r.GetValueOrDefault<string>(), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-            {
-                r.AddError("--url must be an absolute http(s) URL");
-            }
-        });
+        url.Check(value => Uri.TryCreate(value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" ? null : "--url must be an absolute http(s) URL");
         var key = new Option<string?>("--admin-key") { Description = "The server's admin key (default: the SURGE_ADMIN_KEY environment variable)." };
         var limit = Output.PositiveOption("--limit", "Invoices to replay at most, from the start of the history", int.MaxValue);
         var sellers = Output.PositiveOption("--sellers", "Sellers the stock codes are spread over", 40, 10_000);

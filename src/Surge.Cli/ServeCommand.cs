@@ -13,13 +13,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var port = new Option<int>("--port") { Description = "HTTP port on the host address (0 picks a free one).", DefaultValueFactory = _ => 8080 };
-        port.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 0 or > 65_535)
-            {
-                r.AddError("--port must be 0..65535");
-            }
-        });
+        port.Check(value => value is < 0 or > 65_535 ? "--port must be 0..65535" : null);
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var data = new Option<DirectoryInfo>("--data") { Description = "Data directory (journals, snapshots, keys).", DefaultValueFactory = _ => new DirectoryInfo("surge-data") };
         var partitions = Output.PositiveOption("--partitions", "Partitions, a power of two; fixed for a data directory", ServerOptions.DefaultPartitions, ServerOptions.PartitionsMax);
@@ -76,15 +70,21 @@ internal static class ServeCommand
                 + "(read-only from then on; at least 1 hour = 0.0417; kept for ever in cluster mode, which has no read model yet).",
             DefaultValueFactory = _ => new OrderOptions().Retention.TotalDays,
         };
+        var allowOutbound = new Option<string[]>("--allow-outbound-host")
+        {
+            Description = "A host webhooks and carriers may be at although it resolves to a loopback, private or link-local address (repeat the flag "
+                + "for several; exact host name or IP). Without it the server calls only public addresses (SSRF protection).",
+        };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
             ServerOptions options;
             Npgsql.NpgsqlDataSource? postgres = null;
+            ClusterDependencies? dependencies = null;
             try
             {
                 if (parse.GetValue(journalPostgres) is { } connection)
@@ -97,6 +97,7 @@ internal static class ServeCommand
                 var rulesFile = parse.GetValue(fulfillment);
                 var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
                 var dataDirectory = parse.GetValue(data)!.FullName;
+                dependencies = new ClusterDependencies(postgres, parse.GetValue(clusterRedis));
                 options = new ServerOptions
                 {
                     DataDirectory = dataDirectory,
@@ -109,8 +110,13 @@ internal static class ServeCommand
                     },
                     Http = new() { Port = parse.GetValue(port), Host = parse.GetValue(host)!, CapacityOrdersPerSecond = parse.GetValue(capacity) },
                     Partitions = parse.GetValue(partitions),
+                    Dependencies = dependencies.Checks,
                     Orders = new() { Retention = Days(parse.GetValue(retention)) },
-                    Flow = new() { Rules = rules, Dispatch = rules.Delivery, Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!) },
+                    Flow = new()
+                    {
+                        Rules = rules, Dispatch = rules.Delivery, Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
+                        OutboundAllowedHosts = parse.GetValue(allowOutbound) ?? [],
+                    },
                     Cluster = parse.GetValue(clusterRedis) is { } redis
                         ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)!, AdvertisedAddress = parse.GetValue(clusterAdvertise), SiloPort = parse.GetValue(clusterPort) }
                         : null,
@@ -127,17 +133,36 @@ internal static class ServeCommand
                 };
                 options.Validate();
             }
-            catch (Exception e) when (e is ArgumentException or FulfillmentRulesException or FileNotFoundException or Npgsql.NpgsqlException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                Console.Error.WriteLine($"surge serve: {e.Message}");
                 if (postgres is not null)
                 {
                     await postgres.DisposeAsync();
                 }
-                return 2;
+                return Fail(e, e is FulfillmentRulesException or FileNotFoundException ? (StartupFailure.Usage, e.Message)
+                    : StartupFailure.Classify(e, parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(data)!.FullName));
+            }
+            int Fail(Exception e, (int Code, string Line) failure)
+            {
+                Console.Error.WriteLine($"surge serve: {failure.Line}");
+                if (parse.GetValue(verbose))
+                {
+                    Console.Error.WriteLine(e);
+                }
+                return failure.Code;
             }
             await using var postgresSource = postgres;
-            await using var server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
+            await using var probes = dependencies;
+            SurgeServer server;
+            try
+            {
+                server = await SurgeServer.StartAsync(options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return Fail(e, StartupFailure.Classify(e, options.Http.Host, options.Http.Port, options.DataDirectory));
+            }
+            await using var running = server;
             Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions, "
                 + $"{options.Flow.Rules.Carriers.Count} carriers)");
             Console.WriteLine($"surge: recovered {server.Recovery.Orders:N0} orders ({server.Recovery.ReplayedRecords:N0} journal records replayed, "

@@ -63,6 +63,10 @@ public sealed record ProblemBody(string Type, string Title, int Status, string D
 
 public sealed record HealthResponse(string Status, int Partitions, int Skus, long Orders);
 
+public sealed record ReadinessCheckBody(string Name, bool Ok, string Detail);
+
+public sealed record ReadinessResponse(string Status, ReadinessCheckBody[] Checks);
+
 // Shapes of the hand-written order JSON, described for the OpenAPI document.
 public sealed record ShipToBody(string Country, string Region, string? PostalCode);
 

@@ -136,7 +136,9 @@ public sealed class NodeLifecycle(ServerOptions options, ControlStore control, C
             {
                 return await step();
             }
-            catch (Exception e) when (Problems.IsUnavailable(e) && clock.Elapsed < RecoveryRetryMax)
+            // A damaged or incomplete journal stays so: asking again cannot help, the start fails at once.
+            catch (Exception e) when (Problems.IsUnavailable(e) && e is not (Journal.JournalCorruptException or Journal.JournalGapException)
+                && clock.Elapsed < RecoveryRetryMax)
             {
                 FollowFailed?.Invoke(e);
                 await Task.Delay(TimeSpan.FromSeconds(1), options.Clock);

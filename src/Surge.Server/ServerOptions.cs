@@ -41,6 +41,9 @@ public sealed record ServerOptions
     /// <summary>Cluster mode: membership in Redis instead of a one-silo localhost cluster (null = one process).</summary>
     public ClusterMode? Cluster { get; init; }
 
+    /// <summary>What this node needs outside itself to serve (the cluster's PostgreSQL and Redis), probed by <c>/readyz</c>.</summary>
+    public IReadOnlyList<DependencyCheck> Dependencies { get; init; } = [];
+
     /// <summary>True when this node keeps the read model: switched on, and either one node (a SQLite file in the data
     /// directory) or a read model shared by the cluster (<see cref="StorageOptions.SharedReadModel"/>).</summary>
     public bool KeepsReadModel => Storage.ReadModel && (Cluster is null || Storage.SharedReadModel is not null);
@@ -243,6 +246,11 @@ public sealed record FlowOptions
 
     /// <summary>Delivery of shipments to carriers: manifest size, retries, breaker.</summary>
     public Flow.DispatchOptions Dispatch { get; init; } = new();
+
+    /// <summary>Hosts webhooks and carriers may be at although they resolve to a loopback, private or link-local address
+    /// (exact host names or IP literals; <c>serve --allow-outbound-host</c>). Every other host must resolve to public
+    /// addresses only, when a URL is given and again at each connection.</summary>
+    public IReadOnlyList<string> OutboundAllowedHosts { get; init; } = [];
 }
 
 /// <summary>Category suggestions for SKUs created without a category.</summary>

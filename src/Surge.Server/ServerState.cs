@@ -33,6 +33,7 @@ public sealed class ServerState : IDisposable
         Capacity = options.Http.CapacityOrdersPerSecond > 0 ? new CapacityGate(options.Http.CapacityOrdersPerSecond, options.Http.CapacityBurst, options.Clock) : null;
         Warehouses = new WarehouseSync(options, control, catalog, gateway);
         Lifecycle = new NodeLifecycle(options, control, catalog, gateway, Orders, Warehouses);
+        Readiness = new Readiness(Lifecycle, options.Dependencies);
     }
 
     public ServerOptions Options { get; }
@@ -64,6 +65,12 @@ public sealed class ServerState : IDisposable
 
     /// <summary>Readiness, recovery, the drain and the following of a shared control log.</summary>
     public NodeLifecycle Lifecycle { get; }
+
+    /// <summary>Where webhooks and carrier manifests may go (checked when a webhook URL is given).</summary>
+    public Flow.OutboundPolicy Outbound { get; init; } = new();
+
+    /// <summary>Whether this node should get traffic (<c>/readyz</c>).</summary>
+    public Readiness Readiness { get; }
 
     /// <summary>The warehouses of the control log, brought into every partition and the routing catalog.</summary>
     public WarehouseSync Warehouses { get; }

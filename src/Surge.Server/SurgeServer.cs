@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Surge.Core;
 
 namespace Surge.Server;
@@ -68,6 +69,8 @@ public sealed class SurgeServer : IAsyncDisposable
     public static async Task<SurgeServer> StartAsync(ServerOptions options, LogLevel logLevel = LogLevel.Warning)
     {
         options.Validate();
+        var outbound = new Flow.OutboundPolicy(options.Flow.OutboundAllowedHosts);
+        await CheckCarriersAsync(options.Flow.Rules, outbound);
         Directory.CreateDirectory(options.DataDirectory);
         CheckManifest(options);
         var (adminKey, generated) = LoadAdminKey(options);
@@ -76,7 +79,19 @@ public sealed class SurgeServer : IAsyncDisposable
         var trackingKeyFile = Path.Combine(options.DataDirectory, TrackingKeyFile);
         var tokens = new TrackingTokens(control.TrackingSecret(File.Exists(trackingKeyFile) ? Convert.FromHexString(File.ReadAllText(trackingKeyFile).Trim()) : null));
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.Logging.ClearProviders();
+        if (logLevel <= LogLevel.Information)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+        else
+        {
+            builder.Logging.AddConsole(o => o.FormatterName = TerseConsoleFormatter.Name).AddConsoleFormatter<TerseConsoleFormatter, ConsoleFormatterOptions>();
+        }
+        builder.Logging.SetMinimumLevel(logLevel)
+            // A failed start propagates from StartAsync to the caller, which reports it (`surge serve`: one line, an exit
+            // code); the host's own log of it is the whole stack trace, kept for verbose logging only.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", logLevel <= LogLevel.Information ? logLevel : LogLevel.None);
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Parse(options.Http.Host), options.Http.Port);
@@ -89,6 +104,7 @@ public sealed class SurgeServer : IAsyncDisposable
         var downstream = new Downstream(new DownstreamOptions
         {
             Partitions = options.Partitions, Rules = options.Flow.Rules, Dispatch = options.Flow.Dispatch, Smtp = options.Flow.Smtp, Clock = options.Clock,
+            Outbound = outbound,
         }, options.Storage.FlowJournals ?? new Flow.DirectoryFlowJournals(Path.Combine(options.DataDirectory, "flow"),
             new Journal.JournalOptions { SegmentBytesMax = options.Storage.SegmentBytesMax }), control);
         var readModel = OpenReadModel(options);
@@ -111,6 +127,15 @@ public sealed class SurgeServer : IAsyncDisposable
             ReadModel = readModel,
         };
         builder.Services.AddSingleton(partitionHost);
+        // The OpenAPI document describes the wire: the same JSON contract (snake_case names, required members) the API
+        // reads and writes (the handlers serialize with ApiJson themselves; these options only shape the document).
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.RespectNullableAnnotations = true;
+            o.SerializerOptions.RespectRequiredConstructorParameters = true;
+        });
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         if (options.Cluster is { } cluster)
         {
@@ -154,7 +179,7 @@ public sealed class SurgeServer : IAsyncDisposable
         var categoryLog = app.Services.GetRequiredService<ILogger<CategorySuggestions>>();
         var categories = new CategorySuggestions(new CategoryLogFile(options.DataDirectory), CategoryModels.Loader(options.Categories, categoryLog),
             options.Categories.ReviewBelow) { Log = categoryLog };
-        var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories, readModel);
+        var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories, readModel) { Outbound = outbound };
         var sampler = new NodeSampler(state, partitionHost);
         var dashboard = new Dashboard(state, sampler);
 
@@ -192,6 +217,8 @@ public sealed class SurgeServer : IAsyncDisposable
             }
         });
         app.MapOpenApi("/openapi/{documentName}.json");
+        // The document rendered for people (Scalar, its script served from this assembly: no CDN).
+        Scalar.AspNetCore.ScalarEndpointRouteBuilderExtensions.MapScalarApiReference(app, "/docs/api");
         dashboard.Map(app);
         app.MapGet("/metrics", async (HttpContext context) =>
         {
@@ -259,6 +286,19 @@ public sealed class SurgeServer : IAsyncDisposable
     }
 
     /// <summary>The partition count is fixed for a data directory (sellers are hashed onto it).</summary>
+    /// <summary>Refuses to start with a carrier endpoint the outbound policy would refuse at every delivery (a private
+    /// address, not allowed): better one clear line now than dead letters later.</summary>
+    private static async Task CheckCarriersAsync(Flow.FulfillmentRules rules, Flow.OutboundPolicy outbound)
+    {
+        foreach (var carrier in rules.Carriers.Where(c => c.Endpoint is not null))
+        {
+            if (await outbound.RefusalAsync(new Uri(carrier.Endpoint!)) is { } refusal)
+            {
+                throw new ArgumentException($"carrier {carrier.Id}: endpoint {carrier.Endpoint}: {refusal} (serve --allow-outbound-host)");
+            }
+        }
+    }
+
     private static void CheckManifest(ServerOptions options)
     {
         var path = Path.Combine(options.DataDirectory, ManifestFile);

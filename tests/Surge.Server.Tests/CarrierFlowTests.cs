@@ -15,7 +15,7 @@ namespace Surge.Server.Tests;
 /// </summary>
 public sealed class CarrierFlowTests
 {
-    private const string CarrierId = "sim-parcel";
+    internal const string CarrierId = "sim-parcel";
     private static readonly string Secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -43,7 +43,7 @@ public sealed class CarrierFlowTests
         return new Setup(server, carrier, carrierPort, capture);
     }
 
-    private static FulfillmentRules Rules(int carrierPort) => new()
+    internal static FulfillmentRules Rules(int carrierPort) => new()
     {
         Carriers =
         [
@@ -206,7 +206,7 @@ public sealed class CarrierFlowTests
         await File.WriteAllTextAsync(rules, System.Text.Json.JsonSerializer.Serialize(Rules(carrierPort), FulfillmentRules.JsonOptions),
             TestContext.Current.CancellationToken);
         string[] serve = ["serve", "--data", Path.Combine(directory, "data"), "--port", serverPort.ToString(CultureInfo.InvariantCulture),
-            "--partitions", "4", "--fulfillment", rules];
+            "--partitions", "4", "--fulfillment", rules, "--allow-outbound-host", "127.0.0.1"];
         var environment = new Dictionary<string, string> { ["SURGE_ADMIN_KEY"] = AdminKey };
         var process = await CliProcess.StartAsync(serve, "surge: ready", environment);
         try

@@ -27,7 +27,12 @@ public sealed class TestServer : IAsyncDisposable
     public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions>? configure = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "surge-server-tests", Guid.NewGuid().ToString("N"));
-        var options = new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Partitions = 4, Storage = new() { SegmentBytesMax = 1024 * 1024 } };
+        var options = new ServerOptions
+        {
+            DataDirectory = directory, Http = new() { Port = 0 }, Partitions = 4, Storage = new() { SegmentBytesMax = 1024 * 1024 },
+            // The tests' carriers and webhook receivers listen on loopback, which the server refuses unless it is allowed.
+            Flow = new() { OutboundAllowedHosts = ["127.0.0.1", "localhost"] },
+        };
         options = configure?.Invoke(options) ?? options;
         return new TestServer(await SurgeServer.StartAsync(options), directory, options);
     }

@@ -143,7 +143,7 @@ internal static class ChaosBench
         {
             Executable = executable, ExecutableArguments = prefix, DataRoot = Path.Combine(root, "silos"), Redis = $"127.0.0.1:{redis.Port}",
             Postgres = postgres.ConnectionString, Partitions = options.Partitions, AdminKey = ElasticBench.AdminKey,
-            ServeArguments = ["--no-categories", "--fulfillment", rules], KeepLogs = options.Keep,
+            ServeArguments = ["--no-categories", "--fulfillment", rules, "--allow-outbound-host", "127.0.0.1"], KeepLogs = options.Keep, // carrier and subscriber on loopback
         });
         await using var subscriber = new ChaosSubscriber(SurgeServer.FreePort(), options.SubscriberFailureRate, options.Seed);
         await subscriber.StartAsync();

@@ -13,13 +13,7 @@ internal static class ChaosCommand
         var json = Output.JsonOption("report");
         var silos = Output.PositiveOption("--silos", "Silos the cluster keeps (at least 2; the nemesis adds one at most and drains down to two)", 3, 8);
         var minutes = new Option<double>("--minutes") { Description = "Minutes the clients and the nemesis run (0.5–600); the quiet phase and the check follow.", DefaultValueFactory = _ => 2 };
-        minutes.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0.5 or > 600)
-            {
-                r.AddError("--minutes must be between 0.5 and 600");
-            }
-        });
+        minutes.Check(value => value is >= 0.5 and <= 600 ? null : "--minutes must be between 0.5 and 600");
         var seed = new Option<int>("--seed") { Description = "Seed of the clients, the nemesis and the injected failures (a run can be repeated).", DefaultValueFactory = _ => 1 };
         var rate = Output.PositiveOption("--rate", "Orders started per second over all clients", 40, 10_000);
         var partitions = Output.PositiveOption("--partitions", "Partitions spread over the silos", 8, 256);

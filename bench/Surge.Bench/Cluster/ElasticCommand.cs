@@ -12,13 +12,7 @@ internal static class ElasticCommand
     {
         var json = Output.JsonOption();
         var daySeconds = Output.PositiveOption("--day-seconds", $"Real seconds one compressed day lasts (60–{ElasticBenchOptions.DaySecondsMax:F0})", 600, (int)ElasticBenchOptions.DaySecondsMax);
-        daySeconds.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 60)
-            {
-                r.AddError("--day-seconds must be at least 60");
-            }
-        });
+        daySeconds.Check(value => value < 60 ? "--day-seconds must be at least 60" : null);
         var capacity = Output.PositiveOption("--capacity", "Orders per second each silo takes (its serve --capacity)", 500, 1_000_000);
         var silosMax = Output.PositiveOption("--silos-max", "Most silos (the fixed-peak cluster's size)", 8, 64);
         var night = Output.PositiveOption("--night-rate", "Orders per second of the quiet night (the midnight spike is about 20× this)", 100, 1_000_000);

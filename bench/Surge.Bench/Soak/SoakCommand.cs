@@ -11,13 +11,7 @@ internal static class SoakCommand
     {
         var json = Output.JsonOption();
         var orders = new Option<long>("--orders") { Description = "Orders taken through their whole lifecycle (1,000–10,000,000,000).", DefaultValueFactory = _ => 50_000_000 };
-        orders.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<long>() is < 1_000 or > 10_000_000_000)
-            {
-                r.AddError("--orders must be between 1,000 and 10,000,000,000");
-            }
-        });
+        orders.Check(value => value is < 1_000 or > 10_000_000_000 ? "--orders must be between 1,000 and 10,000,000,000" : null);
         var rate = Output.PositiveOption("--rate", "Orders placed per second (each also paid, allocated, dispatched and delivered).", 50_000, 1_000_000);
         var partitions = Output.PositiveOption("--partitions", "Partitions (a power of two is not required here).", Server.ServerOptions.DefaultPartitions, 1024);
         var samples = Output.PositiveOption("--samples", "Samples along the run.", 20, 1_000);

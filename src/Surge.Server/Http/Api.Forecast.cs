@@ -11,7 +11,13 @@ public sealed partial class Api
     private void MapForecast(RouteGroupBuilder v1) =>
         v1.MapGet("/sellers/{id}/forecast", Handler(SellerForecast)).WithName("sellerForecast")
             .WithSummary("Per-SKU demand forecast from the seller's paid orders: next 8 weeks with 95 % intervals, stockout week, reorder quantity")
-            .WithTags("forecasting").Produces<SellerForecastResponse>(200).Problems(401, 403, 404, 422);
+            .WithTags("forecasting").Produces<SellerForecastResponse>(200).Problems(401, 403, 404, 422)
+            .Query("weeks", ParameterType.Integer,
+                $"Weeks of sales history the forecast learns from, {SellerForecasts.SalesWeeksMin + 1}–{SellerForecasts.HistoryWeeksMax} (default {SellerForecasts.HistoryWeeksDefault}).")
+            .Query("lead_time_weeks", ParameterType.Integer,
+                $"Replenishment lead time, 0–{SellerForecasts.LeadTimeWeeksMax} weeks (default {SellerForecasts.LeadTimeWeeksDefault}).")
+            .Query("service_level", ParameterType.Number,
+                $"Probability of not running out over the lead time, 0.5–0.999 (default {SellerForecasts.ServiceLevelDefault.ToString(CultureInfo.InvariantCulture)}).");
 
     private async Task SellerForecast(HttpContext context)
     {

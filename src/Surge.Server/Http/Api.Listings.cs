@@ -22,20 +22,34 @@ public sealed partial class Api
     /// <summary>The listing's filters (query parameters), which need the read model.</summary>
     private static readonly string[] ListingFilters = ["status", "from", "to", "buyer_id", "sku"];
 
+    /// <summary>Every status a listing can be filtered by, as the API spells them.</summary>
+    private static string StatusCodes => string.Join(", ", Enum.GetValues<OrderStatus>().Where(v => v != OrderStatus.None).Select(v => v.ToCode()));
+
     private void MapListings(RouteGroupBuilder v1)
     {
         v1.MapGet("/sellers/{id}/orders", Handler(ListSellerOrders)).WithName("listSellerOrders")
             .WithSummary("A seller's orders, oldest first, with a cursor; filters: status, from, to (placement time), buyer_id, sku")
-            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422);
+            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 404, 422)
+            .Paged().Query("status", ParameterType.String, $"Only orders in this status: {StatusCodes}.")
+            .Query("from", ParameterType.String, "Placed at or after this time (ISO 8601).").Query("to", ParameterType.String, "Placed before this time (ISO 8601).")
+            .Query("buyer_id", ParameterType.String, "Only this buyer's orders.").Query("sku", ParameterType.String, "Only orders with a line of this SKU.");
         v1.MapGet("/sellers/{id}/orders/export", Handler(ExportSellerOrders)).WithName("exportSellerOrders")
             .WithSummary("A seller's orders as CSV, one row per line (same filters as the listing)")
-            .WithTags("orders").Produces(200, contentType: "text/csv").Problems(401, 403, 404, 422, 503);
+            .WithTags("orders").Produces<string>(200, "text/csv").Problems(401, 403, 404, 422, 503)
+            .Query("status", ParameterType.String, $"Only orders in this status: {StatusCodes}.").Query("from", ParameterType.String, "Placed at or after this time (ISO 8601).")
+            .Query("to", ParameterType.String, "Placed before this time (ISO 8601).").Query("buyer_id", ParameterType.String, "Only this buyer's orders.")
+            .Query("sku", ParameterType.String, "Only orders with a line of this SKU.")
+            .ResponseHeader(200, "Read-Model-Lag-Records", ParameterType.Integer, "Journal records durable but not yet in the read model (not in this export).");
         v1.MapGet("/buyers/{buyer_id}/orders", Handler(ListBuyerOrders)).WithName("listBuyerOrders")
             .WithSummary("A buyer's seller orders across sellers, oldest first, with a cursor (admin, storefront)")
-            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 422, 503);
+            .WithTags("orders").Produces<SellerOrderPage>(200).Problems(401, 403, 422, 503)
+            .Paged();
         v1.MapGet("/sellers/{id}/sales", Handler(SellerSales)).WithName("sellerSales")
             .WithSummary("Units and revenue per SKU per day or ISO week of the seller's paid orders (by placement date)")
-            .WithTags("forecasting").Produces<SellerSalesResponse>(200).Problems(401, 403, 404, 422, 503);
+            .WithTags("forecasting").Produces<SellerSalesResponse>(200).Problems(401, 403, 404, 422, 503)
+            .Query("from", ParameterType.String, $"First day, YYYY-MM-DD (UTC; default {SalesDaysDefault} days before to).")
+            .Query("to", ParameterType.String, $"The day after the last, YYYY-MM-DD (UTC; default tomorrow; at most {SalesDaysMax} days after from).")
+            .Query("granularity", ParameterType.String, "day (default) or week (ISO weeks).");
     }
 
     private ReadModelRouting ReadModel => state.ReadModelReads

@@ -6,15 +6,19 @@ public sealed partial class Api
     private void MapOrders(IEndpointRouteBuilder v1)
     {
         v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithSummary("Place an order (one seller order per seller, all or nothing)").WithTags("orders")
-            .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503);
+            .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503)
+            .Idempotent(201).ResponseHeader(201, "Location", ParameterType.String, "The new order's URL.");
         v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithSummary("Place up to 1,000 orders; answers in request order").WithTags("orders")
-            .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503);
+            .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503)
+            .Idempotent(200);
         v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithSummary("An order and its seller orders").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404);
         v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithSummary("Confirm payment of every seller order of an order").WithTags("orders")
-            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503)
+            .Idempotent(200);
         v1.MapPost("/orders/{id}/cancel", Handler(CancelOrder)).WithName("cancelOrder").WithSummary("Cancel an order (stock returns)").WithTags("orders")
-            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503);
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503)
+            .Idempotent(200);
     }
 
     private async Task PlaceOrder(HttpContext context)

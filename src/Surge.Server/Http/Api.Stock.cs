@@ -6,11 +6,14 @@ public sealed partial class Api
     private void MapStock(IEndpointRouteBuilder v1)
     {
         v1.MapGet("/skus/{sku}/stock", Handler(GetStock)).WithName("getStock").WithSummary("A SKU's stock: on hand, reserved, available, sold, per warehouse").WithTags("stock")
-            .Produces<StockResponse>(200).Problems(401, 403, 404, 422);
+            .Produces<StockResponse>(200).Problems(401, 403, 404, 422)
+            .Query("seller_id", ParameterType.String, "Admin key: the seller whose SKU this is (a seller key names itself).");
         v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithSummary("Receive units of a SKU into a warehouse").WithTags("stock")
-            .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+            .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503)
+            .Idempotent(200);
         v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithSummary("Put a SKU on flash sale: start time and per-buyer limit").WithTags("stock")
-            .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503);
+            .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503)
+            .Idempotent(201);
     }
 
     private async Task GetStock(HttpContext context)

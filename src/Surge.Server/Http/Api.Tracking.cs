@@ -6,10 +6,12 @@ public sealed partial class Api
     private void MapTracking(IEndpointRouteBuilder v1)
     {
         v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithSummary("Follow an order by its tracking token (no key needed)").WithTags("tracking").AllowAnonymous()
-            .Produces<TrackingResponse>(200).Problems(404);
+            .Produces<TrackingResponse>(200).Problems(404)
+            .Query("lang", ParameterType.String, "Language of the status texts (e.g. en, ko; default: the Accept-Language header, else en).");
         v1.MapGet("/track/{token}/events", Handler(TrackEvents)).WithName("trackOrderEvents").AllowAnonymous()
             .WithSummary("The order's timeline as Server-Sent Events, live until it is delivered or cancelled (no key needed)").WithTags("tracking")
-            .Produces(200, contentType: "text/event-stream").Problems(404);
+            .Produces<string>(200, "text/event-stream").Problems(404)
+            .RequestHeader("Last-Event-ID", "The id of the last event received: the stream resumes after it.");
     }
 
     private async Task Track(HttpContext context)

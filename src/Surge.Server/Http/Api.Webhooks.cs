@@ -18,7 +18,8 @@ public sealed partial class Api
     {
         v1.MapPost("/webhooks", Handler(CreateWebhook)).WithName("createWebhook")
             .WithSummary("Subscribe a URL to order events (a seller gets its own orders; storefront and admin keys every order); the answer has the signing secret, once")
-            .WithTags("webhooks").Accepts<CreateWebhookRequest>("application/json").Produces<WebhookBody>(201).Problems(400, 401, 409, 422);
+            .WithTags("webhooks").Accepts<CreateWebhookRequest>("application/json").Produces<WebhookBody>(201).Problems(400, 401, 409, 422)
+            .Idempotent(201);
         v1.MapGet("/webhooks", Handler(ListWebhooks)).WithName("listWebhooks").WithSummary("The caller's subscriptions with delivery counts (admin: all)")
             .WithTags("webhooks").Produces<WebhookList>(200).Problems(401);
         v1.MapDelete("/webhooks/{id}", Handler(DeleteWebhook)).WithName("deleteWebhook").WithSummary("Delete a subscription; its undelivered events are dropped")
@@ -31,12 +32,13 @@ public sealed partial class Api
     {
         var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
         await IdempotentWriteAsync(context, principal, ApiJson.Default.CreateWebhookRequest, ApiJson.Default.WebhookBody,
-            request => Task.FromResult(CreateWebhook(principal, request)));
+            request => CreateWebhookAsync(principal, request, context.RequestAborted));
     }
 
     /// <summary>Validates and creates one subscription (a retry with the same Idempotency-Key gets the same one, secret
     /// included, instead of a second subscription that would deliver every event twice).</summary>
-    private (int Status, WebhookBody Body, string? Location) CreateWebhook(Principal principal, CreateWebhookRequest request)
+    private async Task<(int Status, WebhookBody Body, string? Location)> CreateWebhookAsync(Principal principal, CreateWebhookRequest request,
+        CancellationToken cancellationToken)
     {
         if ((request.Url is null) == (request.Email is null))
         {
@@ -46,6 +48,10 @@ public sealed partial class Api
             && (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || request.Url.Length > 2_000))
         {
             throw new RequestShapeException("url: an absolute http(s) URL of at most 2,000 characters");
+        }
+        if (request.Url is not null && await state.Outbound.RefusalAsync(new Uri(request.Url), cancellationToken) is { } refusal)
+        {
+            throw new ApiProblemException(422, "url_not_allowed", $"url: {refusal}");
         }
         if (request.Email is not null && (request.Email.Length > 254 || !MimeKit.MailboxAddress.TryParse(request.Email, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal)))
         {

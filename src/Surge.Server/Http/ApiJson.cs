@@ -27,6 +27,7 @@ namespace Surge.Server;
 [JsonSerializable(typeof(FlashSaleResponse))]
 [JsonSerializable(typeof(ProblemBody))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(ReadinessResponse))]
 [JsonSerializable(typeof(PlaceOrderRequest))]
 [JsonSerializable(typeof(PlaceOrdersRequest))]
 [JsonSerializable(typeof(OrderBody))]

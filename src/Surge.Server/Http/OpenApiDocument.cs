@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
+using System.Globalization;
 using Microsoft.OpenApi;
 
 namespace Surge.Server;
@@ -20,7 +21,8 @@ internal static class OpenApiDocument
                     + "the problem's `code` is a stable reason such as `insufficient_stock`.",
                 License = new OpenApiLicense { Name = "Proprietary", Identifier = "LicenseRef-Proprietary" },
             };
-            document.Servers = [new OpenApiServer { Url = "http://127.0.0.1:8080", Description = "surge serve (default port)" }];
+            // Relative: the server that serves this document (whatever host, port or proxy path it was fetched through).
+            document.Servers = [new OpenApiServer { Url = "/", Description = "the Surge node serving this document" }];
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
             {
@@ -42,12 +44,56 @@ internal static class OpenApiDocument
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] }];
             return Task.CompletedTask;
         });
+        // The API leaves a null member out of what it writes (ApiJson: WhenWritingNull), so a nullable member is never
+        // required on the wire, whatever the constructor says.
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (schema.Required is { Count: > 0 } required)
+            {
+                foreach (var property in context.JsonTypeInfo.Properties)
+                {
+                    if (property.IsGetNullable || Nullable.GetUnderlyingType(property.PropertyType) is not null)
+                    {
+                        required.Remove(property.Name);
+                    }
+                }
+            }
+            return Task.CompletedTask;
+        });
         options.AddOperationTransformer((operation, context, _) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            if (metadata.OfType<IAllowAnonymous>().Any() || context.Description.RelativePath == "healthz")
+            if (metadata.OfType<IAllowAnonymous>().Any() || context.Description.RelativePath is "healthz" or "readyz")
             {
                 operation.Security = [];
+            }
+            foreach (var parameter in metadata.OfType<ParameterDoc>())
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = parameter.Name,
+                    In = parameter.Place == ParameterPlace.Query ? ParameterLocation.Query : ParameterLocation.Header,
+                    Description = parameter.Description,
+                    Schema = Schema(parameter.Type),
+                });
+            }
+            foreach (var (status, response) in operation.Responses ?? [])
+            {
+                var headers = metadata.OfType<ResponseHeaderDoc>().Where(h => h.Status.ToString(CultureInfo.InvariantCulture) == status)
+                    .Select(h => (h.Name, h.Type, h.Description)).ToList();
+                if (status is "429" or "503")
+                {
+                    headers.Add(("Retry-After", ParameterType.Integer, "Seconds to wait before retrying."));
+                }
+                if (headers.Count > 0 && response is OpenApiResponse answer)
+                {
+                    answer.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                    foreach (var (name, type, description) in headers)
+                    {
+                        answer.Headers[name] = new OpenApiHeader { Description = description, Schema = Schema(type) };
+                    }
+                }
             }
             var path = context.Description.RelativePath ?? "";
             foreach (var name in RouteParameters(path))
@@ -67,6 +113,16 @@ internal static class OpenApiDocument
             return Task.CompletedTask;
         });
     }
+
+    private static OpenApiSchema Schema(ParameterType type) => new()
+    {
+        Type = type switch
+        {
+            ParameterType.Integer => JsonSchemaType.Integer,
+            ParameterType.Number => JsonSchemaType.Number,
+            _ => JsonSchemaType.String,
+        },
+    };
 
     private static IEnumerable<string> RouteParameters(string path)
     {
