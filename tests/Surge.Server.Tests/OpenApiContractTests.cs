@@ -176,6 +176,25 @@ public sealed class OpenApiContractTests
     }
 
     [Fact]
+    public async Task TheRenderedReference_IsServedByTheNodeItself_AndPointsAtTheServedDocument()
+    {
+        await using var server = await TestServer.StartAsync();
+        var anonymous = new ApiClient(server.Server.BaseAddress, null);
+
+        var page = await anonymous.GetAsync("/docs/api/v1");
+
+        Assert.Equal(HttpStatusCode.OK, page.Status);
+        Assert.Equal("text/html", page.ContentType);
+        Assert.DoesNotMatch("(src|href)=\"(https?:)?//", page.Body); // no CDN: every script from this node
+        foreach (System.Text.RegularExpressions.Match script in System.Text.RegularExpressions.Regex.Matches(page.Body, "src=\"([^\"]+)\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/docs/api/" + script.Groups[1].Value)).Status);
+        }
+        Assert.Matches("\"url\":\"/?openapi/v1\\.json\"", page.Body); // resolved against the node's root by the page's script
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/openapi/v1.json")).Status);
+    }
+
+    [Fact]
     public async Task Fuzz_OfMutatedRequests_NeverGets5xx_AndEvery4xxIsProblemJson()
     {
         var (server, contract, walk) = await WalkTheApiAsync();
