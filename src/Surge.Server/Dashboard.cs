@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -78,6 +79,12 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
 
     private async Task Login(HttpContext context)
     {
+        if (state.RateLimits.LoginRefusal(context.Connection.RemoteIpAddress?.ToString() ?? "") is { } wait)
+        {
+            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            await Page(context, "login.html", 429, "{{error}}", "Too many attempts from this address; wait a minute and try again.");
+            return;
+        }
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
         var key = form?["key"].ToString() ?? "";
         if (key.Length is 0 or > 300 || state.Control.Authenticate(key.Trim()) is not { Role: Role.Admin })

@@ -133,6 +133,9 @@ public sealed record HttpOptions
     /// <summary>SKUs in one POST /v1/skus/batch.</summary>
     public int BatchSkusMax { get; init; } = 1_000;
 
+    /// <summary>Requests per second per API key, and the dashboard's login throttle.</summary>
+    public RateLimitOptions RateLimits { get; init; } = new();
+
     /// <summary>Orders per second this node takes through its API (0 = no cap); beyond it orders are answered 503
     /// `silo_capacity`. One machine can so emulate a cluster of small machines (`serve --capacity`).</summary>
     public int CapacityOrdersPerSecond { get; init; }

@@ -34,6 +34,7 @@ public sealed class ServerState : IDisposable
         Warehouses = new WarehouseSync(options, control, catalog, gateway);
         Lifecycle = new NodeLifecycle(options, control, catalog, gateway, Orders, Warehouses);
         Readiness = new Readiness(Lifecycle, options.Dependencies);
+        RateLimits = new KeyRateLimits(options.Http.RateLimits);
     }
 
     public ServerOptions Options { get; }
@@ -69,6 +70,9 @@ public sealed class ServerState : IDisposable
     /// <summary>Where webhooks and carrier manifests may go (checked when a webhook URL is given).</summary>
     public Flow.OutboundPolicy Outbound { get; init; } = new();
 
+    /// <summary>Requests per second per API key; dashboard login attempts per client address.</summary>
+    public KeyRateLimits RateLimits { get; }
+
     /// <summary>Whether this node should get traffic (<c>/readyz</c>).</summary>
     public Readiness Readiness { get; }
 
@@ -80,5 +84,6 @@ public sealed class ServerState : IDisposable
         Lifecycle.Dispose();
         Warehouses.Dispose();
         Categories.Dispose();
+        RateLimits.Dispose();
     }
 }

@@ -27,11 +27,17 @@ public sealed partial class Api
             context.Response.Headers.WWWAuthenticate = "Bearer";
             throw new ApiProblemException(401, "unauthorized", "send Authorization: Bearer <api key>");
         }
-        var principal = state.Control.Authenticate(header["Bearer ".Length..].Trim());
+        var key = header["Bearer ".Length..].Trim();
+        var principal = state.Control.Authenticate(key);
         if (principal is null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
             throw new ApiProblemException(401, "unauthorized", "the API key is not valid");
+        }
+        if (state.RateLimits.KeyRefusal(principal.Value.Role, key) is { } wait)
+        {
+            throw new ApiProblemException(429, "rate_limited", $"this {principal.Value.Role.ToString().ToLowerInvariant()} key sent more requests a second "
+                + "than its limit; slow down (batch endpoints take up to 1,000 orders or SKUs in one request)", wait);
         }
         if (!allowed.Contains(principal.Value.Role))
         {

@@ -36,9 +36,10 @@ public sealed partial class Api(ServerState state, NodeSampler sampler)
 
 internal static class EndpointMetadata
 {
+    /// <summary>The problem answers of a route. One that takes a key (401) may also be answered 429 `rate_limited`.</summary>
     public static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)
     {
-        foreach (var status in statuses)
+        foreach (var status in statuses.Contains(401) && !statuses.Contains(429) ? [.. statuses, 429] : statuses)
         {
             builder.Produces<ProblemBody>(status, Surge.Server.Problems.ContentType);
         }
