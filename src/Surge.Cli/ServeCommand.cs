@@ -75,10 +75,15 @@ internal static class ServeCommand
             Description = "A host webhooks and carriers may be at although it resolves to a loopback, private or link-local address (repeat the flag "
                 + "for several; exact host name or IP). Without it the server calls only public addresses (SSRF protection).",
         };
+        var config = new Option<FileInfo?>("--config")
+        {
+            Description = "Settings file (JSON, docs/CONFIGURATION.md), read after ./appsettings.json and before SURGE__… environment variables; "
+                + "the flags here win over all of them.",
+        };
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, config, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -87,20 +92,28 @@ internal static class ServeCommand
             ClusterDependencies? dependencies = null;
             try
             {
-                if (parse.GetValue(journalPostgres) is { } connection)
+                var settings = ServeSettings.Load(parse.GetValue(config)?.FullName);
+                bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+                var connection = Given(journalPostgres) ? parse.GetValue(journalPostgres)
+                    : ServeSettings.Secret(settings.Storage.Postgres, settings.Storage.PostgresFile, "Storage:PostgresFile");
+                if (connection is not null)
                 {
                     postgres = Npgsql.NpgsqlDataSource.Create(connection);
                     await Journal.Postgres.PostgresJournal.EnsureSchemaAsync(postgres, token);
                     await Journal.Postgres.PostgresControlLog.EnsureSchemaAsync(postgres, token);
                     await PostgresFlowJournals.EnsureSchemaAsync(postgres, token);
                 }
-                var rulesFile = parse.GetValue(fulfillment);
-                var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(rulesFile.FullName);
-                var dataDirectory = parse.GetValue(data)!.FullName;
-                dependencies = new ClusterDependencies(postgres, parse.GetValue(clusterRedis));
+                var rulesFile = Given(fulfillment) ? parse.GetValue(fulfillment)?.FullName : settings.Fulfillment;
+                var rules = rulesFile is null ? new FulfillmentRules() : FulfillmentRules.Load(Path.GetFullPath(rulesFile));
+                var dataDirectory = Path.GetFullPath(Given(data) || settings.Data is null ? parse.GetValue(data)!.FullName : settings.Data);
+                var redisAddress = Given(clusterRedis) ? parse.GetValue(clusterRedis) : settings.Cluster.Redis;
+                dependencies = new ClusterDependencies(postgres, redisAddress);
+                var cluster = settings.Cluster;
+                var defaults = new ClusterMode("");
                 options = new ServerOptions
                 {
                     DataDirectory = dataDirectory,
+                    AdminKey = ServeSettings.Secret(settings.AdminKey, settings.AdminKeyFile, "AdminKeyFile"),
                     Categories = new()
                     {
                         ModelFile = parse.GetValue(noCategories) ? null : parse.GetValue(categoryModel)?.FullName ?? Path.Combine(dataDirectory, "models", "category.zip"),
@@ -108,20 +121,42 @@ internal static class ServeCommand
                         // A cluster trains the model once: the first silo stores it beside the journals, the others load it.
                         SharedModel = postgres is null ? null : new Journal.Postgres.PostgresFileStorage(postgres, "models"),
                     },
-                    Http = new() { Port = parse.GetValue(port), Host = parse.GetValue(host)!, CapacityOrdersPerSecond = parse.GetValue(capacity) },
-                    Partitions = parse.GetValue(partitions),
+                    Http = settings.Http with
+                    {
+                        Port = Given(port) ? parse.GetValue(port) : settings.Http.Port,
+                        Host = Given(host) ? parse.GetValue(host)! : settings.Http.Host,
+                        CapacityOrdersPerSecond = Given(capacity) ? parse.GetValue(capacity) : settings.Http.CapacityOrdersPerSecond,
+                    },
+                    Admission = settings.Admission,
+                    Partitions = Given(partitions) || settings.Partitions is null ? parse.GetValue(partitions) : settings.Partitions.Value,
                     Dependencies = dependencies.Checks,
-                    Orders = new() { Retention = Days(parse.GetValue(retention)) },
+                    Orders = Given(retention) ? settings.Orders with { Retention = Days(parse.GetValue(retention)) } : settings.Orders,
                     Flow = new()
                     {
-                        Rules = rules, Dispatch = rules.Delivery, Smtp = Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!),
-                        OutboundAllowedHosts = parse.GetValue(allowOutbound) ?? [],
+                        Rules = rules, Dispatch = rules.Delivery,
+                        Smtp = Given(smtp) ? Smtp(parse.GetValue(smtp), parse.GetValue(smtpFrom)!)
+                            : settings.Flow.Smtp is { Host: { } smtpHost } s ? new SmtpOptions(smtpHost, s.Port, Given(smtpFrom) ? parse.GetValue(smtpFrom)! : s.From, s.User,
+                                ServeSettings.Secret(s.Password, s.PasswordFile, "Flow:Smtp:PasswordFile"))
+                            : null,
+                        OutboundAllowedHosts = Given(allowOutbound) ? parse.GetValue(allowOutbound) ?? [] : settings.Flow.OutboundAllowedHosts ?? [],
                     },
-                    Cluster = parse.GetValue(clusterRedis) is { } redis
-                        ? new ClusterMode(redis) { ClusterId = parse.GetValue(clusterId)!, AdvertisedAddress = parse.GetValue(clusterAdvertise), SiloPort = parse.GetValue(clusterPort) }
-                        : null,
+                    Cluster = redisAddress is null ? null : new ClusterMode(redisAddress)
+                    {
+                        ClusterId = Given(clusterId) || cluster.Id is null ? parse.GetValue(clusterId)! : cluster.Id,
+                        AdvertisedAddress = Given(clusterAdvertise) ? parse.GetValue(clusterAdvertise) : cluster.AdvertisedAddress,
+                        SiloPort = Given(clusterPort) || cluster.SiloPort is null ? parse.GetValue(clusterPort) : cluster.SiloPort.Value,
+                        ProbeTimeout = cluster.ProbeTimeout ?? defaults.ProbeTimeout,
+                        MissedProbesLimit = cluster.MissedProbesLimit ?? defaults.MissedProbesLimit,
+                        VotesForDeath = cluster.VotesForDeath ?? defaults.VotesForDeath,
+                        TableRefresh = cluster.TableRefresh ?? defaults.TableRefresh,
+                        PlacementCheck = cluster.PlacementCheck ?? defaults.PlacementCheck,
+                        PlacementResidenceMin = cluster.PlacementResidenceMin ?? defaults.PlacementResidenceMin,
+                    },
                     Storage = new()
                     {
+                        SegmentBytesMax = settings.Storage.SegmentBytesMax ?? new StorageOptions().SegmentBytesMax,
+                        SnapshotEveryBytes = settings.Storage.SnapshotEveryBytes ?? new StorageOptions().SnapshotEveryBytes,
+                        ReadModel = settings.Storage.ReadModel ?? true,
                         JournalFactory = postgres is null ? null : i => Journal.Postgres.PostgresJournal.Open(postgres, i, Owner),
                         FlowJournals = postgres is null ? null : new PostgresFlowJournals(postgres, Owner),
                         ControlLogFactory = postgres is null ? null : () => new Journal.Postgres.PostgresControlLog(postgres),

@@ -65,10 +65,27 @@ public sealed record ServerOptions
         {
             throw new ArgumentException($"port must be 0..65535, not {Http.Port}");
         }
-        if (Admission.PartitionQueuedCommandsMax < 1 || Admission.NodeQueuedCommandsMax < 1 || Admission.BatchCommandsMax < 1 || Admission.BatchesInFlightMax < 1
-            || Http.BatchOrdersMax < 1 || Http.BatchSkusMax < 1 || Orders.IdempotencyEntriesMax < 1 || Http.RequestBodyBytesMax < 1024)
+        foreach (var (name, value) in new (string, long)[]
         {
-            throw new ArgumentException("every bound must be positive (request body at least 1 KiB)");
+            ("Admission:PartitionQueuedCommandsMax", Admission.PartitionQueuedCommandsMax), ("Admission:NodeQueuedCommandsMax", Admission.NodeQueuedCommandsMax),
+            ("Admission:BatchCommandsMax", Admission.BatchCommandsMax), ("Admission:BatchesInFlightMax", Admission.BatchesInFlightMax),
+            ("Http:BatchOrdersMax", Http.BatchOrdersMax), ("Http:BatchSkusMax", Http.BatchSkusMax), ("Orders:IdempotencyEntriesMax", Orders.IdempotencyEntriesMax),
+            ("Storage:SegmentBytesMax", Storage.SegmentBytesMax), ("Storage:SnapshotEveryBytes", Storage.SnapshotEveryBytes),
+        })
+        {
+            if (value < 1)
+            {
+                throw new ArgumentException($"{name} must be at least 1, not {value}");
+            }
+        }
+        if (Http.RequestBodyBytesMax < 1024)
+        {
+            throw new ArgumentException($"Http:RequestBodyBytesMax must be at least 1024 bytes, not {Http.RequestBodyBytesMax}");
+        }
+        if (Http.RateLimits.StorefrontRequestsPerSecond < 0 || Http.RateLimits.SellerRequestsPerSecond < 0 || Http.RateLimits.LoginAttemptsPerMinute < 0
+            || !(Http.RateLimits.BurstSeconds > 0))
+        {
+            throw new ArgumentException("Http:RateLimits: requests a second and login attempts a minute are 0 (no limit) or more; BurstSeconds is positive");
         }
         if (Http.CapacityOrdersPerSecond < 0 || Http.CapacityBurst <= TimeSpan.Zero)
         {
@@ -80,7 +97,7 @@ public sealed record ServerOptions
         }
         if (Http.RequestDeadline <= TimeSpan.Zero || Orders.ReservationTtl <= TimeSpan.Zero || Orders.ExpiryCheckInterval <= TimeSpan.Zero)
         {
-            throw new ArgumentException("deadline, reservation TTL and expiry interval must be positive");
+            throw new ArgumentException("Http:RequestDeadline, Orders:ReservationTtl and Orders:ExpiryCheckInterval must be positive");
         }
         if (Orders.Retention < OrderOptions.RetentionMin)
         {

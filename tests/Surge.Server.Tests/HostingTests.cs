@@ -236,6 +236,92 @@ public sealed class HostingTests
         }
     }
 
+    [Fact]
+    public async Task Settings_ComeFromTheConfigFile_ThenTheEnvironment_ThenTheFlags()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "surge-hosting-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var (filePort, environmentPort, flagPort) = (FreePort(), FreePort(), FreePort());
+        var config = Path.Combine(directory, "surge.json");
+        await File.WriteAllTextAsync(config, $$"""{ "Partitions": 1, "Http": { "Port": {{filePort}}, "RequestDeadline": "00:00:03" } }""", TestContext.Current.CancellationToken);
+        try
+        {
+            string[] serve = ["serve", "--data", Path.Combine(directory, "data"), "--no-categories", "--config", config];
+            foreach (var (args, environment, expected) in new (string[], Dictionary<string, string>, int)[]
+            {
+                ([], [], filePort),
+                ([], new() { ["SURGE__Http__Port"] = environmentPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }, environmentPort),
+                (["--port", flagPort.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+                    new() { ["SURGE__Http__Port"] = environmentPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }, flagPort),
+            })
+            {
+                var process = await CliProcess.StartAsync([.. serve, .. args], "surge: ready", environment);
+                try
+                {
+                    var health = await new ApiClient(new Uri($"http://127.0.0.1:{expected}/"), null).GetAsync("/healthz");
+                    Assert.Equal(HttpStatusCode.OK, health.Status);
+                    Assert.Equal(1, health.Json!["partitions"]!.GetValue<int>()); // from the file in every run
+                }
+                finally
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+                    process.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("{ \"Http\": { \"Prot\": 1 } }", "Http:Prot")]
+    [InlineData("{ \"Orders\": { \"ReservationTtl\": \"soon\" } }", "Orders:ReservationTtl")]
+    [InlineData("{ \"Admission\": { \"BatchCommandsMax\": 0 } }", "Admission:BatchCommandsMax")]
+    [InlineData("{ \"Http\": ", "configuration")]
+    public async Task ABadSetting_IsOneLineNamingIt_AndExit2(string json, string named)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "surge-hosting-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var config = Path.Combine(directory, "surge.json");
+        await File.WriteAllTextAsync(config, json, TestContext.Current.CancellationToken);
+        try
+        {
+            var (exit, output) = await CliProcess.RunAsync(["serve", "--data", Path.Combine(directory, "data"), "--config", config, "--no-categories"], TimeSpan.FromMinutes(1));
+
+            Assert.Equal(2, exit);
+            Assert.Contains(named, output);
+            Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task EverySettingOfTheBoundOptions_IsInTheConfigurationTable()
+    {
+        var table = await File.ReadAllTextAsync(Path.Combine(CliProcess.RepositoryRoot(), "docs", "CONFIGURATION.md"), TestContext.Current.CancellationToken);
+        IEnumerable<string> Keys(Type type, string prefix) => type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .SelectMany(p => p.PropertyType == typeof(RateLimitOptions) ? Keys(p.PropertyType, $"{prefix}{p.Name}:") : [prefix + p.Name]);
+
+        var keys = Keys(typeof(HttpOptions), "Http:").Concat(Keys(typeof(AdmissionOptions), "Admission:")).Concat(Keys(typeof(OrderOptions), "Orders:")).ToList();
+
+        Assert.True(keys.Count > 20);
+        Assert.All(keys, key => Assert.Contains($"| `{key}` |", table));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static bool IsSegmentWithRecords(string file)
     {
         var bytes = File.ReadAllBytes(file);
