@@ -14,6 +14,8 @@ public sealed partial class OrderSaga
     public async Task<BatchAnswer[]> PlaceManyAsync(IReadOnlyList<OrderRequest?> requests, Func<int, BatchAnswer> invalid,
         IReadOnlyList<IdempotencyKey?>? keys = null)
     {
+        using var span = ApplicationTelemetry.Start("order.place_batch");
+        span?.SetTag("surge.orders", requests.Count);
         var answers = new BatchAnswer[requests.Count];
         var groups = new Dictionary<int, List<(int Index, long Child, long Seller, long Buyer, int Region, ushort Country, OrderLine[] Lines)>>();
         var multi = new List<(int Index, Task<OrderResult> Result)>();

@@ -85,6 +85,7 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
     /// repeat is answered from it — the order as it is now, or the first request's refusal — without placing anything.</summary>
     public async Task<OrderResult> PlaceAsync(OrderRequest request, IdempotencyKey? key = null)
     {
+        using var span = ApplicationTelemetry.Start("order.place");
         // Group lines by seller, in order of first appearance; resolve SKUs through the catalog.
         var sellers = new List<long>(2);
         var lines = new List<List<OrderLine>>(2);
@@ -260,6 +261,7 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
     /// <summary>Confirms payment of every seller order. Already paid → the order as it is.</summary>
     public async Task<OrderResult> PayAsync(long parent)
     {
+        using var span = ApplicationTelemetry.Start("order.pay", parent);
         var children = await FindChildrenAsync(parent);
         if (children.Length == 0)
         {
@@ -315,6 +317,7 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
 
     public async Task<OrderResult> CancelAsync(long parent, CancelReason reason)
     {
+        using var span = ApplicationTelemetry.Start("order.cancel", parent);
         var children = await FindChildrenAsync(parent);
         if (children.Length == 0)
         {

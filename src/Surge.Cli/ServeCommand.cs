@@ -75,6 +75,16 @@ internal static class ServeCommand
             Description = "A host webhooks and carriers may be at although it resolves to a loopback, private or link-local address (repeat the flag "
                 + "for several; exact host name or IP). Without it the server calls only public addresses (SSRF protection).",
         };
+        var managementPort = new Option<int?>("--management-port")
+        {
+            Description = "Serve the dashboard and /metrics on this port only (on 127.0.0.1, or Http:ManagementHost), off the API's port; 0 picks a free one.",
+        };
+        var otlp = new Option<string?>("--otlp-endpoint")
+        {
+            Description = "Export traces and metrics over OTLP to this collector (e.g. http://127.0.0.1:4317); none: no telemetry is exported.",
+        };
+        otlp.Check(value => value is null || Uri.TryCreate(value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" ? null : "--otlp-endpoint must be an absolute http(s) URL");
+        var jsonLogs = new Option<bool>("--json-logs") { Description = "Log one JSON object a line, with the trace id of the request it belongs to." };
         var config = new Option<FileInfo?>("--config")
         {
             Description = "Settings file (JSON, docs/CONFIGURATION.md), read after ./appsettings.json and before SURGE__… environment variables; "
@@ -83,7 +93,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
             + "and the fulfillment stage that plans the shipments of paid orders.")
         {
-            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, config, verbose,
+            port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, managementPort, otlp, jsonLogs, config, verbose,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -126,8 +136,15 @@ internal static class ServeCommand
                         Port = Given(port) ? parse.GetValue(port) : settings.Http.Port,
                         Host = Given(host) ? parse.GetValue(host)! : settings.Http.Host,
                         CapacityOrdersPerSecond = Given(capacity) ? parse.GetValue(capacity) : settings.Http.CapacityOrdersPerSecond,
+                        ManagementPort = Given(managementPort) ? parse.GetValue(managementPort) : settings.Http.ManagementPort,
                     },
                     Admission = settings.Admission,
+                    Telemetry = new()
+                    {
+                        OtlpEndpoint = Given(otlp) ? parse.GetValue(otlp) : settings.Telemetry.OtlpEndpoint,
+                        ServiceName = settings.Telemetry.ServiceName ?? new TelemetryOptions().ServiceName,
+                        JsonLogs = Given(jsonLogs) ? parse.GetValue(jsonLogs) : settings.Telemetry.JsonLogs ?? false,
+                    },
                     Partitions = Given(partitions) || settings.Partitions is null ? parse.GetValue(partitions) : settings.Partitions.Value,
                     Dependencies = dependencies.Checks,
                     Orders = Given(retention) ? settings.Orders with { Retention = Days(parse.GetValue(retention)) } : settings.Orders,
@@ -200,6 +217,10 @@ internal static class ServeCommand
             await using var running = server;
             Console.WriteLine($"surge: serving {server.BaseAddress} (data {options.DataDirectory}, {options.Partitions} partitions, "
                 + $"{options.Flow.Rules.Carriers.Count} carriers)");
+            if (server.ManagementAddress is { } management)
+            {
+                Console.WriteLine($"surge: dashboard and /metrics at {management}");
+            }
             Console.WriteLine($"surge: recovered {server.Recovery.Orders:N0} orders ({server.Recovery.ReplayedRecords:N0} journal records replayed, "
                 + $"{server.Recovery.Reconciled} multi-seller orders finished) in {server.Recovery.Elapsed.TotalMilliseconds:F0} ms");
             if (server.AdminKeyGenerated)

@@ -42,6 +42,19 @@ public sealed class ServeSettings
 
     public ClusterSettings Cluster { get; set; } = new();
 
+    public TelemetrySettings Telemetry { get; set; } = new();
+
+    public sealed class TelemetrySettings
+    {
+        /// <summary>OTLP collector for traces and metrics (`--otlp-endpoint`).</summary>
+        public string? OtlpEndpoint { get; set; }
+
+        public string? ServiceName { get; set; }
+
+        /// <summary>Logs as JSON lines (`--json-logs`).</summary>
+        public bool? JsonLogs { get; set; }
+    }
+
     public sealed class StorageSettings
     {
         /// <summary>Journal segment size per partition, bytes.</summary>

@@ -12,6 +12,10 @@ public sealed record CreateKeyRequest(string Name);
 
 public sealed record CreateKeyResponse(string Name, string ApiKey);
 
+public sealed record RotateKeyRequest(int? GraceSeconds = null);
+
+public sealed record RotateKeyResponse(string ApiKey, DateTimeOffset PreviousKeyExpiresAt);
+
 public sealed record WarehouseBody(string Id, string Region, string Country);
 
 public sealed record WarehouseList(WarehouseBody[] Warehouses);
@@ -59,7 +63,7 @@ public sealed record FlashSaleRequest(string Sku, DateTimeOffset StartsAt, int P
 
 public sealed record FlashSaleResponse(string Sku, DateTimeOffset StartsAt, int PerBuyerLimit);
 
-public sealed record ProblemBody(string Type, string Title, int Status, string Detail, string Code);
+public sealed record ProblemBody(string Type, string Title, int Status, string Detail, string Code, string? Instance = null, string? TraceId = null);
 
 public sealed record HealthResponse(string Status, int Partitions, int Skus, long Orders);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -295,6 +296,9 @@ public sealed class CarrierDispatcher : IAsyncDisposable
 
         private async Task SendAsync(ShipmentManifest manifest, CancellationToken stop)
         {
+            using var span = FlowTelemetry.Source.StartActivity("carrier.dispatch", ActivityKind.Producer);
+            span?.SetTag("surge.carrier", _carrier.Id);
+            span?.SetTag("surge.shipments", manifest.Shipments.Count);
             var now = _owner._time.GetUtcNow();
             var id = manifest.Id;
             var body = Manifest(_carrier.Id, id, manifest.Shipments, now);

@@ -210,6 +210,11 @@ public sealed class FulfillmentStage : IDisposable
             _stepOpen = false;
             return 0;
         }
+        // A span only for a step that had records (the stage polls an idle journal often): its planning and storing.
+        using var span = FlowTelemetry.Source.StartActivity("fulfillment.step");
+        span?.SetTag("surge.partition", Partition);
+        span?.SetTag("surge.records", records);
+        span?.SetTag("surge.orders_planned", plans.Count);
         if (plans.Count > 0)
         {
             IReadOnlyList<ShipmentState> stored = [];

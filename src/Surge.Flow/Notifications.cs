@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
@@ -349,6 +350,8 @@ public sealed class NotificationDispatcher : IAsyncDisposable
 
     private async Task DeliverAsync(long subscription, Lane lane, Notification head, CancellationToken stop)
     {
+        using var span = FlowTelemetry.Source.StartActivity("notification.deliver", ActivityKind.Producer);
+        span?.SetTag("surge.webhook", subscription);
         string? failure = null;
         if (_subscription(subscription) is not { } target)
         {

@@ -61,7 +61,8 @@ public sealed class PartitionRunner : IAsyncDisposable
 
     /// <summary>A caller waiting for one command (<see cref="TaskCompletionSource{CommandResult}"/>) or for a group of
     /// consecutive commands (<see cref="TaskCompletionSource{CommandGroup}"/>) of a batch.</summary>
-    private readonly record struct Waiter(object Completion, int First, int Count)
+    /// <summary>The caller's trace context (default when nobody traces): the batch's span links every caller in it.</summary>
+    private readonly record struct Waiter(object Completion, int First, int Count, System.Diagnostics.ActivityContext Trace)
     {
         public void Complete(BatchReply reply)
         {
@@ -187,7 +188,7 @@ public sealed class PartitionRunner : IAsyncDisposable
                 writer.Truncate(first, length);
                 throw new ArgumentException($"encode must write exactly {count} command(s)", nameof(encode));
             }
-            _open.Waiters.Add(new Waiter(completion, first, count));
+            _open.Waiters.Add(new Waiter(completion, first, count, System.Diagnostics.Activity.Current?.Context ?? default));
             _queued += count;
             wake = !_draining;
             _draining = true;
@@ -269,32 +270,41 @@ public sealed class PartitionRunner : IAsyncDisposable
     {
         batch.Writer.Stamp(_clock.GetUtcNow().ToUnixTimeMilliseconds());
         Task<BatchReply> reply;
+        var previous = System.Diagnostics.Activity.Current;
+        var span = RunnerTelemetry.Enabled ? RunnerTelemetry.StartBatch(batch.Waiters.Select(w => w.Trace), batch.Commands) : null;
         try
         {
-            reply = _sink.ExecuteAsync(batch.Writer.Written);
+            reply = _sink.ExecuteAsync(batch.Writer.Written); // within the batch's span: the partition's own spans are its children
         }
         catch (Exception e)
         {
             _inFlight.Release();
             FailAll(batch.Waiters, e);
+            RunnerTelemetry.End(span, e);
             return;
+        }
+        finally
+        {
+            System.Diagnostics.Activity.Current = previous; // the span ends when the batch is durable, not here
         }
         lock (_gate)
         {
             _writers.Push(batch.Writer); // the sink is done with the bytes once it returned
         }
-        _ = CompleteAsync(reply, batch.Waiters, batch.Commands);
+        _ = CompleteAsync(reply, batch.Waiters, batch.Commands, span);
     }
 
-    private async Task CompleteAsync(Task<BatchReply> pending, List<Waiter> waiters, int commands)
+    private async Task CompleteAsync(Task<BatchReply> pending, List<Waiter> waiters, int commands, System.Diagnostics.Activity? span)
     {
         BatchReply reply;
         try
         {
             reply = await pending.ConfigureAwait(false);
+            RunnerTelemetry.End(span, null);
         }
         catch (Exception e)
         {
+            RunnerTelemetry.End(span, e);
             FailAll(waiters, e);
             return;
         }

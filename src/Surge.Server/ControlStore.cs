@@ -142,14 +142,15 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         }
     }
 
-    public Principal? Authenticate(string key)
+    /// <summary>Whose key this is at <paramref name="nowMs"/> (a rotated key stops at the end of its grace period).</summary>
+    public Principal? Authenticate(string key, long nowMs)
     {
         var hash = Hash(key);
         for (var attempt = 0; ; attempt++)
         {
             lock (_gate)
             {
-                if (_view.FindKey(hash) is { } principal)
+                if (_view.FindKey(hash, nowMs) is { } principal)
                 {
                     return principal;
                 }
@@ -170,6 +171,17 @@ public sealed class ControlStore : ISubscriberDirectory, IDisposable
         {
             var record = Write(() => _view.NewSeller(name, Hash(key)))!;
             return (_view.FindSeller(record.SellerId)!, key);
+        }
+    }
+
+    /// <summary>Replaces <paramref name="key"/> (a seller's or storefront's) with a new key, returned once; the old one works
+    /// until <paramref name="retireAtMs"/>. Null when <paramref name="key"/> is not one that can be rotated.</summary>
+    public string? RotateKey(string key, long retireAtMs)
+    {
+        var fresh = NewKey(key.StartsWith("sf_", StringComparison.Ordinal) ? "sf_" : "sk_");
+        lock (_logGate) lock (_gate)
+        {
+            return Write(() => _view.RotateKey(Hash(key), Hash(fresh), retireAtMs)) is null ? null : fresh;
         }
     }
 

@@ -18,6 +18,8 @@ public sealed record ControlRecord
     public string? Email { get; init; }
     public string? Language { get; init; }
     public long Block { get; init; }
+    public string? PreviousKeySha256 { get; init; }
+    public long RetireAtMs { get; init; }
 }
 
 public sealed record Seller(long Id, string Name);
@@ -36,6 +38,7 @@ public sealed class ControlView
     private readonly Dictionary<long, Seller> _sellers = [];
     private readonly List<Warehouse> _warehouses = [];
     private readonly Dictionary<string, Principal> _keys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _retiring = new(StringComparer.Ordinal); // a rotated key's hash → when it stops (Unix ms)
     private readonly Dictionary<long, Subscription> _subscriptions = [];
     private long _lastSellerId;
     private long _lastWebhookId;
@@ -51,8 +54,22 @@ public sealed class ControlView
 
     public Seller? FindSeller(long id) => _sellers.GetValueOrDefault(id);
 
-    /// <summary>Whose key has this SHA-256 hash (lowercase hex), or null.</summary>
-    public Principal? FindKey(string keySha256) => _keys.TryGetValue(keySha256, out var principal) ? principal : null;
+    /// <summary>Whose key has this SHA-256 hash (lowercase hex) at <paramref name="nowMs"/>, or null (none, or one rotated
+    /// whose grace period is over).</summary>
+    public Principal? FindKey(string keySha256, long nowMs) =>
+        _keys.TryGetValue(keySha256, out var principal) && !(_retiring.TryGetValue(keySha256, out var until) && nowMs >= until) ? principal : null;
+
+    /// <summary>The record replacing a seller's or storefront's key (by its hash) with a new one; the old one keeps working
+    /// until <paramref name="retireAtMs"/>. Null for a key that is not a seller's or storefront's (the admin key comes
+    /// from the node's configuration and is changed there).</summary>
+    public ControlRecord? RotateKey(string keySha256, string newKeySha256, long retireAtMs) =>
+        _keys.TryGetValue(keySha256, out var principal) && principal.Role is Role.Seller or Role.Storefront
+            ? new ControlRecord
+            {
+                Kind = "key_rotated", KeySha256 = newKeySha256, PreviousKeySha256 = keySha256, RetireAtMs = retireAtMs,
+                Owner = principal.Role, SellerId = principal.SellerId,
+            }
+            : null;
 
     /// <summary>A key known without being in the log (the node's admin key, from its own file).</summary>
     public void AddKey(string keySha256, Principal principal) => _keys[keySha256] = principal;
@@ -108,6 +125,10 @@ public sealed class ControlView
                 break;
             case "storefront":
                 _keys[record.KeySha256!] = new Principal(Role.Storefront, 0);
+                break;
+            case "key_rotated":
+                _keys[record.KeySha256!] = new Principal(record.Owner!.Value, record.SellerId);
+                _retiring[record.PreviousKeySha256!] = Math.Min(record.RetireAtMs, _retiring.GetValueOrDefault(record.PreviousKeySha256!, long.MaxValue));
                 break;
             case "warehouse":
                 _warehouses.Add(new Warehouse(record.WarehouseId!, record.Region!, record.Country!));

@@ -15,6 +15,16 @@ namespace Surge.Server;
 /// with live numbers and charts (uPlot, bundled into the assembly at build time — nothing is fetched at run
 /// time), fed once a second by Server-Sent Events, and the buyer's tracking page at <c>/track/{token}</c>.
 /// </summary>
+/// <summary>Marks an endpoint for operators only (dashboard, /metrics): served on the management port when one is set.</summary>
+public sealed class ManagementEndpoint
+{
+    public static readonly ManagementEndpoint Instance = new();
+
+    private ManagementEndpoint()
+    {
+    }
+}
+
 public sealed class Dashboard(ServerState state, NodeSampler sampler)
 {
     public const string SessionCookie = "surge_session";
@@ -29,13 +39,15 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
 
     public void Map(WebApplication app)
     {
-        app.MapGet("/", Index).ExcludeFromDescription();
-        app.MapPost("/login", Login).ExcludeFromDescription().DisableAntiforgery();
-        app.MapPost("/logout", Logout).ExcludeFromDescription().DisableAntiforgery();
+        // The operator's pages go to the management port when there is one; the buyers' tracking page and the assets it
+        // shares with the dashboard stay on the public port.
+        app.MapGet("/", Index).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
+        app.MapPost("/login", Login).ExcludeFromDescription().DisableAntiforgery().WithMetadata(ManagementEndpoint.Instance);
+        app.MapPost("/logout", Logout).ExcludeFromDescription().DisableAntiforgery().WithMetadata(ManagementEndpoint.Instance);
         app.MapGet("/assets/{file}", Asset).ExcludeFromDescription();
-        app.MapGet("/dashboard/stream", Stream).ExcludeFromDescription();
+        app.MapGet("/dashboard/stream", Stream).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
         app.MapGet("/track/{token}", TrackPage).ExcludeFromDescription();
-        app.MapGet("/dashboard/forecast", Forecast).ExcludeFromDescription();
+        app.MapGet("/dashboard/forecast", Forecast).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
     }
 
     /// <summary>A one-time login link (path and query) for the demo: opens a session once, without typing the key,
@@ -87,7 +99,7 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         }
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
         var key = form?["key"].ToString() ?? "";
-        if (key.Length is 0 or > 300 || state.Control.Authenticate(key.Trim()) is not { Role: Role.Admin })
+        if (key.Length is 0 or > 300 || state.Control.Authenticate(key.Trim(), state.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds()) is not { Role: Role.Admin })
         {
             await Page(context, "login.html", 401, "{{error}}", "That is not the admin key of this node.");
             return;

@@ -200,9 +200,12 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
 
     public async Task<Immutable<byte[]>> Execute(Immutable<byte[]> batch)
     {
+        using var execute = ServerTelemetry.Source.StartActivity("partition.execute");
+        execute?.SetTag("surge.partition", _index);
         var screened = _screen.Execute(batch.Value);
         var reply = screened.Reply.Pack();
         StartSnapshotIfDue();
+        using var commit = ServerTelemetry.Source.StartActivity("journal.commit");
         try
         {
             await screened.Durable;

@@ -38,6 +38,9 @@ public sealed record ServerOptions
     /// <summary>Category suggestions for new SKUs.</summary>
     public CategoryOptions Categories { get; init; } = new();
 
+    /// <summary>Traces, metrics and the shape of the logs.</summary>
+    public TelemetryOptions Telemetry { get; init; } = new();
+
     /// <summary>Cluster mode: membership in Redis instead of a one-silo localhost cluster (null = one process).</summary>
     public ClusterMode? Cluster { get; init; }
 
@@ -64,6 +67,18 @@ public sealed record ServerOptions
         if (Http.Port is < 0 or > 65_535)
         {
             throw new ArgumentException($"port must be 0..65535, not {Http.Port}");
+        }
+        if (Http.ManagementPort is < 0 or > 65_535 || (Http.ManagementPort is { } management and > 0 && management == Http.Port))
+        {
+            throw new ArgumentException($"Http:ManagementPort must be 0..65535 and not the API's port, not {Http.ManagementPort}");
+        }
+        if (Telemetry.OtlpEndpoint is { } otlp && !(Uri.TryCreate(otlp, UriKind.Absolute, out var collector) && collector.Scheme is "http" or "https"))
+        {
+            throw new ArgumentException($"Telemetry:OtlpEndpoint must be an absolute http(s) URL, not '{otlp}'");
+        }
+        if (!System.Net.IPAddress.TryParse(Http.ManagementHost, out _))
+        {
+            throw new ArgumentException($"Http:ManagementHost must be an IP address, not '{Http.ManagementHost}'");
         }
         foreach (var (name, value) in new (string, long)[]
         {
@@ -128,6 +143,26 @@ public sealed record ServerOptions
     }
 }
 
+/// <summary>OpenTelemetry: traces (ASP.NET Core, HttpClient, Npgsql, Orleans grain calls, and Surge's own spans — a saga,
+/// a partition's batch, its journal commit) and metrics, exported over OTLP when an endpoint is given; and the logs.</summary>
+public sealed record TelemetryOptions
+{
+    /// <summary>The OTLP collector (e.g. http://otel-collector:4317); null: nothing is exported.</summary>
+    public string? OtlpEndpoint { get; init; }
+
+    /// <summary>The service name traces and metrics carry.</summary>
+    public string ServiceName { get; init; } = "surge";
+
+    /// <summary>Logs as one JSON object a line (with the trace id of the request they belong to) instead of text.</summary>
+    public bool JsonLogs { get; init; }
+
+    /// <summary>More tracing configuration (tests add an in-memory exporter); tracing is on when this or
+    /// <see cref="OtlpEndpoint"/> is set.</summary>
+    public Action<OpenTelemetry.Trace.TracerProviderBuilder>? ConfigureTracing { get; init; }
+
+    public bool Tracing => OtlpEndpoint is not null || ConfigureTracing is not null;
+}
+
 /// <summary>The HTTP API's settings.</summary>
 public sealed record HttpOptions
 {
@@ -136,6 +171,14 @@ public sealed record HttpOptions
 
     /// <summary>HTTP port; 0 picks a free one (see <see cref="SurgeServer.BaseAddress"/>).</summary>
     public int Port { get; init; } = 8080;
+
+    /// <summary>A second port for operators only — the dashboard and <c>/metrics</c> move there, off the public port, and
+    /// the API is not served on it (<c>serve --management-port</c>; 0 picks a free one). Null: everything on
+    /// <see cref="Port"/>.</summary>
+    public int? ManagementPort { get; init; }
+
+    /// <summary>Address the management port listens on (loopback by default: reach it through the pod or a tunnel).</summary>
+    public string ManagementHost { get; init; } = "127.0.0.1";
 
     /// <summary>Longest a request waits for its commands; then 503 `deadline_exceeded` (the order may still land;
     /// retry with the same Idempotency-Key).</summary>
@@ -149,6 +192,10 @@ public sealed record HttpOptions
 
     /// <summary>SKUs in one POST /v1/skus/batch.</summary>
     public int BatchSkusMax { get; init; } = 1_000;
+
+    /// <summary>How long a seller's or storefront's old key keeps working after <c>POST /v1/keys/rotate</c>, by default
+    /// and at most (a caller may ask for less).</summary>
+    public TimeSpan KeyRotationGrace { get; init; } = TimeSpan.FromHours(24);
 
     /// <summary>Requests per second per API key, and the dashboard's login throttle.</summary>
     public RateLimitOptions RateLimits { get; init; } = new();

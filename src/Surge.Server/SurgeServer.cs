@@ -10,6 +10,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using Surge.Core;
 
 namespace Surge.Server;
@@ -54,6 +57,7 @@ public sealed class SurgeServer : IAsyncDisposable
         AdminKeyGenerated = adminKeyGenerated;
         Recovery = recovery;
         BaseAddress = new Uri(app.Urls.First());
+        ManagementAddress = state.Options.Http.ManagementPort is null ? null : new Uri(app.Urls.Last());
     }
 
     public ServerState State { get; }
@@ -65,6 +69,9 @@ public sealed class SurgeServer : IAsyncDisposable
 
     public RecoverySummary Recovery { get; }
     public Uri BaseAddress { get; }
+
+    /// <summary>Where the dashboard and /metrics are served when they have a port of their own; null: at <see cref="BaseAddress"/>.</summary>
+    public Uri? ManagementAddress { get; }
 
     public static async Task<SurgeServer> StartAsync(ServerOptions options, LogLevel logLevel = LogLevel.Warning)
     {
@@ -80,7 +87,12 @@ public sealed class SurgeServer : IAsyncDisposable
         var tokens = new TrackingTokens(control.TrackingSecret(File.Exists(trackingKeyFile) ? Convert.FromHexString(File.ReadAllText(trackingKeyFile).Trim()) : null));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        if (logLevel <= LogLevel.Information)
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        if (options.Telemetry.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o => o.IncludeScopes = true); // the trace and span ids ride in the scope
+        }
+        else if (logLevel <= LogLevel.Information)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }
@@ -95,6 +107,10 @@ public sealed class SurgeServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Parse(options.Http.Host), options.Http.Port);
+            if (options.Http.ManagementPort is { } management)
+            {
+                k.Listen(IPAddress.Parse(options.Http.ManagementHost), management);
+            }
             k.Limits.MaxRequestBodySize = options.Http.RequestBodyBytesMax;
             k.AddServerHeader = false;
         });
@@ -137,10 +153,11 @@ public sealed class SurgeServer : IAsyncDisposable
             o.SerializerOptions.RespectRequiredConstructorParameters = true;
         });
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
+        AddTelemetry(builder, options.Telemetry);
         if (options.Cluster is { } cluster)
         {
             var (siloPort, gatewayPort) = (cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort, cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort);
-            builder.UseOrleans(silo => silo
+            builder.UseOrleans(silo => Traced(silo, options.Telemetry)
                 .UseRedisClustering(cluster.Redis)
                 .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, "surge"))
                 .ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress ?? options.Http.Host), siloPort, gatewayPort,
@@ -156,13 +173,14 @@ public sealed class SurgeServer : IAsyncDisposable
         else
         {
             var (siloPort, gatewayPort) = (FreePort(), FreePort());
-            builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
+            builder.UseOrleans(silo => Traced(silo, options.Telemetry).UseLocalhostClustering(siloPort, gatewayPort));
         }
         // Partitions spread evenly over the silos (one silo: all of them there).
         builder.Services.AddSingleton<SiloRoster>();
         Orleans.Hosting.PlacementStrategyExtensions.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>(builder.Services);
 
         var app = builder.Build();
+        var managementPort = options.Http.ManagementPort ?? -1; // 0: known once Kestrel has bound it
 
         // The composition root: every service of the node, in dependency order.
         downstream.Log = app.Services.GetRequiredService<ILogger<Downstream>>();
@@ -184,6 +202,21 @@ public sealed class SurgeServer : IAsyncDisposable
         var dashboard = new Dashboard(state, sampler);
 
         app.Use(Problems.Middleware);
+        if (options.Http.ManagementPort is not null)
+        {
+            // Operators' endpoints only on the management port, everything else only on the public one.
+            app.Use(async (context, next) =>
+            {
+                var forOperators = context.GetEndpoint()?.Metadata.GetMetadata<ManagementEndpoint>() is not null;
+                var onManagementPort = context.Connection.LocalPort == managementPort;
+                if (forOperators != onManagementPort)
+                {
+                    await Problems.WriteAsync(context, 404, "not_found", $"no route {context.Request.Path} on this port");
+                    return;
+                }
+                await next(context);
+            });
+        }
         app.Use(async (context, next) =>
         {
             if (!context.Request.Path.StartsWithSegments("/v1"))
@@ -225,9 +258,13 @@ public sealed class SurgeServer : IAsyncDisposable
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await state.Metrics.WriteAsync(context.Response.Body, state, partitionHost, context.RequestAborted);
         }).WithName("metrics").WithSummary("Prometheus text format: orders, queues, journals, downstream lag, carriers (no key; bind to a private address)")
-            .WithTags("operations").ExcludeFromDescription();
+            .WithTags("operations").ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
         new Api(state, sampler).Map(app);
         await app.StartAsync();
+        if (options.Http.ManagementPort is not null)
+        {
+            managementPort = new Uri(app.Urls.Last()).Port; // the second listener (its port when 0 was asked for)
+        }
         try
         {
             var recovery = await state.Lifecycle.RecoverAsync();
@@ -286,6 +323,43 @@ public sealed class SurgeServer : IAsyncDisposable
     }
 
     /// <summary>The partition count is fixed for a data directory (sellers are hashed onto it).</summary>
+    /// <summary>OpenTelemetry when it is asked for: the spans of ASP.NET Core, HttpClient (webhooks, carriers), Npgsql,
+    /// Orleans and Surge's own sources; metrics of ASP.NET Core and Surge; OTLP export when an endpoint is given.</summary>
+    private static void AddTelemetry(WebApplicationBuilder builder, TelemetryOptions telemetry)
+    {
+        if (!telemetry.Tracing)
+        {
+            return;
+        }
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(telemetry.ServiceName, serviceInstanceId: $"{Environment.MachineName}:{Environment.ProcessId}"))
+            .WithTracing(t =>
+            {
+                t.AddSource(Application.ApplicationTelemetry.SourceName, Runtime.RunnerTelemetry.SourceName, ServerTelemetry.SourceName, Flow.FlowTelemetry.SourceName, "Microsoft.Orleans.Runtime",
+                        "Microsoft.Orleans.Application")
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation();
+                Npgsql.TracerProviderBuilderExtensions.AddNpgsql(t);
+                if (telemetry.OtlpEndpoint is { } endpoint)
+                {
+                    t.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+                }
+                telemetry.ConfigureTracing?.Invoke(t);
+            })
+            .WithMetrics(m =>
+            {
+                m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation();
+                if (telemetry.OtlpEndpoint is { } endpoint)
+                {
+                    m.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+                }
+            });
+    }
+
+    /// <summary>Grain calls carry the caller's trace when tracing is on.</summary>
+    private static Orleans.Hosting.ISiloBuilder Traced(Orleans.Hosting.ISiloBuilder silo, TelemetryOptions telemetry) =>
+        telemetry.Tracing ? silo.AddActivityPropagation() : silo;
+
     /// <summary>Refuses to start with a carrier endpoint the outbound policy would refuse at every delivery (a private
     /// address, not allowed): better one clear line now than dead letters later.</summary>
     private static async Task CheckCarriersAsync(Flow.FulfillmentRules rules, Flow.OutboundPolicy outbound)

@@ -142,9 +142,7 @@ public sealed class HostingTests
             var (exit, output) = await CliProcess.RunAsync(["serve", "--data", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--partitions", "1", "--no-categories"], TimeSpan.FromMinutes(1));
 
-            Assert.Equal(StartupFailureCodes.Listen, exit);
-            Assert.Contains($"surge serve: cannot listen on 127.0.0.1:{port}: the address is in use", output);
-            Assert.DoesNotContain("   at ", output);
+            AssertFailedStart(exit, output, StartupFailureCodes.Listen, $"surge serve: cannot listen on 127.0.0.1:{port}: the address is in use");
         }
         finally
         {
@@ -160,9 +158,7 @@ public sealed class HostingTests
         {
             var (exit, output) = await CliProcess.RunAsync(["serve", "--data", file, "--port", "0", "--partitions", "1", "--no-categories"], TimeSpan.FromMinutes(1));
 
-            Assert.Equal(StartupFailureCodes.DataDirectory, exit);
-            Assert.Contains($"surge serve: the data directory {file} cannot be used", output);
-            Assert.DoesNotContain("   at ", output);
+            AssertFailedStart(exit, output, StartupFailureCodes.DataDirectory, $"surge serve: the data directory {file} cannot be used");
         }
         finally
         {
@@ -198,11 +194,8 @@ public sealed class HostingTests
 
             var (exit, output) = await CliProcess.RunAsync(["serve", "--data", data, "--port", "0", "--partitions", "1", "--no-categories"], TimeSpan.FromMinutes(2));
 
-            Assert.Equal(StartupFailureCodes.CorruptJournal, exit);
-            Assert.Contains("surge serve: journal corrupt in ", output);
-            Assert.Contains(Path.GetFileName(segment), output);
-            Assert.Contains($"at byte offset {RecordFormat.SegmentHeaderBytes}", output);
-            Assert.DoesNotContain("   at ", output);
+            AssertFailedStart(exit, output, StartupFailureCodes.CorruptJournal, "surge serve: journal corrupt in ", Path.GetFileName(segment),
+                $"at byte offset {RecordFormat.SegmentHeaderBytes}");
         }
         finally
         {
@@ -223,9 +216,7 @@ public sealed class HostingTests
             var (exit, output) = await CliProcess.RunAsync(["serve", "--data", data, "--port", "0", "--partitions", "1", "--no-categories",
                 "--journal-postgres", $"Host=127.0.0.1;Port={port};Username=surge;Database=surge;Timeout=3"], TimeSpan.FromMinutes(1));
 
-            Assert.Equal(StartupFailureCodes.Dependency, exit);
-            Assert.Contains("surge serve: PostgreSQL: ", output);
-            Assert.DoesNotContain("   at ", output);
+            AssertFailedStart(exit, output, StartupFailureCodes.Dependency, "surge serve: PostgreSQL: ");
         }
         finally
         {
@@ -313,6 +304,17 @@ public sealed class HostingTests
 
         Assert.True(keys.Count > 20);
         Assert.All(keys, key => Assert.Contains($"| `{key}` |", table));
+    }
+
+    /// <summary>The start failed with <paramref name="code"/>, saying each of <paramref name="says"/>, and no stack trace.</summary>
+    private static void AssertFailedStart(int exit, string output, int code, params string[] says)
+    {
+        Assert.Equal(code, exit);
+        foreach (var text in says)
+        {
+            Assert.Contains(text, output);
+        }
+        Assert.DoesNotContain("   at ", output);
     }
 
     private static int FreePort()

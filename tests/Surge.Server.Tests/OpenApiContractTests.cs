@@ -124,6 +124,7 @@ public sealed class OpenApiContractTests
         await walk.SendAsync(get, "/v1/webhooks", sellerKey, expect: 200);
         await walk.SendAsync(post, $"/v1/webhooks/{hook}/redrive", sellerKey, new { });
         await walk.SendAsync(HttpMethod.Delete, $"/v1/webhooks/{hook}", sellerKey);
+        await walk.SendAsync(post, "/v1/keys/rotate", sellerKey, new { grace_seconds = 3_600 }, expect: 201); // the old key works for the hour
         // Answers that are problems: each must be a documented status with the problem schema.
         await walk.SendAsync(get, "/v1/warehouses", null, expect: 401);
         await walk.SendAsync(get, "/v1/flow", sellerKey, expect: 403);

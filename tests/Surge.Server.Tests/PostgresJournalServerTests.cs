@@ -94,7 +94,7 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         using var first = ControlStore.OpenShared(new PostgresControlLog(_source!));
         using var second = ControlStore.OpenShared(new PostgresControlLog(_source!));
         var (seller, key) = first.CreateSeller("made on the first node");
-        Assert.Equal(new Principal(Role.Seller, seller.Id), second.Authenticate(key)); // a miss re-reads the log
+        Assert.Equal(new Principal(Role.Seller, seller.Id), second.Authenticate(key, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())); // a miss re-reads the log
         Assert.Equal(seller, second.FindSeller(seller.Id));
         Assert.True(second.AddWarehouse(new Warehouse("wh-shared", "seoul", "KR"), out var created) && created);
         Assert.False(first.AddWarehouse(new Warehouse("wh-shared", "busan", "KR"), out _)); // decided with the other node's line in view

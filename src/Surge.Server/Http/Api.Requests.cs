@@ -28,7 +28,7 @@ public sealed partial class Api
             throw new ApiProblemException(401, "unauthorized", "send Authorization: Bearer <api key>");
         }
         var key = header["Bearer ".Length..].Trim();
-        var principal = state.Control.Authenticate(key);
+        var principal = state.Control.Authenticate(key, Options.Clock.GetUtcNow().ToUnixTimeMilliseconds());
         if (principal is null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";

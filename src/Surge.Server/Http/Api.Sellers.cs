@@ -11,6 +11,10 @@ public sealed partial class Api
         v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithSummary("Create a storefront key that may place orders (admin)").WithTags("catalog")
             .Accepts<CreateKeyRequest>("application/json").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422)
             .Idempotent(201);
+        v1.MapPost("/keys/rotate", Handler(RotateKey)).WithName("rotateKey")
+            .WithSummary("Replace the calling seller or storefront key with a new one (shown once); the old one keeps working for the grace period")
+            .WithTags("catalog").Accepts<RotateKeyRequest>("application/json").Produces<RotateKeyResponse>(201).Problems(400, 401, 403, 422)
+            .Idempotent(201);
         v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithSummary("Add a warehouse to every partition (admin)").WithTags("catalog")
             .Accepts<WarehouseBody>("application/json").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503)
             .Idempotent(201);
@@ -25,6 +29,24 @@ public sealed partial class Api
         {
             var (seller, key) = state.Control.CreateSeller(Text(request.Name, "name", SellerNameCharsMax));
             return Task.FromResult((201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), (string?)("/v1/sellers/" + Ids.Seller(seller.Id))));
+        });
+    }
+
+    private async Task RotateKey(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Seller, Role.Storefront);
+        var key = context.Request.Headers.Authorization.ToString()["Bearer ".Length..].Trim();
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.RotateKeyRequest, ApiJson.Default.RotateKeyResponse, request =>
+        {
+            var graceMax = Options.Http.KeyRotationGrace;
+            if (request.GraceSeconds is < 0 || request.GraceSeconds > graceMax.TotalSeconds)
+            {
+                throw new RequestShapeException($"grace_seconds: 0 to {graceMax.TotalSeconds:0} (the old key's grace period; default the most)");
+            }
+            var retireAt = Options.Clock.GetUtcNow() + (request.GraceSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : graceMax);
+            var fresh = state.Control.RotateKey(key, retireAt.ToUnixTimeMilliseconds())
+                ?? throw new ApiProblemException(403, "forbidden", "only a seller's or storefront's key can be rotated");
+            return Task.FromResult((201, new RotateKeyResponse(fresh, retireAt), (string?)null));
         });
     }
 

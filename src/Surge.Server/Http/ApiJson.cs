@@ -15,6 +15,8 @@ namespace Surge.Server;
 [JsonSerializable(typeof(CreateSellerResponse))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(CreateKeyResponse))]
+[JsonSerializable(typeof(RotateKeyRequest))]
+[JsonSerializable(typeof(RotateKeyResponse))]
 [JsonSerializable(typeof(WarehouseBody))]
 [JsonSerializable(typeof(WarehouseList))]
 [JsonSerializable(typeof(SkuBody))]

@@ -77,6 +77,11 @@ public static class Problems
         {
             json.WriteString("instance"u8, instance);
         }
+        // The trace this answer belongs to (when tracing is on): what an operator looks up in the traces and logs.
+        if (System.Diagnostics.Activity.Current is { } activity)
+        {
+            json.WriteString("trace_id"u8, activity.TraceId.ToHexString());
+        }
         json.WriteEndObject();
     }
 

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Net;
+using OpenTelemetry.Trace;
+
+namespace Surge.Server.Tests;
+
+/// <summary>OpenTelemetry: an operator follows one order from the HTTP request through the saga, the partition's batch
+/// and the grain to the journal commit, in one trace; a problem answer names its trace.</summary>
+public sealed class TracingTests
+{
+    [Fact]
+    public async Task OnePlacedOrder_IsOneConnectedTrace_FromTheRequestToTheJournalCommit()
+    {
+        var spans = new Spans();
+        await using var server = await TestServer.StartAsync(o => o with { Telemetry = new TelemetryOptions { ConfigureTracing = t => t.AddInMemoryExporter(spans) } });
+        var (_, sellerId) = await server.SellerWithStockAsync("traced", units: 5);
+
+        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("trace-buyer", (sellerId, "traced", 1)));
+
+        Assert.Equal(HttpStatusCode.Created, placed.Status);
+        static bool IsTheRequest(Activity span) => span.Kind == ActivityKind.Server && span.GetTagItem("url.path") as string == "/v1/orders";
+        // A span is exported when it ends; the request's own span ends after its answer was sent.
+        await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans) is var all && all.Any(IsTheRequest)
+            && all.Where(s => s.TraceId == all.First(IsTheRequest).TraceId).Any(s => s.OperationName == "journal.commit")), "the request's trace reached its journal commit");
+        var trace = SnapshotOf(spans);
+        var request = trace.First(IsTheRequest);
+        var ofThisOrder = trace.Where(s => s.TraceId == request.TraceId).ToList();
+
+        foreach (var step in new[] { "order.place", "partition.batch", "partition.execute", "journal.commit" })
+        {
+            Assert.Contains(ofThisOrder, s => s.OperationName == step);
+        }
+        // Connected: one root (the test's own HTTP client call, or the server's request when nothing traced the client),
+        // every other span's parent in the same trace.
+        Assert.Single(ofThisOrder, s => !ofThisOrder.Any(parent => parent.SpanId == s.ParentSpanId));
+        var commit = ofThisOrder.First(s => s.OperationName == "journal.commit");
+        var execute = ofThisOrder.First(s => s.SpanId == commit.ParentSpanId);
+        Assert.Equal("partition.execute", execute.OperationName);
+    }
+
+    [Fact]
+    public async Task AProblemAnswer_CarriesTheTraceIdOfItsRequest()
+    {
+        var spans = new Spans();
+        await using var server = await TestServer.StartAsync(o => o with { Telemetry = new TelemetryOptions { ConfigureTracing = t => t.AddInMemoryExporter(spans) } });
+
+        var refused = await server.Admin.GetAsync("/v1/orders/ord_404");
+
+        Assert.Equal("order_not_found", refused.ProblemCode);
+        var traceId = refused.Json!["trace_id"]!.GetValue<string>();
+        Assert.Matches("^[0-9a-f]{32}$", traceId);
+        await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans).Any(s => s.Kind == ActivityKind.Server && s.TraceId.ToHexString() == traceId)),
+            "the request's span carries the trace id the problem gave");
+    }
+
+    private static List<Activity> SnapshotOf(Spans spans) => spans.Snapshot();
+
+    /// <summary>What the in-memory exporter collects, safe to read while spans still end on other threads.</summary>
+    private sealed class Spans : System.Collections.ObjectModel.Collection<Activity>
+    {
+        private readonly Lock _gate = new();
+
+        protected override void InsertItem(int index, Activity item)
+        {
+            lock (_gate)
+            {
+                base.InsertItem(index, item);
+            }
+        }
+
+        public List<Activity> Snapshot()
+        {
+            lock (_gate)
+            {
+                return [.. Items];
+            }
+        }
+    }
+}
