@@ -90,8 +90,10 @@ internal static class ServeCommand
             Description = "Settings file (JSON, docs/CONFIGURATION.md), read after ./appsettings.json and before SURGE__… environment variables; "
                 + "the flags here win over all of them.",
         };
-        var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json, "
-            + "and the fulfillment stage that plans the shipments of paid orders.")
+        var command = new Command("serve", "Run the embedded server: partitions as Orleans grains, the HTTP API under /v1, OpenAPI at /openapi/v1.json "
+            + "(rendered at /docs/api), and the fulfillment stage that plans the shipments of paid orders. Settings: docs/CONFIGURATION.md. "
+            + "Exit codes: 0 stopped, 1 unexpected failure, 2 bad flag or setting, 3 cannot listen, 4 data directory unusable, "
+            + "5 corrupt journal, 6 PostgreSQL or Redis unreachable.")
         {
             port, host, data, partitions, fulfillment, categoryModel, categoryTraining, noCategories, smtp, smtpFrom, journalPostgres, clusterRedis, clusterId, clusterAdvertise, clusterPort, capacity, retention, allowOutbound, managementPort, otlp, jsonLogs, config, verbose,
         };

@@ -34,6 +34,10 @@ internal sealed class TerseConsoleFormatter() : ConsoleFormatter(Name)
         {
             textWriter.Write($" ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")})");
         }
+        if (System.Diagnostics.Activity.Current is { } activity)
+        {
+            textWriter.Write($" trace={activity.TraceId.ToHexString()}"); // the same id as the problem answer's trace_id
+        }
         textWriter.WriteLine();
     }
 }

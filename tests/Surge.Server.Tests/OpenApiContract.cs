@@ -79,6 +79,30 @@ public sealed partial class OpenApiContract
         return results.IsValid ? [] : [$"{operation} {status}: {Describe(results)}\n  body: {Truncate(body)}"];
     }
 
+    /// <summary>Every request example the document gives, each checked against its operation's request schema: the
+    /// operations with one, and what is wrong with those that do not conform.</summary>
+    public (IReadOnlyList<string> WithExamples, IReadOnlyList<string> Violations) RequestExamples()
+    {
+        var with = new List<string>();
+        var violations = new List<string>();
+        foreach (var (method, template, _, operation) in _operations)
+        {
+            if (operation["requestBody"]?["content"]?["application/json"] is not JsonObject media || media["example"] is not { } example
+                || media["schema"] is not JsonObject schema)
+            {
+                continue;
+            }
+            with.Add($"{method} {template}");
+            using var instance = JsonDocument.Parse(example.ToJsonString());
+            var results = SchemaOf(schema).Evaluate(instance.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            if (!results.IsValid)
+            {
+                violations.Add($"{method} {template} example: {Describe(results)}");
+            }
+        }
+        return (with, violations);
+    }
+
     private JsonSchema SchemaOf(JsonObject schema)
     {
         var key = schema.ToJsonString();

@@ -171,6 +171,9 @@ public sealed class OpenApiContractTests
         Assert.NotNull(place["responses"]!["201"]!["headers"]!["Location"]);
         Assert.NotNull(place["responses"]!["201"]!["headers"]!["Idempotent-Replayed"]);
         Assert.NotNull(place["responses"]!["429"]!["headers"]!["Retry-After"]);
+        var (withExamples, badExamples) = new OpenApiContract(document.ToJsonString()).RequestExamples();
+        Assert.True(withExamples.Count >= 12, "request examples: " + string.Join(", ", withExamples));
+        Assert.Empty(badExamples);
         var problem = place["responses"]!["422"]!["content"]!["application/problem+json"]!["schema"]!["$ref"]!.GetValue<string>();
         Assert.Equal("#/components/schemas/ProblemBody", problem);
         Assert.Contains("code", schemas["ProblemBody"]!["required"]!.AsArray().Select(r => r!.GetValue<string>()));

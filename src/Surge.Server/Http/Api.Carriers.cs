@@ -22,7 +22,7 @@ public sealed partial class Api
             .WithTags("carriers").Produces<DeadLetterList>(200).Problems(401, 403, 404);
         v1.MapPost("/carriers/{id}/dead-letters/redrive", Handler(Redrive)).WithName("redriveDeadLetters")
             .WithSummary("Send dead-lettered shipments again: all of the carrier's, or those listed (admin)").WithTags("carriers")
-            .Accepts<RedriveRequest>("application/json").Produces<RedriveResponse>(200).Problems(400, 401, 403, 404, 422);
+            .Accepts<RedriveRequest>("application/json").Example("""{"shipment_ids":["shp_1"]}""").Produces<RedriveResponse>(200).Problems(400, 401, 403, 404, 422);
         v1.MapPost("/carriers/{id}/events", Handler(CarrierEvents)).WithName("postCarrierEvents").AllowAnonymous()
             .WithSummary("Tracking events from a carrier: a CloudEvent signed by Standard Webhooks under the carrier's secret").WithTags("carriers")
             .Produces<TrackingEventsResponse>(202).Problems(400, 401, 404, 409, 413, 415, 422);

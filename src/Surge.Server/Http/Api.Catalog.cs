@@ -6,10 +6,10 @@ public sealed partial class Api
     private void MapCatalog(IEndpointRouteBuilder v1)
     {
         v1.MapPost("/skus", Handler(UpsertSku)).WithName("upsertSku").WithSummary("Create or update one of the seller's SKUs").WithTags("catalog")
-            .Accepts<SkuBody>("application/json").Produces<SkuResponse>(201).Produces<SkuResponse>(200).Problems(400, 401, 403, 409, 422, 429, 503)
+            .Accepts<SkuBody>("application/json").Example("""{"sku":"mug-blue","title":"Blue glazed mug 350 ml","price_minor":12900,"currency":"KRW","weight_g":350,"temperature":"ambient","hazmat":false,"category":"Kitchen"}""").Produces<SkuResponse>(201).Produces<SkuResponse>(200).Problems(400, 401, 403, 409, 422, 429, 503)
             .Idempotent(201);
         v1.MapPost("/skus/batch", Handler(UpsertSkus)).WithName("upsertSkus").WithSummary("Create or update up to 1,000 of the seller's SKUs").WithTags("catalog")
-            .Accepts<SkuBatchRequest>("application/json").Produces<SkuBatchResponse>(200).Problems(400, 401, 403, 422, 429, 503)
+            .Accepts<SkuBatchRequest>("application/json").Example("""{"skus":[{"sku":"mug-blue","title":"Blue glazed mug 350 ml","price_minor":12900,"currency":"KRW","weight_g":350,"temperature":"ambient"}]}""").Produces<SkuBatchResponse>(200).Problems(400, 401, 403, 422, 429, 503)
             .Idempotent(200);
         v1.MapGet("/skus/{sku}", Handler(GetSku)).WithName("getSku").WithSummary("A SKU's catalog attributes and flash sale").WithTags("catalog")
             .Produces<SkuResponse>(200).Problems(401, 403, 404, 422)

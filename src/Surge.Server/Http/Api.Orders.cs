@@ -6,10 +6,10 @@ public sealed partial class Api
     private void MapOrders(IEndpointRouteBuilder v1)
     {
         v1.MapPost("/orders", Handler(PlaceOrder)).WithName("placeOrder").WithSummary("Place an order (one seller order per seller, all or nothing)").WithTags("orders")
-            .Accepts<PlaceOrderRequest>("application/json").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503)
+            .Accepts<PlaceOrderRequest>("application/json").Example("""{"buyer_id":"buyer-42","ship_to":{"country":"KR","region":"seoul","postal_code":"04524"},"lines":[{"seller_id":"sel_1","sku":"mug-blue","quantity":2}]}""").Produces<OrderBody>(201).Problems(400, 401, 403, 409, 413, 422, 429, 503)
             .Idempotent(201).ResponseHeader(201, "Location", ParameterType.String, "The new order's URL.");
         v1.MapPost("/orders/batch", Handler(PlaceOrders)).WithName("placeOrders").WithSummary("Place up to 1,000 orders; answers in request order").WithTags("orders")
-            .Accepts<PlaceOrdersRequest>("application/json").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503)
+            .Accepts<PlaceOrdersRequest>("application/json").Example("""{"orders":[{"buyer_id":"buyer-42","ship_to":{"country":"KR","region":"seoul"},"lines":[{"seller_id":"sel_1","sku":"mug-blue","quantity":1}],"idempotency_key":"cart-42-1"}]}""").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503)
             .Idempotent(200);
         v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithSummary("An order and its seller orders").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404);

@@ -6,17 +6,17 @@ public sealed partial class Api
     private void MapSellers(IEndpointRouteBuilder v1)
     {
         v1.MapPost("/sellers", Handler(CreateSeller)).WithName("createSeller").WithSummary("Create a seller and its API key (admin)").WithTags("catalog")
-            .Accepts<CreateSellerRequest>("application/json").Produces<CreateSellerResponse>(201).Problems(400, 401, 403, 422)
+            .Accepts<CreateSellerRequest>("application/json").Example("""{"name":"Jeju Ceramics"}""").Produces<CreateSellerResponse>(201).Problems(400, 401, 403, 422)
             .Idempotent(201);
         v1.MapPost("/storefront-keys", Handler(CreateStorefrontKey)).WithName("createStorefrontKey").WithSummary("Create a storefront key that may place orders (admin)").WithTags("catalog")
-            .Accepts<CreateKeyRequest>("application/json").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422)
+            .Accepts<CreateKeyRequest>("application/json").Example("""{"name":"web shop"}""").Produces<CreateKeyResponse>(201).Problems(400, 401, 403, 422)
             .Idempotent(201);
         v1.MapPost("/keys/rotate", Handler(RotateKey)).WithName("rotateKey")
             .WithSummary("Replace the calling seller or storefront key with a new one (shown once); the old one keeps working for the grace period")
-            .WithTags("catalog").Accepts<RotateKeyRequest>("application/json").Produces<RotateKeyResponse>(201).Problems(400, 401, 403, 422)
+            .WithTags("catalog").Accepts<RotateKeyRequest>("application/json").Example("""{"grace_seconds":3600}""").Produces<RotateKeyResponse>(201).Problems(400, 401, 403, 422)
             .Idempotent(201);
         v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithSummary("Add a warehouse to every partition (admin)").WithTags("catalog")
-            .Accepts<WarehouseBody>("application/json").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503)
+            .Accepts<WarehouseBody>("application/json").Example("""{"id":"wh-kr-1","region":"seoul","country":"KR"}""").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503)
             .Idempotent(201);
         v1.MapGet("/warehouses", Handler(ListWarehouses)).WithName("listWarehouses").WithSummary("List the warehouses").WithTags("catalog")
             .Produces<WarehouseList>(200).Problems(401);

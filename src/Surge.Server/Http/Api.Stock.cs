@@ -9,10 +9,10 @@ public sealed partial class Api
             .Produces<StockResponse>(200).Problems(401, 403, 404, 422)
             .Query("seller_id", ParameterType.String, "Admin key: the seller whose SKU this is (a seller key names itself).");
         v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithSummary("Receive units of a SKU into a warehouse").WithTags("stock")
-            .Accepts<StockReceiptRequest>("application/json").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503)
+            .Accepts<StockReceiptRequest>("application/json").Example("""{"sku":"mug-blue","warehouse_id":"wh-kr-1","quantity":120}""").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503)
             .Idempotent(200);
         v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithSummary("Put a SKU on flash sale: start time and per-buyer limit").WithTags("stock")
-            .Accepts<FlashSaleRequest>("application/json").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503)
+            .Accepts<FlashSaleRequest>("application/json").Example("""{"sku":"mug-blue","starts_at":"2026-11-11T00:00:00Z","per_buyer_limit":2}""").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503)
             .Idempotent(201);
     }
 

@@ -18,7 +18,7 @@ public sealed partial class Api
     {
         v1.MapPost("/webhooks", Handler(CreateWebhook)).WithName("createWebhook")
             .WithSummary("Subscribe a URL to order events (a seller gets its own orders; storefront and admin keys every order); the answer has the signing secret, once")
-            .WithTags("webhooks").Accepts<CreateWebhookRequest>("application/json").Produces<WebhookBody>(201).Problems(400, 401, 409, 422)
+            .WithTags("webhooks").Accepts<CreateWebhookRequest>("application/json").Example("""{"url":"https://hooks.example.com/surge","event_types":["order.paid","order.delivered"],"language":"en"}""").Produces<WebhookBody>(201).Problems(400, 401, 409, 422)
             .Idempotent(201);
         v1.MapGet("/webhooks", Handler(ListWebhooks)).WithName("listWebhooks").WithSummary("The caller's subscriptions with delivery counts (admin: all)")
             .WithTags("webhooks").Produces<WebhookList>(200).Problems(401);

@@ -66,6 +66,11 @@ internal static class EndpointMetadata
             + "running 409 idempotency_key_in_use.")
         .ResponseHeader(status, "Idempotent-Replayed", ParameterType.String, "`true` when this is the kept answer of an earlier request with the same key.");
 
+    /// <summary>An example request body (JSON, as on the wire) for the OpenAPI document; the contract test validates
+    /// every example against its operation's schema.</summary>
+    public static RouteHandlerBuilder Example(this RouteHandlerBuilder builder, string json) =>
+        builder.WithMetadata(new RequestExample(json));
+
     /// <summary>The <c>limit</c> and <c>cursor</c> parameters of a paged listing.</summary>
     public static RouteHandlerBuilder Paged(this RouteHandlerBuilder builder) => builder
         .Query("limit", ParameterType.Integer, $"Orders per page, 1–{Api.PageOrdersMax} (default {Api.PageOrdersDefault}).")
@@ -84,6 +89,9 @@ public enum ParameterType
     Integer,
     Number,
 }
+
+/// <summary>OpenAPI metadata: an example request body.</summary>
+public sealed record RequestExample(string Json);
 
 /// <summary>OpenAPI metadata: a parameter a handler reads from the query or the headers.</summary>
 public sealed record ParameterDoc(string Name, ParameterPlace Place, ParameterType Type, string Description);

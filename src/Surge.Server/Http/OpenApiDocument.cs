@@ -78,6 +78,11 @@ internal static class OpenApiDocument
                     Schema = Schema(parameter.Type),
                 });
             }
+            if (metadata.OfType<RequestExample>().FirstOrDefault() is { } example
+                && operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true && media is OpenApiMediaType body)
+            {
+                body.Example = System.Text.Json.Nodes.JsonNode.Parse(example.Json);
+            }
             foreach (var (status, response) in operation.Responses ?? [])
             {
                 var headers = metadata.OfType<ResponseHeaderDoc>().Where(h => h.Status.ToString(CultureInfo.InvariantCulture) == status)
