@@ -125,4 +125,30 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
         var seen = await second.SubscriptionsAsOfAsync(factAt);
         Assert.Contains(seen, s => s.Id == made.Id);
     }
+
+    [Fact]
+    public async Task UnreachableRedis_StopsTheStart_InOneLine_WithExit6()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there now
+        var data = Path.Combine(Path.GetTempPath(), "surge-hosting-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (exit, output) = await CliProcess.RunAsync(["serve", "--data", data, "--port", "0", "--partitions", "1", "--no-categories",
+                "--journal-postgres", _postgres!.ConnectionString, "--cluster-redis", $"127.0.0.1:{port}", "--cluster-advertise", "127.0.0.1"], TimeSpan.FromMinutes(2));
+
+            Assert.Equal(6, exit);
+            Assert.Contains("surge serve: Redis: ", output);
+            Assert.DoesNotContain("   at ", output);
+        }
+        finally
+        {
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
 }
