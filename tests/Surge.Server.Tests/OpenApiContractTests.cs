@@ -144,6 +144,8 @@ public sealed class OpenApiContractTests
         var violations = walk.Exchanges.SelectMany(e => contract.Violations(e.Operation, e.Status, e.MediaType, e.Answer)).ToList();
 
         Assert.True(violations.Count == 0, $"{violations.Count} of {walk.Exchanges.Count} answers break the document:\n{string.Join("\n", violations)}");
+        var codes = walk.Exchanges.Where(e => e.MediaType == "application/problem+json").Select(e => JsonNode.Parse(e.Answer)!["code"]!.GetValue<string>()).ToHashSet();
+        Assert.Subset(ProblemCodes.All.Keys.ToHashSet(), codes);
         var untested = contract.Operations.Except(walk.Exchanges.Select(e => e.Operation)).ToList();
         Assert.True(untested.Count == 0, "operations the walk never called: " + string.Join(", ", untested));
         TestContext.Current.SendDiagnosticMessage($"contract: {walk.Exchanges.Count} requests over {contract.Operations.Count} operations, all conform");
@@ -243,6 +245,10 @@ public sealed class OpenApiContractTests
                 else if (status >= 400 && (mediaType != "application/problem+json" || JsonNode.Parse(answer)?["code"] is null))
                 {
                     failures.Add($"{seed.Method} {path[..Math.Min(path.Length, 200)]} -> {status} {mediaType}: not problem+json: {answer}");
+                }
+                else if (status >= 400 && JsonNode.Parse(answer)!["code"]!.GetValue<string>() is var code && !ProblemCodes.All.ContainsKey(code))
+                {
+                    failures.Add($"{seed.Method} {path[..Math.Min(path.Length, 200)]} -> {status}: code {code} is not among the documented problem codes");
                 }
             }
         });

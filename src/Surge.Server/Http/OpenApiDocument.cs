@@ -48,6 +48,10 @@ internal static class OpenApiDocument
         // required on the wire, whatever the constructor says.
         options.AddSchemaTransformer((schema, context, _) =>
         {
+            if (context.JsonTypeInfo.Type == typeof(ProblemBody) && schema.Properties?.TryGetValue("code", out var code) == true && code is OpenApiSchema described)
+            {
+                described.Description = "A stable reason, one of: " + string.Join("; ", ProblemCodes.All.Select(c => $"`{c.Key}` — {c.Value}"));
+            }
             if (schema.Required is { Count: > 0 } required)
             {
                 foreach (var property in context.JsonTypeInfo.Properties)
