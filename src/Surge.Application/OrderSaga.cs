@@ -262,6 +262,10 @@ public sealed partial class OrderSaga(IPartitions partitions, ISkuDirectory skus
     public async Task<OrderResult> PayAsync(long parent)
     {
         using var span = ApplicationTelemetry.Start("order.pay", parent);
+        if (span is not null)
+        {
+            Flow.FlowTelemetry.RememberPayment(parent, span.Context); // its fulfillment is planned in this trace
+        }
         var children = await FindChildrenAsync(parent);
         if (children.Length == 0)
         {

@@ -198,7 +198,9 @@ public sealed class FulfillmentStage : IDisposable
             records = _reader.Read(_options.RecordsPerStep, (sequence, payload) => _follower.Apply(sequence, payload, _facts, _paid));
             foreach (var order in _paid)
             {
+                using var traced = FlowTelemetry.StartPlan(order);
                 plans.Add(_planner.Plan(order, _effects.IsCarrierHealthy));
+                traced?.SetTag("surge.shipments", plans[^1].Count);
             }
         }
         finally

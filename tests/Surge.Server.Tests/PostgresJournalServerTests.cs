@@ -129,15 +129,13 @@ public sealed class PostgresJournalServerTests : IAsyncLifetime
     [Fact]
     public async Task UnreachableRedis_StopsTheStart_InOneLine_WithExit6()
     {
-        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop(); // nothing listens there now
+        // Port 1 (nothing listens there), not a port just freed: another test's Redis could take that one, and a cluster
+        // id of its own, so this silo can never join another test's cluster.
         var data = Path.Combine(Path.GetTempPath(), "surge-hosting-tests", Guid.NewGuid().ToString("N"));
         try
         {
             var (exit, output) = await CliProcess.RunAsync(["serve", "--data", data, "--port", "0", "--partitions", "1", "--no-categories",
-                "--journal-postgres", _postgres!.ConnectionString, "--cluster-redis", $"127.0.0.1:{port}", "--cluster-advertise", "127.0.0.1"], TimeSpan.FromMinutes(2));
+                "--journal-postgres", _postgres!.ConnectionString, "--cluster-redis", "127.0.0.1:1", "--cluster-advertise", "127.0.0.1", "--cluster-id", "unreachable-" + Guid.NewGuid().ToString("N")], TimeSpan.FromMinutes(2));
 
             Assert.Equal(6, exit);
             Assert.Contains("surge serve: Redis: ", output);

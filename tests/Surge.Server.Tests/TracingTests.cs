@@ -39,6 +39,26 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task APaidOrder_IsPlannedForFulfillment_InThePaymentsTrace()
+    {
+        var spans = new Spans();
+        await using var server = await TestServer.StartAsync(o => o with { Telemetry = new TelemetryOptions { ConfigureTracing = t => t.AddInMemoryExporter(spans) } });
+        var (_, sellerId) = await server.SellerWithStockAsync("fulfilled", units: 5);
+        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("trace-buyer", (sellerId, "fulfilled", 1)));
+        var order = placed.Json!["id"]!.GetValue<string>();
+
+        Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{order}/payment", new { })).Status);
+
+        await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans) is var all && all.Any(s => s.OperationName == "order.pay" && s.GetTagItem("surge.order") as string == order)
+            && all.Any(s => s.OperationName == "fulfillment.plan" && s.TraceId == all.First(p => p.OperationName == "order.pay").TraceId)),
+            "the payment's trace holds the order's fulfillment planning");
+        var all = SnapshotOf(spans);
+        var pay = all.First(s => s.OperationName == "order.pay");
+        var plan = all.First(s => s.OperationName == "fulfillment.plan" && s.TraceId == pay.TraceId);
+        Assert.Equal(pay.SpanId, plan.ParentSpanId);
+    }
+
+    [Fact]
     public async Task AProblemAnswer_CarriesTheTraceIdOfItsRequest()
     {
         var spans = new Spans();
