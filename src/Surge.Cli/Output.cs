@@ -97,8 +97,7 @@ public static class Output
             }
             catch (InvalidOperationException)
             {
-                result.AddError($"{option.Name}: '{string.Join(' ', result.Tokens.Select(t => t.Value))}' is not {Describe(typeof(T))}");
-                return;
+                return; // the parser reports it: "Cannot parse argument 'abc' for option '--port' …"
             }
             if (error(value) is { } message)
             {
@@ -107,12 +106,6 @@ public static class Output
         });
         return option;
     }
-
-    private static string Describe(Type type) =>
-        type == typeof(int) || type == typeof(long) ? "a whole number"
-        : type == typeof(double) ? "a number"
-        : type == typeof(bool) ? "true or false"
-        : $"a {type.Name}";
 
     /// <summary>Exit codes of every verb, one per kind of failure (README, `surge --help`).</summary>
     public static class ExitCodes

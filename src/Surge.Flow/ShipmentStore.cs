@@ -298,7 +298,9 @@ public sealed class ShipmentStore : IAsyncDisposable
             {
                 if (_byId.TryGetValue(t.ShipmentId, out var s) && !s._tracking.Any(x => x.EventId == t.EventId))
                 {
-                    s._tracking = [.. s._tracking, t];
+                    // In the order the events happened (the carrier's time), not the order they arrived: a callback
+                    // retried after a later one must not put "out for delivery" after "delivered". Ties keep arrival order.
+                    s._tracking = [.. s._tracking.Append(t).OrderBy(x => x.AtMs)];
                 }
             }
         }

@@ -84,4 +84,22 @@ public sealed class CarrierDispatcherTests
         }
         Assert.Equal(("T-" + stored[0].Id, DeliveryState.Dispatched), (stored[0].TrackingNumber, stored[0].Delivery));
     }
+
+    [Fact]
+    public async Task TrackingEvents_AreKeptInTheOrderTheyHappened_NotTheOrderTheyArrived()
+    {
+        await using var store = ShipmentStore.Open(new SimulatedStorage(seed: 5), new JournalOptions { SegmentBytesMax = 64 * 1024, PreallocateSegments = false });
+        var planned = new PlannedShipment(64, 0, 1, ShippingClass.Parcel, TemperatureClass.Ambient, "standard", "wh", new Destination("KR", null), 100,
+            [new ShipmentItem("mug", 1)], "c", 1, "KRW", false, null, 1_000);
+        var shipment = (await store.AppendPlansAsync([[planned]])).Single().Id;
+
+        // The carrier's "out for delivery" is retried and arrives after its "delivered".
+        await store.AppendTrackingAsync([new TrackingUpdate(shipment, "in_transit", "IT", 2_000, "e1", null)]);
+        await store.AppendTrackingAsync([new TrackingUpdate(shipment, "delivered", "DL", 4_000, "e3", null)]);
+        await store.AppendTrackingAsync([new TrackingUpdate(shipment, "out_for_delivery", "OD", 3_000, "e2", null)]);
+
+        var state = store.Find(shipment)!;
+        Assert.Equal(["in_transit", "out_for_delivery", "delivered"], state.Tracking.Select(t => t.Status));
+        Assert.Equal("delivered", state.TrackingStatus);
+    }
 }

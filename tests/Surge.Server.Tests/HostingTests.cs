@@ -127,7 +127,8 @@ public sealed class HostingTests
         Assert.Equal(2, exit);
         Assert.DoesNotContain("Unhandled exception", output);
         Assert.DoesNotContain("   at ", output);
-        Assert.Contains("--port: 'abc' is not a whole number", output);
+        Assert.Contains("surge serve: Cannot parse argument 'abc' for option '--port'", output);
+        Assert.Equal(2, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // the error and where to read more
     }
 
     [Fact]
