@@ -285,7 +285,10 @@ public sealed class PartitionRunner : IAsyncDisposable
         }
         finally
         {
-            System.Diagnostics.Activity.Current = previous; // the span ends when the batch is durable, not here
+            if (span is not null)
+            {
+                System.Diagnostics.Activity.Current = previous; // the span ends when the batch is durable, not here
+            }
         }
         lock (_gate)
         {
