@@ -33,7 +33,7 @@ public sealed class OutboundPolicy(IEnumerable<string>? allowedHosts = null)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(ResolveTimeout);
-            addresses = IPAddress.TryParse(url.Host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(url.Host, timeout.Token);
+            addresses = await ResolveAsync(url.Host, timeout.Token);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -51,7 +51,7 @@ public sealed class OutboundPolicy(IEnumerable<string>? allowedHosts = null)
         ConnectCallback = async (context, cancellationToken) =>
         {
             var host = context.DnsEndPoint.Host;
-            var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+            var addresses = await ResolveAsync(host, cancellationToken);
             var allowed = Allows(host) ? addresses : [.. addresses.Where(IsPublic)];
             if (allowed.Length == 0)
             {
@@ -71,6 +71,10 @@ public sealed class OutboundPolicy(IEnumerable<string>? allowedHosts = null)
             }
         },
     };
+
+    /// <summary>The addresses of a host: itself when it is an IP literal (bracketed for IPv6 in a URL), else DNS's answer.</summary>
+    private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+        IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
 
     /// <summary>True for an address on the public internet: not loopback, unspecified, private (RFC 1918, unique local),
     /// shared (carrier-grade NAT), link-local (which holds the cloud metadata address 169.254.169.254), multicast,

@@ -188,7 +188,7 @@ public sealed class PartitionRunner : IAsyncDisposable
                 writer.Truncate(first, length);
                 throw new ArgumentException($"encode must write exactly {count} command(s)", nameof(encode));
             }
-            _open.Waiters.Add(new Waiter(completion, first, count, System.Diagnostics.Activity.Current?.Context ?? default));
+            _open.Waiters.Add(new Waiter(completion, first, count, RunnerTelemetry.Enabled ? System.Diagnostics.Activity.Current?.Context ?? default : default));
             _queued += count;
             wake = !_draining;
             _draining = true;

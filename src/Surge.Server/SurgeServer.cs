@@ -147,10 +147,11 @@ public sealed class SurgeServer : IAsyncDisposable
         // reads and writes (the handlers serialize with ApiJson themselves; these options only shape the document).
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
+            var wire = ApiJson.Default.Options;
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            o.SerializerOptions.RespectNullableAnnotations = true;
-            o.SerializerOptions.RespectRequiredConstructorParameters = true;
+            o.SerializerOptions.PropertyNamingPolicy = wire.PropertyNamingPolicy;
+            o.SerializerOptions.RespectNullableAnnotations = wire.RespectNullableAnnotations;
+            o.SerializerOptions.RespectRequiredConstructorParameters = wire.RespectRequiredConstructorParameters;
         });
         builder.Services.AddOpenApi(o => OpenApiDocument.Configure(o));
         AddTelemetry(builder, options.Telemetry);

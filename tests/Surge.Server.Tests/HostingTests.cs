@@ -230,7 +230,7 @@ public sealed class HostingTests
     {
         var directory = Path.Combine(Path.GetTempPath(), "surge-hosting-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var (filePort, environmentPort, flagPort) = (FreePort(), FreePort(), FreePort());
+        var (filePort, environmentPort, flagPort) = (SurgeServer.FreePort(), SurgeServer.FreePort(), SurgeServer.FreePort());
         var config = Path.Combine(directory, "surge.json");
         await File.WriteAllTextAsync(config, $$"""{ "Partitions": 1, "Http": { "Port": {{filePort}}, "RequestDeadline": "00:00:03" } }""", TestContext.Current.CancellationToken);
         try
@@ -313,13 +313,6 @@ public sealed class HostingTests
             Assert.Contains(text, output);
         }
         Assert.DoesNotContain("   at ", output);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static bool IsSegmentWithRecords(string file)

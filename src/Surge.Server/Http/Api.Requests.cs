@@ -19,7 +19,10 @@ public sealed partial class Api
     }
 
     /// <summary>The caller, from <c>Authorization: Bearer …</c>; 401 without a valid key, 403 when its role may not.</summary>
-    private Principal Authorize(HttpContext context, params Role[] allowed)
+    private Principal Authorize(HttpContext context, params Role[] allowed) => AuthorizeKey(context, allowed).Principal;
+
+    /// <summary><see cref="Authorize"/>, and the key the caller sent (for what acts on the key itself: its rotation).</summary>
+    private (Principal Principal, string Key) AuthorizeKey(HttpContext context, params Role[] allowed)
     {
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.Ordinal) || header.Length > 300)
@@ -43,7 +46,7 @@ public sealed partial class Api
         {
             throw new ApiProblemException(403, "forbidden", $"a {principal.Value.Role.ToString().ToLowerInvariant()} key may not do this");
         }
-        return principal.Value;
+        return (principal.Value, key);
     }
 
     /// <summary>The seller named in the route (<c>{id}</c>) that the caller may see: the admin any, a seller only

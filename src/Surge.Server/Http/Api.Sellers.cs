@@ -34,8 +34,7 @@ public sealed partial class Api
 
     private async Task RotateKey(HttpContext context)
     {
-        var principal = Authorize(context, Role.Seller, Role.Storefront);
-        var key = context.Request.Headers.Authorization.ToString()["Bearer ".Length..].Trim();
+        var (principal, key) = AuthorizeKey(context, Role.Seller, Role.Storefront);
         await IdempotentWriteAsync(context, principal, ApiJson.Default.RotateKeyRequest, ApiJson.Default.RotateKeyResponse, request =>
         {
             var graceMax = Options.Http.KeyRotationGrace;

@@ -115,7 +115,7 @@ internal static class OpenApiDocument
                         Name = name,
                         In = ParameterLocation.Path,
                         Required = true,
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                        Schema = Schema(ParameterType.String),
                     });
                 }
             }
