@@ -15,23 +15,31 @@ public sealed class TracingTests
         await using var server = await TestServer.StartAsync(o => o with { Telemetry = new TelemetryOptions { ConfigureTracing = t => t.AddInMemoryExporter(spans) } });
         var (_, sellerId) = await server.SellerWithStockAsync("traced", units: 5);
 
-        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("trace-buyer", (sellerId, "traced", 1)));
+        // The request carries a trace of the test's own (W3C traceparent), so that its spans are told apart from those of
+        // other servers of this test process, whose requests the same listeners see.
+        var traceId = ActivityTraceId.CreateRandom();
+        using var http = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null });
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Server.BaseAddress, "/v1/orders"))
+        {
+            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(TestServer.Order("trace-buyer", (sellerId, "traced", 1))),
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Server.AdminKey);
+        request.Headers.Add("traceparent", $"00-{traceId.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
 
-        Assert.Equal(HttpStatusCode.Created, placed.Status);
-        static bool IsTheRequest(Activity span) => span.Kind == ActivityKind.Server && span.GetTagItem("url.path") as string == "/v1/orders";
+        using var placed = await http.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Created, placed.StatusCode);
         // A span is exported when it ends; the request's own span ends after its answer was sent.
-        await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans) is var all && all.Any(IsTheRequest)
-            && all.Where(s => s.TraceId == all.First(IsTheRequest).TraceId).Any(s => s.OperationName == "journal.commit")), "the request's trace reached its journal commit");
-        var trace = SnapshotOf(spans);
-        var request = trace.First(IsTheRequest);
-        var ofThisOrder = trace.Where(s => s.TraceId == request.TraceId).ToList();
+        await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans).Any(s => s.TraceId == traceId && s.OperationName == "journal.commit")
+            && SnapshotOf(spans).Any(s => s.TraceId == traceId && s.Kind == ActivityKind.Server)), "the request's trace reached its journal commit");
+        var ofThisOrder = SnapshotOf(spans).Where(s => s.TraceId == traceId).ToList();
 
         foreach (var step in new[] { "order.place", "partition.batch", "partition.execute", "journal.commit" })
         {
             Assert.Contains(ofThisOrder, s => s.OperationName == step);
         }
-        // Connected: one root (the test's own HTTP client call, or the server's request when nothing traced the client),
-        // every other span's parent in the same trace.
+        // Connected: one root (the server's request, whose parent is the test's), every other span's parent in the trace.
         Assert.Single(ofThisOrder, s => !ofThisOrder.Any(parent => parent.SpanId == s.ParentSpanId));
         var commit = ofThisOrder.First(s => s.OperationName == "journal.commit");
         var execute = ofThisOrder.First(s => s.SpanId == commit.ParentSpanId);
@@ -50,10 +58,11 @@ public sealed class TracingTests
         Assert.Equal(HttpStatusCode.OK, (await server.Admin.PostAsync($"/v1/orders/{order}/payment", new { })).Status);
 
         await Poll.UntilAsync(() => Task.FromResult(SnapshotOf(spans) is var all && all.Any(s => s.OperationName == "order.pay" && s.GetTagItem("surge.order") as string == order)
-            && all.Any(s => s.OperationName == "fulfillment.plan" && s.TraceId == all.First(p => p.OperationName == "order.pay").TraceId)),
+            && all.Any(s => s.OperationName == "fulfillment.plan"
+                && s.TraceId == all.First(p => p.OperationName == "order.pay" && p.GetTagItem("surge.order") as string == order).TraceId)),
             "the payment's trace holds the order's fulfillment planning");
         var all = SnapshotOf(spans);
-        var pay = all.First(s => s.OperationName == "order.pay");
+        var pay = all.First(s => s.OperationName == "order.pay" && s.GetTagItem("surge.order") as string == order);
         var plan = all.First(s => s.OperationName == "fulfillment.plan" && s.TraceId == pay.TraceId);
         Assert.Equal(pay.SpanId, plan.ParentSpanId);
     }
