@@ -39,6 +39,8 @@ fi
 
 # The end-to-end carrier test verifies Surge's webhook signatures with the npm `standardwebhooks` package.
 (cd tools/webhook-verify && npm install --no-audit --no-fund --loglevel=error > /dev/null) || echo "webhook-verify: npm install failed (the carrier end-to-end test will say so)"
+# The browser tests check accessibility with axe-core (npm), injected into the pages they open.
+(cd tools/a11y && npm install --no-audit --no-fund --loglevel=error > /dev/null) || echo "a11y: npm install failed (the browser tests will say so)"
 
 dotnet test --solution Surge.slnx -c Release --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -105,6 +105,10 @@ public sealed class CatalogWrites(IPartitions partitions, ISkuCatalog catalog, C
             w.ReceiveStock(sku, warehouse, quantity);
         }).ConfigureAwait(false)).Problem;
 
+    /// <summary>Adds (<paramref name="delta"/> &gt; 0) or takes out units of a SKU in a warehouse outside an order.</summary>
+    public async Task<Problem?> AdjustStockAsync(long seller, int sku, int warehouse, int delta) =>
+        (await SubmitAsync(seller, w => w.AdjustStock(sku, warehouse, delta)).ConfigureAwait(false)).Problem;
+
     /// <summary>Puts a SKU on flash sale from <paramref name="startsAtMs"/>, at most <paramref name="perBuyerLimit"/> units per buyer.</summary>
     public async Task<Problem?> ConfigureFlashSaleAsync(long seller, int sku, long startsAtMs, int perBuyerLimit) =>
         (await SubmitAsync(seller, w => w.ConfigureFlashSale(sku, startsAtMs, perBuyerLimit)).ConfigureAwait(false)).Problem;

@@ -147,6 +147,7 @@ internal static class DemoCommand
         double PaymentP50Ms,
         double PaymentP99Ms,
         string? TrackingUrl,
+        string SellerSignInUrl,
         long OrdersPlanned,
         long ShipmentsPlanned,
         long FulfillmentLagRecords,
@@ -216,7 +217,7 @@ internal static class DemoCommand
         if (tally.SampleOrder is { } sample)
         {
             var order = await admin.GetOrderAsync(sample, cancellation);
-            tracking = new Uri(admin.BaseAddress, $"/v1/track/{order.TrackingToken}").ToString();
+            tracking = new Uri(admin.BaseAddress, $"/track/{order.TrackingToken}").ToString();
         }
         var (planned, shipments, lag, catchUp) = await FulfillmentAsync(admin, cancellation);
         var summary = new DemoSummary(admin.BaseAddress.ToString(), seconds, tally.Sent, tally.Accepted,
@@ -224,7 +225,9 @@ internal static class DemoCommand
             settings.FlashUnits, settings.FlashBuyers, tally.FlashAccepted, tally.Flash.GetValueOrDefault("insufficient_stock"),
             tally.Flash.GetValueOrDefault("limit_exceeded"), tally.Flash.GetValueOrDefault("sale_not_started"), stock.Available,
             oversold, Tally.Ms(tally.BatchLatency, 50), Tally.Ms(tally.BatchLatency, 99), Tally.Ms(tally.BatchLatency, 99.9),
-            Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking, planned, shipments, lag, catchUp);
+            Tally.Ms(tally.PaymentLatency, 50), Tally.Ms(tally.PaymentLatency, 99), tracking,
+            // The key rides in the fragment, which the browser never sends to a server.
+            new Uri(admin.BaseAddress, "/seller#key=" + flashOwner.ApiKey).ToString(), planned, shipments, lag, catchUp);
         Print(summary);
         return summary;
     }
@@ -457,5 +460,6 @@ internal static class DemoCommand
         {
             AnsiConsole.MarkupLineInterpolated($"an order's tracking page: {s.TrackingUrl}");
         }
+        AnsiConsole.MarkupLineInterpolated($"seller centre, signed in as the flash-sale seller: {s.SellerSignInUrl}");
     }
 }

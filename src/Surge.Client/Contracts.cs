@@ -165,3 +165,24 @@ public sealed record SellerSalesResponse(string SellerId, string Granularity, st
 public sealed record TrackingEvent(string Key, string Status, DateTimeOffset? At, string Message, string? ShipmentId = null, string? RawCode = null);
 
 public sealed record TrackingResponse(string OrderId, string Status, DateTimeOffset PlacedAt, string Language, TrackingEvent[] Timeline);
+
+/// <summary>Who the calling key belongs to: its role, and for a seller key the seller.</summary>
+public sealed record MeResponse(string Role, string? SellerId = null, string? Name = null);
+
+/// <summary>One of the seller's SKUs with its stock over every warehouse.</summary>
+public sealed record SkuListItem(string Sku, string Title, string Category, long PriceMinor, string Currency, int WeightG, string Temperature, bool Hazmat,
+    FlashSaleBody? FlashSale, CategorySuggestionBody? CategorySuggestion, long OnHand, long Reserved, long Available, long Sold);
+
+/// <summary>A page of the seller's SKUs; <c>next_cursor</c> absent on the last.</summary>
+public sealed record SkuList(SkuListItem[] Skus, string? NextCursor);
+
+/// <summary>Units added (positive) or taken out (negative) of a warehouse's stock outside an order, with the reason:
+/// count_correction, damaged, lost, found or returned_to_supplier.</summary>
+public sealed record StockAdjustmentRequest(string Sku, string WarehouseId, int Delta, string Reason);
+
+/// <summary>What became of one row of an imported spreadsheet (1 = the header): created, updated, refused (code and
+/// detail say why) or skipped (a blank row); notes say what was cleaned up on the way (spaces trimmed, commas removed).</summary>
+public sealed record SkuImportRow(int Row, string Status, string? Sku = null, string? Code = null, string? Detail = null, string[]? Notes = null);
+
+/// <summary>The row-by-row report of a SKU import (CSV or XLSX).</summary>
+public sealed record SkuImportResponse(int Rows, int Created, int Updated, int Refused, int Skipped, string Encoding, SkuImportRow[] Report);

@@ -312,6 +312,15 @@ public static class CurrencyCode
     public static bool IsValid(string currency) =>
         currency.Length == 3 && currency.All(char.IsAsciiLetterUpper);
 
+    /// <summary>Digits after the decimal point of a currency's minor unit (ISO 4217): 0 for KRW or JPY, 3 for KWD, else 2.</summary>
+    public static int MinorDigits(string currency) => currency switch
+    {
+        "BIF" or "CLP" or "DJF" or "GNF" or "ISK" or "JPY" or "KMF" or "KRW" or "PYG" or "RWF" or "UGX" or "UYI" or "VND" or "VUV"
+            or "XAF" or "XOF" or "XPF" => 0,
+        "BHD" or "IQD" or "JOD" or "KWD" or "LYD" or "OMR" or "TND" => 3,
+        _ => 2,
+    };
+
     public static void Write(string currency, Span<byte> destination)
     {
         if (!IsValid(currency))

@@ -47,6 +47,9 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         app.MapGet("/assets/{file}", Asset).ExcludeFromDescription();
         app.MapGet("/dashboard/stream", Stream).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
         app.MapGet("/track/{token}", TrackPage).ExcludeFromDescription();
+        app.MapGet("/seller", SellerPage).ExcludeFromDescription();
+        app.MapGet("/favicon.svg", Favicon).ExcludeFromDescription();
+        app.MapGet("/favicon.ico", Favicon).ExcludeFromDescription();
         app.MapGet("/dashboard/forecast", Forecast).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
     }
 
@@ -153,6 +156,26 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
         return copy.ToArray();
+    }
+
+    /// <summary>What the seller centre may load and talk to: its own origin only (no inline script, no other host).</summary>
+    private const string SellerContentPolicy =
+        "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+    /// <summary>The seller centre (a client of the public API with the seller's own key; see seller.js).</summary>
+    private static Task SellerPage(HttpContext context)
+    {
+        context.Response.Headers.ContentSecurityPolicy = SellerContentPolicy;
+        context.Response.Headers["Referrer-Policy"] = "no-referrer";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return Page(context, "seller.html");
+    }
+
+    private static async Task Favicon(HttpContext context)
+    {
+        context.Response.ContentType = "image/svg+xml";
+        context.Response.Headers.CacheControl = "public, max-age=86400";
+        await context.Response.Body.WriteAsync(Resource("favicon.svg")!);
     }
 
     private async Task TrackPage(HttpContext context)

@@ -41,6 +41,9 @@ public sealed record SkuView(
 }
 
 [GenerateSerializer, Immutable]
+public sealed record SkuPage([property: Id(0)] SkuView[] Skus, [property: Id(1)] int NextIndex, [property: Id(2)] bool More);
+
+[GenerateSerializer, Immutable]
 public sealed record LineView([property: Id(0)] string Sku, [property: Id(1)] int Warehouse, [property: Id(2)] int Quantity);
 
 [GenerateSerializer, Immutable]
@@ -104,6 +107,11 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<int> FindSku(long sellerId, string code);
 
     Task<SkuView?> GetSku(int sku);
+
+    /// <summary>A seller's SKUs in catalog order from engine index <paramref name="fromIndex"/>, those whose code or title
+    /// contains <paramref name="search"/> (any case) when given; at most <paramref name="limit"/>, looking at no more than
+    /// <paramref name="scanMax"/> entries in this turn.</summary>
+    Task<SkuPage> ListSkus(long sellerId, string? search, int fromIndex, int limit, int scanMax);
 
     Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids);
 
@@ -281,12 +289,27 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         return Settled(new PartitionCatalog(skus));
     }
 
-    public Task<SkuView?> GetSku(int sku)
+    public Task<SkuView?> GetSku(int sku) => Settled<SkuView?>(sku < 0 || sku >= Engine.SkuCount ? null : SkuAt(sku));
+
+    public Task<SkuPage> ListSkus(long sellerId, string? search, int fromIndex, int limit, int scanMax)
     {
-        if (sku < 0 || sku >= Engine.SkuCount)
+        var skus = new List<SkuView>(limit);
+        var index = Math.Max(0, fromIndex);
+        var end = (int)Math.Min(Engine.SkuCount, (long)index + scanMax);
+        for (; index < end && skus.Count < limit; index++)
         {
-            return Settled<SkuView?>(null);
+            var definition = Engine.GetSku(index);
+            if (definition.SellerId == sellerId && (search is null
+                || definition.Code.Contains(search, StringComparison.OrdinalIgnoreCase) || definition.Title.Contains(search, StringComparison.OrdinalIgnoreCase)))
+            {
+                skus.Add(SkuAt(index));
+            }
         }
+        return Settled(new SkuPage(skus.ToArray(), index, index < Engine.SkuCount));
+    }
+
+    private SkuView SkuAt(int sku)
+    {
         var definition = Engine.GetSku(sku);
         var flash = Engine.GetFlashSale(sku);
         var stock = new WarehouseStock[Engine.Warehouses.Count];
@@ -295,9 +318,9 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
             var cell = Engine.GetStock(sku, w);
             stock[w] = new WarehouseStock(w, cell.OnHand, cell.Reserved, cell.Sold);
         }
-        return Settled<SkuView?>(new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
+        return new SkuView(definition.SellerId, definition.Code, definition.Title, definition.Category,
             definition.PriceMinor, definition.Currency, definition.WeightGrams, definition.Temperature, definition.Hazmat,
-            flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock, definition.LengthMm, definition.WidthMm, definition.HeightMm));
+            flash?.StartsAtMs, flash?.PerBuyerLimit ?? 0, stock, definition.LengthMm, definition.WidthMm, definition.HeightMm);
     }
 
     public Task<SellerOrderView[]> GetOrders(Immutable<long[]> ids)

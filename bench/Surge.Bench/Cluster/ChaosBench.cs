@@ -191,7 +191,8 @@ internal static class ChaosBench
                 counts.Lost, counts.Duplicates, counts.Oversold, counts.StockMismatch, counts.PaidNotShipped, counts.CarrierDuplicateShipments,
                 counts.TrackingOutOfOrder, counts.NotificationsLost, counts.NotificationsOutOfOrder,
                 counts.OrdersInStore, counts.AbortedPlacements, counts.ShipmentsChecked, counts.CarrierManifests, counts.NotificationsChecked, subscriber.Arrivals.Count, subscriber.Refused,
-                Math.Round(quietAfter, 1), quiet && resolved, nemesis.Faults, counts.Examples, NetworkPartitionNote,
+                Math.Round(quietAfter, 1), quiet && resolved, nemesis.Faults,
+                [.. counts.Examples, .. placements.Where(p => !p.Answered).Take(5).Select(p => $"in doubt: {ledger.Trail(p.Key)}")], NetworkPartitionNote,
                 $"one {Environment.ProcessorCount}-core machine runs every silo, PostgreSQL, Redis, the carrier, the subscriber and the clients");
         }
         finally

@@ -150,6 +150,7 @@ internal sealed class ChaosClients(ChaosBenchOptions options, ChaosLedger ledger
             for (var i = 0; i < placements.Length && i < results.Count; i++)
             {
                 var result = results[i];
+                ledger.Note(placements[i].Key, $"batch:{result.Status}{(result.Replayed ? " replayed" : "")}{(result.Accepted ? "" : " " + result.Code)}");
                 if (result.Accepted && result.Id is not null)
                 {
                     ledger.Acknowledged(placements[i], result.Id);

@@ -55,7 +55,7 @@ internal static class ChaosCommand
             table.AddRow("retries (timeouts, 5xx, 409 in flight) / replayed answers", $"{r.Retries:N0} ({r.Timeouts:N0}, {r.ServerErrors:N0}, {r.InFlightAnswers:N0}) / {r.Replays:N0}");
             table.AddRow("faults injected", $"{r.FaultsInjected} ({string.Join(", ", r.FaultsByKind.OrderBy(f => f.Key).Select(f => $"{f.Key} {f.Value}"))}); "
                 + $"{r.SilosStarted} silos started, {r.SiloFailures} left on their own");
-            table.AddRow("quiet after", $"{r.QuietAfterS:F1} s{(r.Quiet ? "" : " (not quiet: deadline passed)")}");
+            table.AddRow("quiet after", $"{r.QuietAfterS:F1} s{(r.Quiet ? "" : r.OrdersInDoubt > 0 ? " (but orders still in doubt after every retry)" : " (not quiet: deadline passed)")}");
             foreach (var (name, value) in new (string, long)[]
             {
                 ("lost", r.Lost), ("duplicates", r.Duplicates), ("oversold", r.Oversold), ("stock mismatch", r.StockMismatch), ("paid, not shipped", r.PaidNotShipped),

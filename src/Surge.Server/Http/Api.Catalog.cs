@@ -11,6 +11,15 @@ public sealed partial class Api
         v1.MapPost("/skus/batch", Handler(UpsertSkus)).WithName("upsertSkus").WithSummary("Create or update up to 1,000 of the seller's SKUs").WithTags("catalog")
             .Accepts<SkuBatchRequest>("application/json").Example("""{"skus":[{"sku":"mug-blue","title":"Blue glazed mug 350 ml","price_minor":12900,"currency":"KRW","weight_g":350,"temperature":"ambient"}]}""").Produces<SkuBatchResponse>(200).Problems(400, 401, 403, 422, 429, 503)
             .Idempotent(200);
+        v1.MapPost("/skus/import", Handler(ImportSkus)).WithName("importSkus")
+            .WithSummary("Create or update the seller's SKUs from a spreadsheet (CSV or XLSX, header row first); answers what became of every row")
+            .WithTags("catalog").Accepts<string>("text/csv", SkuImport.XlsxType).Produces<SkuImportResponse>(200).Problems(400, 401, 403, 413, 415, 422, 429, 503)
+            .Query("currency", ParameterType.String, "Currency of rows without one (an ISO 4217 code such as KRW).")
+            .Query("encoding", ParameterType.String, "Text encoding of a CSV file (default: UTF-8, else CP949, else GB18030, whichever reads).");
+        v1.MapGet("/skus", Handler(ListSkus)).WithName("listSkus")
+            .WithSummary("The seller's SKUs in catalog order with their stock, optionally those whose code or title contains q")
+            .WithTags("catalog").Produces<SkuList>(200).Problems(401, 403, 422).Paged()
+            .Query("q", ParameterType.String, $"Only SKUs whose code or title contains this text (any case; up to {SkuSearchCharsMax} characters).");
         v1.MapGet("/skus/{sku}", Handler(GetSku)).WithName("getSku").WithSummary("A SKU's catalog attributes and flash sale").WithTags("catalog")
             .Produces<SkuResponse>(200).Problems(401, 403, 404, 422)
             .Query("seller_id", ParameterType.String, "Admin key: the seller whose SKU this is (a seller key names itself).");
@@ -102,6 +111,77 @@ public sealed partial class Api
         return new SkuDefinition(seller, Code(body.Sku, "sku"), Text(body.Title, "title", TitleCharsMax),
             body.Category is null ? "" : Text(body.Category, "category", CategoryCharsMax), body.WeightG,
             dims.LengthMm, dims.WidthMm, dims.HeightMm, temperature, body.Hazmat, body.PriceMinor, body.Currency);
+    }
+
+    /// <summary>A spreadsheet of SKUs (<see cref="SkuImport"/>): every row planned, the good ones written in batches of
+    /// <see cref="ServerOptions.BatchSkusMax"/> like <c>POST /v1/skus/batch</c>, and every row answered. Writing a SKU is
+    /// an upsert, so sending the same file again changes nothing more.</summary>
+    private async Task ImportSkus(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var type = context.Request.ContentType ?? "";
+        if (!SkuImport.ContentTypes.Any(t => type.StartsWith(t, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ApiProblemException(415, "unsupported_media_type", $"send the file as one of {string.Join(", ", SkuImport.ContentTypes)}");
+        }
+        var query = context.Request.Query;
+        var currency = query["currency"].ToString().Trim().ToUpperInvariant();
+        if (currency.Length > 0 && !CurrencyCode.IsValid(currency))
+        {
+            throw new RequestShapeException("currency: an ISO 4217 code such as \"KRW\"");
+        }
+        var file = await ReadFileAsync(context, SkuImport.FileBytesMax);
+        var (table, encoding) = SkuImport.ReadTable(file, query["encoding"].ToString() is { Length: > 0 } e ? e.Trim().ToLowerInvariant() : null);
+        var entries = SkuImport.Plan(table, currency.Length > 0 ? currency : null);
+        var report = new SkuImportRow[entries.Count];
+        var writes = entries.Select((entry, i) => (entry, i)).Where(x => x.entry.Body is not null).ToArray();
+        foreach (var (entry, i) in entries.Select((entry, i) => (entry, i)).Where(x => x.entry.Outcome is not null))
+        {
+            report[i] = entry.Outcome!;
+        }
+        foreach (var chunk in writes.Chunk(Options.Http.BatchSkusMax))
+        {
+            var answer = await UpsertSkusAsync(seller, new SkuBatchRequest([.. chunk.Select(x => x.entry.Body!)]));
+            for (var j = 0; j < chunk.Length; j++)
+            {
+                var (entry, i) = chunk[j];
+                var result = answer.Results[j];
+                var notes = entry.Notes.Length == 0 ? null : entry.Notes;
+                report[i] = result.Problem is { } problem
+                    ? new SkuImportRow(entry.Row, "refused", entry.Body!.Sku, problem.Code, problem.Detail, notes)
+                    : new SkuImportRow(entry.Row, result.Status == 201 ? "created" : "updated", entry.Body!.Sku, Notes: notes);
+            }
+        }
+        await WriteAsync(context, 200, new SkuImportResponse(report.Length, report.Count(r => r.Status == "created"), report.Count(r => r.Status == "updated"),
+            report.Count(r => r.Status == "refused"), report.Count(r => r.Status == "skipped"), encoding, report), ApiJson.Default.SkuImportResponse);
+    }
+
+    /// <summary>Longest search text of the SKU listing, in characters.</summary>
+    public const int SkuSearchCharsMax = 100;
+
+    /// <summary>A page of the caller's SKUs, read from its partition's catalog (a bounded scan per page: the cursor is
+    /// where the scan stopped, so a page may be short and still have a next).</summary>
+    private async Task ListSkus(HttpContext context)
+    {
+        var seller = Authorize(context, Role.Seller).SellerId;
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, PageOrdersMax) : PageOrdersDefault;
+        var from = query.TryGetValue("cursor", out var c) ? ParseInt(c, "cursor", 0, int.MaxValue) : 0;
+        var search = query["q"].ToString().Trim();
+        if (search.Length > SkuSearchCharsMax)
+        {
+            throw new RequestShapeException($"q: at most {SkuSearchCharsMax} characters");
+        }
+        var page = await Gateway.Grain(Gateway.PartitionOf(seller)).ListSkus(seller, search.Length == 0 ? null : search, from, limit, PageScanMax);
+        var items = page.Skus.Select(v =>
+        {
+            var r = SkuResponse(v);
+            long onHand = v.Stock.Sum(s => (long)s.OnHand), reserved = v.Stock.Sum(s => (long)s.Reserved), sold = v.Stock.Sum(s => s.Sold);
+            return new SkuListItem(r.Sku, r.Title, r.Category, r.PriceMinor, r.Currency, r.WeightG, r.Temperature, r.Hazmat, r.FlashSale,
+                r.CategorySuggestion, onHand, reserved, onHand - reserved, sold);
+        }).ToArray();
+        var next = page.More ? page.NextIndex.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        await WriteAsync(context, 200, new SkuList(items, next), ApiJson.Default.SkuList);
     }
 
     private async Task GetSku(HttpContext context)

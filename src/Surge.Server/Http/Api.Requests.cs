@@ -150,6 +150,23 @@ public sealed partial class Api
         }
     }
 
+    /// <summary>A file sent as the body (any media type; the caller checks it), at most <paramref name="bytesMax"/> bytes.</summary>
+    private static async Task<byte[]> ReadFileAsync(HttpContext context, int bytesMax)
+    {
+        using var copy = new MemoryStream();
+        var buffer = new byte[81_920];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        {
+            if (copy.Length + read > bytesMax)
+            {
+                throw new ApiProblemException(413, "body_too_large", $"the file exceeds {bytesMax:N0} bytes");
+            }
+            copy.Write(buffer, 0, read);
+        }
+        return copy.ToArray();
+    }
+
     /// <summary>Reads a JSON body into a request record: broken JSON → 400, wrong shape → 422 naming the problem.</summary>
     private async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class => Deserialize(await ReadBodyAsync(context), type);
 

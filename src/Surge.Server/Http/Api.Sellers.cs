@@ -15,6 +15,8 @@ public sealed partial class Api
             .WithSummary("Replace the calling seller or storefront key with a new one (shown once); the old one keeps working for the grace period")
             .WithTags("catalog").Accepts<RotateKeyRequest>("application/json").Example("""{"grace_seconds":3600}""").Produces<RotateKeyResponse>(201).Problems(400, 401, 403, 422)
             .Idempotent(201);
+        v1.MapGet("/me", Handler(Me)).WithName("me").WithSummary("Who the calling key belongs to: its role and, for a seller key, the seller")
+            .WithTags("catalog").Produces<MeResponse>(200).Problems(401);
         v1.MapPost("/warehouses", Handler(CreateWarehouse)).WithName("createWarehouse").WithSummary("Add a warehouse to every partition (admin)").WithTags("catalog")
             .Accepts<WarehouseBody>("application/json").Example("""{"id":"wh-kr-1","region":"seoul","country":"KR"}""").Produces<WarehouseBody>(201).Produces<WarehouseBody>(200).Problems(400, 401, 403, 409, 422, 503)
             .Idempotent(201);
@@ -30,6 +32,14 @@ public sealed partial class Api
             var (seller, key) = state.Control.CreateSeller(Text(request.Name, "name", SellerNameCharsMax));
             return Task.FromResult((201, new CreateSellerResponse(Ids.Seller(seller.Id), seller.Name, key), (string?)("/v1/sellers/" + Ids.Seller(seller.Id))));
         });
+    }
+
+    private Task Me(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Seller, Role.Storefront);
+        var seller = principal.Role == Role.Seller ? state.Control.FindSeller(principal.SellerId) : null;
+        return WriteAsync(context, 200, new MeResponse(principal.Role.ToString().ToLowerInvariant(), seller is null ? null : Ids.Seller(seller.Id), seller?.Name),
+            ApiJson.Default.MeResponse);
     }
 
     private async Task RotateKey(HttpContext context)

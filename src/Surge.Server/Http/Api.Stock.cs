@@ -11,6 +11,11 @@ public sealed partial class Api
         v1.MapPost("/stock/receipts", Handler(ReceiveStock)).WithName("receiveStock").WithSummary("Receive units of a SKU into a warehouse").WithTags("stock")
             .Accepts<StockReceiptRequest>("application/json").Example("""{"sku":"mug-blue","warehouse_id":"wh-kr-1","quantity":120}""").Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503)
             .Idempotent(200);
+        v1.MapPost("/stock/adjustments", Handler(AdjustStock)).WithName("adjustStock")
+            .WithSummary("Add or take out units of a SKU in a warehouse outside an order, with a reason (a count, damage, loss)").WithTags("stock")
+            .Accepts<StockAdjustmentRequest>("application/json").Example("""{"sku":"mug-blue","warehouse_id":"wh-kr-1","delta":-3,"reason":"damaged"}""")
+            .Produces<StockResponse>(200).Problems(400, 401, 403, 404, 409, 422, 429, 503)
+            .Idempotent(200);
         v1.MapPost("/flash-sales", Handler(ConfigureFlashSale)).WithName("configureFlashSale").WithSummary("Put a SKU on flash sale: start time and per-buyer limit").WithTags("stock")
             .Accepts<FlashSaleRequest>("application/json").Example("""{"sku":"mug-blue","starts_at":"2026-11-11T00:00:00Z","per_buyer_limit":2}""").Produces<FlashSaleResponse>(201).Problems(400, 401, 403, 404, 409, 422, 429, 503)
             .Idempotent(201);
@@ -56,6 +61,35 @@ public sealed partial class Api
                     (Options.Clock.GetUtcNow() + Options.Orders.IdempotencyRetention).ToUnixTimeMilliseconds())
                 : (IdempotencyKey?)null;
             ApiProblemException.ThrowIf(await state.Skus.ReceiveStockAsync(seller, sku, warehouse, request.Quantity, key));
+            return (200, await StockAsync(seller, sku), (string?)null);
+        });
+    }
+
+    /// <summary>Why stock may be adjusted outside an order (<see cref="StockAdjustmentRequest.Reason"/>).</summary>
+    public static readonly string[] AdjustmentReasons = ["count_correction", "damaged", "lost", "found", "returned_to_supplier"];
+
+    private async Task AdjustStock(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Seller);
+        var seller = principal.SellerId;
+        await IdempotentWriteAsync(context, principal, ApiJson.Default.StockAdjustmentRequest, ApiJson.Default.StockResponse, async request =>
+        {
+            var sku = await SellerSkuAsync(seller, request.Sku);
+            var warehouse = await state.Warehouses.WarehouseIndexAsync(request.WarehouseId);
+            if (warehouse < 0)
+            {
+                throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
+            }
+            if (request.Delta == 0 || Math.Abs((long)request.Delta) > Limits.StockMovementUnitsMax)
+            {
+                throw new RequestShapeException($"delta: -{Limits.StockMovementUnitsMax} to {Limits.StockMovementUnitsMax} units, not 0");
+            }
+            if (!AdjustmentReasons.Contains(request.Reason))
+            {
+                throw new RequestShapeException($"reason: one of {string.Join(", ", AdjustmentReasons)}");
+            }
+            // The engine refuses to take out more than is available (insufficient_stock, 409).
+            ApiProblemException.ThrowIf(await state.Skus.AdjustStockAsync(seller, sku, warehouse, request.Delta));
             return (200, await StockAsync(seller, sku), (string?)null);
         });
     }
