@@ -15,9 +15,9 @@ namespace Surge.Server.Tests;
 public sealed class DashboardUiTests
 {
     private const string Chromium = "/usr/bin/chromium";
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
-    private static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    internal static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install chromium (scripts/test.sh does)");
         var playwright = await Playwright.CreateAsync();
@@ -30,7 +30,7 @@ public sealed class DashboardUiTests
         return (playwright, browser);
     }
 
-    private static string Screenshot(string name)
+    internal static string Screenshot(string name)
     {
         var directory = Path.Combine(CliProcess.RepositoryRoot(), "docs", "screenshots");
         Directory.CreateDirectory(directory);
@@ -130,18 +130,7 @@ public sealed class DashboardUiTests
     public async Task TrackingPage_InKorean_FollowsAnOrderToDelivered_AndAnUnknownTokenGetsAFriendlyPage()
     {
         var key = RandomNumberGenerator.GetBytes(32);
-        var rules = new FulfillmentRules
-        {
-            Carriers =
-            [
-                new CarrierConfig
-                {
-                    Id = "kr-post", Name = "우체국택배", Secret = "whsec_" + Convert.ToBase64String(key), Countries = ["KR"], Classes = [ShippingClass.Parcel],
-                    Services = ["standard"], Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 100) },
-                },
-            ],
-        };
-        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Rules = rules } });
+        await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Rules = KrPost(key) } });
         var (_, sellerId) = await server.SellerWithStockAsync("hanbok", units: 5);
         var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("kim", (sellerId, "hanbok", 1)));
         var id = placed.Json!["id"]!.GetValue<string>();
@@ -172,7 +161,20 @@ public sealed class DashboardUiTests
         await Assertions.Expect(page.Locator("#title")).ToHaveTextAsync("주문을 찾을 수 없습니다");
     }
 
-    private static async Task<string> WaitForShipmentAsync(TestServer server, string orderId)
+    /// <summary>One carrier for parcels to Korea whose events are signed with <paramref name="key"/> (see <see cref="CarrierEventAsync"/>).</summary>
+    internal static FulfillmentRules KrPost(byte[] key) => new()
+    {
+        Carriers =
+        [
+            new CarrierConfig
+            {
+                Id = "kr-post", Name = "우체국택배", Secret = "whsec_" + Convert.ToBase64String(key), Countries = ["KR"], Classes = [ShippingClass.Parcel],
+                Services = ["standard"], Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 100) },
+            },
+        ],
+    };
+
+    internal static async Task<string> WaitForShipmentAsync(TestServer server, string orderId)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
@@ -187,7 +189,7 @@ public sealed class DashboardUiTests
         }
     }
 
-    private static async Task<HttpStatusCode> CarrierEventAsync(TestServer server, byte[] key, string eventId, string shipment, string code)
+    internal static async Task<HttpStatusCode> CarrierEventAsync(TestServer server, byte[] key, string eventId, string shipment, string code)
     {
         var now = DateTimeOffset.UtcNow;
         var body = Encoding.UTF8.GetBytes(

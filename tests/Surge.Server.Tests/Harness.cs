@@ -123,7 +123,10 @@ public sealed class ApiClient(Uri baseAddress, string? key)
         Poll.UntilAsync(async () => (await GetAsync($"/v1/sellers/{sellerId}/orders?limit=1")).Json!,
             page => page["freshness"]?["lag_records"]?.GetValue<long>() == 0, $"the read model caught up with {sellerId}'s partition");
 
-    public async Task<ApiResponse> SendRawAsync(HttpMethod method, string path, string? body, string? contentType, string? idempotencyKey = null)
+    public Task<ApiResponse> SendRawAsync(HttpMethod method, string path, string? body, string? contentType, string? idempotencyKey = null) =>
+        SendBytesAsync(method, path, body is null ? null : Encoding.UTF8.GetBytes(body), contentType, idempotencyKey);
+
+    public async Task<ApiResponse> SendBytesAsync(HttpMethod method, string path, byte[]? body, string? contentType, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(baseAddress, path));
         request.Headers.ExpectContinue = body?.Length > 64 * 1024; // a refused large body is not sent at all
@@ -137,7 +140,7 @@ public sealed class ApiClient(Uri baseAddress, string? key)
         }
         if (body is not null)
         {
-            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content = new ByteArrayContent(body);
             request.Content.Headers.ContentType = contentType is null ? null : MediaTypeHeaderValue.Parse(contentType);
         }
         using var response = await Http.SendAsync(request, TestContext.Current.CancellationToken);

@@ -30,10 +30,10 @@ public sealed class OpenApiContractTests
         public List<Exchange> Exchanges { get; } = [];
 
         public async Task<JsonNode?> SendAsync(HttpMethod method, string path, string? key, object? body = null, int? expect = null,
-            IReadOnlyDictionary<string, string>? headers = null, bool headersOnly = false)
+            IReadOnlyDictionary<string, string>? headers = null, bool headersOnly = false, string contentType = "application/json")
         {
             var text = body switch { null => null, string s => s, _ => JsonSerializer.Serialize(body) };
-            var (status, mediaType, answer) = await SendRawAsync(baseAddress, method, path, key, text, headers, headersOnly);
+            var (status, mediaType, answer) = await SendRawAsync(baseAddress, method, path, key, text, headers, headersOnly, contentType);
             var operation = contract.OperationOf(method, path);
             Assert.True(operation is not null, $"{method} {path} is not in the OpenAPI document");
             Exchanges.Add(new Exchange(operation!, method, path, key, text, status, mediaType, answer));
@@ -89,12 +89,17 @@ public sealed class OpenApiContractTests
         await walk.SendAsync(post, "/v1/skus", sellerKey, TestServer.Sku("mug"), expect: 201);
         await walk.SendAsync(post, "/v1/skus/batch", sellerKey, new { skus = new[] { TestServer.Sku("plate"), TestServer.Sku("bowl") } }, expect: 200);
         await walk.SendAsync(get, "/v1/skus/mug", sellerKey, expect: 200);
+        await walk.SendAsync(get, "/v1/me", sellerKey, expect: 200);
+        await walk.SendAsync(get, "/v1/skus?q=mug&limit=10", sellerKey, expect: 200);
+        await walk.SendAsync(post, "/v1/skus/import?currency=KRW", sellerKey, "sku,title,price\ncup,Cup,\"1,500\"\n,No code,100\n", expect: 200, contentType: "text/csv");
+        await walk.SendAsync(post, "/v1/skus/import", sellerKey, "colour\nred\n", expect: 422, contentType: "text/csv");
         await walk.SendAsync(get, $"/v1/skus/mug?seller_id={sellerId}", admin, expect: 200);
         await walk.SendAsync(get, "/v1/category-reviews", admin, expect: 200);
         await walk.SendAsync(post, "/v1/stock/receipts", sellerKey, new { sku = "mug", warehouse_id = "wh-kr-1", quantity = 100 }, expect: 200,
             headers: new Dictionary<string, string> { ["Idempotency-Key"] = "receipt-1" });
         await walk.SendAsync(post, "/v1/stock/receipts", sellerKey, new { sku = "plate", warehouse_id = "wh-kr-1", quantity = 100 }, expect: 200);
         await walk.SendAsync(get, "/v1/skus/mug/stock", sellerKey, expect: 200);
+        await walk.SendAsync(post, "/v1/stock/adjustments", sellerKey, new { sku = "mug", warehouse_id = "wh-kr-1", delta = -1, reason = "damaged" }, expect: 200);
         await walk.SendAsync(post, "/v1/flash-sales", sellerKey, new { sku = "plate", starts_at = DateTimeOffset.UtcNow.AddDays(1), per_buyer_limit = 2 }, expect: 201);
         var order = (await walk.SendAsync(post, "/v1/orders", storefront, TestServer.Order("buyer-7", (sellerId, "mug", 2)), expect: 201,
             headers: new Dictionary<string, string> { ["Idempotency-Key"] = "order-1" }))!;
@@ -268,9 +273,13 @@ public sealed class OpenApiContractTests
         var body = seed.Body;
         var key = seed.Key;
         var headers = new Dictionary<string, string>();
-        var contentType = "application/json";
+        var csv = body is not null && !body.StartsWith('{') && !body.StartsWith('['); // a spreadsheet import
+        var contentType = csv ? "text/csv" : "application/json";
         switch (random.Next(10))
         {
+            case < 5 when csv:
+                body = body!.Insert(random.Next(body.Length + 1), random.Next(2) == 0 ? Junk(random) : ",\"\n\r;\t");
+                break;
             case < 5 when body is not null && JsonNode.Parse(body) is JsonObject json:
                 MutateJson(json, random);
                 body = json.ToJsonString();
@@ -284,7 +293,7 @@ public sealed class OpenApiContractTests
                 path = string.Join('/', segments) + (path.Contains('?', StringComparison.Ordinal) ? "?" + path.Split('?', 2)[1] : "");
                 break;
             case 7:
-                var names = new[] { "limit", "cursor", "status", "from", "to", "buyer_id", "sku", "seller_id", "granularity", "weeks", "lead_time_weeks", "service_level", "lang" };
+                var names = new[] { "limit", "cursor", "status", "from", "to", "buyer_id", "sku", "seller_id", "granularity", "weeks", "lead_time_weeks", "service_level", "lang", "q", "currency", "encoding" };
                 path = path.Split('?', 2)[0] + "?" + string.Join('&', Enumerable.Range(0, 1 + random.Next(3))
                     .Select(_ => $"{names[random.Next(names.Length)]}={Uri.EscapeDataString(Junk(random))}"));
                 break;

@@ -133,8 +133,9 @@
       if (name === "catalog") await loadSkus(true);
       if (name === "stock") await showStock();
       if (name === "orders") {
+        $("order-detail").hidden = true;
         await loadOrders(true);
-        if (arg) await showOrder(decodeURIComponent(arg)); else $("order-detail").hidden = true;
+        if (arg) await showOrder(decodeURIComponent(arg));
         // Live: new orders and status changes show up without a reload (the open order's detail too).
         state.timer = setInterval(() => {
           (async () => {
