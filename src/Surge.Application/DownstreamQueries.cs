@@ -29,7 +29,14 @@ public interface IPartitionFlows
     Task<(int Pending, int Delivered, int DeadLetters)> NotificationCountsAsync(int partition, long subscription);
 
     Task<int> RedriveNotificationsAsync(int partition, long subscription);
+
+    /// <summary>The partition's latest notifications of one subscription, newest first.</summary>
+    Task<IReadOnlyList<NotificationSummary>> RecentNotificationsAsync(int partition, long subscription, int limit);
 }
+
+/// <summary>What became of one notification (of the seller order <c>OrderId</c>): delivered, pending (being tried) or
+/// dead-lettered (with the reason).</summary>
+public sealed record NotificationSummary(string Id, string Type, long OrderId, long AtMs, NotificationState State, string? Reason);
 
 /// <summary>The downstream as the API sees it: the same answers from every silo, gathered from the partitions that hold
 /// them (<see cref="IPartitionFlows"/>).</summary>
@@ -104,6 +111,13 @@ public sealed class DownstreamQueries(IPartitionFlows flows, IPartitions partiti
     {
         var counts = await Task.WhenAll(All.Select(p => flows.NotificationCountsAsync(p, subscription))).ConfigureAwait(false);
         return (counts.Sum(c => c.Pending), counts.Sum(c => c.Delivered), counts.Sum(c => c.DeadLetters));
+    }
+
+    /// <summary>A subscription's latest notifications over every partition, newest first, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<NotificationSummary>> RecentNotificationsAsync(long subscription, int limit)
+    {
+        var found = await Task.WhenAll(All.Select(p => flows.RecentNotificationsAsync(p, subscription, limit))).ConfigureAwait(false);
+        return [.. found.SelectMany(f => f).OrderByDescending(n => n.AtMs).ThenByDescending(n => n.Id, StringComparer.Ordinal).Take(limit)];
     }
 
     public async Task<int> RedriveNotificationsAsync(long subscription) =>

@@ -118,7 +118,7 @@ public sealed record RedriveResponse(int Redriven);
 public sealed record TrackingEventsResponse(int Accepted, int Duplicates);
 
 /// <summary>A subscription delivers to <c>url</c> (signed webhooks) or to <c>email</c> (messages in <c>language</c>,
-/// en or ko); exactly one of the two.</summary>
+/// en, ko or zh); exactly one of the two.</summary>
 public sealed record CreateWebhookRequest(string[] EventTypes, string? Url = null, string? Email = null, string? Language = null);
 
 /// <summary>A subscription; <c>secret</c> only in the answer that created it.</summary>
@@ -171,7 +171,8 @@ public sealed record MeResponse(string Role, string? SellerId = null, string? Na
 
 /// <summary>One of the seller's SKUs with its stock over every warehouse.</summary>
 public sealed record SkuListItem(string Sku, string Title, string Category, long PriceMinor, string Currency, int WeightG, string Temperature, bool Hazmat,
-    FlashSaleBody? FlashSale, CategorySuggestionBody? CategorySuggestion, long OnHand, long Reserved, long Available, long Sold);
+    FlashSaleBody? FlashSale, CategorySuggestionBody? CategorySuggestion, long OnHand, long Reserved, long Available, long Sold,
+    DimensionsBody? DimensionsMm = null);
 
 /// <summary>A page of the seller's SKUs; <c>next_cursor</c> absent on the last.</summary>
 public sealed record SkuList(SkuListItem[] Skus, string? NextCursor);
@@ -186,3 +187,9 @@ public sealed record SkuImportRow(int Row, string Status, string? Sku = null, st
 
 /// <summary>The row-by-row report of a SKU import (CSV or XLSX).</summary>
 public sealed record SkuImportResponse(int Rows, int Created, int Updated, int Refused, int Skipped, string Encoding, SkuImportRow[] Report);
+
+/// <summary>One notification of a subscription: its event, order, when, and whether it was delivered, is still being
+/// tried (pending) or was given up on (dead_letter, with the reason).</summary>
+public sealed record WebhookDeliveryBody(string Id, string Type, string OrderId, string SellerOrderId, DateTimeOffset At, string State, string? Reason = null);
+
+public sealed record WebhookDeliveryList(WebhookDeliveryBody[] Deliveries);

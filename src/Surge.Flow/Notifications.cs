@@ -156,6 +156,16 @@ public sealed class NotificationOutbox : IAsyncDisposable
         }
     }
 
+    /// <summary>One subscription's notifications, newest first, at most <paramref name="limit"/> (a dead letter with its reason).</summary>
+    public List<(Notification Notification, NotificationState State, string? Reason)> Recent(long subscription, int limit)
+    {
+        lock (_gate)
+        {
+            return _byId.Values.Where(v => v.Notification.SubscriptionId == subscription).OrderByDescending(v => v.Notification.AtMs)
+                .ThenByDescending(v => v.Notification.Id, StringComparer.Ordinal).Take(limit).Select(v => (v.Notification, v.State, v.Reason)).ToList();
+        }
+    }
+
     /// <summary>Counts by state for one subscription.</summary>
     public (int Pending, int Delivered, int DeadLetters) Counts(long subscription)
     {

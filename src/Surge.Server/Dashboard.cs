@@ -51,6 +51,9 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         app.MapGet("/favicon.svg", Favicon).ExcludeFromDescription();
         app.MapGet("/favicon.ico", Favicon).ExcludeFromDescription();
         app.MapGet("/dashboard/forecast", Forecast).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
+        app.MapGet("/dashboard/history", History).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
+        app.MapGet("/dashboard/sellers/{id}", SellerDrillDown).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
+        app.MapGet("/dashboard/cluster", Cluster).ExcludeFromDescription().WithMetadata(ManagementEndpoint.Instance);
     }
 
     /// <summary>A one-time login link (path and query) for the demo: opens a session once, without typing the key,
@@ -205,6 +208,70 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         var forecast = Api.ForecastBody(await state.Forecasts.ForecastAsync(seller));
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, forecast, ApiJson.Default.SellerForecastResponse, context.RequestAborted);
+    }
+
+    /// <summary>The charts' recent past (<see cref="NodeSampler.HistoryPointsMax"/> seconds at most), so that a page opened
+    /// now draws the last minutes at once.</summary>
+    private async Task History(HttpContext context)
+    {
+        if (await RefusedAsync(context))
+        {
+            return;
+        }
+        await WriteJsonAsync(context, new { points = sampler.History() });
+    }
+
+    /// <summary>One seller as the operator sees it: the orders this node was sent for it (accepted, refused by reason,
+    /// since start) and how far behind its partition's downstream and read model are.</summary>
+    private async Task SellerDrillDown(HttpContext context)
+    {
+        if (await RefusedAsync(context))
+        {
+            return;
+        }
+        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is not { } found)
+        {
+            await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
+            return;
+        }
+        var (accepted, refused) = state.SellerTallies.Of(seller);
+        var partition = state.Gateway.PartitionOf(seller);
+        var grain = state.Gateway.Grain(partition);
+        var flow = await grain.FlowStatus();
+        var readModel = await grain.ReadModelStatus();
+        await WriteJsonAsync(context, new
+        {
+            seller_id = Ids.Seller(seller), name = found.Name, accepted, refused, partition,
+            lag_records = flow.LagRecords, lag_seconds = flow.LagSeconds,
+            read_model_lag_records = readModel?.LagRecords, read_model_lag_seconds = readModel?.LagSeconds,
+        });
+    }
+
+    /// <summary>The silos, the partitions each one is given, and the latest moves.</summary>
+    private async Task Cluster(HttpContext context)
+    {
+        if (await RefusedAsync(context))
+        {
+            return;
+        }
+        await WriteJsonAsync(context, sampler.Cluster());
+    }
+
+    private async Task<bool> RefusedAsync(HttpContext context)
+    {
+        if (SignedIn(context))
+        {
+            return false;
+        }
+        await Problems.WriteAsync(context, 401, "unauthorized", "sign in on the dashboard first");
+        return true;
+    }
+
+    private static Task WriteJsonAsync<T>(HttpContext context, T value)
+    {
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        return JsonSerializer.SerializeAsync(context.Response.Body, value, JsonOptions, context.RequestAborted);
     }
 
     /// <summary>One sample a second as Server-Sent Events, until the page closes.</summary>

@@ -49,6 +49,15 @@ public sealed class FlowRouting(Gateway gateway, Downstream local) : IPartitionF
 
     public Task<int> RedriveNotificationsAsync(int partition, long subscription) => gateway.Grain(partition).RedriveNotifications(subscription);
 
+    public async Task<IReadOnlyList<NotificationSummary>> RecentNotificationsAsync(int partition, long subscription, int limit) =>
+        local.Unit(partition) is { } unit
+            ? Summaries(unit.Outbox, subscription, limit)
+            : [.. (await gateway.Grain(partition).RecentNotifications(subscription, limit)).Select(n => new NotificationSummary(n.Id, n.Type, n.OrderId, n.AtMs, n.State, n.Reason))];
+
+    internal static NotificationSummary[] Summaries(NotificationOutbox outbox, long subscription, int limit) =>
+        [.. outbox.Recent(subscription, limit).Select(r => new NotificationSummary(r.Notification.Id, r.Notification.Type, r.Notification.OrderId,
+            r.Notification.AtMs, r.State, r.Reason))];
+
     internal static FlowStatusView View(PartitionFlowStatus status) => new(status.Partition, status.Position, status.LagRecords, status.LagSeconds,
         status.Orders, status.Shipments, [.. status.Carriers.Select(c => new CarrierHealthView(c.CarrierId, c.Breaker, c.Queued, c.Sent, c.Failed, c.DeadLetters))]);
 }

@@ -27,6 +27,18 @@ public sealed record DashboardSample(
     IReadOnlyList<MinuteActual>? ForecastActual,
     IReadOnlyList<MinuteForecast>? ForecastAhead);
 
+/// <summary>One second of the node for the dashboard's charts: orders accepted and refused per second, request p50 / p99.</summary>
+public sealed record ChartPoint(long AtMs, double AcceptedPerS, double RejectedPerS, double P50Ms, double P99Ms);
+
+/// <summary>A silo of the cluster and the partitions the placement gives it.</summary>
+public sealed record SiloPartitions(string Silo, bool Local, int[] Partitions);
+
+/// <summary>A partition the placement moved from one silo to another (a silo joined, left or died).</summary>
+public sealed record PartitionMove(long AtMs, int Partition, string From, string To);
+
+/// <summary>The cluster as this node sees it: the active silos with their partitions, and the latest moves.</summary>
+public sealed record ClusterView(bool Cluster, IReadOnlyList<SiloPartitions> Silos, IReadOnlyList<PartitionMove> Moves);
+
 /// <summary>A flash-sale SKU's stock now: available (never below zero), held by unpaid orders, sold (paid).</summary>
 public sealed record FlashStock(string SellerId, string Sku, long Available, long Held, long Sold);
 
@@ -35,8 +47,19 @@ public sealed record FlashStock(string SellerId, string Sku, long Available, lon
 /// commits), latency, queues, the downstream's lag and carriers, the stock of followed flash-sale SKUs, and the
 /// orders-per-minute forecast (fed by <see cref="RunAsync"/>). No HTTP here: <see cref="Dashboard"/> serves it.
 /// </summary>
-public sealed class NodeSampler(ServerState state, PartitionHost partitions)
+public sealed class NodeSampler(ServerState state, PartitionHost partitions, Func<IReadOnlyList<string>> activeSilos, string localSilo)
 {
+    /// <summary>Seconds of chart history kept (one point a second): what a page opened now draws at once.</summary>
+    public const int HistoryPointsMax = 1_800;
+
+    /// <summary>Partition moves remembered for the cluster view.</summary>
+    public const int MovesMax = 100;
+
+    private readonly ChartPoint[] _history = new ChartPoint[HistoryPointsMax];
+    private int _historyNext, _historyCount;
+    private readonly Queue<PartitionMove> _moves = new();
+    private string[]? _placement;
+
     /// <summary>Flash-sale SKUs followed on the dashboard at most.</summary>
     public const int FlashSkusMax = 8;
 
@@ -70,12 +93,91 @@ public sealed class NodeSampler(ServerState state, PartitionHost partitions)
             do
             {
                 Forecaster.Observe(state.Metrics.AcceptedTotal, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                if (state.Lifecycle.Ready)
+                {
+                    try
+                    {
+                        Remember(await SampleAsync().ConfigureAwait(false));
+                        FollowPlacement();
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // a partition away for a moment (moving, recovering): the next second samples again
+                    }
+                }
             }
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {
             // the server is stopping
+        }
+    }
+
+    private void Remember(DashboardSample s)
+    {
+        var point = new ChartPoint(s.AtMs, s.AcceptedPerS, Math.Round(s.RejectedPerS.Values.Sum(), 1), s.P50Ms, s.P99Ms);
+        lock (_history)
+        {
+            _history[_historyNext] = point;
+            _historyNext = (_historyNext + 1) % HistoryPointsMax;
+            _historyCount = Math.Min(_historyCount + 1, HistoryPointsMax);
+        }
+    }
+
+    /// <summary>The last <see cref="HistoryPointsMax"/> seconds (fewer since start), oldest first.</summary>
+    public IReadOnlyList<ChartPoint> History()
+    {
+        lock (_history)
+        {
+            var points = new ChartPoint[_historyCount];
+            var first = (_historyNext - _historyCount + HistoryPointsMax) % HistoryPointsMax;
+            for (var i = 0; i < points.Length; i++)
+            {
+                points[i] = _history[(first + i) % HistoryPointsMax];
+            }
+            return points;
+        }
+    }
+
+    /// <summary>Notes where the placement puts each partition now, and every partition whose silo changed.</summary>
+    private void FollowPlacement()
+    {
+        var silos = activeSilos();
+        if (silos.Count == 0)
+        {
+            return;
+        }
+        var assignment = PartitionAssignment.Assign(state.Options.Partitions, silos);
+        var placement = assignment.Select(s => silos[s]).ToArray();
+        lock (_moves)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            for (var p = 0; _placement is not null && p < placement.Length && p < _placement.Length; p++)
+            {
+                if (placement[p] != _placement[p])
+                {
+                    _moves.Enqueue(new PartitionMove(now, p, _placement[p], placement[p]));
+                    while (_moves.Count > MovesMax)
+                    {
+                        _moves.Dequeue();
+                    }
+                }
+            }
+            _placement = placement;
+        }
+    }
+
+    /// <summary>The active silos, the partitions the placement gives each, and the latest moves (newest first).</summary>
+    public ClusterView Cluster()
+    {
+        var silos = activeSilos();
+        var assignment = silos.Count == 0 ? [] : PartitionAssignment.Assign(state.Options.Partitions, silos);
+        var view = silos.Select((silo, s) => new SiloPartitions(silo, silo == localSilo,
+            [.. Enumerable.Range(0, assignment.Length).Where(p => assignment[p] == s)])).OrderBy(v => v.Silo, StringComparer.Ordinal).ToArray();
+        lock (_moves)
+        {
+            return new ClusterView(state.Options.Cluster is not null, view, [.. _moves.Reverse()]);
         }
     }
 

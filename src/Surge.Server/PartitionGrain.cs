@@ -81,6 +81,12 @@ public sealed record FlowStatusView(
     [property: Id(0)] int Partition, [property: Id(1)] long Position, [property: Id(2)] long LagRecords, [property: Id(3)] double LagSeconds,
     [property: Id(4)] long Orders, [property: Id(5)] long Shipments, [property: Id(6)] CarrierHealthView[] Carriers);
 
+/// <summary>A notification's fate (<see cref="Application.NotificationSummary"/> on the wire).</summary>
+[GenerateSerializer, Immutable]
+public sealed record NotificationView(
+    [property: Id(0)] string Id, [property: Id(1)] string Type, [property: Id(2)] long OrderId, [property: Id(3)] long AtMs,
+    [property: Id(4)] Flow.NotificationState State, [property: Id(5)] string? Reason);
+
 /// <summary>How far the read model is behind a partition (<see cref="ReadModel.ProjectionStatus"/> on the wire).</summary>
 [GenerateSerializer, Immutable]
 public sealed record ReadModelStatusView(
@@ -150,6 +156,8 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<int[]> NotificationCounts(long subscription);
 
     Task<int> RedriveNotifications(long subscription);
+
+    Task<NotificationView[]> RecentNotifications(long subscription, int limit);
 }
 
 [Reentrant]
@@ -407,6 +415,9 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
     }
 
     public async Task<int> RedriveNotifications(long subscription) => await (await FlowAsync()).Notifier.RedriveAsync(subscription);
+
+    public async Task<NotificationView[]> RecentNotifications(long subscription, int limit) =>
+        [.. FlowRouting.Summaries((await FlowAsync()).Outbox, subscription, limit).Select(n => new NotificationView(n.Id, n.Type, n.OrderId, n.AtMs, n.State, n.Reason))];
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {

@@ -61,6 +61,9 @@ public sealed class ServerState : IDisposable
     public IdempotencyStore Idempotency { get; }
     public ServerMetrics Metrics { get; } = new();
 
+    /// <summary>Per-seller outcomes of the orders this node was sent (the dashboard's drill-down).</summary>
+    public SellerTallies SellerTallies { get; } = new();
+
     /// <summary>This node's cap on orders per second; null = no cap.</summary>
     public CapacityGate? Capacity { get; }
 

@@ -199,7 +199,8 @@ public sealed class SurgeServer : IAsyncDisposable
         var categories = new CategorySuggestions(new CategoryLogFile(options.DataDirectory), CategoryModels.Loader(options.Categories, categoryLog),
             options.Categories.ReviewBelow) { Log = categoryLog };
         var state = new ServerState(options, control, tokens, catalog, gateway, downstream, categories, readModel) { Outbound = outbound };
-        var sampler = new NodeSampler(state, partitionHost);
+        var roster = app.Services.GetRequiredService<SiloRoster>();
+        var sampler = new NodeSampler(state, partitionHost, roster.ActiveSilos, roster.Local);
         var dashboard = new Dashboard(state, sampler);
 
         app.Use(Problems.Middleware);

@@ -9,6 +9,11 @@ public sealed class MessagesTests
     [InlineData(null, null, "en")]
     [InlineData("ko", "en-US", "ko")]
     [InlineData("de", "ko-KR", "en")]
+    [InlineData(null, "zh-CN,zh;q=0.9,en;q=0.5", "zh")]
+    [InlineData(null, "fr-FR,zh-Hans;q=0.8", "zh")]
+    [InlineData(null, "zh-TW,zh;q=0.9", "zh")]
+    [InlineData(null, "zh-TW,en;q=0.5", "en")]
+    [InlineData("zh", "en-US", "zh")]
     public void Language_FollowsAnExplicitChoiceThenTheBrowser_DefaultingToEnglish(string? choice, string? accept, string expected)
     {
         Assert.Equal(expected, Messages.Language(choice, accept));
@@ -26,7 +31,7 @@ public sealed class MessagesTests
                 Assert.False(text.Contains('{', StringComparison.Ordinal) || text == key.Replace('_', ' '), $"{language}/{key}: '{text}'");
             }
         }
-        Assert.NotEqual(Messages.Render("en", "delivered"), Messages.Render("ko", "delivered"));
+        Assert.Equal(3, new[] { Messages.Render("en", "delivered"), Messages.Render("ko", "delivered"), Messages.Render("zh", "delivered") }.Distinct().Count());
     }
 
     [Fact]
@@ -36,5 +41,6 @@ public sealed class MessagesTests
             Messages.Render("en", "handed_to_carrier", new Dictionary<string, string?> { ["carrier"] = "Hanjin", ["tracking_number"] = "123" }));
         Assert.Equal("There is a problem with the delivery", Messages.Render("en", "exception"));
         Assert.Equal("배송에 문제가 생겼습니다: 파손", Messages.Render("ko", "exception", new Dictionary<string, string?> { ["description"] = "파손" }));
+        Assert.Equal("已交给 顺丰速运，运单号 SF123", Messages.Render("zh", "handed_to_carrier", new Dictionary<string, string?> { ["carrier"] = "顺丰速运", ["tracking_number"] = "SF123" }));
     }
 }

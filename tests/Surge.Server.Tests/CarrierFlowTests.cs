@@ -350,6 +350,13 @@ public sealed class CarrierFlowTests
             j => j["webhooks"]!.AsArray().Single()!["pending"]!.GetValue<int>() == 0, "the outbox counted every delivery"))["webhooks"]!.AsArray().Single()!;
         Assert.Equal((9, 0, 0), (listed["delivered"]!.GetValue<int>(), listed["pending"]!.GetValue<int>(), listed["dead_letters"]!.GetValue<int>()));
         Assert.Null(listed["secret"]);
+        var deliveries = (await sellerA.GetAsync($"/v1/webhooks/{hookA.Json!["id"]}/deliveries?limit=5")).Json!["deliveries"]!.AsArray();
+        Assert.Equal(5, deliveries.Count);
+        Assert.All(deliveries, d => Assert.Equal("delivered", d!["state"]!.GetValue<string>()));
+        Assert.All(deliveries, d => Assert.Contains(d!["order_id"]!.GetValue<string>(), ids));
+        var times = deliveries.Select(d => d!["at"]!.GetValue<DateTimeOffset>()).ToList();
+        Assert.Equal(times.OrderByDescending(t => t), times); // newest first
+        Assert.Equal(HttpStatusCode.NotFound, (await sellerB.GetAsync($"/v1/webhooks/{hookA.Json!["id"]}/deliveries")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await sellerB.SendRawAsync(HttpMethod.Delete, $"/v1/webhooks/{hookA.Json!["id"]}", null, null)).Status);
         Assert.Equal(HttpStatusCode.NoContent, (await sellerA.SendRawAsync(HttpMethod.Delete, $"/v1/webhooks/{hookA.Json!["id"]}", null, null)).Status);
         Assert.Empty((await sellerA.GetAsync("/v1/webhooks")).Json!["webhooks"]!.AsArray());

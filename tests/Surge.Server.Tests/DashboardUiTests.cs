@@ -37,6 +37,16 @@ public sealed class DashboardUiTests
         return Path.Combine(directory, name);
     }
 
+    /// <summary>A new page on the dashboard, signed in with the admin key.</summary>
+    private static async Task<IPage> SignedInAsync(IBrowser browser, TestServer server)
+    {
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(server.Server.BaseAddress.ToString());
+        await page.FillAsync("#key", server.Server.AdminKey);
+        await page.ClickAsync("button[type=submit]");
+        return page;
+    }
+
     private static Task<IJSHandle> WaitForNumberAsync(IPage page, string id, string comparison) =>
         page.WaitForFunctionAsync($"() => Number((document.getElementById('{id}')?.textContent ?? '').replace(/,/g, '')) {comparison}", null,
             new PageWaitForFunctionOptions { Timeout = (float)Patience.TotalMilliseconds, PollingInterval = 100 });
@@ -90,6 +100,42 @@ public sealed class DashboardUiTests
     }
 
     [Fact]
+    public async Task Dashboard_DrawsTheRecentPastOnLoad_OverAFixedWindow_AndDrillsDownIntoOneSeller_AndShowsWhereThePartitionsLive()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (_, sellerId) = await server.SellerWithStockAsync("mug", units: 3);
+        for (var i = 0; i < 5; i++)
+        {
+            await server.Admin.PostAsync("/v1/orders", TestServer.Order($"b{i}", (sellerId, "mug", 1))); // 3 accepted, 2 refused
+        }
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await SignedInAsync(browser, server);
+        await Assertions.Expect(page.Locator("#connection")).ToHaveTextAsync("live", new LocatorAssertionsToHaveTextOptions { Timeout = (float)Patience.TotalMilliseconds });
+
+        // The node samples every second whether a page is open or not: wait for a few seconds of history, then open
+        // the page again — its charts start with them, not empty, and the time axis spans the window, not years.
+        await page.WaitForFunctionAsync("async () => (await (await fetch('/dashboard/history')).json()).points.length >= 4", null,
+            new PageWaitForFunctionOptions { Timeout = (float)Patience.TotalMilliseconds, PollingInterval = 250 });
+        await page.ReloadAsync();
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-rate').dataset.points) >= 4", null,
+            new PageWaitForFunctionOptions { Timeout = (float)Patience.TotalMilliseconds });
+        Assert.Equal("900", await page.GetAttributeAsync("#chart-rate", "data-span-s"));
+
+        await page.FillAsync("#drill-seller", sellerId);
+        await page.ClickAsync("#drill-form button");
+        await Assertions.Expect(page.Locator("#drill-summary")).ToContainTextAsync("3 accepted, 2 refused", new LocatorAssertionsToContainTextOptions { Timeout = (float)Patience.TotalMilliseconds });
+        await Assertions.Expect(page.Locator("#drill-reasons tbody")).ToContainTextAsync("insufficient_stock");
+        await Assertions.Expect(page.Locator("#cluster-silos tbody tr")).ToHaveCountAsync(1);
+        Assert.Equal(server.Options.Partitions.ToString(CultureInfo.InvariantCulture), await page.GetAttributeAsync("#cluster-silos tbody tr", "data-partitions"));
+        await page.FillAsync("#drill-seller", "sel_999");
+        await page.ClickAsync("#drill-form button");
+        await Assertions.Expect(page.Locator("#drill-summary")).ToContainTextAsync("no such seller");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await new ApiClient(server.Server.BaseAddress, null).GetAsync("/dashboard/history")).Status);
+    }
+
+    [Fact]
     public async Task SellerForecastPanel_ChartsASkusHistoryAndForecast_WithItsStockoutAndOrderAdvice()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 10, 0, 0, TimeSpan.Zero));
@@ -107,10 +153,7 @@ public sealed class DashboardUiTests
         var (playwright, browser) = await LaunchAsync();
         using var _ = playwright;
         await using var __ = browser;
-        var page = await browser.NewPageAsync();
-        await page.GotoAsync(server.Server.BaseAddress.ToString());
-        await page.FillAsync("#key", server.Server.AdminKey);
-        await page.ClickAsync("button[type=submit]");
+        var page = await SignedInAsync(browser, server);
 
         await page.FillAsync("#forecast-seller", sellerId);
         await page.ClickAsync("#forecast-form button");

@@ -88,14 +88,16 @@ public sealed class EmailTests
         }
     }
 
-    [Fact]
-    public async Task EmailSubscription_GetsItsSellersEvents_InKorean_ThroughSmtp()
+    [Theory]
+    [InlineData("ko", "주문 {0}: 결제가 완료되었습니다")]
+    [InlineData("zh", "订单 {0}：付款成功")]
+    public async Task EmailSubscription_GetsItsSellersEvents_InItsLanguage_ThroughSmtp(string language, string subject)
     {
         using var sink = new SmtpSink();
         await using var server = await TestServer.StartAsync(o => o with { Flow = o.Flow with { Smtp = new SmtpOptions("127.0.0.1", sink.Port, "orders@surge.test") } });
         var (seller, sellerId) = await server.SellerWithStockAsync("kimchi", units: 10);
         string[] paid = ["order.paid"];
-        var created = await seller.PostAsync("/v1/webhooks", new { email = "owner@seller.test", language = "ko", event_types = paid });
+        var created = await seller.PostAsync("/v1/webhooks", new { email = "owner@seller.test", language, event_types = paid });
         Assert.Equal(HttpStatusCode.Created, created.Status);
         Assert.Null(created.Json!["secret"]);
         Assert.Equal("invalid_request", (await seller.PostAsync("/v1/webhooks", new { email = "owner@seller.test", url = "http://127.0.0.1:1/", event_types = paid })).ProblemCode);
@@ -114,7 +116,7 @@ public sealed class EmailTests
         var message = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(sink.Messages[0])), TestContext.Current.CancellationToken);
         Assert.Equal("owner@seller.test", message.To.Mailboxes.Single().Address);
         Assert.Equal("orders@surge.test", message.From.Mailboxes.Single().Address);
-        Assert.Equal($"주문 {id}: 결제가 완료되었습니다", message.Subject);
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, subject, id), message.Subject);
         Assert.Contains(id, message.TextBody, StringComparison.Ordinal);
     }
 

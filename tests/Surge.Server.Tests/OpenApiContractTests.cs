@@ -128,6 +128,8 @@ public sealed class OpenApiContractTests
         var hook = (await walk.SendAsync(post, "/v1/webhooks", sellerKey, new { url = "https://hooks.example.com/surge", event_types = PaidEvents }, expect: 201))!["id"]!.GetValue<string>();
         await walk.SendAsync(get, "/v1/webhooks", sellerKey, expect: 200);
         await walk.SendAsync(post, $"/v1/webhooks/{hook}/redrive", sellerKey, new { });
+        await walk.SendAsync(get, $"/v1/webhooks/{hook}/deliveries?limit=10", sellerKey, expect: 200);
+        await walk.SendAsync(get, "/v1/webhooks/wh_999999/deliveries", sellerKey, expect: 404);
         await walk.SendAsync(HttpMethod.Delete, $"/v1/webhooks/{hook}", sellerKey);
         await walk.SendAsync(post, "/v1/keys/rotate", sellerKey, new { grace_seconds = 3_600 }, expect: 201); // the old key works for the hour
         // Answers that are problems: each must be a documented status with the problem schema.

@@ -30,10 +30,13 @@ public sealed class SellerCentreApiTests
         await using var server = await TestServer.StartAsync();
         var (seller, _) = await server.SellerWithStockAsync("mug-blue", units: 7);
         var (other, _) = await server.SellerWithStockAsync("secret-sku", units: 3);
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 4; i++)
         {
             Assert.Equal(HttpStatusCode.Created, (await seller.PostAsync("/v1/skus", TestServer.Sku($"plate-{i}"))).Status);
         }
+        var boxed = new { sku = "plate-4", title = "Item plate-4", price_minor = 100, currency = "KRW", weight_g = 90, temperature = "ambient",
+            dimensions_mm = new { length_mm = 300, width_mm = 200, height_mm = 40 } };
+        Assert.Equal(HttpStatusCode.Created, (await seller.PostAsync("/v1/skus", boxed)).Status);
 
         var first = (await seller.GetAsync("/v1/skus?limit=4")).Json!;
         var all = first["skus"]!.AsArray().Select(s => s!["sku"]!.GetValue<string>()).ToList();
@@ -43,6 +46,9 @@ public sealed class SellerCentreApiTests
         Assert.Null(rest["next_cursor"]);
         Assert.Equal(["mug-blue", "plate-0", "plate-1", "plate-2", "plate-3", "plate-4"], all);
         Assert.Equal(7, first["skus"]![0]!["available"]!.GetValue<long>());
+        var plate4 = rest["skus"]!.AsArray().Single(s => s!["sku"]!.GetValue<string>() == "plate-4")!;
+        Assert.Equal(300, plate4["dimensions_mm"]!["length_mm"]!.GetValue<int>()); // what an edit must send back
+        Assert.Null(first["skus"]![0]!["dimensions_mm"]);
 
         var found = (await seller.GetAsync("/v1/skus?q=MUG")).Json!["skus"]!.AsArray();
         Assert.Equal("mug-blue", Assert.Single(found)!["sku"]!.GetValue<string>());

@@ -58,6 +58,8 @@ public sealed class SellerCentreUiTests
         var (_, sellerId) = await server.SellerWithStockAsync("starter", units: 0);
         var seller = server.Client((await server.Admin.PostAsync("/v1/sellers", new { name = "Jeju Ceramics" })).Json!["api_key"]!.GetValue<string>());
         var me = (await seller.GetAsync("/v1/me")).Json!["seller_id"]!.GetValue<string>();
+        string[] paidOnly = ["order.paid"];
+        var hook = (await seller.PostAsync("/v1/webhooks", new { url = "http://127.0.0.1:9/hook", event_types = paidOnly })).Json!["id"]!.GetValue<string>();
         var (_, otherId) = await server.SellerWithStockAsync("secret-sku", units: 5);
         var theirs = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("lee", (otherId, "secret-sku", 1)))).Json!["id"]!.GetValue<string>();
         Assert.NotEqual(sellerId, me);
@@ -151,8 +153,13 @@ public sealed class SellerCentreUiTests
         await Assertions.Expect(left).ToHaveTextAsync("16", new() { Timeout = Patience });
         await AccessibleAsync(page, "flash sales");
 
-        // Key rotation: the new key is shown once and works; the old one still works through its grace period.
+        // The subscription's recent deliveries: the paid order's event, still being tried (nothing listens on port 9).
         await page.GotoAsync(centre + "#integrations");
+        await page.ClickAsync($"#webhooks-table tr[data-webhook='{hook}'] button:first-child");
+        await Assertions.Expect(page.Locator("#deliveries tbody tr").First).ToContainTextAsync("order.paid", new() { Timeout = Patience });
+        await Assertions.Expect(page.Locator("#deliveries tbody tr").First).ToContainTextAsync(placed);
+
+        // Key rotation: the new key is shown once and works; the old one still works through its grace period.
         await page.ClickAsync("#rotate-key");
         await Assertions.Expect(page.Locator("#rotated")).ToContainTextAsync("sk_", new() { Timeout = Patience });
         var text = await page.InnerTextAsync("#rotated");
@@ -193,10 +200,40 @@ public sealed class SellerCentreUiTests
         await AccessibleAsync(page, "catalog (zh, phone)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = DashboardUiTests.Screenshot("seller-catalog-zh-phone.png"), FullPage = true });
 
+        // An order in Chinese: its status in words, its amount in the SKU's currency.
+        var sellerId = (await seller.GetAsync("/v1/me")).Json!["seller_id"]!.GetValue<string>();
+        var order = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("wang", (sellerId, "mug", 2)))).Json!["id"]!.GetValue<string>();
+        await page.ClickAsync("#nav a[data-view='orders']");
+        var row = page.Locator($"#orders-table tr[data-order='{order}']");
+        await Assertions.Expect(row).ToContainTextAsync("待付款", new() { Timeout = Patience });
+        await Assertions.Expect(row).ToContainTextAsync("₩25,800");
+        await AccessibleAsync(page, "orders (zh, phone)");
+
         await page.ClickAsync("#sign-out");
         await Assertions.Expect(page.Locator("#view-signin")).ToBeVisibleAsync();
         await page.ReloadAsync();
         await Assertions.Expect(page.Locator("#view-signin")).ToBeVisibleAsync(); // signed out for good in this tab
+    }
+
+    [Fact]
+    public async Task TheBuyersTrackingPage_SpeaksSimplifiedChinese_ToABrowserInChinese()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (_, sellerId) = await server.SellerWithStockAsync("kimchi", units: 5);
+        var placed = (await server.Admin.PostAsync("/v1/orders", TestServer.Order("wang", (sellerId, "kimchi", 1)))).Json!;
+        var (playwright, browser) = await DashboardUiTests.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await OpenAsync(browser, "zh-CN", 390, 844);
+
+        await page.GotoAsync(new Uri(server.Server.BaseAddress, $"/track/{placed["tracking_token"]}").ToString());
+        await Assertions.Expect(page.Locator("#title")).ToHaveTextAsync("订单物流查询");
+        await Assertions.Expect(page.Locator("#timeline li[data-status='placed']")).ToContainTextAsync("订单已提交", new() { Timeout = Patience });
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("已下单");
+        await AccessibleAsync(page, "tracking (zh)");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = DashboardUiTests.Screenshot("tracking-zh.png"), FullPage = true });
+        await page.GotoAsync(new Uri(server.Server.BaseAddress, "/track/no-such-token").ToString());
+        await Assertions.Expect(page.Locator("#title")).ToHaveTextAsync("找不到此订单");
     }
 
     [Fact]

@@ -1,15 +1,18 @@
-// The operator dashboard: one sample a second from /dashboard/stream (Server-Sent Events), drawn with uPlot.
+// The operator dashboard: the recent past from /dashboard/history at once, then one sample a second from
+// /dashboard/stream (Server-Sent Events), drawn with uPlot over a fixed window of time.
 (() => {
-  const keep = 120; // seconds of history in the charts
+  const keep = 900; // seconds of history in the charts (the server keeps more)
   const times = [], accepted = [], rejected = [], p50 = [], p99 = [];
   const $ = id => document.getElementById(id);
   const fmt = n => n >= 1000 ? Math.round(n).toLocaleString("en-US") : (Math.round(n * 10) / 10).toString();
   const size = el => ({ width: Math.max(280, el.clientWidth), height: 180 });
   const axes = [{ stroke: "#8a96ad", grid: { stroke: "#24304a" } }, { stroke: "#8a96ad", grid: { stroke: "#24304a" } }];
-  const rateChart = new uPlot({ ...size($("chart-rate")), axes,
+  // The time axis always spans the window up to the newest point (one point alone does not stretch it over years).
+  const timeWindow = { x: { time: true, range: (u, min, max) => [(max ?? Date.now() / 1000) - keep, (max ?? Date.now() / 1000)] } };
+  const rateChart = new uPlot({ ...size($("chart-rate")), axes, scales: timeWindow,
     series: [{}, { label: "accepted", stroke: "#66bb6a", width: 2 }, { label: "rejected", stroke: "#ef5350", width: 2 }] },
     [times, accepted, rejected], $("chart-rate"));
-  const latencyChart = new uPlot({ ...size($("chart-latency")), axes,
+  const latencyChart = new uPlot({ ...size($("chart-latency")), axes, scales: timeWindow,
     series: [{}, { label: "p50", stroke: "#4fc3f7", width: 2 }, { label: "p99", stroke: "#ffb74d", width: 2 }] },
     [times, p50, p99], $("chart-latency"));
 
@@ -47,6 +50,69 @@
     }
     return tr;
   }
+
+  // Adds one point per second to the charts (a point the history already holds is not added twice).
+  function plot(p, redraw = true) {
+    const t = p.at_ms / 1000;
+    if (times.length && t <= times[times.length - 1]) return;
+    times.push(t); accepted.push(p.accepted_per_s); rejected.push(p.rejected_per_s); p50.push(p.p50_ms); p99.push(p.p99_ms);
+    while (times.length && times[0] < t - keep) for (const a of [times, accepted, rejected, p50, p99]) a.shift();
+    if (redraw) redrawCharts();
+  }
+  function redrawCharts() {
+    rateChart.setData([times, accepted, rejected]);
+    latencyChart.setData([times, p50, p99]);
+    // What is drawn, for a reader of the page (and its tests): points, and the seconds the time axis spans.
+    $("chart-rate").dataset.points = times.length;
+    $("chart-rate").dataset.spanS = Math.round(rateChart.scales.x.max - rateChart.scales.x.min);
+  }
+
+  // One seller followed: its accepted and refused seller orders per second (differences of the node's totals), its
+  // partition's lag downstream and in the read model.
+  let followed = null, previous = null, drilling = false;
+  async function drill() {
+    if (!followed || drilling) return;
+    drilling = true;
+    try {
+      const answer = await fetch(`/dashboard/sellers/${encodeURIComponent(followed)}`);
+      const d = await answer.json();
+      if (!answer.ok) { $("drill-summary").textContent = d.detail; followed = null; return; }
+      const refused = Object.values(d.refused).reduce((a, b) => a + b, 0);
+      const now = performance.now();
+      if (previous) {
+        const seconds = Math.max(0.001, (now - previous.at) / 1000);
+        $("drill-accepted").textContent = fmt((d.accepted - previous.accepted) / seconds);
+        $("drill-refused").textContent = fmt((refused - previous.refused) / seconds);
+      }
+      previous = { at: now, accepted: d.accepted, refused };
+      $("drill-summary").textContent = `${d.name} (${d.seller_id}), partition ${d.partition}: ${fmt(d.accepted)} accepted, ${fmt(refused)} refused since this node started`;
+      $("drill-lag").textContent = fmt(d.lag_records);
+      $("drill-read-lag").textContent = d.read_model_lag_records == null ? "–" : fmt(d.read_model_lag_records);
+      $("drill-reasons").tBodies[0].replaceChildren(...Object.entries(d.refused).sort((a, b) => b[1] - a[1]).map(([reason, n]) => row([reason, fmt(n)])));
+    } finally { drilling = false; }
+  }
+  $("drill-form").addEventListener("submit", e => {
+    e.preventDefault();
+    followed = $("drill-seller").value.trim();
+    previous = null;
+    for (const id of ["drill-accepted", "drill-refused"]) $(id).textContent = "–";
+    drill();
+  });
+
+  async function cluster() {
+    const answer = await fetch("/dashboard/cluster");
+    if (!answer.ok) return;
+    const c = await answer.json();
+    $("cluster-note").textContent = c.cluster ? `${c.silos.length} silos serving` : "one node (embedded): every partition is here";
+    $("cluster-silos").tBodies[0].replaceChildren(...c.silos.map(s => {
+      const tr = row([s.silo + (s.local ? " (this node)" : ""), `${s.partitions.length}: ${s.partitions.join(", ")}`]);
+      tr.dataset.partitions = s.partitions.length;
+      return tr;
+    }));
+    $("cluster-moves").tBodies[0].replaceChildren(...c.moves.slice(0, 20).map(m =>
+      row([new Date(m.at_ms).toLocaleTimeString(), String(m.partition), m.from, m.to])));
+  }
+  setInterval(() => cluster().catch(() => {}), 5000);
 
   function draw(s) {
     const rejectedTotal = Object.values(s.rejected_per_s).reduce((a, b) => a + b, 0);
@@ -95,11 +161,9 @@
       return tr;
     }));
 
-    times.push(s.at_ms / 1000); accepted.push(s.accepted_per_s); rejected.push(rejectedTotal); p50.push(s.p50_ms); p99.push(s.p99_ms);
-    if (times.length > keep) for (const a of [times, accepted, rejected, p50, p99]) a.shift();
-    rateChart.setData([times, accepted, rejected]);
-    latencyChart.setData([times, p50, p99]);
+    plot({ at_ms: s.at_ms, accepted_per_s: s.accepted_per_s, rejected_per_s: rejectedTotal, p50_ms: s.p50_ms, p99_ms: s.p99_ms });
     drawForecast(s);
+    drill();
   }
 
   // A seller's per-SKU forecast: weekly history, the next 8 weeks and the 95 % interval.
@@ -138,13 +202,24 @@
   });
   $("forecast-sku").addEventListener("change", drawSku);
 
-  const source = new EventSource("/dashboard/stream");
-  source.addEventListener("sample", e => {
-    $("connection").textContent = "live";
-    $("connection").className = "good";
-    draw(JSON.parse(e.data));
-  });
-  source.onerror = () => { $("connection").textContent = "reconnecting…"; $("connection").className = "warn"; };
+  // The recent past first, then live (a live sample older than the history's newest point is not drawn twice).
+  (async () => {
+    try {
+      const answer = await fetch("/dashboard/history");
+      if (answer.ok) {
+        for (const p of (await answer.json()).points) plot(p, false);
+        redrawCharts();
+      }
+      await cluster();
+    } catch { /* the stream still draws from now on */ }
+    const source = new EventSource("/dashboard/stream");
+    source.addEventListener("sample", e => {
+      $("connection").textContent = "live";
+      $("connection").className = "good";
+      draw(JSON.parse(e.data));
+    });
+    source.onerror = () => { $("connection").textContent = "reconnecting…"; $("connection").className = "warn"; };
+  })();
   window.addEventListener("resize", () => {
     rateChart.setSize(size($("chart-rate")));
     latencyChart.setSize(size($("chart-latency")));

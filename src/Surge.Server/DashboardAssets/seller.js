@@ -129,6 +129,7 @@
     const [view, arg] = location.hash.replace(/^#/, "").split("/");
     const name = views.includes(view) && view !== "signin" ? view : "catalog";
     show(name);
+    say(""); // a message belongs to the view it was said in
     try {
       if (name === "catalog") await loadSkus(true);
       if (name === "stock") await showStock();
@@ -181,6 +182,8 @@
         const note = document.createElement("small");
         note.textContent = ` ${t("suggested")} · ${t("confidence")} ${Math.round(suggestion.confidence * 100)} %${suggestion.needs_review ? " · " + t("needsReview") : ""}`;
         category.appendChild(note);
+        // Accept writes the suggestion as the seller's own choice; Edit overrides it with another.
+        if (suggestion.needs_review) category.appendChild(button(t("accept"), () => acceptCategory(s, suggestion.category)));
       }
       cell(tr, number(s.available));
       cell(tr, button(t("edit"), () => editSku(s)));
@@ -190,11 +193,20 @@
   }
   $("search-form").addEventListener("submit", e => { e.preventDefault(); loadSkus(true).catch(failed); });
   $("skus-more").addEventListener("click", () => loadSkus(false).catch(failed));
+  async function acceptCategory(s, category) {
+    try {
+      await api("POST", "/v1/skus", { sku: s.sku, title: s.title, price_minor: s.price_minor, currency: s.currency, weight_g: s.weight_g,
+        temperature: s.temperature, hazmat: s.hazmat, category, dimensions_mm: s.dimensions_mm ?? null });
+      say(t("accepted"));
+      await loadSkus(true);
+    } catch (e) { failed(e); }
+  }
   function editSku(s) {
     const f = $("sku-form");
     f.sku.value = s.sku; f.title.value = s.title; f.currency.value = s.currency;
     f.price.value = (s.price_minor / Math.pow(10, digits(s.currency))).toFixed(digits(s.currency));
     f.weight_g.value = s.weight_g; f.temperature.value = s.temperature; f.hazmat.checked = s.hazmat; f.category.value = s.category;
+    state.editing = s; // what the form does not show (dimensions) is sent back as it was
     $("sku-editor").open = true;
     f.title.focus();
   }
@@ -206,9 +218,11 @@
     if (priceMinor === null) { say(`${t("error")}: ${t("price")} '${f.price.value}'`, true); return; }
     try {
       await api("POST", "/v1/skus", { sku: f.sku.value.trim(), title: f.title.value.trim(), price_minor: priceMinor, currency,
-        weight_g: Number(f.weight_g.value), temperature: f.temperature.value, hazmat: f.hazmat.checked, category: f.category.value.trim() || null });
+        weight_g: Number(f.weight_g.value), temperature: f.temperature.value, hazmat: f.hazmat.checked, category: f.category.value.trim() || null,
+        dimensions_mm: state.editing?.sku === f.sku.value.trim() ? state.editing.dimensions_mm ?? null : null });
       say(t("saved"));
       f.reset();
+      state.editing = null;
       $("sku-editor").open = false;
       await loadSkus(true);
     } catch (err) { failed(err); }
@@ -439,12 +453,26 @@
       const tr = document.createElement("tr");
       tr.dataset.webhook = w.id;
       for (const v of [w.id, w.url ?? w.email, number(w.delivered ?? 0), number(w.pending ?? 0), number(w.dead_letters ?? 0)]) cell(tr, v);
-      const actions = cell(tr, button(t("redrive"), async () => {
+      const actions = cell(tr, button(t("deliveries"), () => showDeliveries(w.id).catch(failed)));
+      actions.appendChild(button(t("redrive"), async () => {
         try { await api("POST", `/v1/webhooks/${w.id}/redrive`, {}); await loadWebhooks(); } catch (e) { failed(e); }
       }));
       actions.appendChild(button(t("remove"), async () => {
         try { await api("DELETE", `/v1/webhooks/${w.id}`); await loadWebhooks(); } catch (e) { failed(e); }
       }, "danger"));
+      return tr;
+    }));
+  }
+  async function showDeliveries(id) {
+    const list = await api("GET", `/v1/webhooks/${id}/deliveries?limit=50`);
+    $("deliveries-of").textContent = id;
+    $("deliveries-title").hidden = false;
+    $("deliveries").hidden = false;
+    $("deliveries").tBodies[0].replaceChildren(...list.deliveries.map(d => {
+      const tr = document.createElement("tr");
+      tr.className = d.state === "dead_letter" ? "refused" : "";
+      tr.dataset.state = d.state;
+      for (const v of [d.type, d.order_id, when(d.at), t("d_" + d.state), d.reason ?? ""]) cell(tr, v);
       return tr;
     }));
   }
@@ -466,7 +494,7 @@
       const answer = await api("POST", "/v1/keys/rotate", {});
       state.key = answer.api_key;
       sessionStorage.setItem("surge.seller.key", answer.api_key);
-      $("rotated").textContent = t("rotated", { key: answer.api_key });
+      $("rotated").textContent = t("rotated", { key: answer.api_key, until: when(answer.previous_key_expires_at) });
     } catch (e) { failed(e); }
   });
 

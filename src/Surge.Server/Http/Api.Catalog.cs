@@ -178,7 +178,8 @@ public sealed partial class Api
             var r = SkuResponse(v);
             long onHand = v.Stock.Sum(s => (long)s.OnHand), reserved = v.Stock.Sum(s => (long)s.Reserved), sold = v.Stock.Sum(s => s.Sold);
             return new SkuListItem(r.Sku, r.Title, r.Category, r.PriceMinor, r.Currency, r.WeightG, r.Temperature, r.Hazmat, r.FlashSale,
-                r.CategorySuggestion, onHand, reserved, onHand - reserved, sold);
+                r.CategorySuggestion, onHand, reserved, onHand - reserved, sold,
+                v.LengthMm == 0 && v.WidthMm == 0 && v.HeightMm == 0 ? null : new DimensionsBody(v.LengthMm, v.WidthMm, v.HeightMm));
         }).ToArray();
         var next = page.More ? page.NextIndex.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
         await WriteAsync(context, 200, new SkuList(items, next), ApiJson.Default.SkuList);

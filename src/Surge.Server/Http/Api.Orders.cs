@@ -37,6 +37,7 @@ public sealed partial class Api
             var key = context.Request.Headers.TryGetValue("Idempotency-Key", out var given) ? OrderKey(principal, given.ToString(), order) : (IdempotencyKey?)null;
             var result = await WithDeadline(state.Orders.PlaceAsync(order, key));
             state.Metrics.Order(result.Problem?.Code);
+            state.SellerTallies.Count(order, result.Problem?.Code);
             return result;
         });
         state.Metrics.Request("single", Stopwatch.GetElapsedTime(started));
@@ -120,6 +121,10 @@ public sealed partial class Api
             // Answered below as deadline_exceeded, order by order.
         }
         state.Metrics.Orders(requests.Count, i => answers is null ? "deadline_exceeded" : answers[i].Problem?.Code);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            state.SellerTallies.Count(requests[i].Order, answers is null ? "deadline_exceeded" : answers[i].Problem?.Code);
+        }
         var final = answers is not null;
         var buffer = new ArrayBufferWriter<byte>(64 + requests.Count * 48);
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });

@@ -45,11 +45,7 @@ public sealed partial class Api
         await IdempotentWriteAsync(context, principal, ApiJson.Default.StockReceiptRequest, ApiJson.Default.StockResponse, async request =>
         {
             var sku = await SellerSkuAsync(seller, request.Sku);
-            var warehouse = await state.Warehouses.WarehouseIndexAsync(request.WarehouseId);
-            if (warehouse < 0)
-            {
-                throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
-            }
+            var warehouse = await WarehouseIndexAsync(request.WarehouseId);
             if (request.Quantity is < 1 or > Limits.StockMovementUnitsMax)
             {
                 throw new RequestShapeException($"quantity: 1 to {Limits.StockMovementUnitsMax} units");
@@ -65,6 +61,13 @@ public sealed partial class Api
         });
     }
 
+    /// <summary>A warehouse's engine index; 404 for one that does not exist.</summary>
+    private async Task<int> WarehouseIndexAsync(string id)
+    {
+        var warehouse = await state.Warehouses.WarehouseIndexAsync(id);
+        return warehouse >= 0 ? warehouse : throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{id}'");
+    }
+
     /// <summary>Why stock may be adjusted outside an order (<see cref="StockAdjustmentRequest.Reason"/>).</summary>
     public static readonly string[] AdjustmentReasons = ["count_correction", "damaged", "lost", "found", "returned_to_supplier"];
 
@@ -75,11 +78,7 @@ public sealed partial class Api
         await IdempotentWriteAsync(context, principal, ApiJson.Default.StockAdjustmentRequest, ApiJson.Default.StockResponse, async request =>
         {
             var sku = await SellerSkuAsync(seller, request.Sku);
-            var warehouse = await state.Warehouses.WarehouseIndexAsync(request.WarehouseId);
-            if (warehouse < 0)
-            {
-                throw new ApiProblemException(404, RejectReason.UnknownWarehouse.ToCode(), $"no warehouse '{request.WarehouseId}'");
-            }
+            var warehouse = await WarehouseIndexAsync(request.WarehouseId);
             if (request.Delta == 0 || Math.Abs((long)request.Delta) > Limits.StockMovementUnitsMax)
             {
                 throw new RequestShapeException($"delta: -{Limits.StockMovementUnitsMax} to {Limits.StockMovementUnitsMax} units, not 0");

@@ -7,7 +7,7 @@ public sealed partial class Api
     {
         v1.MapGet("/track/{token}", Handler(Track)).WithName("trackOrder").WithSummary("Follow an order by its tracking token (no key needed)").WithTags("tracking").AllowAnonymous()
             .Produces<TrackingResponse>(200).Problems(404)
-            .Query("lang", ParameterType.String, "Language of the status texts (e.g. en, ko; default: the Accept-Language header, else en).");
+            .Query("lang", ParameterType.String, "Language of the status texts: en, ko or zh (Simplified Chinese); default: the Accept-Language header, else en.");
         v1.MapGet("/track/{token}/events", Handler(TrackEvents)).WithName("trackOrderEvents").AllowAnonymous()
             .WithSummary("The order's timeline as Server-Sent Events, live until it is delivered or cancelled (no key needed)").WithTags("tracking")
             .Produces<string>(200, "text/event-stream").Problems(404)

@@ -8,7 +8,7 @@ namespace Surge.Server;
 
 /// <summary>Subscriptions of sellers (their own orders), storefronts and admins (every order) to order events: as
 /// signed CloudEvents to a URL (Standard Webhooks, the subscription's own <c>whsec_</c> secret) or as e-mail in
-/// English or Korean through the configured SMTP server.</summary>
+/// English, Korean or Simplified Chinese through the configured SMTP server.</summary>
 public sealed partial class Api
 {
     /// <summary>Subscriptions per owner.</summary>
@@ -24,6 +24,10 @@ public sealed partial class Api
             .WithTags("webhooks").Produces<WebhookList>(200).Problems(401);
         v1.MapDelete("/webhooks/{id}", Handler(DeleteWebhook)).WithName("deleteWebhook").WithSummary("Delete a subscription; its undelivered events are dropped")
             .WithTags("webhooks").Produces(204).Problems(401, 404);
+        v1.MapGet("/webhooks/{id}/deliveries", Handler(WebhookDeliveries)).WithName("listWebhookDeliveries")
+            .WithSummary("A subscription's latest notifications, newest first: delivered, pending or dead-lettered with the reason")
+            .WithTags("webhooks").Produces<WebhookDeliveryList>(200).Problems(401, 404, 422)
+            .Query("limit", ParameterType.Integer, $"Notifications, 1–{DeliveriesMax} (default {DeliveriesDefault}).");
         v1.MapPost("/webhooks/{id}/redrive", Handler(RedriveWebhook)).WithName("redriveWebhook")
             .WithSummary("Send a subscription's dead-lettered events again").WithTags("webhooks").Produces<RedriveResponse>(200).Problems(401, 404);
     }
@@ -100,6 +104,27 @@ public sealed partial class Api
         }
         context.Response.StatusCode = 204;
         return Task.CompletedTask;
+    }
+
+    /// <summary>Most notifications one deliveries listing answers.</summary>
+    public const int DeliveriesMax = 200;
+
+    public const int DeliveriesDefault = 50;
+
+    private async Task WebhookDeliveries(HttpContext context)
+    {
+        var principal = Authorize(context, Role.Admin, Role.Storefront, Role.Seller);
+        var id = SubscriptionId(context);
+        if (!state.Control.Subscriptions.Any(s => s.Id == id && ControlView.Owns(principal, s)))
+        {
+            throw UnknownWebhook();
+        }
+        var query = context.Request.Query;
+        var limit = query.TryGetValue("limit", out var l) ? ParseInt(l, "limit", 1, DeliveriesMax) : DeliveriesDefault;
+        var recent = await state.FlowQueries.RecentNotificationsAsync(id, limit);
+        var items = recent.Select(n => new WebhookDeliveryBody(n.Id, n.Type, Ids.Order(Ids.ParentOf(n.OrderId)), Ids.SellerOrder(n.OrderId), DateTimeOffset.FromUnixTimeMilliseconds(n.AtMs),
+            n.State switch { NotificationState.Delivered => "delivered", NotificationState.DeadLetter => "dead_letter", _ => "pending" }, n.Reason)).ToArray();
+        await WriteAsync(context, 200, new WebhookDeliveryList(items), ApiJson.Default.WebhookDeliveryList);
     }
 
     private async Task RedriveWebhook(HttpContext context)

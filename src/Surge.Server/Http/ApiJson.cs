@@ -48,6 +48,7 @@ namespace Surge.Server;
 [JsonSerializable(typeof(CreateWebhookRequest))]
 [JsonSerializable(typeof(WebhookBody))]
 [JsonSerializable(typeof(WebhookList))]
+[JsonSerializable(typeof(WebhookDeliveryList))]
 [JsonSerializable(typeof(CarrierList))]
 [JsonSerializable(typeof(DeadLetterList))]
 [JsonSerializable(typeof(RedriveRequest))]
