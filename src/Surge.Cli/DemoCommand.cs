@@ -66,8 +66,8 @@ internal static class DemoCommand
                     AnsiConsole.MarkupLine("[grey]starting the embedded server (Orleans silo + HTTP API) ...[/]");
                     server = await SurgeServer.StartAsync(new ServerOptions { DataDirectory = directory, Http = new() { Port = 0 }, Flow = new() { Rules = DemoCarriers } });
                     target = server.BaseAddress;
-                    AnsiConsole.MarkupLineInterpolated(
-                        $"dashboard while the demo runs (one-time login link; --linger S keeps it up after): [link]{new Uri(target, server.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10)))}[/]");
+                    Link("dashboard while the demo runs (one-time login link; --linger S keeps it up after)",
+                        new Uri(target, server.Dashboard.NewLoginLink(TimeSpan.FromMinutes(10))).ToString());
                 }
                 using var api = new SurgeClient(target, server?.AdminKey ?? parse.GetValue(adminKey)!);
                 var summary = await RunAsync(api, retail, settings, token);
@@ -455,11 +455,20 @@ internal static class DemoCommand
         table.AddRow(s.FulfillmentLagRecords == 0 ? "fulfillment: caught up after the traffic in" : "[yellow]fulfillment: still behind (records)[/]",
             s.FulfillmentLagRecords == 0 ? $"{s.FulfillmentCatchUpS:F1} s" : $"{s.FulfillmentLagRecords:N0}");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"API: {s.Url}v1  ·  OpenAPI: {s.Url}openapi/v1.json");
+        Link("API", $"{s.Url}v1");
+        Link("OpenAPI", $"{s.Url}openapi/v1.json");
         if (s.TrackingUrl is not null)
         {
-            AnsiConsole.MarkupLineInterpolated($"an order's tracking page: {s.TrackingUrl}");
+            Link("an order's tracking page", s.TrackingUrl);
         }
-        AnsiConsole.MarkupLineInterpolated($"seller centre, signed in as the flash-sale seller: {s.SellerSignInUrl}");
+        Link("seller centre, signed in as the flash-sale seller", s.SellerSignInUrl);
+    }
+
+    /// <summary>A label, then the address on a line of its own and never wrapped (a terminal's line break inside a link
+    /// would break copying it).</summary>
+    private static void Link(string label, string url)
+    {
+        AnsiConsole.MarkupLineInterpolated($"{label}:");
+        Console.Out.WriteLine("  " + url);
     }
 }

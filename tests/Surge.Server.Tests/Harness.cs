@@ -154,10 +154,11 @@ public sealed class ApiClient(Uri baseAddress, string? key)
 /// <summary>The CLI built with the solution, run as a separate process (the test script builds everything first).</summary>
 public static class CliProcess
 {
-    /// <summary>Starts `surge ARGS` and waits (at most a minute) for <paramref name="readyLine"/> on its stdout.
-    /// Every line it prints goes to <paramref name="onLine"/>; its output is shown if it never gets ready.</summary>
+    /// <summary>Starts `surge ARGS` and waits (at most <paramref name="patience"/>, a minute unless given) for
+    /// <paramref name="readyLine"/> on its stdout. Every line it prints goes to <paramref name="onLine"/>; its output is
+    /// shown if it never gets ready.</summary>
     public static async Task<Process> StartAsync(IEnumerable<string> args, string readyLine, IReadOnlyDictionary<string, string>? environment = null,
-        Action<string>? onLine = null)
+        Action<string>? onLine = null, TimeSpan? patience = null)
     {
         var start = Start(args);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
@@ -188,7 +189,7 @@ public static class CliProcess
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var finished = await Task.WhenAny(ready.Task, process.WaitForExitAsync(TestContext.Current.CancellationToken),
-            Task.Delay(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+            Task.Delay(patience ?? TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
         if (finished != ready.Task)
         {
             process.Kill(entireProcessTree: true);
