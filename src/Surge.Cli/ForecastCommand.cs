@@ -80,6 +80,7 @@ internal static class ForecastCommand
         });
         forecast.Subcommands.Add(eval);
         forecast.Subcommands.Add(Skus());
+        forecast.Subcommands.Add(EvalSkus());
         forecast.Subcommands.Add(TrafficCommand());
         return forecast;
     }
@@ -216,21 +217,108 @@ internal static class ForecastCommand
         return command;
     }
 
-    /// <summary>Weekly series from a weekly file, or from an Online Retail order history (told apart by the header).</summary>
-    private static IReadOnlyList<TimeSeries> ReadWeeklyDemand(string path)
+    private static Command EvalSkus()
+    {
+        var data = new Option<FileInfo>("--data")
+        {
+            Description = "Order history in the Online Retail or Online Retail II format (.csv or .csv.gz, e.g. "
+                + "../shared/data/online-retail/online_retail.csv.gz), or weekly demand per SKU (week_start,stock_code,units; no prices: SKUs weigh by units).",
+            Required = true,
+        };
+        var holdout = Output.PositiveOption("--holdout-weeks", "Final weeks of every SKU held out and forecast from the weeks before.",
+            SkuEvaluation.HoldoutWeeksDefault, 26);
+        var json = Output.JsonOption("report");
+        var command = new Command("eval-skus", "Hold out the final weeks of every SKU's weekly demand and score, in one run: seasonal naive "
+            + "(snaive: the same week a year before, or the last week when training is shorter than a year) and per-SKU AutoForecast (auto: SBA "
+            + "for intermittent demand, else the ETS/Theta combination) — WRMSSE (M5's revenue-weighted RMSSE), mean MASE, weighted scaled "
+            + "pinball loss and 50/80/95 % interval coverage.") { data, holdout, json };
+        command.SetAction(parse =>
+        {
+            var file = parse.GetValue(data)!;
+            var weeks = parse.GetValue(holdout);
+            IReadOnlyList<TimeSeries> series;
+            Dictionary<string, double> prices;
+            try
+            {
+                (series, prices) = file.Exists ? ReadWeeklyDemandWithPrices(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
+            }
+            catch (Exception e) when (e is ForecastInputException or InvalidDataException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            var (holdouts, skipped) = SkuEvaluation.Prepare(series, sku => prices.TryGetValue(sku, out var p) ? p : null, weeks);
+            if (holdouts.Count == 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] no SKU has {SkuEvaluation.TrainWeeksMin} weeks before the {weeks} held out");
+                return 2;
+            }
+            SkuModel[] models = [new("snaive", SkuEvaluation.SeasonalNaiveWeekly), new("auto", AutoForecast.Predict)];
+            var results = new List<(ModelScore Score, double Seconds)>();
+            Output.WithProgress("forecast eval-skus", progress =>
+            {
+                foreach (var (model, i) in models.Select((m, i) => (m, i)))
+                {
+                    progress($"scoring {model.Name} on {holdouts.Count:N0} SKUs", (double)i / models.Length);
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    results.Add((SkuEvaluation.Score(holdouts, model), clock.Elapsed.TotalSeconds));
+                }
+                progress("scored", 1);
+                return results.Count;
+            });
+            var table = new Table().AddColumns("model", "SKUs", "WRMSSE", "MASE (mean)", "WSPL", "cover 50/80/95", "failed", "seconds");
+            foreach (var (score, seconds) in results)
+            {
+                table.AddRow(score.Model, $"{score.Skus:N0}", $"{score.Wrmsse:F4}", $"{score.MaseMean:F4}", $"{score.Wspl:F4}",
+                    $"{score.Coverage50:F3}/{score.Coverage80:F3}/{score.Coverage95:F3}", $"{score.Failures}", $"{seconds:F1}");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{holdouts.Count:N0} SKUs scored on their last {weeks} weeks, {skipped:N0} skipped (under {SkuEvaluation.TrainWeeksMin} training weeks, fewer than {SkuEvaluation.DemandWeeksMin} weeks with demand, or constant); lower WRMSSE / MASE / WSPL is better");
+            Output.WriteJson(parse.GetValue(json), new
+            {
+                data = file.Name,
+                holdout_weeks = weeks,
+                skus_scored = holdouts.Count,
+                skus_skipped = skipped,
+                models = results.Select(r => new
+                {
+                    model = r.Score.Model,
+                    wrmsse = r.Score.Wrmsse,
+                    mase_mean = r.Score.MaseMean,
+                    wspl = r.Score.Wspl,
+                    coverage50 = r.Score.Coverage50,
+                    coverage80 = r.Score.Coverage80,
+                    coverage95 = r.Score.Coverage95,
+                    failures = r.Score.Failures,
+                    seconds = r.Seconds,
+                }),
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Weekly series and each SKU's unit price (in major units) from an Online Retail order history; a weekly
+    /// file has no prices.</summary>
+    private static (IReadOnlyList<TimeSeries> Series, Dictionary<string, double> Prices) ReadWeeklyDemandWithPrices(string path)
     {
         string header;
         using (var reader = Csv.OpenText(path))
         {
             header = reader.ReadLine() ?? "";
         }
-        if (!header.Contains("InvoiceNo", StringComparison.Ordinal))
+        if (!Load.RetailData.IsOrderHistory(header))
         {
-            return WeeklySkuCsv.Read(path);
+            return (WeeklySkuCsv.Read(path), []);
         }
         var history = Load.RetailData.Read(path);
         AnsiConsole.MarkupLineInterpolated($"order history: {history.Invoices.Count:N0} invoices from {history.Rows:N0} rows ({history.Malformed:N0} malformed rows skipped; cancellations and returns left out)");
         var series = WeeklyDemand.FromSales(history.Invoices.SelectMany(i => i.Lines.Select(l => new Sale(l.StockCode, i.At, l.Quantity))));
-        return series.Count > 0 ? series : throw new ForecastInputException($"{path}: no complete week of sales");
+        return series.Count > 0
+            ? (series, history.Products.ToDictionary(p => p.StockCode, p => p.PriceMinor / 100.0, StringComparer.Ordinal))
+            : throw new ForecastInputException($"{path}: no complete week of sales");
     }
+
+    /// <summary>Weekly series from a weekly file, or from an Online Retail order history (told apart by the header).</summary>
+    private static IReadOnlyList<TimeSeries> ReadWeeklyDemand(string path) => ReadWeeklyDemandWithPrices(path).Series;
 }

@@ -18,7 +18,7 @@ public static class Traffic
     private const double Z80 = 1.2815515655446004;
     private const double Z95 = 1.959963984540054;
 
-    /// <summary>Reads an Online Retail style CSV (optionally .gz): InvoiceNo, StockCode, Description, Quantity,
+    /// <summary>Reads an Online Retail style CSV (optionally .gz; Online Retail II's Invoice column as well): InvoiceNo, StockCode, Description, Quantity,
     /// InvoiceDate (ISO, local time), UnitPrice, CustomerID, Country. An hour's orders are its distinct
     /// invoices; cancellations (InvoiceNo starting with C or A) are left out; malformed rows are counted, not fatal.</summary>
     public static HourlyOrders ReadHourlyOrders(string path)
@@ -26,11 +26,11 @@ public static class Traffic
         using var reader = Csv.OpenText(path);
         var header = reader.ReadLine() ?? throw new ForecastInputException($"{path}: empty file");
         var columns = Csv.Split(header);
-        var invoiceAt = Array.IndexOf(columns, "InvoiceNo");
+        var invoiceAt = Array.IndexOf(columns, "InvoiceNo") is var named and >= 0 ? named : Array.IndexOf(columns, "Invoice"); // Online Retail II says Invoice
         var dateAt = Array.IndexOf(columns, "InvoiceDate");
         if (invoiceAt < 0 || dateAt < 0)
         {
-            throw new ForecastInputException($"{path}: needs the columns InvoiceNo and InvoiceDate");
+            throw new ForecastInputException($"{path}: needs the columns InvoiceNo (or Invoice) and InvoiceDate");
         }
         var invoicesByHour = new Dictionary<DateTime, HashSet<string>>();
         long rows = 0, malformed = 0, cancellations = 0;

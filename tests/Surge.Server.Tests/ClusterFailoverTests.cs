@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json.Nodes;
 using Surge.Testing;
 
 namespace Surge.Server.Tests;
@@ -66,6 +67,25 @@ public sealed class ClusterFailoverTests
         await shop.AssertEverythingAccountedForAsync(third);
         Assert.True(shop.SoldOut > 0, "the small stock sold out during the run (so 'no oversell' was put to the test)");
         await cluster.SpreadAsync([second, third]); // the lost silo's partitions now live on the two others
+
+        // The operator dashboard's cluster view on a survivor: two silos, every partition placed once, the moves seen.
+        var view = await Poll.UntilAsync(() => DashboardAsync(third, "/dashboard/cluster"),
+            v => v["silos"]!.AsArray().Count == 2, "the dashboard's cluster view shows the two silos left");
+        Assert.True(view["cluster"]!.GetValue<bool>());
+        Assert.Equal(Enumerable.Range(0, Partitions), view["silos"]!.AsArray().SelectMany(s => s!["partitions"]!.AsArray().Select(p => p!.GetValue<int>())).Order());
+        Assert.Single(view["silos"]!.AsArray(), s => s!["local"]!.GetValue<bool>());
+        Assert.NotEmpty(view["moves"]!.AsArray()); // the dead silo's partitions were given to the others
+    }
+
+    /// <summary>A dashboard JSON route of a silo, signed in with the admin key as the login form does.</summary>
+    private static async Task<JsonNode> DashboardAsync(Silo silo, string path)
+    {
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { BaseAddress = silo.Api.BaseAddress };
+        using var form = new FormUrlEncodedContent([new KeyValuePair<string, string>("key", AdminKey)]);
+        using var login = await http.PostAsync(new Uri("/login", UriKind.Relative), form, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        return JsonNode.Parse(await http.GetStringAsync(new Uri(path, UriKind.Relative), TestContext.Current.CancellationToken))!;
     }
 
     [Fact]

@@ -11,7 +11,8 @@ public sealed record RetailInvoice(string Number, DateTime At, string Customer, 
 
 /// <summary>
 /// The UCI Online Retail data (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID,
-/// Country; optionally .gz) as products and invoices. Cancellations (C/A invoices), non-positive quantities and
+/// Country; optionally .gz) as products and invoices — or its sequel, Online Retail II, which names three of those
+/// columns Invoice, Price and Customer ID. Cancellations (C/A invoices), non-positive quantities and
 /// prices are left out; malformed rows are counted, never fatal.
 /// </summary>
 public sealed class RetailData
@@ -21,6 +22,12 @@ public sealed class RetailData
     public long Rows { get; init; }
     public long Malformed { get; init; }
 
+    /// <summary>The invoice column's name in Online Retail and in Online Retail II: the header that tells an order history.</summary>
+    public static readonly string[] InvoiceColumns = ["InvoiceNo", "Invoice"];
+
+    /// <summary>Whether a CSV header is an Online Retail order history's (either variant).</summary>
+    public static bool IsOrderHistory(string header) => Csv.Split(header).Any(c => InvoiceColumns.Contains(c));
+
     /// <summary>The data file: an explicit path, else the shared data next to the repository.</summary>
     public static string Locate(string? path) => SharedData.Locate(path, "online-retail/online_retail.csv.gz", "--data-file");
 
@@ -28,9 +35,10 @@ public sealed class RetailData
     {
         using var reader = Csv.OpenText(path);
         var columns = Csv.Split(reader.ReadLine() ?? throw new InvalidDataException($"{path}: empty file"));
-        int Column(string name) => Array.IndexOf(columns, name) is var i and >= 0 ? i : throw new InvalidDataException($"{path}: no column {name}");
-        var (invoiceAt, codeAt, textAt, quantityAt, dateAt, priceAt, customerAt, countryAt) = (Column("InvoiceNo"), Column("StockCode"),
-            Column("Description"), Column("Quantity"), Column("InvoiceDate"), Column("UnitPrice"), Column("CustomerID"), Column("Country"));
+        int Column(params string[] names) => names.Select(n => Array.IndexOf(columns, n)).FirstOrDefault(i => i >= 0, -1) is var i and >= 0
+            ? i : throw new InvalidDataException($"{path}: no column {string.Join(" or ", names)} (the Online Retail or Online Retail II header)");
+        var (invoiceAt, codeAt, textAt, quantityAt, dateAt, priceAt, customerAt, countryAt) = (Column(InvoiceColumns), Column("StockCode"),
+            Column("Description"), Column("Quantity"), Column("InvoiceDate"), Column("UnitPrice", "Price"), Column("CustomerID", "Customer ID"), Column("Country"));
         var products = new Dictionary<string, (string Text, decimal Price, long Units)>(StringComparer.Ordinal);
         var invoices = new List<RetailInvoice>();
         var lines = new List<RetailLine>();
