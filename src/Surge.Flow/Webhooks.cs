@@ -96,19 +96,34 @@ public static class StandardWebhooks
     };
 }
 
+/// <summary>What <see cref="ReplayGuard.Begin"/> says of a webhook id.</summary>
+public enum ReplayVerdict
+{
+    /// <summary>Not seen before: take it (and <see cref="ReplayGuard.Complete"/> or <see cref="ReplayGuard.Release"/> it).</summary>
+    First,
+
+    /// <summary>A request with this id is still being handled: the sender should try again shortly (its outcome is not known).</summary>
+    InProgress,
+
+    /// <summary>Handled before: a replay.</summary>
+    Replayed,
+}
+
 /// <summary>
 /// Remembers the webhook ids seen within twice the timestamp tolerance, so a captured request cannot be played
-/// again: an older one fails the timestamp check, a newer one is found here. Bounded by
-/// <paramref name="entriesMax"/> ids (oldest forgotten first).
+/// again: an older one fails the timestamp check, a newer one is found here. An id whose first request is still
+/// being handled is told apart from one handled before: a sender that retried because its first request timed out
+/// must not be told "seen before" while that request may still fail (found by `bench chaos`: a tracking event lost so,
+/// its shipment stuck in transit). Bounded by <paramref name="entriesMax"/> ids (oldest forgotten first).
 /// </summary>
 public sealed class ReplayGuard(int entriesMax = 1_000_000)
 {
-    private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long AtMs, bool Done)> _seen = new(StringComparer.Ordinal);
     private readonly Queue<(string Id, long AtMs)> _order = new();
     private readonly Lock _gate = new();
 
-    /// <summary>True the first time an id is offered, false for a repeat.</summary>
-    public bool TryRecord(string id, DateTimeOffset now)
+    /// <summary>Records a first request of <paramref name="id"/>, or says why it is not one.</summary>
+    public ReplayVerdict Begin(string id, DateTimeOffset now)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
         var horizon = nowMs - (long)(2 * StandardWebhooks.Tolerance.TotalMilliseconds);
@@ -118,17 +133,29 @@ public sealed class ReplayGuard(int entriesMax = 1_000_000)
             {
                 Forget();
             }
-            if (_seen.ContainsKey(id))
+            if (_seen.TryGetValue(id, out var seen))
             {
-                return false;
+                return seen.Done ? ReplayVerdict.Replayed : ReplayVerdict.InProgress;
             }
             while (_order.Count >= entriesMax)
             {
                 Forget();
             }
-            _seen[id] = nowMs;
+            _seen[id] = (nowMs, false);
             _order.Enqueue((id, nowMs));
-            return true;
+            return ReplayVerdict.First;
+        }
+    }
+
+    /// <summary>The request of <paramref name="id"/> was handled: from now on a repeat is a replay.</summary>
+    public void Complete(string id)
+    {
+        lock (_gate)
+        {
+            if (_seen.TryGetValue(id, out var seen))
+            {
+                _seen[id] = seen with { Done = true };
+            }
         }
     }
 
@@ -144,7 +171,7 @@ public sealed class ReplayGuard(int entriesMax = 1_000_000)
     private void Forget()
     {
         var (old, at) = _order.Dequeue();
-        if (_seen.TryGetValue(old, out var recorded) && recorded == at)
+        if (_seen.TryGetValue(old, out var recorded) && recorded.AtMs == at)
         {
             _seen.Remove(old);
         }

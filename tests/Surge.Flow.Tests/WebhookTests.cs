@@ -57,31 +57,52 @@ public sealed class WebhookTests
     public void ReplayGuard_RefusesARepeatedId_AndForgetsItOnceTheTimestampCheckWouldRefuseIt()
     {
         var guard = new ReplayGuard();
-        Assert.True(guard.TryRecord("msg_1", Now));
-        Assert.False(guard.TryRecord("msg_1", Now.AddMinutes(9)));
-        Assert.True(guard.TryRecord("msg_2", Now.AddMinutes(9)));
-        Assert.True(guard.TryRecord("msg_1", Now.AddMinutes(11)));
+        Assert.True(Record(guard, "msg_1", Now));
+        Assert.False(Record(guard, "msg_1", Now.AddMinutes(9)));
+        Assert.True(Record(guard, "msg_2", Now.AddMinutes(9)));
+        Assert.True(Record(guard, "msg_1", Now.AddMinutes(11)));
     }
 
     [Fact]
     public void ReplayGuard_TakesARetryOfARequestThatFailed_OnceItIsReleased()
     {
         var guard = new ReplayGuard();
-        Assert.True(guard.TryRecord("evt_1", Now));
+        Assert.Equal(ReplayVerdict.First, guard.Begin("evt_1", Now));
         guard.Release("evt_1"); // storing its events failed
-        Assert.True(guard.TryRecord("evt_1", Now.AddSeconds(2)));
-        Assert.False(guard.TryRecord("evt_1", Now.AddSeconds(3)));
+        Assert.True(Record(guard, "evt_1", Now.AddSeconds(2)));
+        Assert.False(Record(guard, "evt_1", Now.AddSeconds(3)));
+    }
+
+    [Fact]
+    public void ReplayGuard_SaysInProgress_NotReplayed_WhileTheFirstRequestMayStillFail()
+    {
+        var guard = new ReplayGuard();
+        Assert.Equal(ReplayVerdict.First, guard.Begin("evt_1", Now));
+        Assert.Equal(ReplayVerdict.InProgress, guard.Begin("evt_1", Now.AddSeconds(3))); // the sender timed out and retried
+        guard.Complete("evt_1");
+        Assert.Equal(ReplayVerdict.Replayed, guard.Begin("evt_1", Now.AddSeconds(4)));
+    }
+
+    /// <summary>Offers an id and completes it when it was first: true for a first, false for a repeat.</summary>
+    private static bool Record(ReplayGuard guard, string id, DateTimeOffset now)
+    {
+        var first = guard.Begin(id, now) == ReplayVerdict.First;
+        if (first)
+        {
+            guard.Complete(id);
+        }
+        return first;
     }
 
     [Fact]
     public void ReplayGuard_IsBounded_ForgettingTheOldestFirst()
     {
         var guard = new ReplayGuard(entriesMax: 2);
-        Assert.True(guard.TryRecord("a", Now));
-        Assert.True(guard.TryRecord("b", Now));
-        Assert.True(guard.TryRecord("c", Now));
-        Assert.True(guard.TryRecord("a", Now));
-        Assert.False(guard.TryRecord("c", Now));
+        Assert.True(Record(guard, "a", Now));
+        Assert.True(Record(guard, "b", Now));
+        Assert.True(Record(guard, "c", Now));
+        Assert.True(Record(guard, "a", Now));
+        Assert.False(Record(guard, "c", Now));
     }
 
     [Theory]

@@ -175,13 +175,15 @@ internal static class ChaosBench
             await load;
             var resolved = await clients.ResolveInDoubtAsync();
 
-            using var reader = new SurgeClient(actuator.Serving[0], ElasticBench.AdminKey);
-            var checker = new ChaosChecker(reader, sellers, received);
+            // Reads go to a silo serving now: a silo paused by the nemesis and declared dead meanwhile may leave on its own
+            // after the faults stopped, and a reader tied to it would wait for nothing.
+            using var readers = new ServingReaders(actuator);
+            var checker = new ChaosChecker(readers.Next, sellers, received);
             var quietClock = Stopwatch.StartNew();
-            var quiet = await QuietAsync(checker, reader, sellers, subscriber, options, (what, p) => progress(what, 0.85 + 0.1 * p));
+            var (quiet, stuck) = await QuietAsync(checker, readers.Next, sellers, subscriber, options, (what, p) => progress(what, 0.85 + 0.1 * p));
             var quietAfter = quietClock.Elapsed.TotalSeconds;
             progress("checking", 0.95);
-            var counts = await checker.CheckAsync(ledger, capture, subscriber.Arrivals);
+            var counts = await CheckAsync(checker, ledger, capture, subscriber.Arrivals);
             var placements = ledger.Placements;
             return new ChaosBenchResult(options.Silos, options.Partitions, options.Minutes, options.Seed, options.OrdersPerS,
                 placements.Count(p => p.Ids.Count > 0), placements.Count(p => p.Ids.Count == 0 && p.Refused is not null),
@@ -192,7 +194,7 @@ internal static class ChaosBench
                 counts.TrackingOutOfOrder, counts.NotificationsLost, counts.NotificationsOutOfOrder,
                 counts.OrdersInStore, counts.AbortedPlacements, counts.ShipmentsChecked, counts.CarrierManifests, counts.NotificationsChecked, subscriber.Arrivals.Count, subscriber.Refused,
                 Math.Round(quietAfter, 1), quiet && resolved, nemesis.Faults,
-                [.. counts.Examples, .. placements.Where(p => !p.Answered).Take(5).Select(p => $"in doubt: {ledger.Trail(p.Key)}")], NetworkPartitionNote,
+                [.. counts.Examples, .. placements.Where(p => !p.Answered).Take(5).Select(p => $"in doubt: {ledger.Trail(p.Key)}"), .. stuck], NetworkPartitionNote,
                 $"one {Environment.ProcessorCount}-core machine runs every silo, PostgreSQL, Redis, the carrier, the subscriber and the clients");
         }
         finally
@@ -266,16 +268,64 @@ internal static class ChaosBench
     /// <summary>Waits until every fulfillment stage has read its partition's journal to the end (so every fact has become
     /// its notifications), no seller order is between payment and delivery, no notification is pending in any outbox,
     /// and the subscriber has heard nothing for a few seconds (or <see cref="ChaosBenchOptions.QuietLimit"/> passes).</summary>
-    private static async Task<bool> QuietAsync(ChaosChecker checker, SurgeClient reader, ChaosSeller[] sellers, ChaosSubscriber subscriber,
-        ChaosBenchOptions options, Action<string, double> progress)
+    /// <summary>Tries of the read-only check before the run gives up (a silo leaving while it reads).</summary>
+    private const int CheckAttemptsMax = 5;
+
+    private static async Task<ChaosCounts> CheckAsync(ChaosChecker checker, ChaosLedger ledger, string capture, IReadOnlyList<ChaosSubscriber.Arrival> arrivals)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await checker.CheckAsync(ledger, capture, arrivals);
+            }
+            catch (Exception e) when (attempt < CheckAttemptsMax && e is HttpRequestException or TaskCanceledException or SurgeApiException { Status: 503 })
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2));
+            }
+        }
+    }
+
+    /// <summary>Clients of the silos serving now, one picked per call (a dead one is off the list once the actuator sees it go).</summary>
+    private sealed class ServingReaders(LocalSiloActuator actuator) : IDisposable
+    {
+        private readonly Dictionary<Uri, SurgeClient> _clients = [];
+        private int _next;
+
+        public SurgeClient Next()
+        {
+            var serving = actuator.Serving;
+            if (serving.Count == 0)
+            {
+                throw new HttpRequestException("no silo is serving"); // a read that fails: the callers look again
+            }
+            var silo = serving[(int)((uint)Interlocked.Increment(ref _next) % (uint)serving.Count)];
+            lock (_clients)
+            {
+                return _clients.TryGetValue(silo, out var client) ? client : _clients[silo] = new SurgeClient(silo, ElasticBench.AdminKey);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var client in _clients.Values)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    private static async Task<(bool Quiet, IReadOnlyList<string> Stuck)> QuietAsync(ChaosChecker checker, Func<SurgeClient> readers, ChaosSeller[] sellers,
+        ChaosSubscriber subscriber, ChaosBenchOptions options, Action<string, double> progress)
     {
         var clock = Stopwatch.StartNew();
+        IReadOnlyList<string> stuck = [];
         while (clock.Elapsed < options.QuietLimit)
         {
             long lag;
             try
             {
-                lag = (await reader.GetFlowAsync()).Stages.Sum(s => s.LagRecords);
+                lag = (await readers().GetFlowAsync()).Stages.Sum(s => s.LagRecords);
             }
             catch (Exception e) when (e is SurgeApiException or HttpRequestException or TaskCanceledException)
             {
@@ -285,10 +335,12 @@ internal static class ChaosBench
             try
             {
                 var rows = await checker.SellerOrdersAsync();
-                moving = rows.Count(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery");
+                var onTheirWay = rows.Where(r => r.Status is "paid" or "allocated" or "dispatched" or "in_transit" or "out_for_delivery").ToList();
+                moving = onTheirWay.Count;
+                stuck = [.. onTheirWay.Take(5).Select(r => $"still on its way: {r.Id} ({r.Parent}) is {r.Status}")];
                 foreach (var seller in sellers)
                 {
-                    var hooks = await reader.WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
+                    var hooks = await readers().WithKey(seller.Key).SendAsync(HttpMethod.Get, "/v1/webhooks");
                     pending += hooks.IsSuccess ? hooks.Json!["webhooks"]!.AsArray().Sum(h => h!["pending"]?.GetValue<int>() ?? 0) : 1;
                 }
             }
@@ -303,11 +355,11 @@ internal static class ChaosBench
                 + $"{moving:N0} seller orders on their way, {pending:N0} notifications pending", clock.Elapsed / options.QuietLimit);
             if (lag == 0 && moving == 0 && pending == 0 && subscriber.Idle > TimeSpan.FromSeconds(3))
             {
-                return true;
+                return (true, []);
             }
             await Task.Delay(2_000);
         }
-        return false;
+        return (false, stuck);
     }
 
     /// <summary>Keeps the carrier's callback file listing the silos that serve (what a load balancer in front of the

@@ -15,7 +15,7 @@ internal sealed record ChaosCounts(long OrdersInStore, long AbortedPlacements, l
 /// carrier's capture and the subscriber's arrivals: every seller's order list, every order with its shipments and
 /// tracking, every SKU's stock. Reads go through one serving silo (any silo answers for every partition).
 /// </summary>
-internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IReadOnlyDictionary<(string Seller, string Sku), int> received)
+internal sealed class ChaosChecker(Func<SurgeClient> admin, ChaosSeller[] sellers, IReadOnlyDictionary<(string Seller, string Sku), int> received)
 {
     /// <summary>Where a notification type sits in the lifecycle: first arrivals must not go down.</summary>
     private static readonly Dictionary<string, double> Rank = new(StringComparer.Ordinal)
@@ -43,7 +43,7 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
             string? cursor = null;
             do
             {
-                var page = await admin.ListSellerOrdersAsync(seller.Id, cursor, 500);
+                var page = await admin().ListSellerOrdersAsync(seller.Id, cursor, 500);
                 foreach (var order in page.Orders)
                 {
                     var child = long.Parse(order.Id.AsSpan(3), CultureInfo.InvariantCulture);
@@ -171,7 +171,7 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
         {
             for (var attempt = 0; ; attempt++)
             {
-                var answer = await admin.SendAsync(HttpMethod.Get, $"/v1/orders/{id}", cancellationToken: token);
+                var answer = await admin().SendAsync(HttpMethod.Get, $"/v1/orders/{id}", cancellationToken: token);
                 if (answer.IsSuccess)
                 {
                     found[id] = answer.Json!;
@@ -198,7 +198,7 @@ internal sealed class ChaosChecker(SurgeClient admin, ChaosSeller[] sellers, IRe
         long oversold = 0, mismatch = 0;
         foreach (var ((seller, sku), units) in received)
         {
-            var stock = (await admin.SendAsync(HttpMethod.Get, $"/v1/skus/{sku}/stock?seller_id={seller}")).Json!;
+            var stock = (await admin().SendAsync(HttpMethod.Get, $"/v1/skus/{sku}/stock?seller_id={seller}")).Json!;
             var held = stock["reserved"]!.GetValue<long>() + stock["sold"]!.GetValue<long>();
             var live = rows.Where(r => r.Seller == seller && r.Status != "cancelled").SelectMany(r => r.Lines).Where(l => l.Sku == sku).Sum(l => (long)l.Quantity);
             if (held > units)

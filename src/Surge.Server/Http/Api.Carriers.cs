@@ -25,7 +25,7 @@ public sealed partial class Api
             .Accepts<RedriveRequest>("application/json").Example("""{"shipment_ids":["shp_1"]}""").Produces<RedriveResponse>(200).Problems(400, 401, 403, 404, 422);
         v1.MapPost("/carriers/{id}/events", Handler(CarrierEvents)).WithName("postCarrierEvents").AllowAnonymous()
             .WithSummary("Tracking events from a carrier: a CloudEvent signed by Standard Webhooks under the carrier's secret").WithTags("carriers")
-            .Produces<TrackingEventsResponse>(202).Problems(400, 401, 404, 409, 413, 415, 422);
+            .Produces<TrackingEventsResponse>(202).Problems(400, 401, 404, 409, 413, 415, 422, 503);
     }
 
     private CarrierConfig FindCarrier(HttpContext context) =>
@@ -111,9 +111,13 @@ public sealed partial class Api
             }
         }
         var replayKey = carrier.Id + "/" + id;
-        if (!state.Flow.Replays.TryRecord(replayKey, now))
+        switch (state.Flow.Replays.Begin(replayKey, now))
         {
-            throw new ApiProblemException(409, StandardWebhooks.VerdictCode(WebhookVerdict.Replayed), $"webhook {id} was received before");
+            case ReplayVerdict.Replayed:
+                throw new ApiProblemException(409, StandardWebhooks.VerdictCode(WebhookVerdict.Replayed), $"webhook {id} was received before");
+            case ReplayVerdict.InProgress:
+                throw new ApiProblemException(503, "webhook_in_progress", $"webhook {id} is still being stored from an earlier request; send it again shortly",
+                    TimeSpan.FromSeconds(1));
         }
         int fresh;
         try
@@ -125,6 +129,7 @@ public sealed partial class Api
             state.Flow.Replays.Release(replayKey); // not stored: the carrier's retry of this webhook must be taken, not refused as a replay
             throw;
         }
+        state.Flow.Replays.Complete(replayKey);
         await WriteAsync(context, 202, new TrackingEventsResponse(fresh, updates.Count - fresh), ApiJson.Default.TrackingEventsResponse);
     }
 

@@ -55,6 +55,7 @@ public static class ProblemCodes
         ["webhook_timestamp_out_of_tolerance"] = "a carrier event's timestamp is too far from the server's clock (401)",
         ["bad_webhook_signature"] = "a carrier event's signature does not verify (401)",
         ["webhook_replayed"] = "a carrier event seen before (409)",
+        ["webhook_in_progress"] = "a carrier event whose earlier request is still being stored; send it again after Retry-After (503)",
         ["unknown_webhook"] = "no such subscription of the caller (404)",
         ["url_not_allowed"] = "a webhook URL that resolves inside the network (422)",
         ["smtp_not_configured"] = "an e-mail subscription on a server without SMTP (409)",
