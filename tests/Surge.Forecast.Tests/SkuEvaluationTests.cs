@@ -79,7 +79,7 @@ public sealed class SkuEvaluationTests
         var series = Enumerable.Range(0, 200).Select(s =>
         {
             var level = 0.5 + 19.5 * random.NextDouble();
-            return Weekly($"sku{s}", Enumerable.Range(0, 40).Select(_ => (double)Poisson(random, level)).ToArray());
+            return Weekly($"sku{s}", Enumerable.Range(0, 40).Select(_ => (double)Draw.Poisson(random, level)).ToArray());
         }).ToList();
         var levels = series.ToDictionary(s => s.Name, s => s.Values.Take(32).Average());
         var (holdouts, _) = SkuEvaluation.Prepare(series, _ => 1, holdout: 8);
@@ -125,20 +125,6 @@ public sealed class SkuEvaluationTests
         var forecast = SkuEvaluation.SeasonalNaiveWeekly(Weekly("a", [1, 2, 3, 4, 5, 6]), 3);
         Assert.Equal([6.0, 6.0, 6.0], forecast.Mean);
     }
-
-    private static int Poisson(Random random, double lambda)
-    {
-        // Knuth's method (λ ≤ 20 here).
-        var limit = Math.Exp(-lambda);
-        var (k, p) = (0, 1.0);
-        do
-        {
-            k++;
-            p *= random.NextDouble();
-        }
-        while (p > limit);
-        return k - 1;
-    }
 }
 
 /// <summary>The global model on demand generated with a pattern every SKU shares (a promotion every fourth week that
@@ -151,7 +137,7 @@ public sealed class GlobalDemandModelTests
         return [.. Enumerable.Range(0, skus).Select(s =>
         {
             var level = 2 + 18 * random.NextDouble();
-            var values = Enumerable.Range(0, weeks).Select(t => (double)Poisson(random, level * (t % 4 == 3 ? 2.0 : 1.0))).ToArray();
+            var values = Enumerable.Range(0, weeks).Select(t => (double)Draw.Poisson(random, level * (t % 4 == 3 ? 2.0 : 1.0))).ToArray();
             return new TimeSeries($"sku{s}", [.. Enumerable.Range(0, weeks).Select(t => new DateOnly(2025, 1, 6).AddDays(7 * t).ToString("yyyy-MM-dd",
                 System.Globalization.CultureInfo.InvariantCulture))], values, 52);
         })];
@@ -174,8 +160,13 @@ public sealed class GlobalDemandModelTests
         Assert.Equal(global.Forecast("sku0", 8).Mean, again.Forecast("sku0", 8).Mean);
         Assert.Throws<ForecastInputException>(() => global.Forecast("unknown", 8));
     }
+}
 
-    private static int Poisson(Random random, double lambda)
+/// <summary>Random draws for generated demand.</summary>
+internal static class Draw
+{
+    /// <summary>A Poisson count with mean <paramref name="lambda"/> (Knuth's method; fine for the small means here).</summary>
+    public static int Poisson(Random random, double lambda)
     {
         var limit = Math.Exp(-lambda);
         var (k, p) = (0, 1.0);

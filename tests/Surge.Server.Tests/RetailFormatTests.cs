@@ -60,7 +60,7 @@ public sealed class RetailFormatTests
             Assert.Equal(3, answers[0].Plans["skus"]!.AsArray().Count);
             Assert.Equal(answers[0].Plans["skus"]!.ToJsonString(), answers[1].Plans["skus"]!.ToJsonString());
             Assert.Equal(3, answers[0].Evaluation["skus_scored"]!.GetValue<int>());
-            Assert.Equal(["snaive", "auto"], answers[0].Evaluation["models"]!.AsArray().Select(m => m!["model"]!.GetValue<string>()));
+            Assert.Equal(["snaive", "auto", "global"], answers[0].Evaluation["models"]!.AsArray().Select(m => m!["model"]!.GetValue<string>()));
             Assert.Equal(answers[0].Evaluation["models"]!.AsArray().Select(m => m!["wrmsse"]!.GetValue<double>()),
                 answers[1].Evaluation["models"]!.AsArray().Select(m => m!["wrmsse"]!.GetValue<double>()));
 
