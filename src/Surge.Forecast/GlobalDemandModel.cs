@@ -27,6 +27,10 @@ public sealed record GlobalModelOptions
     /// <summary>Seed of LightGBM's sampling: the same data gives the same model.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>Weigh each SKU's examples by its weight in WRMSSE (revenue share over its squared one-step scale), so the
+    /// loss the trees minimise is the measure they are judged by; false: every example alike.</summary>
+    public bool WeighLikeWrmsse { get; init; } = true;
+
     /// <summary>Whether the week of the year is a feature (set by <see cref="GlobalDemandModel.Fit"/> from the history's length).</summary>
     internal bool Seasonal { get; init; }
 }
@@ -45,6 +49,9 @@ public sealed record GlobalModelOptions
 public sealed class GlobalDemandModel
 {
     private const int FeatureCount = 24;
+
+    /// <summary>Most an example weighs, in multiples of the mean weight.</summary>
+    private const double WeightMax = 100;
 
     /// <summary>The interval quantiles kept from the calibration errors: the bounds of the 95 and 80 % intervals.</summary>
     private static readonly double[] Levels = [0.025, 0.1, 0.9, 0.975];
@@ -127,6 +134,8 @@ public sealed class GlobalDemandModel
     {
         public float Label { get; set; }
 
+        public float Weight { get; set; } = 1;
+
         [VectorType(FeatureCount)]
         public float[] Features { get; set; } = [];
 
@@ -142,20 +151,28 @@ public sealed class GlobalDemandModel
     private static RegressionPredictionTransformer<Microsoft.ML.Trainers.LightGbm.LightGbmRegressionModelParameters> Train(MLContext context, IReadOnlyList<TimeSeries> series, Func<string, double?> unitPrice, GlobalModelOptions options)
     {
         var examples = new List<Example>();
-        foreach (var s in series)
+        // Each SKU's weight in the loss is its weight in WRMSSE, the measure the model is judged by: its share of revenue
+        // over its last weeks, over its own squared one-step scale (an example's error, in units, is its level times the
+        // error on the level-scaled target, hence the level squared below).
+        var revenue = series.Select(s => s.Values.TakeLast(options.HorizonWeeks).Sum() * (unitPrice(s.Name) is > 0 and var p ? p : 1)).ToArray();
+        var totalRevenue = revenue.Sum();
+        foreach (var (s, k) in series.Select((s, k) => (s, k)))
         {
             var price = unitPrice(s.Name);
             var first = Array.FindIndex(s.Values, v => v > 0);
-            if (first < 0)
+            var (squaredScale, _) = SkuEvaluation.Scales(s.Values);
+            if (first < 0 || !(squaredScale > 0))
             {
                 continue;
             }
+            var share = totalRevenue > 0 ? revenue[k] / totalRevenue : 1.0 / series.Count;
             for (var origin = Math.Max(first, options.WarmUpWeeks - 1); origin < s.Count - 1; origin++)
             {
                 for (var h = 1; h <= options.HorizonWeeks && origin + h < s.Count; h++)
                 {
                     var example = Row(s, origin, h, price, options.Seasonal);
                     example.Label = (float)(s.Values[origin + h] / example.Scale);
+                    example.Weight = options.WeighLikeWrmsse ? (float)(share * example.Scale * example.Scale / squaredScale) : 1;
                     examples.Add(example);
                 }
             }
@@ -164,10 +181,17 @@ public sealed class GlobalDemandModel
         {
             throw new ForecastInputException($"no SKU has {options.WarmUpWeeks + 1} weeks with demand to learn from");
         }
+        var meanWeight = examples.Average(e => (double)e.Weight);
+        foreach (var example in examples)
+        {
+            // Mean 1, so LightGBM's leaf minimums keep their meaning; capped, so that one SKU cannot steer every tree.
+            example.Weight = (float)Math.Min(WeightMax, example.Weight / meanWeight);
+        }
         var data = context.Data.LoadFromEnumerable(examples);
         var trainer = context.Regression.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmRegressionTrainer.Options
         {
             LabelColumnName = nameof(Example.Label),
+            ExampleWeightColumnName = nameof(Example.Weight),
             FeatureColumnName = nameof(Example.Features),
             NumberOfIterations = options.Iterations,
             NumberOfLeaves = options.Leaves,

@@ -75,6 +75,12 @@ public sealed record ChaosBenchOptions
 
     /// <summary>Time between lifecycle steps at the carrier.</summary>
     public TimeSpan CarrierStep { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Longest wait between two tries of a carrier manifest or a notification in this run. Production waits up to
+    /// 10 minutes (<see cref="DispatchOptions.RetryDelayMax"/>); after a minute of kills and pauses that backoff alone
+    /// would outlast the quiet phase, which is to measure whether everything arrives, not the backoff's ceiling (seen in
+    /// CI: 18 seller orders still on their way after 4 minutes, arriving a few at a time).</summary>
+    public TimeSpan RetryDelayMax { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>One fault: when (seconds into the run), what (kill, pause, restart, add, drain), which silo.</summary>
@@ -134,6 +140,7 @@ internal static class ChaosBench
                     Prices = new Dictionary<ShippingClass, PriceRule> { [ShippingClass.Parcel] = new(3_000, 400) },
                 },
             ],
+            Delivery = new DispatchOptions { RetryDelayMax = options.RetryDelayMax },
         }, FulfillmentRules.JsonOptions));
         using var carrier = await Programs.StartCarrierSimAsync(["--port", $"{carrierPort}", "--carrier-id", CarrierId, "--secret", secret,
             "--callback-file", callbacks, "--capture", capture, "--failure-rate", $"{options.CarrierFailureRate}", "--seed", $"{options.Seed}",
