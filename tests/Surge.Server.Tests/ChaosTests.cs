@@ -20,7 +20,7 @@ public sealed class ChaosTests
         var report = Path.Combine(Path.GetTempPath(), $"surge-chaos-{Guid.NewGuid():N}.json");
         try
         {
-            // Seed 1 kills two silos and pauses two within the minute (the run lists its faults).
+            // Every run begins with a kill and a pause (ChaosBenchOptions.FirstFaults); seed 1 picks the rest (the run lists its faults).
             var (exit, output) = await CliProcess.RunAsync(["bench", "chaos", "--minutes", "1", "--seed", "1", "--json", report], TimeSpan.FromMinutes(12));
             Assert.True(File.Exists(report), $"no report (exit {exit}):\n{output}");
             var result = JsonNode.Parse(await File.ReadAllTextAsync(report, TestContext.Current.CancellationToken))!;
