@@ -195,17 +195,15 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
     /// <summary>A seller's per-SKU forecast for the dashboard's panel (the same as <c>GET /v1/sellers/{id}/forecast</c>).</summary>
     private async Task Forecast(HttpContext context)
     {
-        if (!SignedIn(context))
+        if (await RefusedAsync(context))
         {
-            await Problems.WriteAsync(context, 401, "unauthorized", "sign in on the dashboard first");
             return;
         }
-        if (!Ids.TryParseSeller(context.Request.Query["seller_id"].ToString(), out var seller) || state.Control.FindSeller(seller) is null)
+        if (await SellerAsync(context, context.Request.Query["seller_id"].ToString()) is not { } seller)
         {
-            await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
             return;
         }
-        var forecast = Api.ForecastBody(await state.Forecasts.ForecastAsync(seller));
+        var forecast = Api.ForecastBody(await state.Forecasts.ForecastAsync(seller.Id));
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, forecast, ApiJson.Default.SellerForecastResponse, context.RequestAborted);
     }
@@ -229,11 +227,11 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         {
             return;
         }
-        if (!Ids.TryParseSeller((string)context.Request.RouteValues["id"]!, out var seller) || state.Control.FindSeller(seller) is not { } found)
+        if (await SellerAsync(context, (string)context.Request.RouteValues["id"]!) is not { } found)
         {
-            await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
             return;
         }
+        var seller = found.Id;
         var (accepted, refused) = state.SellerTallies.Of(seller);
         var partition = state.Gateway.PartitionOf(seller);
         var grain = state.Gateway.Grain(partition);
@@ -257,6 +255,17 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
         await WriteJsonAsync(context, sampler.Cluster());
     }
 
+    /// <summary>The seller an id names; null (a 404 written) for a malformed id or no such seller.</summary>
+    private async Task<Seller?> SellerAsync(HttpContext context, string id)
+    {
+        if (Ids.TryParseSeller(id, out var seller) && state.Control.FindSeller(seller) is { } found)
+        {
+            return found;
+        }
+        await Problems.WriteAsync(context, 404, "unknown_seller", "no such seller (an id such as sel_1)");
+        return null;
+    }
+
     private async Task<bool> RefusedAsync(HttpContext context)
     {
         if (SignedIn(context))
@@ -277,9 +286,8 @@ public sealed class Dashboard(ServerState state, NodeSampler sampler)
     /// <summary>One sample a second as Server-Sent Events, until the page closes.</summary>
     private async Task Stream(HttpContext context)
     {
-        if (!SignedIn(context))
+        if (await RefusedAsync(context))
         {
-            await Problems.WriteAsync(context, 401, "unauthorized", "sign in on the dashboard first");
             return;
         }
         context.Response.ContentType = "text/event-stream";
