@@ -3,6 +3,14 @@ namespace Surge.Forecast;
 /// <summary>Point forecasts for the next <c>Mean.Length</c> periods with 80 % and 95 % prediction intervals.</summary>
 public sealed record Forecast(string Model, double[] Mean, double[] Lower80, double[] Upper80, double[] Lower95, double[] Upper95);
 
+/// <summary>The standard normal's z for a two-sided 50, 80 and 95 % interval (the half-width in standard deviations).</summary>
+internal static class NormalZ
+{
+    public const double Z50 = 0.6744897501960817;
+    public const double Z80 = 1.2815515655446004;
+    public const double Z95 = 1.959963984540054;
+}
+
 /// <summary>
 /// Seasonal naive: each future period repeats the same period of the last observed cycle. Prediction
 /// intervals follow R's <c>forecast::snaive</c>: σ is the root mean square of the in-sample seasonal
@@ -10,10 +18,6 @@ public sealed record Forecast(string Model, double[] Mean, double[] Lower80, dou
 /// </summary>
 public static class SeasonalNaive
 {
-    /// <summary>z for a two-sided 80 % and 95 % normal interval.</summary>
-    private const double Z80 = 1.2815515655446004;
-    private const double Z95 = 1.959963984540054;
-
     public static Forecast Predict(TimeSeries train, int horizon)
     {
         var m = Math.Max(1, train.SeasonLength);
@@ -39,8 +43,8 @@ public static class SeasonalNaive
         {
             mean[h] = y[y.Length - m + h % m];
             var se = sigma * Math.Sqrt(h / m + 1);
-            (lo80[h], hi80[h]) = (mean[h] - Z80 * se, mean[h] + Z80 * se);
-            (lo95[h], hi95[h]) = (mean[h] - Z95 * se, mean[h] + Z95 * se);
+            (lo80[h], hi80[h]) = (mean[h] - NormalZ.Z80 * se, mean[h] + NormalZ.Z80 * se);
+            (lo95[h], hi95[h]) = (mean[h] - NormalZ.Z95 * se, mean[h] + NormalZ.Z95 * se);
         }
         return new Forecast("snaive", mean, lo80, hi80, lo95, hi95);
     }

@@ -89,7 +89,12 @@ public sealed class GlobalDemandModel
                 errors[h].Add((actual - Math.Max(0, predicted[i]) * rows[i].Scale) / rows[i].Scale);
             }
         }
-        var quantiles = errors.Select(e => Levels.Select(l => Quantile(e, l)).ToArray()).ToArray();
+        var quantiles = errors.Select(e =>
+        {
+            var sorted = e.Order().ToArray();
+            return Levels.Select(l => sorted.Length == 0 ? 0
+                : MathNet.Numerics.Statistics.SortedArrayStatistics.QuantileCustom(sorted, l, MathNet.Numerics.Statistics.QuantileDefinition.R7)).ToArray();
+        }).ToArray();
 
         var model = Train(context, series, unitPrice, options);
         var origins = series.Where(s => s.Count > 0).ToList();
@@ -282,17 +287,4 @@ public sealed class GlobalDemandModel
         DateOnly.TryParseExact(s.Periods[origin], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
             ? ISOWeek.GetWeekOfYear(day.AddDays(7 * h).ToDateTime(TimeOnly.MinValue))
             : float.NaN;
-
-    private static double Quantile(List<double> values, double level)
-    {
-        if (values.Count == 0)
-        {
-            return 0;
-        }
-        var sorted = values.Order().ToArray();
-        var position = level * (sorted.Length - 1);
-        var below = (int)Math.Floor(position);
-        var above = Math.Min(sorted.Length - 1, below + 1);
-        return sorted[below] + (position - below) * (sorted[above] - sorted[below]);
-    }
 }

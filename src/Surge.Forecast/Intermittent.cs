@@ -23,8 +23,6 @@ public enum IntermittentMethod
 /// </summary>
 public static class Intermittent
 {
-    private const double Z80 = 1.2815515655446004;
-    private const double Z95 = 1.959963984540054;
 
     /// <summary>Syntetos–Boylan cut-off: a series whose average interval between demands exceeds this many
     /// periods is intermittent, and Croston-type methods beat exponential smoothing on it.</summary>
@@ -72,7 +70,7 @@ public static class Intermittent
         var sigma = errors > 0 ? Math.Sqrt(squares / errors) : 0;
         var mean = Enumerable.Repeat(level, horizon).ToArray();
         double[] Bound(double z) => Enumerable.Repeat(Math.Max(0, level + z * sigma), horizon).ToArray();
-        return new Forecast(method.ToString().ToLowerInvariant(), mean, Bound(-Z80), Bound(Z80), Bound(-Z95), Bound(Z95));
+        return new Forecast(method.ToString().ToLowerInvariant(), mean, Bound(-NormalZ.Z80), Bound(NormalZ.Z80), Bound(-NormalZ.Z95), Bound(NormalZ.Z95));
     }
 
     /// <summary>Average number of periods per period with demand (∞ without demand).</summary>

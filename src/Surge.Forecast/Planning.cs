@@ -74,7 +74,7 @@ public static class Planning
         for (var h = 0; h < cover; h++)
         {
             demand += Math.Max(0, forecast.Mean[h]);
-            var sigma = (forecast.Upper95[h] - forecast.Lower95[h]) / (2 * Z95);
+            var sigma = (forecast.Upper95[h] - forecast.Lower95[h]) / (2 * NormalZ.Z95);
             variance += double.IsFinite(sigma) ? sigma * sigma : 0;
         }
         var orderUpTo = demand + NormalQuantile(options.ServiceLevel) * Math.Sqrt(variance);
@@ -83,7 +83,6 @@ public static class Planning
             Math.Ceiling(Math.Max(0, orderUpTo - onHand)));
     }
 
-    private const double Z95 = 1.959963984540054;
 
     private static double NormalQuantile(double p) => MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, p);
 

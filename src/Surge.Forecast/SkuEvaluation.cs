@@ -34,8 +34,6 @@ public static class SkuEvaluation
     /// <summary>Weeks with demand a SKU's training part needs at least.</summary>
     public const int DemandWeeksMin = 2;
 
-    private const double Z50 = 0.6744897501960817;
-    private const double Z80 = 1.2815515655446004;
 
     /// <summary>The quantiles the pinball loss is taken at: the bounds of the 95, 80 and 50 % intervals and the median.</summary>
     public static readonly double[] Quantiles = [0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975];
@@ -139,12 +137,12 @@ public static class SkuEvaluation
             squared += e * e;
             absolute += Math.Abs(e);
             // The 50 % interval is not among a Forecast's: it is read from the 80 % one as a normal spread around the mean.
-            var sigma = Math.Max(0, (Finite(forecast.Upper80[t]) - Finite(forecast.Lower80[t])) / (2 * Z80));
+            var sigma = Math.Max(0, (Finite(forecast.Upper80[t]) - Finite(forecast.Lower80[t])) / (2 * NormalZ.Z80));
             quantiles[0] = Finite(forecast.Lower95[t]);
             quantiles[1] = Finite(forecast.Lower80[t]);
-            quantiles[2] = mean - Z50 * sigma;
+            quantiles[2] = mean - NormalZ.Z50 * sigma;
             quantiles[3] = mean;
-            quantiles[4] = mean + Z50 * sigma;
+            quantiles[4] = mean + NormalZ.Z50 * sigma;
             quantiles[5] = Finite(forecast.Upper80[t]);
             quantiles[6] = Finite(forecast.Upper95[t]);
             for (var q = 0; q < quantiles.Length; q++)

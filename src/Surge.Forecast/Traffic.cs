@@ -15,8 +15,6 @@ public static class Traffic
 {
     public const int HoursPerWeek = 168;
     public const int WeeksUsed = 4;
-    private const double Z80 = 1.2815515655446004;
-    private const double Z95 = 1.959963984540054;
 
     /// <summary>Reads an Online Retail style CSV (optionally .gz; Online Retail II's Invoice column as well): InvoiceNo, StockCode, Description, Quantity,
     /// InvoiceDate (ISO, local time), UnitPrice, CustomerID, Country. An hour's orders are its distinct
@@ -94,8 +92,8 @@ public static class Traffic
             var average = same.Average();
             var sd = Math.Sqrt(same.Sum(v => (v - average) * (v - average)) / (same.Length - 1));
             mean[h] = average;
-            (lo80[h], hi80[h]) = (Math.Max(0, average - Z80 * sd), average + Z80 * sd);
-            (lo95[h], hi95[h]) = (Math.Max(0, average - Z95 * sd), average + Z95 * sd);
+            (lo80[h], hi80[h]) = (Math.Max(0, average - NormalZ.Z80 * sd), average + NormalZ.Z80 * sd);
+            (lo95[h], hi95[h]) = (Math.Max(0, average - NormalZ.Z95 * sd), average + NormalZ.Z95 * sd);
         }
         return new Forecast($"mean of the same hour over {WeeksUsed} weeks", mean, lo80, hi80, lo95, hi95);
     }
