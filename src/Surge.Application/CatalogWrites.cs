@@ -64,11 +64,12 @@ public sealed class CatalogWrites(IPartitions partitions, ISkuCatalog catalog, C
     }
 
     /// <summary>Keeps the category suggestions of accepted upserts (one durable append), and forgets the suggestions
-    /// of SKUs whose seller now gave a category.</summary>
-    public void RecordCategories(long seller, IReadOnlyList<(string Sku, bool CategoryGiven, CategorySuggestion? Suggestion)> accepted)
+    /// of SKUs whose seller now gave a category (<c>Category</c> null or empty: none given), keeping the title and
+    /// the seller's category as a labelled example.</summary>
+    public void RecordCategories(long seller, IReadOnlyList<(string Sku, string Title, string? Category, CategorySuggestion? Suggestion)> accepted)
     {
         categories.Record([.. accepted.Where(a => a.Suggestion is not null).Select(a => a.Suggestion!)]);
-        categories.Clear([.. accepted.Where(a => a.CategoryGiven).Select(a => (seller, a.Sku))]);
+        categories.Clear([.. accepted.Where(a => !string.IsNullOrEmpty(a.Category)).Select(a => (seller, a.Sku, a.Title, a.Category!))]);
     }
 
     /// <summary>Once the category model is ready: suggests a category for every SKU created while it was loading

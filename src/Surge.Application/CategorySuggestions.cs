@@ -25,8 +25,11 @@ public interface ICategoryModel
 }
 
 /// <summary>One change to the kept suggestions: a suggestion for a SKU, or (<see cref="Cleared"/>) its removal
-/// because the seller set the category.</summary>
-public sealed record CategoryLogLine(long SellerId, string Sku, string? Category, float Confidence, bool NeedsReview, bool Pending, bool Cleared);
+/// because the seller set the category. A removal keeps the suggested <see cref="Category"/>, the SKU's
+/// <see cref="Title"/> and the category the seller set (<see cref="Label"/>): a labelled example for
+/// <c>surge classify train --feedback</c> (accepted when the two categories agree, replaced when not).</summary>
+public sealed record CategoryLogLine(long SellerId, string Sku, string? Category, float Confidence, bool NeedsReview, bool Pending, bool Cleared,
+    string? Title = null, string? Label = null);
 
 /// <summary>Where the suggestions are kept: read once at start, appended to durably (the host: a JSON-lines file).</summary>
 public interface ICategorySuggestionLog : IDisposable
@@ -143,18 +146,20 @@ public sealed class CategorySuggestions : IDisposable
     public void Record(IReadOnlyList<CategorySuggestion> suggestions) =>
         Append([.. suggestions.Select(s => new CategoryLogLine(s.SellerId, s.Sku, s.Category, s.Confidence, s.NeedsReview, s.Pending, Cleared: false))]);
 
-    /// <summary>The seller set these SKUs' categories: their suggestions no longer apply.</summary>
-    public void Clear(IReadOnlyList<(long Seller, string Sku)> skus)
+    /// <summary>The seller set these SKUs' categories: their suggestions no longer apply, and each becomes a
+    /// labelled title (what was suggested, what the seller chose).</summary>
+    public void Clear(IReadOnlyList<(long Seller, string Sku, string Title, string Label)> skus)
     {
-        List<(long, string)> known;
+        List<CategoryLogLine> lines;
         lock (_gate)
         {
-            known = skus.Where(_bySku.ContainsKey).ToList();
+            lines = [.. skus.Where(k => _bySku.ContainsKey((k.Seller, k.Sku))).Select(k => new CategoryLogLine(k.Seller, k.Sku,
+                _bySku[(k.Seller, k.Sku)].Category, 0, false, false, Cleared: true, k.Title, k.Label))];
         }
-        Append([.. known.Select(k => new CategoryLogLine(k.Item1, k.Item2, null, 0, false, false, Cleared: true))]);
+        Append(lines);
     }
 
-    private void Append(IReadOnlyList<CategoryLogLine> lines)
+    private void Append(List<CategoryLogLine> lines)
     {
         if (lines.Count == 0)
         {

@@ -16,6 +16,7 @@ internal static class ClassifyCommand
     {
         var classify = new Command("classify", "Product category classifier (ML.NET, trained on the PriceRunner training split).");
         classify.Subcommands.Add(Eval());
+        classify.Subcommands.Add(TrainCommand());
         classify.Subcommands.Add(Tune());
         return classify;
     }
@@ -43,8 +44,9 @@ internal static class ClassifyCommand
         var train = TrainOption();
         var test = new Option<string?>("--test") { Description = $"File to score (PriceRunner CSV format); default ../shared/data/{TestPath}" };
         var json = Output.JsonOption();
-        var command = new Command("eval", "Train the tuned model and a baseline (the same features, ML.NET's default regularization), "
-            + "then print accuracy, macro-F1 and per-category precision/recall/F1 of both on the test file.")
+        var command = new Command("eval", "Train the tuned model (calibrated as `classify train` does) and a baseline (the same features, "
+            + "ML.NET's default regularization), then print accuracy, macro-F1 and per-category precision/recall/F1 of both on the test file, "
+            + "the tuned model's reliability table and expected calibration error, and how often a suggestion at or above the review threshold is wrong.")
         {
             train, test, json,
         };
@@ -56,15 +58,19 @@ internal static class ClassifyCommand
                 return 2;
             }
             var truth = testRows.Select(r => r.Category).ToList();
-            (ClassifierScores Scores, double TrainSeconds) Score(ClassifierSettings settings)
-            {
-                var clock = Stopwatch.StartNew();
-                var model = CategoryClassifier.Train(trainRows, settings);
-                var seconds = clock.Elapsed.TotalSeconds;
-                return (ClassifierScores.Of(truth, model.PredictAll(testRows)), seconds);
-            }
-            var (tuned, tunedSeconds) = Score(ClassifierSettings.Tuned);
-            var (baseline, baselineSeconds) = Score(ClassifierSettings.Default);
+            var clock = Stopwatch.StartNew();
+            var model = CalibratedTraining.Train(trainRows, [], ClassifierSettings.Tuned, TrainedAt());
+            var tunedSeconds = clock.Elapsed.TotalSeconds;
+            var calibrated = model.ScoreAll(testRows);
+            var tuned = ClassifierScores.Of(truth, calibrated.Select(p => model.Categories[Array.IndexOf(p, p.Max())]).ToList());
+            var labels = Calibration.Indices(model.Categories, truth);
+            var raw = calibrated.Select(p => Calibration.Scale(p.Select(v => (float)v).ToArray(), 1 / model.Temperature)).ToList();
+            var before = Calibration.Report(raw, labels, CalibratedTraining.ReviewThreshold);
+            var after = Calibration.Report(calibrated, labels, CalibratedTraining.ReviewThreshold);
+            clock.Restart();
+            var baselineModel = CategoryClassifier.Train(trainRows, ClassifierSettings.Default);
+            var baselineSeconds = clock.Elapsed.TotalSeconds;
+            var baseline = ClassifierScores.Of(truth, baselineModel.PredictAll(testRows));
 
             var table = new Table().AddColumns("category", "support", "precision", "recall", "F1", "baseline F1");
             foreach (var (c, b) in tuned.Categories.Zip(baseline.Categories))
@@ -72,7 +78,16 @@ internal static class ClassifyCommand
                 table.AddRow(c.Category, $"{c.Support}", $"{c.Precision:F4}", $"{c.Recall:F4}", $"{c.F1:F4}", $"{b.F1:F4}");
             }
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"tuned ({ClassifierSettings.Tuned}): accuracy {tuned.Accuracy:F4}, macro-F1 {tuned.MacroF1:F4}, trained in {tunedSeconds:F1} s");
+            var reliability = new Table().AddColumns("confidence", "suggestions", "mean confidence", "accuracy");
+            foreach (var bin in after.Bins)
+            {
+                reliability.AddRow($"{bin.From:F2}–{bin.To:F2}", $"{bin.Count}", $"{bin.MeanConfidence:F4}", $"{bin.Accuracy:F4}");
+            }
+            AnsiConsole.Write(reliability);
+            var card = model.Card!;
+            AnsiConsole.MarkupLineInterpolated($"tuned ({ClassifierSettings.Tuned}): accuracy {tuned.Accuracy:F4}, macro-F1 {tuned.MacroF1:F4}, trained and calibrated in {tunedSeconds:F1} s (model {card.Version})");
+            AnsiConsole.MarkupLineInterpolated($"calibration: temperature {model.Temperature:F3} fitted on {card.CalibrationRows} held-out training offers; test ECE {before.Ece:F4} before, {after.Ece:F4} after");
+            AnsiConsole.MarkupLineInterpolated($"review threshold {after.ReviewThreshold:F2}: {after.ShareAtOrAbove:P1} of suggestions at or above it, wrong {after.ErrorRateAtOrAbove:P2} of the time; the rest go to review");
             AnsiConsole.MarkupLineInterpolated($"baseline ({ClassifierSettings.Default}): accuracy {baseline.Accuracy:F4}, macro-F1 {baseline.MacroF1:F4}, trained in {baselineSeconds:F1} s");
             AnsiConsole.MarkupLineInterpolated($"{trainRows.Count} training rows, {testRows.Count} test rows ({skippedTrain + skippedTest} rows without title or category skipped)");
             Output.WriteJson(parse.GetValue(json), new
@@ -80,7 +95,13 @@ internal static class ClassifyCommand
                 accuracy = tuned.Accuracy,
                 macro_f1 = tuned.MacroF1,
                 settings = ClassifierSettings.Tuned.ToString(),
+                model_version = card.Version,
                 train_seconds = tunedSeconds,
+                temperature = model.Temperature,
+                ece = after.Ece,
+                ece_uncalibrated = before.Ece,
+                review = new { threshold = after.ReviewThreshold, share_at_or_above = after.ShareAtOrAbove, error_rate_at_or_above = after.ErrorRateAtOrAbove },
+                reliability = after.Bins.Select(b => new { from = b.From, to = b.To, count = b.Count, mean_confidence = b.MeanConfidence, accuracy = b.Accuracy }),
                 categories = tuned.Categories.Select(c => new { category = c.Category, support = c.Support, precision = c.Precision, recall = c.Recall, f1 = c.F1 }),
                 baseline = new
                 {
@@ -92,6 +113,71 @@ internal static class ClassifyCommand
                 train_rows = trainRows.Count,
                 test_rows = testRows.Count,
             });
+            return 0;
+        });
+        return command;
+    }
+
+    private static string TrainedAt() => DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static Command TrainCommand()
+    {
+        var train = TrainOption();
+        var feedback = new Option<FileInfo[]>("--feedback")
+        {
+            Description = "Category logs of running nodes (categories.jsonl in their data directories): every title whose suggested category "
+                + "a seller accepted or replaced is added to the training rows with the seller's category. Repeatable.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<FileInfo>("--out")
+        {
+            Description = "Where to write the model (a zip: ML.NET's model and its card with version, temperature and training metrics). "
+                + "A node loads it with --category-model.",
+            Required = true,
+        };
+        var command = new Command("train", "Train the tuned model, calibrate its confidences on a fifth of the training clusters held out "
+            + "(temperature scaling), then train on everything, sellers' labelled titles included, and save it with its card.")
+        {
+            train, feedback, output,
+        };
+        command.SetAction(parse =>
+        {
+            if (Read(parse.GetValue(train), TrainPath, "--train", out _) is not { } rows)
+            {
+                return 2;
+            }
+            var labelled = new List<ProductRow>();
+            int accepted = 0, replaced = 0;
+            foreach (var file in parse.GetValue(feedback) ?? [])
+            {
+                try
+                {
+                    var read = SellerLabels.Read(file.FullName);
+                    labelled.AddRange(read.Rows);
+                    (accepted, replaced) = (accepted + read.Accepted, replaced + read.Replaced);
+                }
+                catch (InvalidDataException e)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                    return 2;
+                }
+            }
+            var clock = Stopwatch.StartNew();
+            var model = CalibratedTraining.Train(rows, labelled, ClassifierSettings.Tuned, TrainedAt());
+            var seconds = clock.Elapsed.TotalSeconds;
+            var target = parse.GetValue(output)!;
+            Directory.CreateDirectory(target.DirectoryName ?? ".");
+            var temporary = target.FullName + ".tmp";
+            using (var stream = File.Create(temporary))
+            {
+                model.Save(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, target.FullName, overwrite: true);
+            var card = model.Card!;
+            AnsiConsole.MarkupLineInterpolated($"model {card.Version}: {rows.Count} training rows + {labelled.Count} seller-labelled titles ({accepted} accepted, {replaced} replaced suggestions), trained in {seconds:F1} s");
+            AnsiConsole.MarkupLineInterpolated($"calibration on {card.CalibrationRows} held-out offers: temperature {card.Temperature:F3}, ECE {card.CalibrationEceBefore:F4} -> {card.CalibrationEceAfter:F4}, macro-F1 {card.CalibrationMacroF1:F4}");
+            AnsiConsole.MarkupLineInterpolated($"wrote {target.FullName}");
             return 0;
         });
         return command;

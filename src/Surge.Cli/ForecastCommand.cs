@@ -17,52 +17,86 @@ internal static class ForecastCommand
         var json = Output.JsonOption();
         var model = new Option<string>("--model")
         {
-            Description = "auto (the automatic choice: mean of automatic ETS and Theta), ets (automatic ETS by AICc), "
-                + "theta (Theta method) or snaive (seasonal naive).",
+            Description = "auto (the default: " + AutoDescription + "), cv (per series, the pool method with the lowest "
+                + "rolling-origin cross-validated MASE on the series' own training part), ets (automatic ETS by AICc), arima "
+                + "(automatic seasonal ARIMA, stepwise by AICc), theta, snaive (seasonal naive), ets+theta or ets+arima+theta "
+                + "(equal-weight means).",
             DefaultValueFactory = _ => "auto",
         };
-        model.AcceptOnlyFromAmong("auto", "ets", "theta", "snaive");
-        var eval = new Command("eval", "Hold out the last two seasonal cycles of every series and score the forecasts (MASE, RMSE, sMAPE, "
-            + "80/95 % interval coverage) next to R's reference figures.")
+        model.AcceptOnlyFromAmong(["auto", "cv", .. ModelChoice.Pool]);
+        var compare = new Option<bool>("--compare")
         {
-            data, json, model,
+            Description = "Score every method (the pool and cv) in one run and print their means side by side instead of one method's series.",
+        };
+        var eval = new Command("eval", "Hold out the last two seasonal cycles of every series and score the forecasts (MASE, RMSE, sMAPE, "
+            + "80/95 % interval coverage) next to R's reference figures (reference_accuracy.csv in the directory, written by "
+            + "tools/forecast-reference/reference.R).")
+        {
+            data, json, model, compare,
         };
         eval.SetAction(parse =>
         {
-            IReadOnlyList<SeriesEvaluation> results;
+            var names = parse.GetValue(compare) ? [.. ModelChoice.Pool, "cv"] : new[] { parse.GetValue(model)! };
+            var runs = new List<(string Model, IReadOnlyList<SeriesEvaluation> Results, double Seconds)>();
             try
             {
-                Func<TimeSeries, int, Forecast.Forecast> forecaster = parse.GetValue(model) switch
+                foreach (var name in names)
                 {
-                    "snaive" => SeasonalNaive.Predict,
-                    "ets" => Ets.Predict,
-                    "theta" => Theta.Predict,
-                    _ => Combination.Predict,
-                };
-                results = Evaluation.Run(parse.GetValue(data)!.FullName, forecaster);
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    runs.Add((name, Evaluation.Run(parse.GetValue(data)!.FullName, ModelChoice.Forecaster(name == "auto" ? AutoModel : name)),
+                        clock.Elapsed.TotalSeconds));
+                }
             }
             catch (ForecastInputException e)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
             }
-            var table = new Table().AddColumns("series", "train/test", "model", "MASE", "RMSE", "sMAPE %", "cover 80/95",
-                "R ets MASE", "R auto.arima MASE", "R snaive MASE");
-            foreach (var r in results)
+            var first = runs[0].Results;
+            string RefMean(string reference, Func<Accuracy, double> measure) =>
+                first.All(r => r.Reference.Any(x => x.Model == reference))
+                    ? first.Average(r => measure(r.Reference.First(x => x.Model == reference).Accuracy)).ToString("F3") : "-";
+            if (runs.Count == 1)
             {
-                string Ref(string model) => r.Reference.FirstOrDefault(x => x.Model == model)?.Accuracy.Mase.ToString("F3") ?? "-";
-                table.AddRow(r.Series, $"{r.Train}/{r.Test}", r.Model, $"{r.Accuracy.Mase:F3}", $"{r.Accuracy.Rmse:G5}", $"{r.Accuracy.Smape:F2}",
-                    $"{r.Accuracy.Coverage80:F2}/{r.Accuracy.Coverage95:F2}", Ref("ets"), Ref("auto.arima"), Ref("snaive"));
+                var table = new Table().AddColumns("series", "train/test", "model", "MASE", "RMSE", "sMAPE %", "cover 80/95",
+                    "R ets MASE", "R auto.arima MASE", "R snaive MASE");
+                foreach (var r in first)
+                {
+                    string Ref(string reference) => r.Reference.FirstOrDefault(x => x.Model == reference)?.Accuracy.Mase.ToString("F3") ?? "-";
+                    table.AddRow(Markup.Escape(r.Series), $"{r.Train}/{r.Test}", Markup.Escape(r.Model), $"{r.Accuracy.Mase:F3}", $"{r.Accuracy.Rmse:G5}",
+                        $"{r.Accuracy.Smape:F2}", $"{r.Accuracy.Coverage80:F2}/{r.Accuracy.Coverage95:F2}", Ref("ets"), Ref("auto.arima"), Ref("snaive"));
+                }
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLineInterpolated($"mean MASE {first.Average(r => r.Accuracy.Mase):F3} over {first.Count} series (R ets {RefMean("ets", a => a.Mase)}, R auto.arima {RefMean("auto.arima", a => a.Mase)})");
             }
-            AnsiConsole.Write(table);
-            var meanMase = results.Average(r => r.Accuracy.Mase);
-            AnsiConsole.MarkupLineInterpolated($"mean MASE {meanMase:F3} over {results.Count} series");
+            else
+            {
+                var table = new Table().AddColumns("model", "mean MASE", "median MASE", "mean sMAPE %", "cover 80", "cover 95", "seconds");
+                foreach (var (name, results, seconds) in runs)
+                {
+                    table.AddRow(name, $"{results.Average(r => r.Accuracy.Mase):F3}", $"{Median(results.Select(r => r.Accuracy.Mase)):F3}",
+                        $"{results.Average(r => r.Accuracy.Smape):F2}", $"{results.Average(r => r.Accuracy.Coverage80):F3}",
+                        $"{results.Average(r => r.Accuracy.Coverage95):F3}", $"{seconds:F1}");
+                }
+                foreach (var reference in ReferenceModels)
+                {
+                    if (first.All(r => r.Reference.Any(x => x.Model == reference)))
+                    {
+                        var accuracies = first.Select(r => r.Reference.First(x => x.Model == reference).Accuracy).ToList();
+                        table.AddRow($"R {reference}", $"{accuracies.Average(a => a.Mase):F3}", $"{Median(accuracies.Select(a => a.Mase)):F3}",
+                            $"{accuracies.Average(a => a.Smape):F2}", $"{accuracies.Average(a => a.Coverage80):F3}", $"{accuracies.Average(a => a.Coverage95):F3}", "-");
+                    }
+                }
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLineInterpolated($"{first.Count} series; the test part is each series' last two cycles");
+            }
+            var main = runs[0];
             Output.WriteJson(parse.GetValue(json), new
             {
-                model = parse.GetValue(model),
-                mean_mase = meanMase,
-                better_than_snaive = results.Count(r => r.Reference.FirstOrDefault(x => x.Model == "snaive") is { } s && r.Accuracy.Mase < s.Accuracy.Mase),
-                series = results.Select(r => new
+                model = main.Model,
+                mean_mase = main.Results.Average(r => r.Accuracy.Mase),
+                better_than_snaive = main.Results.Count(r => r.Reference.FirstOrDefault(x => x.Model == "snaive") is { } s && r.Accuracy.Mase < s.Accuracy.Mase),
+                series = main.Results.Select(r => new
                 {
                     series = r.Series,
                     model = r.Model,
@@ -75,14 +109,67 @@ internal static class ForecastCommand
                     coverage95 = r.Accuracy.Coverage95,
                     reference = r.Reference.ToDictionary(x => x.Model, x => x.Accuracy.Mase),
                 }),
+                models = runs.Select(run => new
+                {
+                    model = run.Model,
+                    mean_mase = run.Results.Average(r => r.Accuracy.Mase),
+                    median_mase = Median(run.Results.Select(r => r.Accuracy.Mase)),
+                    mean_smape = run.Results.Average(r => r.Accuracy.Smape),
+                    coverage80 = run.Results.Average(r => r.Accuracy.Coverage80),
+                    coverage95 = run.Results.Average(r => r.Accuracy.Coverage95),
+                    seconds = run.Seconds,
+                    mase = run.Results.ToDictionary(r => r.Series, r => r.Accuracy.Mase),
+                }),
+                reference = ReferenceModels.Where(m => first.All(r => r.Reference.Any(x => x.Model == m)))
+                    .Select(m => new
+                    {
+                        model = m,
+                        mean_mase = first.Average(r => r.Reference.First(x => x.Model == m).Accuracy.Mase),
+                        coverage95 = first.Average(r => r.Reference.First(x => x.Model == m).Accuracy.Coverage95),
+                    }),
             });
             return 0;
         });
         forecast.Subcommands.Add(eval);
+        forecast.Subcommands.Add(Generate());
         forecast.Subcommands.Add(Skus());
         forecast.Subcommands.Add(EvalSkus());
         forecast.Subcommands.Add(TrafficCommand());
         return forecast;
+    }
+
+    /// <summary>The method `forecast eval --model auto` uses; see <see cref="AutoDescription"/>.</summary>
+    private const string AutoModel = "ets+theta";
+
+    /// <summary>R's methods in reference_accuracy.csv.</summary>
+    private static readonly string[] ReferenceModels = ["ets", "auto.arima", "snaive"];
+
+    private const string AutoDescription = "the equal-weight mean of automatic ETS and Theta";
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static Command Generate()
+    {
+        var output = new Option<DirectoryInfo>("--out") { Description = "Directory to write the series files into (created if missing).", Required = true };
+        var count = Output.PositiveOption("--count", "Series to generate (cycled through the processes; half monthly, half quarterly).", 100, 100_000);
+        var seed = new Option<int>("--seed") { Description = "Seed of the random draws (same seed, same files).", DefaultValueFactory = _ => 1 };
+        var command = new Command("generate", "Write seasonal series drawn from documented random processes (airline SARIMA, ETS(M,N,M), "
+            + "ETS(M,Ad,M), trend + AR(1), random walk with drift) as period,value files: unseen data to check model choice on.")
+        {
+            output, count, seed,
+        };
+        command.SetAction(parse =>
+        {
+            var series = SeriesGenerator.Generate(parse.GetValue(count), parse.GetValue(seed));
+            SeriesGenerator.Write(series, parse.GetValue(output)!.FullName);
+            AnsiConsole.MarkupLineInterpolated($"wrote {series.Count} series to {parse.GetValue(output)!.FullName}");
+            return 0;
+        });
+        return command;
     }
 
     private static Command TrafficCommand()

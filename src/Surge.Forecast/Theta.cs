@@ -101,13 +101,6 @@ public static class Theta
 /// </summary>
 public static class Combination
 {
-    public static Forecast Predict(TimeSeries train, int horizon)
-    {
-        var ets = Ets.Predict(train, horizon);
-        var theta = Theta.Predict(train, horizon);
-        var mean = ets.Mean.Zip(theta.Mean, (a, b) => (a + b) / 2).ToArray();
-        double[] Around(double[] bound) => bound.Select((v, h) => mean[h] + v - ets.Mean[h]).ToArray();
-        return new Forecast($"{ets.Model}+{theta.Model}", mean, Around(ets.Lower80), Around(ets.Upper80),
-            Around(ets.Lower95), Around(ets.Upper95));
-    }
+    public static Forecast Predict(TimeSeries train, int horizon) =>
+        ModelChoice.Combine([Ets.Predict(train, horizon), Theta.Predict(train, horizon)]);
 }

@@ -50,7 +50,7 @@ public class CatalogWritesTests
         Assert.Null(written.Problem);
         Assert.True(written.Created);
         Assert.True(written.Suggestion!.Pending);
-        writes.RecordCategories(Seller, [("lego-1", false, written.Suggestion)]);
+        writes.RecordCategories(Seller, [("lego-1", "LEGO City fire station", null, written.Suggestion)]);
         Assert.Equal("", (await partitions.GetSku(partitions.PartitionOf(Seller), written.Sku))!.Category);
 
         ready.SetResult(new KeywordModel());
@@ -67,23 +67,27 @@ public class CatalogWritesTests
     }
 
     [Fact]
-    public async Task ALowConfidenceSuggestion_NeedsReview_AndASellersOwnCategoryClearsIt()
+    public async Task ALowConfidenceSuggestion_NeedsReview_AndASellersOwnCategoryClearsIt_KeepingALabelledTitle()
     {
-        using var categories = new CategorySuggestions(new MemoryLog(), () => Task.FromResult<ICategoryModel>(new KeywordModel()), reviewBelow: 0.9f);
+        var log = new MemoryLog();
+        using var categories = new CategorySuggestions(log, () => Task.FromResult<ICategoryModel>(new KeywordModel()), reviewBelow: 0.9f);
         var (partitions, writes) = Build(categories);
         categories.Start(writes.ApplyPendingCategoriesAsync);
         await categories.Loaded.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         var written = await writes.UpsertAsync(Seller, Sku("mug", "Enamel camping mug"));
-        writes.RecordCategories(Seller, [("mug", false, written.Suggestion)]);
+        writes.RecordCategories(Seller, [("mug", "Enamel camping mug", null, written.Suggestion)]);
         Assert.True(categories.Find(Seller, "mug")!.NeedsReview);
         Assert.Equal("misc", (await partitions.GetSku(partitions.PartitionOf(Seller), written.Sku))!.Category);
 
         var again = await writes.UpsertAsync(Seller, Sku("mug", "Enamel camping mug", "kitchen"));
         Assert.False(again.Created);
         Assert.Null(again.Suggestion);
-        writes.RecordCategories(Seller, [("mug", true, again.Suggestion)]);
+        writes.RecordCategories(Seller, [("mug", "Enamel camping mug", "kitchen", again.Suggestion)]);
         Assert.Null(categories.Find(Seller, "mug"));
+        // the seller replaced the suggestion: the log keeps what was suggested, the title and the seller's category
+        var labelled = Assert.Single(log.Lines, l => l.Cleared);
+        Assert.Equal(("misc", "Enamel camping mug", "kitchen"), (labelled.Category, labelled.Title, labelled.Label));
         Assert.Equal("kitchen", (await partitions.GetSku(partitions.PartitionOf(Seller), again.Sku))!.Category);
     }
 

@@ -36,7 +36,7 @@ public sealed partial class Api
         {
             var written = await state.Skus.UpsertAsync(seller, Definition(seller, body));
             ApiProblemException.ThrowIf(written.Problem);
-            state.Skus.RecordCategories(seller, [(body.Sku, !string.IsNullOrEmpty(body.Category), written.Suggestion)]);
+            state.Skus.RecordCategories(seller, [(body.Sku, body.Title, body.Category, written.Suggestion)]);
             var view = await Gateway.Grain(Gateway.PartitionOf(seller)).GetSku(written.Sku);
             return (written.Created ? 201 : 200, SkuResponse(view!), (string?)null);
         });
@@ -75,7 +75,7 @@ public sealed partial class Api
             return (Result: result, Item: item, Written: written);
         }));
         state.Skus.RecordCategories(seller, [.. results.Where(r => r.Result.Problem is null)
-            .Select(r => (r.Item!.Sku, !string.IsNullOrEmpty(r.Item.Category), r.Written.Suggestion))]);
+            .Select(r => (r.Item!.Sku, r.Item.Title, r.Item.Category, r.Written.Suggestion))]);
         return new SkuBatchResponse([.. results.Select(r => r.Result)]);
     }
 
