@@ -34,7 +34,8 @@ public static class Evaluation
         {
             throw new ForecastInputException($"{directory}: no series files (*.csv)");
         }
-        return files.Select(f => Evaluate(SeriesCsv.Read(f), forecaster, reference)).ToList();
+        // Series are independent: scored in parallel, results in file order.
+        return files.AsParallel().AsOrdered().Select(f => Evaluate(SeriesCsv.Read(f), forecaster, reference)).ToList();
     }
 
     public static SeriesEvaluation Evaluate(TimeSeries series, Func<TimeSeries, int, Forecast> forecaster, IReadOnlyList<ReferenceRow> reference)
