@@ -51,17 +51,32 @@ public sealed class SellerForecasts(IDemandSource demand, TimeProvider clock)
         var demands = await demand.SellerDemand(seller, from.ToUnixTimeMilliseconds(), weeks);
         var periods = Enumerable.Range(0, weeks).Select(i => from.AddDays(7 * i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).ToList();
         var options = new PlanningOptions { HorizonWeeks = HorizonWeeks, LeadTimeWeeks = leadTimeWeeks, ServiceLevel = serviceLevel };
-        var skus = demands.OrderBy(d => d.Sku, StringComparer.Ordinal).Select(d => Plan(d, periods, options)).ToArray();
+        var ordered = demands.OrderBy(d => d.Sku, StringComparer.Ordinal).Select(d => (Demand: d, Series: Series(d, periods))).ToList();
+        // With enough SKUs, the global model plans when it beats per-SKU models on the held-out last weeks (SkuModels).
+        var eligible = ordered.Where(x => x.Series is not null).Select(x => x.Series!).ToList();
+        var horizon = Math.Max(options.HorizonWeeks, options.LeadTimeWeeks + options.ReviewWeeks);
+        var global = eligible.Count >= SkuModels.GlobalSkusMin && SkuModels.Choose(eligible, _ => null).Chosen == "global"
+            ? SkuModels.Forecast(eligible, _ => null, "global", horizon).Forecasts : null;
+        var skus = ordered.Select(x => Plan(x.Demand, x.Series, periods, options, global?.GetValueOrDefault(x.Demand.Sku))).ToArray();
         return new SellerForecast(seller, now, weeks, HorizonWeeks, leadTimeWeeks, serviceLevel, skus);
     }
 
-    /// <summary>The history starts at the SKU's first week with sales (earlier weeks say nothing about demand).</summary>
-    private static SkuPlan Plan(WeeklySkuDemand demand, List<string> periods, PlanningOptions options)
+    /// <summary>The SKU's weekly series from its first week with sales (earlier weeks say nothing about demand), or null
+    /// when the history is too short for a forecast.</summary>
+    private static TimeSeries? Series(WeeklySkuDemand demand, List<string> periods)
+    {
+        var first = Array.FindIndex(demand.WeeklyUnits, u => u > 0);
+        var history = first < 0 ? [] : demand.WeeklyUnits[first..];
+        return history.Count(u => u > 0) < SalesWeeksMin || history.Length < HistoryWeeksMin
+            ? null : new TimeSeries(demand.Sku, periods[first..], history, WeeklySkuCsv.WeeksPerYear);
+    }
+
+    private static SkuPlan Plan(WeeklySkuDemand demand, TimeSeries? series, List<string> periods, PlanningOptions options, Forecast.Forecast? global)
     {
         var first = Array.FindIndex(demand.WeeklyUnits, u => u > 0);
         var history = first < 0 ? [] : demand.WeeklyUnits[first..];
         var historyWeeks = history.Select((u, i) => new WeekUnits(periods[first + i], u)).ToArray();
-        if (history.Count(u => u > 0) < SalesWeeksMin || history.Length < HistoryWeeksMin)
+        if (series is null)
         {
             return new SkuPlan(demand.Sku, demand.Available, historyWeeks,
                 Problem: $"history_too_short: {history.Count(u => u > 0)} weeks with sales over {history.Length} weeks since the first; "
@@ -69,8 +84,8 @@ public sealed class SellerForecasts(IDemandSource demand, TimeProvider clock)
         }
         try
         {
-            var series = new TimeSeries(demand.Sku, periods[first..], history, WeeklySkuCsv.WeeksPerYear);
-            var plan = Planning.Plan(series, Math.Max(0, demand.Available), options);
+            var plan = global is not null ? Planning.FromForecast(series, Math.Max(0, demand.Available), global, options)
+                : Planning.Plan(series, Math.Max(0, demand.Available), options);
             var forecast = plan.Weeks.Select((week, h) => new WeekForecast(week, Math.Round(plan.Mean[h], 2), Math.Round(plan.Lower95[h], 2),
                 Math.Round(plan.Upper95[h], 2))).ToArray();
             return new SkuPlan(demand.Sku, demand.Available, historyWeeks, plan.Model, forecast, plan.StockoutWeek, plan.ReorderUnits);

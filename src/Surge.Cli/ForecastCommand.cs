@@ -144,6 +144,55 @@ internal static class ForecastCommand
     private const string AutoDescription = "the equal-weight mean of automatic ETS, ARIMA and Theta, the method with the lowest mean MASE "
         + "on generated series, its intervals widened by its own errors at rolling origins of each series' training part";
 
+    private static readonly Option<DirectoryInfo?> PlotsOption = new("--plots")
+    {
+        Description = "Also write SVG plots of the four SKUs that weigh most: their last 26 training weeks, the held-out weeks, "
+            + "each model's forecast and the global model's 95 % interval.",
+    };
+
+    /// <summary>Plots of the heaviest SKUs (by WRMSSE weight): what happened against what each model forecast.</summary>
+    private static List<string> PlotSkus(IReadOnlyList<SkuHoldout> holdouts, IReadOnlyList<SkuModel> models, string directory)
+    {
+        const int shown = 4, context = 26;
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        foreach (var holdout in holdouts.OrderByDescending(h => h.Weight).Take(shown))
+        {
+            var train = holdout.Train.Values;
+            var start = Math.Max(0, train.Length - context);
+            var actual = train[start..].Concat(holdout.Test).Select((v, i) => ((double)(start + i), v)).ToList();
+            var lines = new List<SvgPlot.Series> { new("actual", actual) };
+            var bands = new List<SvgPlot.Band>();
+            foreach (var model in models)
+            {
+                Forecast.Forecast forecast;
+                try
+                {
+                    forecast = model.Predict(holdout.Train, holdout.Test.Length);
+                }
+                catch (ForecastInputException)
+                {
+                    continue;
+                }
+                lines.Add(new SvgPlot.Series($"{model.Name} ({forecast.Model})", forecast.Mean.Select((m, h) => ((double)(train.Length + h), Math.Max(0, m))).ToList()));
+                if (model.Name == "global")
+                {
+                    bands.Add(new SvgPlot.Band("global 95 % interval", forecast.Mean.Select((_, h) =>
+                        ((double)(train.Length + h), Math.Max(0, forecast.Lower95[h]), Math.Max(0, forecast.Upper95[h]))).ToList()));
+                }
+            }
+            var periods = holdout.Train.Periods;
+            var ticks = new[] { start, train.Length, train.Length + holdout.Test.Length - 1 }
+                .Select(i => ((double)i, i < periods.Count ? periods[i] : $"+{i - periods.Count + 1} wk")).ToList();
+            var safe = string.Concat(holdout.Sku.Select(c => char.IsLetterOrDigit(c) ? c : '_'));
+            var path = Path.Combine(directory, $"sku-{safe}.svg");
+            File.WriteAllText(path, SvgPlot.Render($"SKU {holdout.Sku}: the {holdout.Test.Length} weeks after {periods[^1]} held out (shaded: global 95 %)",
+                "week", "units", lines, logY: false, ticks, bands));
+            written.Add(path);
+        }
+        return written;
+    }
+
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
@@ -231,40 +280,50 @@ internal static class ForecastCommand
         var onHandWeeks = Output.PositiveOption("--weeks-of-stock",
             "Stock on hand assumed for each SKU, in weeks of its average demand over the last 8 weeks (the file has no stock).", 4, 520);
         var json = Output.JsonOption("plans");
+        var modelOption = new Option<string>("--model")
+        {
+            Description = "choose (the default: hold out every SKU's last 8 weeks, score per-SKU auto and the global model on them by WRMSSE, "
+                + $"plan with the better one; under {SkuModels.GlobalSkusMin} scorable SKUs, auto), auto (per SKU: SBA for intermittent demand, "
+                + "else the mean of automatic ETS and Theta) or global (one LightGBM model learned across every SKU).",
+            DefaultValueFactory = _ => "choose",
+        };
+        modelOption.AcceptOnlyFromAmong("choose", "auto", "global");
         var command = new Command("skus", "Forecast the next 8 weeks of every SKU with 95 % intervals, the week its stock runs out, and how much "
-            + "to order now for a 95 % service level.") { data, lead, onHandWeeks, json };
+            + "to order now for a 95 % service level.") { data, lead, onHandWeeks, modelOption, json };
         command.SetAction(parse =>
         {
             var file = parse.GetValue(data)!;
             IReadOnlyList<TimeSeries> series;
+            Dictionary<string, double> prices;
             try
             {
-                series = file.Exists ? ReadWeeklyDemand(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
+                (series, prices) = file.Exists ? ReadWeeklyDemandWithPrices(file.FullName) : throw new ForecastInputException($"no such file: {file.FullName}");
             }
             catch (Exception e) when (e is ForecastInputException or InvalidDataException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
             }
+            double? Price(string sku) => prices.TryGetValue(sku, out var p) ? p : null;
             var options = new PlanningOptions { LeadTimeWeeks = parse.GetValue(lead) };
+            var horizon = Math.Max(options.HorizonWeeks, options.LeadTimeWeeks + options.ReviewWeeks);
             var plans = new List<SkuPlan>();
             var failed = new List<string>();
+            SkuModelChoice choice = null!;
             Output.WithProgress("forecast skus", progress =>
             {
-                foreach (var (sku, i) in series.Select((s, i) => (s, i)))
+                var requested = parse.GetValue(modelOption)!;
+                progress(requested == "choose" ? "comparing auto and global on held-out weeks" : "fitting", 0);
+                choice = requested == "choose" ? SkuModels.Choose(series, Price) : new SkuModelChoice(requested, "asked for with --model", null, null);
+                progress($"fitting {choice.Chosen}", 0.5);
+                var (forecasts, failures) = SkuModels.Forecast(series, Price, choice.Chosen, horizon);
+                failed.AddRange(failures);
+                foreach (var sku in series.Where(s => forecasts.ContainsKey(s.Name)))
                 {
-                    progress("fitting SKUs", (double)i / series.Count);
                     var onHand = parse.GetValue(onHandWeeks) * sku.Values.TakeLast(8).Average();
-                    try
-                    {
-                        plans.Add(Planning.Plan(sku, onHand, options));
-                    }
-                    catch (ForecastInputException e)
-                    {
-                        failed.Add(e.Message);
-                    }
+                    plans.Add(Planning.FromForecast(sku, onHand, forecasts[sku.Name], options));
                 }
-                progress("fitting SKUs", 1);
+                progress("planned", 1);
                 return plans.Count;
             });
             var table = new Table().AddColumns("SKU", "model", "on hand", "next 8 weeks (mean)", "runs out", "order now");
@@ -275,12 +334,15 @@ internal static class ForecastCommand
             }
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"{plans.Count} SKUs planned (first 25 shown), {failed.Count} could not be fitted; lead time {options.LeadTimeWeeks} weeks, service level {options.ServiceLevel:P0}");
+            AnsiConsole.MarkupLineInterpolated($"model: {choice.Chosen} ({choice.Reason})");
             foreach (var reason in failed.Take(10))
             {
                 AnsiConsole.MarkupLineInterpolated($"[yellow]skipped:[/] {reason}");
             }
             Output.WriteJson(parse.GetValue(json), new
             {
+                model = choice.Chosen,
+                model_reason = choice.Reason,
                 lead_time_weeks = options.LeadTimeWeeks,
                 service_level = options.ServiceLevel,
                 skus = plans.Select(p => new
@@ -317,7 +379,7 @@ internal static class ForecastCommand
             + "(snaive: the same week a year before, or the last week when training is shorter than a year) and per-SKU AutoForecast (auto: SBA "
             + "for intermittent demand, else the ETS/Theta combination) and the global model (global: one LightGBM model learned across every "
             + "SKU's training weeks, split-conformal intervals) — WRMSSE (M5's revenue-weighted RMSSE), mean MASE, weighted scaled "
-            + "pinball loss and 50/80/95 % interval coverage.") { data, holdout, json };
+            + "pinball loss and 50/80/95 % interval coverage.") { data, holdout, json, PlotsOption };
         command.SetAction(parse =>
         {
             var file = parse.GetValue(data)!;
@@ -353,13 +415,16 @@ internal static class ForecastCommand
                 }),
             ];
             var results = new List<(ModelScore Score, double Seconds)>();
+            var made = new List<SkuModel>();
             Output.WithProgress("forecast eval-skus", progress =>
             {
                 foreach (var (model, i) in models.Select((m, i) => (m, i)))
                 {
                     progress($"scoring {model.Name} on {holdouts.Count:N0} SKUs", (double)i / models.Length);
                     var clock = System.Diagnostics.Stopwatch.StartNew();
-                    results.Add((SkuEvaluation.Score(holdouts, model.Make()), clock.Elapsed.TotalSeconds));
+                    var skuModel = model.Make();
+                    made.Add(skuModel);
+                    results.Add((SkuEvaluation.Score(holdouts, skuModel), clock.Elapsed.TotalSeconds));
                 }
                 progress("scored", 1);
                 return results.Count;
@@ -371,6 +436,13 @@ internal static class ForecastCommand
                     $"{score.Coverage50:F3}/{score.Coverage80:F3}/{score.Coverage95:F3}", $"{score.Failures}", $"{seconds:F1}");
             }
             AnsiConsole.Write(table);
+            if (parse.GetValue(PlotsOption) is { } plots)
+            {
+                foreach (var path in PlotSkus(holdouts, made, plots.FullName))
+                {
+                    AnsiConsole.MarkupLineInterpolated($"wrote {path}");
+                }
+            }
             AnsiConsole.MarkupLineInterpolated($"{holdouts.Count:N0} SKUs scored on their last {weeks} weeks, {skipped:N0} skipped (under {SkuEvaluation.TrainWeeksMin} training weeks, fewer than {SkuEvaluation.DemandWeeksMin} weeks with demand, or constant); lower WRMSSE / MASE / WSPL is better");
             Output.WriteJson(parse.GetValue(json), new
             {
@@ -418,5 +490,4 @@ internal static class ForecastCommand
     }
 
     /// <summary>Weekly series from a weekly file, or from an Online Retail order history (told apart by the header).</summary>
-    private static IReadOnlyList<TimeSeries> ReadWeeklyDemand(string path) => ReadWeeklyDemandWithPrices(path).Series;
 }

@@ -24,6 +24,10 @@ public sealed record GlobalModelOptions
     /// <summary>Weeks of a SKU's history before the first origin the model learns from (its lags need them).</summary>
     public int WarmUpWeeks { get; init; } = 8;
 
+    /// <summary>Weeks between the forecast origins the model learns from, counted back from each SKU's latest: 1
+    /// learns from every week, 2 from every other (half the examples, half the training time).</summary>
+    public int OriginStride { get; init; } = 2;
+
     /// <summary>Seed of LightGBM's sampling: the same data gives the same model.</summary>
     public int Seed { get; init; } = 1;
 
@@ -117,6 +121,9 @@ public sealed class GlobalDemandModel
         return new GlobalDemandModel(forecasts);
     }
 
+    /// <summary>Whether the model forecast <paramref name="sku"/>.</summary>
+    public bool Has(string sku) => _forecasts.ContainsKey(sku);
+
     /// <summary>The forecast of a SKU the model was fitted on.</summary>
     public Forecast Forecast(string sku, int horizon)
     {
@@ -171,7 +178,7 @@ public sealed class GlobalDemandModel
                 continue;
             }
             var share = totalRevenue > 0 ? revenue[k] / totalRevenue : 1.0 / series.Count;
-            for (var origin = Math.Max(first, options.WarmUpWeeks - 1); origin < s.Count - 1; origin++)
+            for (var origin = s.Count - 2; origin >= Math.Max(first, options.WarmUpWeeks - 1); origin -= options.OriginStride)
             {
                 for (var h = 1; h <= options.HorizonWeeks && origin + h < s.Count; h++)
                 {

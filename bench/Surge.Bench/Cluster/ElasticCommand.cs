@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Surge.Autoscale;
 using Surge.Bench.Scenarios;
+using Surge.Cli;
 
 namespace Surge.Bench;
 

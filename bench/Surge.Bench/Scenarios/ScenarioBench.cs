@@ -1,4 +1,5 @@
 using System.Globalization;
+using Surge.Cli;
 using Surge.Cli.Load;
 
 namespace Surge.Bench.Scenarios;

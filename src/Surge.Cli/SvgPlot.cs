@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace Surge.Bench.Scenarios;
+namespace Surge.Cli;
 
-/// <summary>A small SVG line chart: a few named series over a shared x axis, linear or log-scaled y, a legend.
-/// Enough for the bench's two plots (throughput over time, latency by percentile) without a plotting stack.</summary>
+/// <summary>A small SVG line chart: a few named series over a shared x axis, linear or log-scaled y, optional shaded
+/// bands (an interval between two lines), a legend. Enough for the benchmarks' plots and the forecast plots without a
+/// plotting stack.</summary>
 public static class SvgPlot
 {
     private const int Width = 760, Height = 380, Left = 70, Right = 20, Top = 40, Bottom = 50;
@@ -13,11 +14,16 @@ public static class SvgPlot
 
     public sealed record Series(string Name, IReadOnlyList<(double X, double Y)> Points);
 
+    /// <summary>A shaded area between <c>Low</c> and <c>High</c> (e.g. a 95 % interval), drawn under the lines.</summary>
+    public sealed record Band(string Name, IReadOnlyList<(double X, double Low, double High)> Points);
+
     /// <summary>Writes the chart. <paramref name="xTicks"/> label chosen x values; a log y axis needs positive values.</summary>
     public static string Render(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool logY,
-        IReadOnlyList<(double X, string Label)>? xTicks = null)
+        IReadOnlyList<(double X, string Label)>? xTicks = null, IReadOnlyList<Band>? bands = null)
     {
-        var points = series.SelectMany(s => s.Points).ToList();
+        bands ??= [];
+        var points = series.SelectMany(s => s.Points)
+            .Concat(bands.SelectMany(b => b.Points.SelectMany(p => new[] { (p.X, Y: p.Low), (p.X, Y: p.High) }))).ToList();
         var (xMin, xMax) = points.Count == 0 ? (0, 1) : (points.Min(p => p.X), points.Max(p => p.X));
         if (xMax <= xMin)
         {
@@ -55,6 +61,11 @@ public static class SvgPlot
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" x2=\"{Left}\" y1=\"{Top}\" y2=\"{Height - Bottom}\" stroke=\"#333\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{(Left + Width - Right) / 2}\" y=\"{Height - 12}\" text-anchor=\"middle\">{Escape(xLabel)}</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(16 {(Top + Height - Bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">{Escape(yLabel)}</text>\n");
+        foreach (var band in bands)
+        {
+            var outline = band.Points.Select(p => $"{F(X(p.X))},{F(Y(p.High))}").Concat(band.Points.Reverse().Select(p => $"{F(X(p.X))},{F(Y(p.Low))}"));
+            svg.Append(CultureInfo.InvariantCulture, $"<polygon fill=\"#9ecae1\" fill-opacity=\"0.45\" stroke=\"none\" points=\"{string.Join(' ', outline)}\"><title>{Escape(band.Name)}</title></polygon>\n");
+        }
         for (var i = 0; i < series.Count; i++)
         {
             var path = string.Join(' ', series[i].Points.Where(p => !logY || p.Y > 0).Select(p => $"{F(X(p.X))},{F(Y(p.Y))}"));
