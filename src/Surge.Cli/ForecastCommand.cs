@@ -8,7 +8,8 @@ internal static class ForecastCommand
 {
     public static Command Create()
     {
-        var forecast = new Command("forecast", "Demand forecasting.");
+        var forecast = new Command("forecast", "Demand forecasting. Each verb's help names the model it uses and why; the measurements behind "
+            + "each choice are in docs/FORECASTING.md.");
         var data = new Option<DirectoryInfo>("--data")
         {
             Description = "Directory of series files (period,value or ds,y) and optionally reference_accuracy.csv.",
@@ -228,7 +229,9 @@ internal static class ForecastCommand
         };
         var hours = Output.PositiveOption("--hours", "Hours to forecast.", 24, Traffic.HoursPerWeek);
         var json = Output.JsonOption("forecast");
-        var command = new Command("traffic", "Orders per minute for the next hours, with 80/95 % intervals: the input for capacity planning.") { data, hours, json };
+        var command = new Command("traffic", "Orders per minute for the next hours, with 80/95 % intervals: the input for capacity planning. Model: the mean of the same "
+            + "hour of the week over the last four weeks, the interval from their spread — order traffic repeats weekly, and a profile "
+            + "of recent weeks follows a growing marketplace without a fitted trend.") { data, hours, json };
         command.SetAction(parse =>
         {
             var file = parse.GetValue(data)!;

@@ -58,8 +58,8 @@ public sealed class CategoryLogFile : ICategorySuggestionLog
 
 /// <summary>
 /// Where the category model comes from: <see cref="CategoryOptions.ModelLoader"/> (tests), else the cluster's shared
-/// copy (<see cref="CategoryOptions.SharedModel"/>), else the ML.NET model file, else trained from the training CSV
-/// (about half a minute) and saved to the model file for the next start — and to the shared copy, so the other silos
+/// copy (<see cref="CategoryOptions.SharedModel"/>), else the model file (as `surge classify train` writes it), else
+/// trained and calibrated from the training CSV (about a minute) and saved to the model file for the next start — and to the shared copy, so the other silos
 /// of a cluster load it instead of training their own.
 /// </summary>
 public static class CategoryModels
@@ -101,10 +101,12 @@ public static class CategoryModels
         }
         var rows = ProductData.Read(trainingFile!, out _);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var model = CategoryClassifier.Train(rows, ClassifierSettings.Tuned);
+        var model = CalibratedTraining.Train(rows, [], ClassifierSettings.Tuned,
+            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("category model trained from {Rows} titles in {Seconds:F1} s", rows.Count, clock.Elapsed.TotalSeconds);
+            log.LogInformation("category model {Version} trained and calibrated (temperature {Temperature:F3}) from {Rows} titles in {Seconds:F1} s",
+                model.Card!.Version, model.Temperature, rows.Count, clock.Elapsed.TotalSeconds);
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
         var temp = file + ".tmp";

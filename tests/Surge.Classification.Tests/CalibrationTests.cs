@@ -57,6 +57,26 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void DecisionOffsets_LiftACategoryTheModelUnderPredicts_AndRaiseMacroF1OnTheRowsTheyWereFittedOn()
+    {
+        // category 1 is right whenever its probability reaches 0.4, but argmax only picks it above 0.5
+        var p = new List<double[]>();
+        var truth = new List<int>();
+        for (var i = 0; i < 100; i++)
+        {
+            var second = 0.3 + 0.4 * i / 100.0; // 0.30 .. 0.70
+            p.Add([1 - second, second]);
+            truth.Add(second >= 0.4 ? 1 : 0);
+        }
+
+        var offsets = DecisionOffsets.Fit(p, truth, 2);
+
+        Assert.True(offsets[1] - offsets[0] > 0, $"offsets {offsets[0]}, {offsets[1]}");
+        Assert.True(DecisionOffsets.MacroF1(p, truth, offsets, 2) > DecisionOffsets.MacroF1(p, truth, [0.0, 0.0], 2));
+        Assert.Equal(1, DecisionOffsets.Decide(Pair(0.55), offsets)); // 0.45 for category 1 now wins
+    }
+
+    [Fact]
     public void Report_OfMismatchedLengths_IsRefused() =>
         Assert.Throws<ArgumentException>(() => Calibration.Report([Pair(1)], [0, 0], 0.9));
 
