@@ -142,8 +142,9 @@ internal static class ForecastCommand
     /// <summary>R's methods in reference_accuracy.csv.</summary>
     private static readonly string[] ReferenceModels = ["ets", "auto.arima", "snaive"];
 
-    private const string AutoDescription = "the equal-weight mean of automatic ETS, ARIMA and Theta, the method with the lowest mean MASE "
-        + "on generated series, its intervals widened by its own errors at rolling origins of each series' training part";
+    private const string AutoDescription = "automatic seasonal ARIMA, the method with the lowest mean MASE on 113 validation series "
+        + "(generated and R's classic series, never the shared files), its intervals widened by its own errors at rolling origins of each "
+        + "series' training part";
 
     private static readonly Option<DirectoryInfo?> PlotsOption = new("--plots")
     {

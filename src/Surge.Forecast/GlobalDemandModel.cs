@@ -45,14 +45,19 @@ public sealed record GlobalModelOptions
 /// horizon: the features are the SKU's recent weeks (lags, rolling means, spread, share of zero weeks, weeks since its
 /// last sale, mean size of a non-zero week, whether it is new, a spike ratio), the horizon and
 /// the SKU's price (the week of the year too once the history holds two years); target and demand features are divided by the SKU's level (its mean over the last 26 weeks), so
-/// slow and fast movers share what they have in common. Intervals are split-conformal: the model is first fitted
-/// without each SKU's last <see cref="GlobalModelOptions.HorizonWeeks"/> weeks, its level-scaled errors on those weeks
-/// give the quantiles of each horizon, and the final model (fitted on every week) is widened by them. Deterministic
+/// slow and fast movers share what they have in common. Intervals are split-conformal, normalised: the model is first
+/// fitted without each SKU's last <see cref="GlobalModelOptions.HorizonWeeks"/> weeks, its errors on those weeks, in
+/// units of each SKU's recent spread, give the quantiles of each horizon, and the final model (fitted on every week)
+/// is widened by them, each SKU by its own spread. Deterministic
 /// for a seed; no clock, no I/O.
 /// </summary>
 public sealed class GlobalDemandModel
 {
     private const int FeatureCount = 24;
+
+    /// <summary>The least spread an interval is scaled by, as a share of the level (a flat history would otherwise give
+    /// an interval of width zero).</summary>
+    private const double SpreadMin = 0.1;
 
     /// <summary>Most an example weighs, in multiples of the mean weight.</summary>
     private const double WeightMax = 100;
@@ -90,7 +95,7 @@ public sealed class GlobalDemandModel
                 var s = shortened[i / horizon];
                 var h = i % horizon;
                 var actual = s.Values[s.Count - horizon + h];
-                errors[h].Add((actual - Math.Max(0, predicted[i]) * rows[i].Scale) / rows[i].Scale);
+                errors[h].Add((actual - Math.Max(0, predicted[i]) * rows[i].Scale) / (rows[i].Scale * rows[i].Spread));
             }
         }
         var quantiles = errors.Select(e =>
@@ -113,8 +118,9 @@ public sealed class GlobalDemandModel
                 var row = finalRows[k * horizon + h];
                 mean[h] = Math.Max(0, means[k * horizon + h]) * row.Scale;
                 var q = quantiles[h];
-                (lo95[h], lo80[h], hi80[h], hi95[h]) = (Math.Max(0, mean[h] + q[0] * row.Scale), Math.Max(0, mean[h] + q[1] * row.Scale),
-                    Math.Max(0, mean[h] + q[2] * row.Scale), Math.Max(0, mean[h] + q[3] * row.Scale));
+                var unit = row.Scale * row.Spread;
+                (lo95[h], lo80[h], hi80[h], hi95[h]) = (Math.Max(0, mean[h] + q[0] * unit), Math.Max(0, mean[h] + q[1] * unit),
+                    Math.Max(0, mean[h] + q[2] * unit), Math.Max(0, mean[h] + q[3] * unit));
             }
             forecasts[origins[k].Name] = new Forecast("global", mean, lo80, hi80, lo95, hi95);
         }
@@ -153,6 +159,12 @@ public sealed class GlobalDemandModel
 
         [NoColumn]
         public double Scale { get; set; }
+
+        /// <summary>The SKU's recent spread in units of its level (the 13-week standard deviation over the level, at
+        /// least <see cref="SpreadMin"/>): conformal errors are measured in it, so a steady SKU gets a narrow interval
+        /// and an erratic one a wide one from the same quantiles (normalised conformal prediction).</summary>
+        [NoColumn]
+        public double Spread { get; set; } = 1;
     }
 
     private sealed class Scored
@@ -272,7 +284,8 @@ public sealed class GlobalDemandModel
             nonZeroSum += y[t] > 0 ? y[t] : 0;
             peak = Math.Max(peak, y[t]);
         }
-        f[i++] = (float)(Math.Sqrt(sumSquares / recent) / scale);
+        var spread = Math.Sqrt(sumSquares / recent) / scale;
+        f[i++] = (float)spread;
         f[i++] = (float)(1 - nonZero / recent);
         var last = origin;
         while (last >= 0 && !(y[last] > 0))
@@ -287,7 +300,7 @@ public sealed class GlobalDemandModel
         f[i++] = h;
         f[i++] = price is > 0 ? (float)Math.Log(price.Value) : float.NaN;
         f[i++] = (float)Math.Log(scale);
-        return new Example { Features = f, Scale = scale };
+        return new Example { Features = f, Scale = scale, Spread = Math.Max(SpreadMin, spread) };
     }
 
     private static float WeekOfYear(TimeSeries s, int origin, int h) =>
