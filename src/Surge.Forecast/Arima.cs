@@ -26,9 +26,11 @@ public sealed record ArimaFit(ArimaOrder Order, double[] Ar, double[] Ma, double
 /// <c>forecast::auto.arima</c> does it: the seasonal difference D ∈ {0, 1} from the strength of the seasonal
 /// component (≥ <see cref="SeasonalStrengthMin"/>), the ordinary differences d ∈ {0, 1, 2} from repeated KPSS
 /// tests at 5 %, then a stepwise search over (p, q, P, Q) and the constant by AICc, starting from four models and
-/// moving to the first neighbour that improves. Parameters are fitted by conditional sum of squares
-/// (MathNet's Nelder–Mead) in a transform that keeps every AR polynomial stationary and every MA polynomial
-/// invertible (partial autocorrelations through tanh, then Durbin–Levinson). Prediction intervals are normal,
+/// moving to the first neighbour that improves. Parameters are fitted (MathNet's Nelder–Mead) in a transform that
+/// keeps every AR polynomial stationary and every MA polynomial invertible (partial autocorrelations through tanh,
+/// then Durbin–Levinson): by conditional sum of squares, then, for series up to <see cref="ApproximateAbove"/>
+/// observations and for the chosen order always, by the exact likelihood (Kalman filter). Fits with a root within
+/// <see cref="RootModulusMin"/> of the unit circle are refused, as R refuses them. Prediction intervals are normal,
 /// from the ψ-weights of the full model including its differences.
 /// </summary>
 public static class Arima
@@ -132,8 +134,11 @@ public static class Arima
                 break;
             }
         }
-        return best is null ? throw new ForecastInputException($"{train.Name}: no ARIMA model could be fitted")
-            : Fit(train, best.Order, exact: true) ?? best;
+        if (best is null)
+        {
+            throw new ForecastInputException($"{train.Name}: no ARIMA model could be fitted");
+        }
+        return approximate ? Fit(train, best.Order, exact: true) ?? best : best;
     }
 
     /// <summary>Ordinary differences needed for level stationarity: difference while the KPSS test rejects at 5 %.</summary>

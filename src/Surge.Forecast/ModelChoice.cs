@@ -89,11 +89,12 @@ public static class ModelChoice
         return new Choice(chosen, errors.MeanMase, errors.Used, Widen(Forecaster(chosen)(train, horizon), widen80, widen95), widen80, widen95);
     }
 
-    /// <summary>The default method: automatic seasonal ARIMA, chosen by one rule fixed before the figures were read —
-    /// the lowest mean MASE over the validation series, 100 generated (<see cref="SeriesGenerator"/>, seed 1) and 13
+    /// <summary>The default method: automatic seasonal ARIMA, chosen by one rule — the lowest mean MASE over the
+    /// validation series, 100 generated (<see cref="SeriesGenerator"/>, seed 1) and 13
     /// classic series shipped with R, none of them the shared benchmark files (docs/FORECASTING.md: ARIMA 0.974, the
     /// ETS + ARIMA + Theta mean 0.985, cross-validated choice 1.016, ETS 1.055) — with its intervals widened as
-    /// <see cref="CrossValidated"/> widens the chosen method's.</summary>
+    /// <see cref="CrossValidated"/> widens the chosen method's. Test series, read once after the choice, are in the
+    /// same document.</summary>
     public const string Auto = "arima";
 
     /// <summary><paramref name="method"/> (a pool name) fitted on the whole training part, its intervals widened
