@@ -55,8 +55,16 @@ public sealed class SellerForecasts(IDemandSource demand, TimeProvider clock)
         // With enough SKUs, the global model plans when it beats per-SKU models on the held-out last weeks (SkuModels).
         var eligible = ordered.Where(x => x.Series is not null).Select(x => x.Series!).ToList();
         var horizon = Math.Max(options.HorizonWeeks, options.LeadTimeWeeks + options.ReviewWeeks);
-        var global = eligible.Count >= SkuModels.GlobalSkusMin && SkuModels.Choose(eligible, _ => null).Chosen == "global"
-            ? SkuModels.Forecast(eligible, _ => null, "global", horizon).Forecasts : null;
+        Dictionary<string, Forecast.Forecast>? global = null;
+        try
+        {
+            global = eligible.Count >= SkuModels.GlobalSkusMin && SkuModels.Choose(eligible, _ => null).Chosen == "global"
+                ? SkuModels.Forecast(eligible, _ => null, "global", horizon).Forecasts : null;
+        }
+        catch (ForecastInputException)
+        {
+            global = null; // per-SKU models plan, as they do for a seller with few SKUs
+        }
         var skus = ordered.Select(x => Plan(x.Demand, x.Series, periods, options, global?.GetValueOrDefault(x.Demand.Sku))).ToArray();
         return new SellerForecast(seller, now, weeks, HorizonWeeks, leadTimeWeeks, serviceLevel, skus);
     }

@@ -314,7 +314,16 @@ internal static class ForecastCommand
             var plans = new List<SkuPlan>();
             var failed = new List<string>();
             SkuModelChoice choice = null!;
-            Output.WithProgress("forecast skus", progress =>
+            try
+            {
+                PlanAll();
+            }
+            catch (ForecastInputException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+                return 2;
+            }
+            void PlanAll() => Output.WithProgress("forecast skus", progress =>
             {
                 var requested = parse.GetValue(modelOption)!;
                 progress(requested == "choose" ? "comparing auto and global on held-out weeks" : "fitting", 0);

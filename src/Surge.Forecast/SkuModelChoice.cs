@@ -24,7 +24,15 @@ public static class SkuModels
                 + $"the global model needs {GlobalSkusMin}", null, null);
         }
         var auto = SkuEvaluation.Score(holdouts, new SkuModel("auto", AutoForecast.Predict));
-        var model = GlobalDemandModel.Fit([.. holdouts.Select(h => h.Train)], unitPrice, new GlobalModelOptions { HorizonWeeks = holdoutWeeks });
+        GlobalDemandModel model;
+        try
+        {
+            model = GlobalDemandModel.Fit([.. holdouts.Select(h => h.Train)], unitPrice, new GlobalModelOptions { HorizonWeeks = holdoutWeeks });
+        }
+        catch (ForecastInputException e)
+        {
+            return new SkuModelChoice("auto", $"the global model could not be fitted: {e.Message}", auto, null);
+        }
         var global = SkuEvaluation.Score(holdouts, new SkuModel("global", (train, h) => model.Forecast(train.Name, h)));
         var chosen = global.Wrmsse < auto.Wrmsse ? "global" : "auto";
         return new SkuModelChoice(chosen, $"WRMSSE on the last {holdoutWeeks} weeks of {holdouts.Count} SKUs: global {global.Wrmsse:F4}, auto {auto.Wrmsse:F4}",
@@ -33,7 +41,8 @@ public static class SkuModels
 
     /// <summary>Each SKU's forecast of <paramref name="horizon"/> weeks by the chosen model fitted on every week; SKUs
     /// the global model cannot forecast (and every SKU under "auto") get <see cref="AutoForecast"/>. A SKU that
-    /// cannot be forecast at all is left out with the reason in <c>Failures</c>.</summary>
+    /// cannot be forecast at all is left out with the reason in <c>Failures</c>. Throws <see cref="ForecastInputException"/>
+    /// when the global model is asked for and cannot be fitted.</summary>
     public static (Dictionary<string, Forecast> Forecasts, List<string> Failures) Forecast(IReadOnlyList<TimeSeries> weekly,
         Func<string, double?> unitPrice, string model, int horizon)
     {
