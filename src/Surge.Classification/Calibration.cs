@@ -88,11 +88,7 @@ public static class Calibration
         for (var i = 0; i < probabilities.Count; i++)
         {
             var p = probabilities[i];
-            var best = 0;
-            for (var c = 1; c < p.Length; c++)
-            {
-                best = p[c] > p[best] ? c : best;
-            }
+            var best = Top(p);
             var bin = Math.Min(Bins - 1, (int)(p[best] * Bins));
             counts[bin]++;
             confidence[bin] += p[best];
@@ -119,6 +115,17 @@ public static class Calibration
         return new CalibrationReport(bins, ece, reviewThreshold, above / (double)probabilities.Count, above == 0 ? 0 : wrongAbove / (double)above);
     }
 
+    /// <summary>The index of the most probable category (the first of equals).</summary>
+    public static int Top(double[] probabilities)
+    {
+        var best = 0;
+        for (var c = 1; c < probabilities.Length; c++)
+        {
+            best = probabilities[c] > probabilities[best] ? c : best;
+        }
+        return best;
+    }
+
     /// <summary>Indices of <paramref name="labels"/> in <paramref name="categories"/> (−1 for a category the model
     /// does not know: never right).</summary>
     public static int[] Indices(IReadOnlyList<string> categories, IEnumerable<string> labels)
@@ -142,7 +149,8 @@ public static class CalibratedTraining
     /// <summary>The threshold below which a suggestion is flagged for a seller's review (the server's default).</summary>
     public const double ReviewThreshold = 0.9;
 
-    public static CategoryClassifier Train(IReadOnlyList<ProductRow> rows, IReadOnlyList<ProductRow> feedback, ClassifierSettings settings, string trainedAt)
+    /// <param name="trainedAt">When (the caller's clock; kept in the card as UTC, to the second).</param>
+    public static CategoryClassifier Train(IReadOnlyList<ProductRow> rows, IReadOnlyList<ProductRow> feedback, ClassifierSettings settings, DateTimeOffset trainedAt)
     {
         var fit = rows.Where(r => CrossValidation.FoldOf(r.Cluster, Folds) != 0).Concat(feedback).ToList();
         var held = rows.Where(r => CrossValidation.FoldOf(r.Cluster, Folds) == 0).ToList();
@@ -158,13 +166,13 @@ public static class CalibratedTraining
         var before = Calibration.Report(raw, truth, ReviewThreshold).Ece;
         var scaled = raw.Select(p => Calibration.Scale(p.Select(v => (float)v).ToArray(), temperature)).ToList();
         var after = Calibration.Report(scaled, truth, ReviewThreshold).Ece;
-        var predicted = raw.Select(p => first.Categories[Array.IndexOf(p, p.Max())]).ToList();
+        var predicted = raw.Select(p => first.Categories[Calibration.Top(p)]).ToList();
         var macroF1 = ClassifierScores.Of(held.Select(r => r.Category).ToList(), predicted).MacroF1;
 
         var all = rows.Concat(feedback).ToList();
         var model = CategoryClassifier.Train(all, settings);
         model.Calibrate(new ModelCard(Version(settings, all, temperature), settings.ToString(), rows.Count, feedback.Count, temperature,
-            held.Count, before, after, macroF1, trainedAt));
+            held.Count, before, after, macroF1, trainedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
         return model;
     }
 

@@ -62,10 +62,10 @@ internal static class ClassifyCommand
             }
             var truth = testRows.Select(r => r.Category).ToList();
             var clock = Stopwatch.StartNew();
-            var model = CalibratedTraining.Train(trainRows, [], ClassifierSettings.Tuned, TrainedAt());
+            var model = CalibratedTraining.Train(trainRows, [], ClassifierSettings.Tuned, DateTimeOffset.UtcNow);
             var tunedSeconds = clock.Elapsed.TotalSeconds;
             var calibrated = model.ScoreAll(testRows);
-            var tuned = ClassifierScores.Of(truth, calibrated.Select(p => model.Categories[Array.IndexOf(p, p.Max())]).ToList());
+            var tuned = ClassifierScores.Of(truth, calibrated.Select(p => model.Categories[Calibration.Top(p)]).ToList());
             var labels = Calibration.Indices(model.Categories, truth);
             var raw = calibrated.Select(p => Calibration.Scale(p.Select(v => (float)v).ToArray(), 1 / model.Temperature)).ToList();
             var before = Calibration.Report(raw, labels, CalibratedTraining.ReviewThreshold);
@@ -80,7 +80,7 @@ internal static class ClassifyCommand
             var labelled = testRows.Where(r => CrossValidation.FoldOf(r.Cluster, 2) == 0).ToList();
             var unseen = testRows.Where(r => CrossValidation.FoldOf(r.Cluster, 2) == 1).ToList();
             clock.Restart();
-            var retrained = CalibratedTraining.Train(trainRows, labelled, ClassifierSettings.Tuned, TrainedAt());
+            var retrained = CalibratedTraining.Train(trainRows, labelled, ClassifierSettings.Tuned, DateTimeOffset.UtcNow);
             var retrainSeconds = clock.Elapsed.TotalSeconds;
             var unseenTruth = unseen.Select(r => r.Category).ToList();
             var beforeRetrain = ClassifierScores.Of(unseenTruth, model.PredictAll(unseen));
@@ -142,8 +142,6 @@ internal static class ClassifyCommand
         return command;
     }
 
-    private static string TrainedAt() => DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-
     private static Command TrainCommand()
     {
         var train = TrainOption();
@@ -187,7 +185,7 @@ internal static class ClassifyCommand
                 }
             }
             var clock = Stopwatch.StartNew();
-            var model = CalibratedTraining.Train(rows, labelled, ClassifierSettings.Tuned, TrainedAt());
+            var model = CalibratedTraining.Train(rows, labelled, ClassifierSettings.Tuned, DateTimeOffset.UtcNow);
             var seconds = clock.Elapsed.TotalSeconds;
             var target = parse.GetValue(output)!;
             Directory.CreateDirectory(target.DirectoryName ?? ".");

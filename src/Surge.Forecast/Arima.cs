@@ -197,23 +197,7 @@ public static class Arima
         var detrended = new List<(int Position, double Value)>();
         for (var t = half; t + half < n; t++)
         {
-            double sum = 0;
-            if (m % 2 == 0)
-            {
-                sum = 0.5 * (y[t - half] + y[t + half]);
-                for (var k = t - half + 1; k < t + half; k++)
-                {
-                    sum += y[k];
-                }
-            }
-            else
-            {
-                for (var k = t - half; k <= t + half; k++)
-                {
-                    sum += y[k];
-                }
-            }
-            detrended.Add((t % m, y[t] - sum / m));
+            detrended.Add((t % m, y[t] - Decomposition.CentredMovingAverage(y, m, t)));
         }
         var remainder = new double[detrended.Count];
         for (var i = 0; i < detrended.Count; i++)
@@ -251,21 +235,27 @@ public static class Arima
         return w;
     }
 
+    /// <summary>The series after the order's seasonal then ordinary differences.</summary>
+    private static double[] Differenced(double[] y, ArimaOrder order)
+    {
+        for (var i = 0; i < order.SeasonalD; i++)
+        {
+            y = Difference(y, order.Period);
+        }
+        for (var i = 0; i < order.D; i++)
+        {
+            y = Difference(y, 1);
+        }
+        return y;
+    }
+
     /// <summary>Fits one order by conditional sum of squares; null when the differenced series is too short for it.</summary>
     /// <param name="exact">After the conditional fit, maximise the exact Gaussian likelihood (Kalman filter) from
     /// its optimum: every observation then counts, which matters for short series with seasonal AR terms. The
     /// search compares orders by the conditional fit; the order it chooses is refitted exactly.</param>
     public static ArimaFit? Fit(TimeSeries train, ArimaOrder order, bool exact = false)
     {
-        var w = train.Values;
-        for (var i = 0; i < order.SeasonalD; i++)
-        {
-            w = Difference(w, order.Period);
-        }
-        for (var i = 0; i < order.D; i++)
-        {
-            w = Difference(w, 1);
-        }
+        var w = Differenced(train.Values, order);
         var condition = order.P + order.Period * order.SeasonalP;
         var used = w.Length - condition;
         var k = order.Parameters + 1;
@@ -629,15 +619,7 @@ public static class Arima
         }
         var order = fit.Order;
         var y = train.Values;
-        var w = y;
-        for (var i = 0; i < order.SeasonalD; i++)
-        {
-            w = Difference(w, order.Period);
-        }
-        for (var i = 0; i < order.D; i++)
-        {
-            w = Difference(w, 1);
-        }
+        var w = Differenced(y, order);
         var n = w.Length;
         var wAll = new double[n + horizon];
         var eAll = new double[n + horizon];

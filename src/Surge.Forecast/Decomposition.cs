@@ -21,23 +21,7 @@ public static class Decomposition
         var half = m / 2;
         for (var t = half; t + half < n; t++)
         {
-            double sum = 0;
-            if (m % 2 == 0)
-            {
-                sum = 0.5 * (y[t - half] + y[t + half]); // the ends with half weight
-                for (var k = t - half + 1; k < t + half; k++)
-                {
-                    sum += y[k];
-                }
-            }
-            else
-            {
-                for (var k = t - half; k <= t + half; k++)
-                {
-                    sum += y[k];
-                }
-            }
-            var average = sum / m;
+            var average = CentredMovingAverage(y, m, t);
             sums[t % m] += season == SeasonType.Additive ? y[t] - average : y[t] / average;
             counts[t % m]++;
         }
@@ -53,6 +37,30 @@ public static class Decomposition
             indices[i] = season == SeasonType.Additive ? indices[i] - mean : indices[i] / mean;
         }
         return indices;
+    }
+
+    /// <summary>The centred moving average of one cycle around position <paramref name="t"/> (2×m with the ends at
+    /// half weight for an even m); needs m/2 observations either side.</summary>
+    public static double CentredMovingAverage(ReadOnlySpan<double> y, int m, int t)
+    {
+        var half = m / 2;
+        double sum = 0;
+        if (m % 2 == 0)
+        {
+            sum = 0.5 * (y[t - half] + y[t + half]); // the ends with half weight
+            for (var k = t - half + 1; k < t + half; k++)
+            {
+                sum += y[k];
+            }
+        }
+        else
+        {
+            for (var k = t - half; k <= t + half; k++)
+            {
+                sum += y[k];
+            }
+        }
+        return sum / m;
     }
 
     /// <summary>Least-squares line through <paramref name="values"/> at times 1..n: its value at time 0 and its slope.</summary>

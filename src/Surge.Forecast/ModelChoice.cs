@@ -141,7 +141,7 @@ public static class ModelChoice
             foreach (var (name, forecast) in forecasts(fit, actual.Length))
             {
                 sums[name] = sums.GetValueOrDefault(name) + Accuracy.Measure(fit, actual, forecast).Mase;
-                var (r80, r95) = (ratios80.TryGetValue(name, out var a) ? a : ratios80[name] = [], ratios95.TryGetValue(name, out var b) ? b : ratios95[name] = []);
+                var (r80, r95) = (ListOf(ratios80, name), ListOf(ratios95, name));
                 for (var i = 0; i < actual.Length; i++)
                 {
                     var error = Math.Abs(actual[i] - forecast.Mean[i]);
@@ -164,6 +164,9 @@ public static class ModelChoice
             Lower95 = Scale(f.Lower95, widen95), Upper95 = Scale(f.Upper95, widen95),
         };
     }
+
+    private static List<double> ListOf(Dictionary<string, List<double>> lists, string name) =>
+        lists.TryGetValue(name, out var list) ? list : lists[name] = [];
 
     private static bool HasScale(TimeSeries fit)
     {

@@ -101,8 +101,7 @@ public static class CategoryModels
         }
         var rows = ProductData.Read(trainingFile!, out _);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var model = CalibratedTraining.Train(rows, [], ClassifierSettings.Tuned,
-            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+        var model = CalibratedTraining.Train(rows, [], ClassifierSettings.Tuned, DateTimeOffset.UtcNow);
         if (log.IsEnabled(LogLevel.Information))
         {
             log.LogInformation("category model {Version} trained and calibrated (temperature {Temperature:F3}) from {Rows} titles in {Seconds:F1} s",

@@ -94,7 +94,7 @@ public class CalibrationTests
         }
         var feedback = new List<ProductRow> { new() { Title = "nokia 3310 retro phone", Category = "Mobile Phones", Cluster = "seller:1:n" } };
 
-        var model = CalibratedTraining.Train(rows, feedback, ClassifierSettings.Tuned, "2026-12-07T00:00:00Z");
+        var model = CalibratedTraining.Train(rows, feedback, ClassifierSettings.Tuned, new DateTimeOffset(2026, 12, 7, 0, 0, 0, TimeSpan.Zero));
         using var saved = new MemoryStream();
         model.Save(saved);
         saved.Position = 0;
@@ -102,6 +102,7 @@ public class CalibrationTests
 
         var card = loaded.Card!;
         Assert.Equal(model.Card, card);
+        Assert.Equal("2026-12-07T00:00:00Z", card.TrainedAt);
         Assert.Equal((120, 1), (card.TrainingRows, card.FeedbackRows));
         Assert.True(card.CalibrationRows > 0 && card.CalibrationRows < 120);
         Assert.Equal(model.Temperature, loaded.Temperature);
