@@ -188,14 +188,22 @@ internal static class ClassifyCommand
             var model = CalibratedTraining.Train(rows, labelled, ClassifierSettings.Tuned, DateTimeOffset.UtcNow);
             var seconds = clock.Elapsed.TotalSeconds;
             var target = parse.GetValue(output)!;
-            Directory.CreateDirectory(target.DirectoryName ?? ".");
-            var temporary = target.FullName + ".tmp";
-            using (var stream = File.Create(temporary))
+            try
             {
-                model.Save(stream);
-                stream.Flush(flushToDisk: true);
+                Directory.CreateDirectory(target.DirectoryName ?? ".");
+                var temporary = target.FullName + ".tmp";
+                using (var stream = File.Create(temporary))
+                {
+                    model.Save(stream);
+                    stream.Flush(flushToDisk: true);
+                }
+                File.Move(temporary, target.FullName, overwrite: true);
             }
-            File.Move(temporary, target.FullName, overwrite: true);
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] cannot write the model: {e.Message}");
+                return 2;
+            }
             var card = model.Card!;
             AnsiConsole.MarkupLineInterpolated($"model {card.Version}: {rows.Count} training rows + {labelled.Count} seller-labelled titles ({accepted} accepted, {replaced} replaced suggestions), trained in {seconds:F1} s");
             AnsiConsole.MarkupLineInterpolated($"calibration on {card.CalibrationRows} held-out offers: temperature {card.Temperature:F3}, ECE {card.CalibrationEceBefore:F4} -> {card.CalibrationEceAfter:F4}, macro-F1 {card.CalibrationMacroF1:F4}");

@@ -210,7 +210,15 @@ internal static class ForecastCommand
         command.SetAction(parse =>
         {
             var series = SeriesGenerator.Generate(parse.GetValue(count), parse.GetValue(seed));
-            SeriesGenerator.Write(series, parse.GetValue(output)!.FullName);
+            try
+            {
+                SeriesGenerator.Write(series, parse.GetValue(output)!.FullName);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] cannot write the series: {e.Message}");
+                return 2;
+            }
             AnsiConsole.MarkupLineInterpolated($"wrote {series.Count} series to {parse.GetValue(output)!.FullName}");
             return 0;
         });
@@ -447,9 +455,17 @@ internal static class ForecastCommand
             AnsiConsole.Write(table);
             if (parse.GetValue(PlotsOption) is { } plots)
             {
-                foreach (var path in PlotSkus(holdouts, made, plots.FullName))
+                try
                 {
-                    AnsiConsole.MarkupLineInterpolated($"wrote {path}");
+                    foreach (var path in PlotSkus(holdouts, made, plots.FullName))
+                    {
+                        AnsiConsole.MarkupLineInterpolated($"wrote {path}");
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] cannot write the plots: {e.Message}");
+                    return 2;
                 }
             }
             AnsiConsole.MarkupLineInterpolated($"{holdouts.Count:N0} SKUs scored on their last {weeks} weeks, {skipped:N0} skipped (under {SkuEvaluation.TrainWeeksMin} training weeks, fewer than {SkuEvaluation.DemandWeeksMin} weeks with demand, or constant); lower WRMSSE / MASE / WSPL is better");
