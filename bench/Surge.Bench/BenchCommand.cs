@@ -9,7 +9,7 @@ internal static class BenchCommand
     /// <summary>Every harness, as a verb of <c>./surge bench</c>.</summary>
     public static Command[] Harnesses() =>
     [
-        Engine(), JournalBench(), Recovery(), Forecast(), Http(), Flow(), ScenarioCommand.Create(), ElasticCommand.Create(), JournalPostgres(), Failover(), ChaosCommand.Create(),
+        Engine(), JournalBench(), Recovery(), Forecast(), Http(), Flow(), ScenarioCommand.Create(), ElasticCommand.Create(), JournalPostgres(), Failover(), ChaosCommand.Create(), CalibrateBench.Create(),
         Soak.SoakCommand.Create(),
     ];
 

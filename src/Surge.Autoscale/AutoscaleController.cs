@@ -34,6 +34,16 @@ public sealed record AutoscaleOptions
     /// <summary>Least time since the last change before a scale-in (scale-in is cheap to delay, costly to undo).</summary>
     public TimeSpan ScaleInCooldown { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Most a scale-out made for the forecast alone adds, as a share of the silos there are (0.25 = a quarter more;
+    /// +∞ = no bound). New silos take partitions over, and a partition that moves cannot answer for a while: growing
+    /// ahead of the forecast in steps keeps the share of partitions moving at once small (`sim day` measures it). A
+    /// scale-out for the load measured now is never bounded. Needs a <see cref="LeadTime"/> long enough for the steps.</summary>
+    public double ForecastStepMax { get; init; } = double.PositiveInfinity;
+
+    /// <summary>Share of the silos one scale-in may drain (0 = one silo at a time). One at a time suits a few silos; at a
+    /// thousand, one every <see cref="ScaleInCooldown"/> would keep the peak's silos for days (`sim day` shows it).</summary>
+    public double ScaleInStepShare { get; init; }
+
     /// <summary>Share of orders refused (429/503) above which silos are saturated (0..1).</summary>
     public double RejectShareHigh { get; init; } = 0.01;
 
@@ -52,6 +62,14 @@ public sealed record AutoscaleOptions
         if (!(SiloOrdersPerSMax > 0) || TargetUtilization is not (> 0 and <= 1))
         {
             throw new ArgumentException("silo capacity must be positive and target utilization in (0, 1]");
+        }
+        if (ScaleInStepShare is < 0 or >= 1)
+        {
+            throw new ArgumentException("the scale-in step must be a share in [0, 1)");
+        }
+        if (!(ForecastStepMax > 0))
+        {
+            throw new ArgumentException("the forecast's scale-out step must be a positive share (or +∞ for none)");
         }
         if (LeadTime < TimeSpan.Zero || ScaleOutCooldown < TimeSpan.Zero || ScaleInCooldown < TimeSpan.Zero)
         {
@@ -108,7 +126,13 @@ public sealed class AutoscaleController
             predictive = SilosFor(peak, perSilo);
         }
         var wanted = Math.Clamp(Math.Max(reactive, predictive), o.SilosMin, o.SilosMax);
-        var reason = predictive > reactive ? $"forecast needs {predictive} within {o.LeadTime.TotalMinutes:0.#} min"
+        var stepped = false;
+        if (predictive > reactive && !saturated && wanted > now.Silos && double.IsFinite(o.ForecastStepMax))
+        {
+            var step = Math.Max(now.Silos + 1, (int)Math.Ceiling(now.Silos * (1 + o.ForecastStepMax)));
+            (wanted, stepped) = (Math.Min(wanted, step), step < wanted);
+        }
+        var reason = predictive > reactive ? $"forecast needs {predictive} within {o.LeadTime.TotalMinutes:0.#} min{(stepped ? $", growing by at most {o.ForecastStepMax:P0}" : "")}"
             : saturated ? $"saturated (rejects {now.RejectShare:P1}, queue {now.QueueDepth:N0}, cpu {now.Cpu:P0})"
             : $"load {now.OrdersPerS:N0}/s needs {reactive}";
         if (wanted > now.Silos)
@@ -127,7 +151,9 @@ public sealed class AutoscaleController
                 return new ScalingDecision(now.Silos, $"scale-in cooling down ({reason})");
             }
             _lastChange = now.At;
-            return new ScalingDecision(now.Silos - 1, $"one silo fewer ({reason})");
+            var fewer = Math.Max(1, (int)(now.Silos * o.ScaleInStepShare));
+            return fewer == 1 ? new ScalingDecision(now.Silos - 1, $"one silo fewer ({reason})")
+                : new ScalingDecision(Math.Max(wanted, now.Silos - fewer), $"up to {fewer} silos fewer ({reason})");
         }
         return new ScalingDecision(now.Silos, reason);
     }

@@ -10,5 +10,6 @@ var root = new RootCommand("Surge: order processing for multi-seller marketplace
     ForecastCommand.Create(),
     ClassifyCommand.Create(),
     AutoscaleCommand.Create(),
+    SimCommand.Create(),
 };
 return await Output.RunAsync(root, args, "surge");

@@ -85,8 +85,24 @@ public sealed class PostgresJournal : IJournal
         await PostgresSchema.EnsureAsync(source, Schema, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Takes the partition over (a new epoch) and opens its journal where the durable records end.</summary>
+    /// <summary>Takes the partition over (a new epoch) and opens its journal where the durable records end.
+    /// PostgreSQL failing to answer (too many clients while a cluster starts, a restart) is a
+    /// <see cref="JournalUnavailableException"/> carrying its message only: the opening is asked again, and the
+    /// exception crosses silos (the activation of a partition grain is awaited on another silo, and Npgsql's
+    /// exceptions have no Orleans codec).</summary>
     public static PostgresJournal Open(NpgsqlDataSource source, int partition, string owner, PostgresJournalOptions? options = null)
+    {
+        try
+        {
+            return OpenOnce(source, partition, owner, options);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new JournalUnavailableException($"partition {partition}: PostgreSQL did not open the journal: {e.Message}");
+        }
+    }
+
+    private static PostgresJournal OpenOnce(NpgsqlDataSource source, int partition, string owner, PostgresJournalOptions? options)
     {
         using var connection = source.OpenConnection();
         long epoch, compacted;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Surge.Autoscale;
 using Surge.Flow;
 using Surge.Journal;
 

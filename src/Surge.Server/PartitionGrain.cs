@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
+using Surge.Autoscale;
 using Surge.Core;
 using Surge.Journal;
 using Surge.Runtime;

@@ -375,7 +375,7 @@ public sealed record ClusterMode(string Redis)
     /// <summary>How often each silo re-reads the membership table.</summary>
     public TimeSpan TableRefresh { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often a partition checks that it lives on the silo <see cref="PartitionAssignment"/> gives it
+    /// <summary>How often a partition checks that it lives on the silo <see cref="Autoscale.PartitionAssignment"/> gives it
     /// (and moves there when not).</summary>
     public TimeSpan PlacementCheck { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -31,6 +31,29 @@ public class AutoscaleControllerTests
     }
 
     [Fact]
+    public void AScaleInStep_DrainsAShareOfTheSilos_NeverBelowTheNeed()
+    {
+        var big = Options with { SilosMax = 1_000, ScaleInStepShare = 0.1, ScaleInCooldown = TimeSpan.Zero };
+        var controller = new AutoscaleController(ScalingMode.Reactive, big);
+        Assert.Equal(900, controller.Decide(Quiet(T0, 1_000, ordersPerS: 100_000), []).Silos); // needs 200: 10 % fewer
+        Assert.Equal(200, controller.Decide(Quiet(T0.AddSeconds(1), 210, ordersPerS: 100_000), []).Silos); // not below the need
+    }
+
+    [Fact]
+    public void AForecastStep_BoundsScaleOutsForTheForecast_ButNotForSaturation()
+    {
+        var stepped = Options with { SilosMax = 64, ForecastStepMax = 0.5, ScaleOutCooldown = TimeSpan.Zero };
+        LoadForecast[] forecast = [new(T0.AddMinutes(1), 9_000, 10_000)]; // 10,000 / 500 → 20 silos
+        var controller = new AutoscaleController(ScalingMode.PredictiveReactive, stepped);
+
+        Assert.Equal(6, controller.Decide(Quiet(T0, 4), forecast).Silos); // 4 + 50 %
+        Assert.Equal(9, controller.Decide(Quiet(T0.AddSeconds(10), 6), forecast).Silos);
+        Assert.Equal(20, controller.Decide(Quiet(T0.AddSeconds(20), 14), forecast).Silos);
+        var saturated = new ClusterSignals(T0.AddSeconds(30), 2, 9_000, RejectShare: 0.05, QueueDepth: 0, Cpu: 0.5);
+        Assert.Equal(20, new AutoscaleController(ScalingMode.PredictiveReactive, stepped).Decide(saturated, forecast).Silos);
+    }
+
+    [Fact]
     public void Reactive_AddsASiloWhenSaturated_ThenWaitsForTheCooldown()
     {
         var controller = new AutoscaleController(ScalingMode.Reactive, Options);

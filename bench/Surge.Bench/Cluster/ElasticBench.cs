@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Surge.Autoscale;
 using Surge.Autoscale.Actuators;
+using Surge.Capacity;
 using Surge.Testing;
 
 namespace Surge.Bench;
@@ -82,25 +83,10 @@ internal static class ElasticBench
     internal const string AdminKey = "ak_elastic_bench_0123456789abcdef0123";
 
     /// <summary>The compressed day starts at 22:00, so the midnight spike comes two hours in, after a quiet evening.</summary>
-    public const double DayStartsAtHour = 22;
+    public const double DayStartsAtHour = SaleDay.StartsAtHour;
 
     /// <summary>Orders per second at a time of day (hour 0–24 of the clock), as a multiple of the quiet night's rate.</summary>
-    public static double Shape(double clockHour)
-    {
-        var h = ((clockHour % 24) + 24) % 24;
-        double background = h switch
-        {
-            < 7 => 1.0,
-            < 9 => 1.0 + (h - 7) / 2 * 1.5,
-            < 19 => 2.5,
-            < 22 => 2.5 - (h - 19) / 3 * 1.0,
-            _ => 1.5,
-        };
-        var sinceMidnightMin = h * 60;
-        var spike = h < 2 ? 19.0 * Math.Min(1, sinceMidnightMin / 2) * Math.Exp(-sinceMidnightMin / 25) : 0;
-        var bump = 4.0 * Math.Exp(-Math.Pow((h - 20.5) / 0.7, 2) / 2);
-        return background + spike + bump;
-    }
+    public static double Shape(double clockHour) => SaleDay.Shape(clockHour);
 
     public static async Task<ElasticBenchResult> RunAsync(ElasticBenchOptions options, Action<string, double> progress)
     {
@@ -129,31 +115,18 @@ internal static class ElasticBench
         _ => "predictive+reactive",
     };
 
+    /// <summary>Seed of the earlier days of order history the predictive controller learns from (`sim elastic` uses it too).</summary>
+    public const int HistorySeed = 2026_11_11;
+
     /// <summary>Earlier days of the cluster's order history (orders per minute): the same shape, each day a little
     /// busier or quieter than the last (±6 %), with Poisson noise; the profile the predictive controller reads.</summary>
-    private static DailyProfile History(ElasticBenchOptions options)
-    {
-        var random = new Random(2026_11_11);
-        var days = new List<double[]>();
-        for (var d = 0; d < options.HistoryDays; d++)
-        {
-            var level = 1 + 0.06 * Normal(random);
-            days.Add(Enumerable.Range(0, 24 * 60).Select(m =>
-            {
-                var mean = Shape(DayStartsAtHour + (m + 0.5) / 60) * options.NightOrdersPerS * 60 * level;
-                return Math.Max(0, mean + Math.Sqrt(mean) * Normal(random));
-            }).ToArray());
-        }
-        return DailyProfile.Fit(days);
-    }
-
-    private static double Normal(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+    private static DailyProfile History(ElasticBenchOptions options) =>
+        SaleDay.History(m => Shape(DayStartsAtHour + (m + 0.5) / 60) * options.NightOrdersPerS * 60, options.HistoryDays, HistorySeed);
 
     private static async Task<ElasticRun> RunOneAsync(ElasticBenchOptions options, ScalingMode mode, DailyProfile profile, Action<string, double> progress)
     {
         progress("starting PostgreSQL and Redis", 0);
-        await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB")]);
+        await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB"), ("max_connections", "300")]);
         await using var redis = await LocalRedis.StartAsync([]);
         var dataRoot = Directory.CreateTempSubdirectory("surge-elastic-").FullName;
         var (executable, prefix) = Programs.Surge();

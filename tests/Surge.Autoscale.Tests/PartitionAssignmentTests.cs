@@ -1,7 +1,7 @@
-namespace Surge.Server.Tests;
+namespace Surge.Autoscale.Tests;
 
 /// <summary>The assignment of partitions to silos: even, the same on every silo, and mostly stable as silos come and go.</summary>
-public sealed class PartitionPlacementTests
+public sealed class PartitionAssignmentTests
 {
     private static string[] Silos(int count, int seed) =>
         Enumerable.Range(0, count).Select(i => $"S10.0.{seed}.{i}:11111@{900_000 + seed * 100 + i}").ToArray();
@@ -62,5 +62,52 @@ public sealed class PartitionPlacementTests
     {
         Assert.Throws<ArgumentException>(() => PartitionAssignment.Assign(8, []));
         Assert.Throws<ArgumentOutOfRangeException>(() => PartitionAssignment.Assign(-1, ["a"]));
+    }
+
+    [Theory]
+    [InlineData(16, 3)]
+    [InlineData(64, 7)]
+    [InlineData(4_096, 97)]
+    [InlineData(5, 9)]
+    public void TheLinearSelection_GivesTheSameAnswerAsRankingEverySilo(int partitions, int silos)
+    {
+        var names = Silos(silos, seed: 4);
+        Assert.Equal(ByRanking(partitions, names), PartitionAssignment.Assign(partitions, names));
+    }
+
+    /// <summary>The rule written the obvious way: rank every silo for the partition (highest score, then lower name) and
+    /// take the first with room. The scores are the production code's, read through single-silo assignments.</summary>
+    private static int[] ByRanking(int partitions, string[] silos)
+    {
+        var floor = partitions / silos.Length;
+        var extras = partitions % silos.Length;
+        var load = new int[silos.Length];
+        var result = new int[partitions];
+        for (var p = 0; p < partitions; p++)
+        {
+            var ranked = Enumerable.Range(0, silos.Length)
+                .OrderByDescending(s => Score(silos[s], p)).ThenBy(s => silos[s], StringComparer.Ordinal).ToArray();
+            var chosen = ranked.First(s => load[s] < floor || (load[s] == floor && extras > 0));
+            if (load[chosen] == floor)
+            {
+                extras--;
+            }
+            load[chosen]++;
+            result[p] = chosen;
+        }
+        return result;
+    }
+
+    private static ulong Score(string silo, int partition)
+    {
+        var key = 14695981039346656037UL;
+        foreach (var c in silo)
+        {
+            key = (key ^ c) * 1099511628211UL;
+        }
+        var z = key ^ ((ulong)partition * 0x9E3779B97F4A7C15UL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 }

@@ -1,0 +1,237 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using Surge.Autoscale.Actuators;
+using Surge.Capacity;
+using Surge.Cli;
+using Surge.Testing;
+
+namespace Surge.Bench;
+
+/// <summary>
+/// `surge bench calibrate` (`./surge sim calibrate`): measures what the capacity simulator needs about one silo on this
+/// machine and writes the calibration file. Real `surge serve --cluster-redis … --journal-postgres …` silos (PostgreSQL
+/// and Redis on loopback, 16 partitions), single orders over HTTP from this process: the most one silo sustains closed
+/// loop, its latency open loop at shares of that (timed from when each order was due), the start-up of a silo joining
+/// and the longest wait of an order while partitions move to it, a drain, and `bench failover`'s kill -9 rounds.
+/// </summary>
+internal static class CalibrateBench
+{
+    public static Command Create()
+    {
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the calibration.", DefaultValueFactory = _ => new FileInfo("sim-calibration.json") };
+        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each load step", 5, 120);
+        var command = new Command("calibrate", "Measure a silo on this machine for the capacity simulator (`sim day --params FILE`): capacity, latency "
+            + "curve, start-up, partition move, drain and failover times. Starts PostgreSQL, Redis and silos on loopback; takes a few minutes.")
+        {
+            output, seconds,
+        };
+        command.SetAction(async parse =>
+        {
+            try
+            {
+                var file = parse.GetValue(output)!;
+                var calibration = await Output.WithProgressAsync("calibrate", p => RunAsync(TimeSpan.FromSeconds(parse.GetValue(seconds)), p));
+                file.Directory?.Create();
+                await File.WriteAllTextAsync(file.FullName, calibration.ToJson() + "\n");
+                AnsiConsole.MarkupLineInterpolated(
+                    $"silo {calibration.SiloOrdersPerS:N0} orders/s, start-up {calibration.StartupS:0.0} s, move {calibration.MoveS:0.00} s, failover {calibration.FailoverS:0.00} s, drain {calibration.DrainS:0.0} s");
+                foreach (var point in calibration.LatencyCurve)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"  at {point.Utilization:P0}: p50 {point.P50Ms:0.0} ms, p99 {point.P99Ms:0.0} ms");
+                }
+                AnsiConsole.MarkupLineInterpolated($"[grey]wrote {file.FullName}[/]");
+                return 0;
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"surge bench calibrate: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static readonly double[] Shares = [0.2, 0.4, 0.6, 0.8, 0.9];
+
+    /// <summary>Load at a step's rate before it is measured.</summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
+
+    private static List<double> Latencies(List<(DateTimeOffset DueAt, double Ms)> orders)
+    {
+        var sorted = orders.Select(o => o.Ms).ToList();
+        sorted.Sort();
+        return sorted;
+    }
+
+    public static async Task<SiloCalibration> RunAsync(TimeSpan step, Action<string, double> progress)
+    {
+        progress("starting PostgreSQL and Redis", 0);
+        await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB"), ("max_connections", "300")]);
+        await using var redis = await LocalRedis.StartAsync([]);
+        var dataRoot = Directory.CreateTempSubdirectory("surge-calibrate-").FullName;
+        var (executable, prefix) = Programs.Surge();
+        var actuator = new LocalSiloActuator(new LocalSiloOptions
+        {
+            Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
+            Postgres = postgres.ConnectionString, Partitions = 16, AdminKey = ElasticBench.AdminKey, ServeArguments = ["--no-categories"],
+        });
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(30) })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        try
+        {
+            progress("starting one silo", 0.02);
+            await actuator.ScaleAsync(1);
+            await ElasticBench.RequireServingAsync(actuator);
+            var sellers = await ElasticBench.SetUpAsync(actuator.Serving[0], 32);
+            var driver = new Driver(http, actuator, sellers);
+            progress("warming up", 0.05);
+            await driver.ClosedLoopAsync(TimeSpan.FromSeconds(3), 64);
+            progress("capacity of one silo (closed loop, 64 in flight)", 0.1);
+            var capacity = await driver.ClosedLoopAsync(step, 64);
+            var curve = new List<LatencyPoint>();
+            foreach (var share in Shares)
+            {
+                progress($"latency at {share:P0} of capacity (open loop)", 0.15 + share * 0.3);
+                await driver.OpenLoopAsync(share * capacity, Settle); // the last step's queues and PostgreSQL's write-back settle first
+                var latencies = Latencies(await driver.OpenLoopAsync(share * capacity, step));
+                curve.Add(new LatencyPoint(share, Math.Round(Percentile(latencies, 0.5), 2), Math.Round(Percentile(latencies, 0.99), 2)));
+            }
+            // Joins under a light load: the start-up of each silo, and the longest an order waited while partitions moved to it.
+            var startups = new List<double>();
+            var moves = new List<double>();
+            for (var silos = 2; silos <= 3; silos++)
+            {
+                progress($"silo {silos} joining under load", 0.5 + silos * 0.05);
+                var load = driver.OpenLoopAsync(0.2 * capacity, TimeSpan.FromSeconds(60), stopWhen: () => actuator.Silos.Count == silos
+                    && actuator.Silos[^1].ReadyAt is { } ready && DateTimeOffset.UtcNow - ready > TimeSpan.FromSeconds(10));
+                await actuator.ScaleAsync(silos);
+                await ElasticBench.RequireServingAsync(actuator);
+                var orders = await load;
+                var joined = actuator.Silos[^1];
+                startups.Add((joined.ReadyAt!.Value - joined.StartedAt).TotalSeconds);
+                // Partitions move once the silo is ready: the longest wait of an order due from then on.
+                moves.Add(orders.Where(o => o.DueAt >= joined.ReadyAt!.Value).Select(o => o.Ms).DefaultIfEmpty(0).Max() / 1000);
+            }
+            progress("draining a silo under load", 0.7);
+            var drainLoad = driver.OpenLoopAsync(0.2 * capacity, TimeSpan.FromSeconds(20));
+            var drainStarted = Stopwatch.StartNew();
+            var newest = actuator.Silos[^1];
+            await actuator.ScaleAsync(2);
+            while (newest.ExitedAt is null && drainStarted.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(20);
+            }
+            var drainS = drainStarted.Elapsed.TotalSeconds;
+            moves.Add((await drainLoad).Select(o => o.Ms).Max() / 1000);
+            await actuator.DisposeAsync();
+            progress("failover (bench failover, 3 rounds)", 0.8);
+            var failover = await FailoverBench.RunAsync(new FailoverBenchOptions { Rounds = 3 }, (what, p) => progress($"failover: {what}", 0.8 + p * 0.2));
+            var machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
+            return new SiloCalibration
+            {
+                SiloOrdersPerS = Math.Round(capacity),
+                LatencyCurve = curve,
+                StartupS = Math.Round(Median(startups), 2),
+                MoveS = Math.Round(Median(moves), 3),
+                FailoverS = Math.Round(failover.ServedAgainMedianS, 3),
+                DrainS = Math.Round(drainS, 2),
+                RequestDeadlineS = 2,
+                AdmissionCapOrdersPerS = 0,
+                Machine = machine,
+                MeasuredAt = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd"),
+                Command = "./surge sim calibrate --out config/sim-calibration.json",
+                Sources = new Dictionary<string, string>
+                {
+                    ["silo_orders_per_s"] = $"closed loop, 64 single orders in flight, {step.TotalSeconds:0} s, one silo with 16 partitions on a PostgreSQL journal; the load generator, PostgreSQL and Redis share the machine",
+                    ["latency_curve"] = $"open loop at {string.Join(", ", Shares.Select(s => $"{s:P0}"))} of silo_orders_per_s, {step.TotalSeconds:0} s each, latency from when each order was due",
+                    ["startup_s"] = $"median of {startups.Count} silos joining a running cluster under load: process start to ready ({string.Join(", ", startups.Select(s => $"{s:0.0} s"))})",
+                    ["move_s"] = $"median over {moves.Count} membership changes (two joins, one drain) of the longest latency of an order due in the change ({string.Join(", ", moves.Select(s => $"{s:0.000} s"))})",
+                    ["failover_s"] = $"bench failover, 3 rounds of kill -9 with 3 silos and 8 partitions: median time to every partition serving again ({string.Join(", ", failover.Rounds.Select(r => $"{r.ServedAgainS:0.00} s"))})",
+                    ["drain_s"] = "one silo drained under load (serve's SIGTERM path): from the scale-in to the process leaving",
+                    ["request_deadline_s"] = "ServerOptions.Http.RequestDeadline (configuration, not measured)",
+                },
+            };
+        }
+        finally
+        {
+            await actuator.DisposeAsync();
+            Directory.Delete(dataRoot, recursive: true);
+        }
+    }
+
+    private static double Median(List<double> values) => MathNet.Numerics.Statistics.Statistics.Median(values);
+
+    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+
+    /// <summary>Single orders to the silos that serve, round robin.</summary>
+    private sealed class Driver(HttpClient http, LocalSiloActuator actuator, string[] sellers)
+    {
+        private long _sent;
+
+        private async Task<(bool Ok, double Ms)> SendAsync(long dueTicks)
+        {
+            var serving = actuator.Serving;
+            var n = Interlocked.Increment(ref _sent);
+            if (serving.Count == 0)
+            {
+                return (false, 0);
+            }
+            try
+            {
+                using var request = ElasticBench.Request(HttpMethod.Post, new Uri(serving[(int)(n % serving.Count)], "/v1/orders"), ElasticBench.AdminKey,
+                    ElasticBench.OrderBody($"cal-{n}", sellers[n % sellers.Length]));
+                using var response = await http.SendAsync(request);
+                return ((int)response.StatusCode == 201, Stopwatch.GetElapsedTime(dueTicks).TotalMilliseconds);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return (false, Stopwatch.GetElapsedTime(dueTicks).TotalMilliseconds);
+            }
+        }
+
+        /// <summary>Orders acknowledged per second with <paramref name="inFlight"/> always in flight.</summary>
+        public async Task<double> ClosedLoopAsync(TimeSpan duration, int inFlight)
+        {
+            var clock = Stopwatch.StartNew();
+            long acknowledged = 0;
+            await Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
+            {
+                while (clock.Elapsed < duration)
+                {
+                    if ((await SendAsync(Stopwatch.GetTimestamp())).Ok)
+                    {
+                        Interlocked.Increment(ref acknowledged);
+                    }
+                }
+            })));
+            return acknowledged / clock.Elapsed.TotalSeconds;
+        }
+
+        /// <summary>Orders due at <paramref name="perSecond"/> whatever the answers, until the duration passes or
+        /// <paramref name="stopWhen"/> holds: when each was due and its latency in ms (a refused one counts as a wait
+        /// of the request deadline at least).</summary>
+        public async Task<List<(DateTimeOffset DueAt, double Ms)>> OpenLoopAsync(double perSecond, TimeSpan duration, Func<bool>? stopWhen = null)
+        {
+            var clock = Stopwatch.StartNew();
+            var start = Stopwatch.GetTimestamp();
+            var startedAt = DateTimeOffset.UtcNow;
+            var pending = new List<(DateTimeOffset DueAt, Task<(bool Ok, double Ms)> Answer)>();
+            long sent = 0;
+            while (clock.Elapsed < duration && !(stopWhen?.Invoke() ?? false))
+            {
+                var due = (long)(clock.Elapsed.TotalSeconds * perSecond);
+                for (; sent < due; sent++)
+                {
+                    var offset = sent / perSecond;
+                    pending.Add((startedAt + TimeSpan.FromSeconds(offset), SendAsync(start + (long)(offset * Stopwatch.Frequency))));
+                }
+                await Task.Delay(2);
+            }
+            await Task.WhenAll(pending.Select(p => p.Answer));
+            return [.. pending.Select(p => (p.DueAt, p.Answer.Result.Ok ? p.Answer.Result.Ms : Math.Max(p.Answer.Result.Ms, 2_000)))];
+        }
+    }
+}
