@@ -37,7 +37,8 @@ public sealed record AutoscaleOptions
     /// <summary>Most a scale-out made for the forecast alone adds, as a share of the silos there are (0.25 = a quarter more;
     /// +∞ = no bound). New silos take partitions over, and a partition that moves cannot answer for a while: growing
     /// ahead of the forecast in steps keeps the share of partitions moving at once small (`sim day` measures it). A
-    /// scale-out for the load measured now is never bounded. Needs a <see cref="LeadTime"/> long enough for the steps.</summary>
+    /// scale-out for the load measured now is never bounded. The forecast's later needs then count early enough for the
+    /// steps to arrive in time (within <see cref="LeadTime"/>, which must be long enough for them).</summary>
     public double ForecastStepMax { get; init; } = double.PositiveInfinity;
 
     /// <summary>Share of the silos one scale-in may drain (0 = one silo at a time). One at a time suits a few silos; at a
@@ -122,8 +123,7 @@ public sealed class AutoscaleController
         var predictive = 0;
         if (Mode == ScalingMode.PredictiveReactive)
         {
-            var peak = forecast.Where(f => f.At >= now.At && f.At <= now.At + o.LeadTime).Select(f => f.UpperOrdersPerS).DefaultIfEmpty(0).Max();
-            predictive = SilosFor(peak, perSilo);
+            predictive = PredictiveSilos(now.At, forecast, perSilo);
         }
         var wanted = Math.Clamp(Math.Max(reactive, predictive), o.SilosMin, o.SilosMax);
         var stepped = false;
@@ -156,6 +156,31 @@ public sealed class AutoscaleController
                 : new ScalingDecision(Math.Max(wanted, now.Silos - fewer), $"up to {fewer} silos fewer ({reason})");
         }
         return new ScalingDecision(now.Silos, reason);
+    }
+
+    /// <summary>Silos the forecast asks for now: enough for its upper bound over the lead time. With a
+    /// <see cref="AutoscaleOptions.ForecastStepMax"/>, a need at a later time counts divided by the growth the steps
+    /// still allowed before it can give (one step per scale-out cooldown), so that the ramp starts early enough to arrive.</summary>
+    private int PredictiveSilos(DateTimeOffset now, IReadOnlyList<LoadForecast> forecast, double perSilo)
+    {
+        var o = _options;
+        var stepped = double.IsFinite(o.ForecastStepMax) && o.ScaleOutCooldown > TimeSpan.Zero;
+        var silos = 0;
+        foreach (var point in forecast)
+        {
+            if (point.At < now || point.At > now + o.LeadTime)
+            {
+                continue;
+            }
+            var needed = SilosFor(point.UpperOrdersPerS, perSilo);
+            if (stepped)
+            {
+                var steps = Math.Floor((point.At - now) / o.ScaleOutCooldown);
+                needed = (int)Math.Ceiling(needed / Math.Pow(1 + o.ForecastStepMax, steps) - 1e-9);
+            }
+            silos = Math.Max(silos, needed);
+        }
+        return silos;
     }
 
     private static int SilosFor(double ordersPerS, double perSilo) => ordersPerS <= 0 ? 0 : (int)Math.Ceiling(ordersPerS / perSilo);

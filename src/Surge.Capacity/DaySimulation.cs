@@ -63,10 +63,11 @@ public sealed record DayScenario
     public double SloHeadroom { get; init; } = 0.9;
 
     /// <summary>How far ahead the predictive controller reads the forecast: long enough to grow in <see cref="ForecastStepMax"/> steps.</summary>
-    public TimeSpan LeadTime { get; init; } = TimeSpan.FromMinutes(20);
+    public TimeSpan LeadTime { get; init; } = TimeSpan.FromMinutes(60);
 
-    /// <summary>Most one scale-out for the forecast adds (share of the silos there are; +∞ = no bound).</summary>
-    public double ForecastStepMax { get; init; } = 0.25;
+    /// <summary>Most one scale-out for the forecast adds (share of the silos there are; +∞ = no bound; null: derived from the
+    /// calibration — see <see cref="DaySimulation.ForecastStep"/>).</summary>
+    public double? ForecastStepMax { get; init; }
 
     /// <summary>Share of the silos one scale-in may drain (0 = one at a time).</summary>
     public double ScaleInStepShare { get; init; } = 0.1;
@@ -147,6 +148,9 @@ public sealed record DayReport
 
     /// <summary>The share of a silo's capacity the controllers planned for.</summary>
     public double TargetUtilization { get; init; }
+
+    /// <summary>The most one scale-out for the forecast added (share of the silos there were).</summary>
+    public double ForecastStepMax { get; init; }
     public IReadOnlyList<string> Regions { get; init; } = [];
     public IReadOnlyList<ModeFigures> Modes { get; init; } = [];
     public RegionLossFigures? RegionLoss { get; init; }
@@ -213,6 +217,7 @@ public static class DaySimulation
         var forecasts = Forecasts(scenario, rates);
         var perSilo = silo.AdmissionCapOrdersPerS > 0 ? silo.AdmissionCapOrdersPerS : silo.SiloOrdersPerS;
         scenario = scenario with { TargetUtilization = scenario.TargetUtilization ?? PlannedUtilization(silo, scenario.SloP99Ms * scenario.SloHeadroom) };
+        scenario = scenario with { ForecastStepMax = scenario.ForecastStepMax ?? ForecastStep(silo, scenario) };
         var fixedSilos = scenario.Regions.Select((_, i) => scenario.FixedPeakSilos
             ?? Math.Max(scenario.SilosMin, (int)Math.Ceiling(forecasts[i].Max(f => f.UpperOrdersPerS) / (perSilo * scenario.TargetUtilization!.Value)))).ToArray();
         var runs = scenario.Modes.Select(mode => RunDay(scenario, silo, mode, rates, forecasts, fixedSilos, loss: null, syncReplication: false)).ToList();
@@ -239,6 +244,7 @@ public static class DaySimulation
             PeakOrdersPerS = scenario.PeakOrdersPerS,
             SiloOrdersPerS = perSilo,
             TargetUtilization = scenario.TargetUtilization!.Value,
+            ForecastStepMax = scenario.ForecastStepMax!.Value,
             Regions = [.. scenario.Regions.Select(r => r.Name)],
             Modes = modes,
             RegionLoss = regionLoss,
@@ -471,13 +477,32 @@ public static class DaySimulation
         return Math.Round(Math.Max(best, 0.005), 3);
     }
 
+    /// <summary>
+    /// The largest forecast step whose partition moves stay within half of what the SLO leaves: a step of s moves
+    /// s / (1 + s) of the partitions, each away for <see cref="SiloCalibration.MoveS"/>, and steps come once per scale-out
+    /// cooldown; the SLO allows 1 % of a window's orders to be slow, less what the latency curve makes slow at the planned
+    /// utilization. +∞ when moves cost nothing.
+    /// </summary>
+    public static double ForecastStep(SiloCalibration silo, DayScenario scenario)
+    {
+        if (silo.MoveS <= 0 || scenario.ScaleOutCooldown <= TimeSpan.Zero)
+        {
+            return double.PositiveInfinity;
+        }
+        var curveSlow = new LatencyModel(silo.LatencyCurve).ShareSlowerThan(scenario.SloP99Ms, scenario.TargetUtilization ?? 1);
+        var budget = Math.Max(0.0005, 0.5 * (0.01 - curveSlow)); // share of a window's orders that may wait for moves
+        // A window holds window / cooldown steps, each making movedPerStep of the partitions wait move_s: budget × window.
+        var movedPerStep = Math.Min(0.5, budget * scenario.ScaleOutCooldown.TotalSeconds / silo.MoveS);
+        return Math.Round(movedPerStep / (1 - movedPerStep), 4);
+    }
+
     private static AutoscaleOptions ControllerFor(ScalingMode mode, int fixedSilos, DayScenario scenario, double perSilo) => new()
     {
         SilosMin = Math.Min(scenario.SilosMin, fixedSilos),
         SilosMax = mode == ScalingMode.FixedPeak || scenario.FixedPeakSilos is not null ? fixedSilos : (int)Math.Ceiling(fixedSilos * scenario.SilosMaxFactor),
         SiloOrdersPerSMax = perSilo,
         TargetUtilization = scenario.TargetUtilization!.Value,
-        ForecastStepMax = scenario.ForecastStepMax,
+        ForecastStepMax = scenario.ForecastStepMax!.Value,
         ScaleInStepShare = scenario.ScaleInStepShare,
         LeadTime = scenario.LeadTime,
         ScaleOutCooldown = scenario.ScaleOutCooldown,

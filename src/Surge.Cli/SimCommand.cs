@@ -119,7 +119,7 @@ internal static class SimCommand
     private static void Print(DayReport report, DayScenario scenario)
     {
         AnsiConsole.MarkupLineInterpolated(
-            $"[bold]{scenario.Regions.Count} regions ({string.Join(", ", report.Regions)}), peak {report.PeakOrdersPerS:N0} orders/s, {report.SiloOrdersPerS:N0} orders/s per silo planned at {report.TargetUtilization:P1}, largest cluster {report.SilosMax:N0} silos, simulated in {report.WallS:0.0} s[/]");
+            $"[bold]{scenario.Regions.Count} regions ({string.Join(", ", report.Regions)}), peak {report.PeakOrdersPerS:N0} orders/s, {report.SiloOrdersPerS:N0} orders/s per silo planned at {report.TargetUtilization:P1}, forecast steps of {report.ForecastStepMax:P1}, largest cluster {report.SilosMax:N0} silos, simulated in {report.WallS:0.0} s[/]");
         var table = new Table().AddColumns("mode", "silo-hours", "of fixed peak", "billed hours", "cost", "SLO-breach min", "refused", "lost", "peak silos", "failures");
         foreach (var m in report.Modes)
         {
@@ -226,7 +226,12 @@ internal static class SimCommand
                 AnsiConsole.Write(table);
                 if (parse.GetValue(json) is { } output)
                 {
-                    Output.WriteJson(output, new JsonObject { ["day_seconds"] = day, ["modes"] = rows });
+                    var decisions = new JsonObject();
+                    foreach (var (key, list) in report.Decisions)
+                    {
+                        decisions[key] = new JsonArray([.. list.Select(d => (JsonNode?)JsonValue.Create(d))]);
+                    }
+                    Output.WriteJson(output, new JsonObject { ["day_seconds"] = day, ["modes"] = rows, ["decisions"] = decisions });
                 }
                 return 0;
             }

@@ -31,6 +31,23 @@ public class AutoscaleControllerTests
     }
 
     [Fact]
+    public void WithAForecastStep_ALaterNeedStartsTheRampEarlyEnoughToArrive()
+    {
+        var stepped = Options with { SilosMax = 200, ForecastStepMax = 0.1, ScaleOutCooldown = TimeSpan.FromMinutes(1), LeadTime = TimeSpan.FromHours(1) };
+        LoadForecast[] forecast = [new(T0.AddMinutes(10), 45_000, 50_000)]; // 100 silos, ten steps away
+        var decision = new AutoscaleController(ScalingMode.PredictiveReactive, stepped).Decide(Quiet(T0, 38), forecast);
+        Assert.Equal(39, decision.Silos); // ⌈100 / 1.1^10⌉ = 39: one more now, +10 % a minute after, 100 at the peak
+
+        var silos = 39;
+        var controller = new AutoscaleController(ScalingMode.PredictiveReactive, stepped);
+        for (var minute = 0; minute <= 10; minute++)
+        {
+            silos = controller.Decide(Quiet(T0.AddMinutes(minute), silos), forecast).Silos;
+        }
+        Assert.Equal(100, silos);
+    }
+
+    [Fact]
     public void AScaleInStep_DrainsAShareOfTheSilos_NeverBelowTheNeed()
     {
         var big = Options with { SilosMax = 1_000, ScaleInStepShare = 0.1, ScaleInCooldown = TimeSpan.Zero };

@@ -20,18 +20,19 @@ internal static class CalibrateBench
     public static Command Create()
     {
         var output = new Option<FileInfo>("--out") { Description = "Where to write the calibration.", DefaultValueFactory = _ => new FileInfo("sim-calibration.json") };
-        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each load step", 5, 120);
+        var seconds = Output.PositiveOption("--seconds", "Measured seconds of each load step", 8, 120);
+        var runs = Output.PositiveOption("--runs", "Whole calibrations to take the median of, parameter by parameter", 3, 9);
         var command = new Command("calibrate", "Measure a silo on this machine for the capacity simulator (`sim day --params FILE`): capacity, latency "
             + "curve, start-up, partition move, drain and failover times. Starts PostgreSQL, Redis and silos on loopback; takes a few minutes.")
         {
-            output, seconds,
+            output, seconds, runs,
         };
         command.SetAction(async parse =>
         {
             try
             {
                 var file = parse.GetValue(output)!;
-                var calibration = await Output.WithProgressAsync("calibrate", p => RunAsync(TimeSpan.FromSeconds(parse.GetValue(seconds)), p));
+                var calibration = await Output.WithProgressAsync("calibrate", p => RunAsync(TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(runs), p));
                 file.Directory?.Create();
                 await File.WriteAllTextAsync(file.FullName, calibration.ToJson() + "\n");
                 AnsiConsole.MarkupLineInterpolated(
@@ -57,14 +58,65 @@ internal static class CalibrateBench
     /// <summary>Load at a step's rate before it is measured.</summary>
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
 
-    private static List<double> Latencies(List<(DateTimeOffset DueAt, double Ms)> orders)
+    /// <summary>How long after a membership change its effects are looked for.</summary>
+    private static readonly TimeSpan ChangeWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>The wait of a partition that moved (s): for each seller, the longest latency of an order due in the window
+    /// from <paramref name="from"/>; the sellers whose longest is above three times the p99 before <paramref name="before"/>
+    /// (and 100 ms) moved; their median. No seller above it: nothing measurable moved (0).</summary>
+    private static double MoveWait(List<(DateTimeOffset DueAt, int Seller, double Ms)> orders, DateTimeOffset before, DateTimeOffset from)
+    {
+        var baseline = Latencies([.. orders.Where(o => o.DueAt < before)]);
+        var bound = Math.Max(100, 3 * Percentile(baseline, 0.99));
+        var moved = orders.Where(o => o.DueAt >= from && o.DueAt < from + ChangeWindow).GroupBy(o => o.Seller)
+            .Select(g => g.Max(o => o.Ms)).Where(ms => ms > bound).ToList();
+        return moved.Count == 0 ? 0 : Median(moved) / 1000;
+    }
+
+    private static List<double> Latencies(List<(DateTimeOffset DueAt, int Seller, double Ms)> orders)
     {
         var sorted = orders.Select(o => o.Ms).ToList();
         sorted.Sort();
         return sorted;
     }
 
-    public static async Task<SiloCalibration> RunAsync(TimeSpan step, Action<string, double> progress)
+    /// <summary>Calibrates <paramref name="runs"/> times (each with its own PostgreSQL, Redis and silos) and keeps the median
+    /// of every parameter (of every point's p50 and p99 for the curve); the sources list every run's value.</summary>
+    public static async Task<SiloCalibration> RunAsync(TimeSpan step, int runs, Action<string, double> progress)
+    {
+        var all = new List<SiloCalibration>();
+        for (var run = 0; run < runs; run++)
+        {
+            all.Add(await RunOnceAsync(step, (what, p) => progress($"run {run + 1} of {runs}: {what}", (run + p) / runs)));
+        }
+        string Values(Func<SiloCalibration, double> value, string unit) => string.Join(", ", all.Select(c => $"{value(c):0.###}{unit}"));
+        double MedianOf(Func<SiloCalibration, double> value) => Median([.. all.Select(value)]);
+        var first = all[0];
+        return first with
+        {
+            SiloOrdersPerS = Math.Round(MedianOf(c => c.SiloOrdersPerS)),
+            LatencyCurve = [.. first.LatencyCurve.Select((point, i) => new LatencyPoint(point.Utilization,
+                Math.Round(MedianOf(c => c.LatencyCurve[i].P50Ms), 2), Math.Round(MedianOf(c => c.LatencyCurve[i].P99Ms), 2)))],
+            StartupS = Math.Round(MedianOf(c => c.StartupS), 2),
+            MoveS = Math.Round(MedianOf(c => c.MoveS), 3),
+            FailoverS = Math.Round(MedianOf(c => c.FailoverS), 3),
+            DrainS = Math.Round(MedianOf(c => c.DrainS), 2),
+            Command = $"./surge sim calibrate --runs {runs} --seconds {step.TotalSeconds:0} --out config/sim-calibration.json",
+            Sources = new Dictionary<string, string>
+            {
+                ["silo_orders_per_s"] = $"median of {runs} runs ({Values(c => c.SiloOrdersPerS, "")}); each: {first.Sources["silo_orders_per_s"]}",
+                ["latency_curve"] = $"per point, the median p50 and p99 of {runs} runs (p99 at {first.LatencyCurve[0].Utilization:P0}: "
+                    + $"{Values(c => c.LatencyCurve[0].P99Ms, " ms")}); each: {first.Sources["latency_curve"]}",
+                ["startup_s"] = $"median of {runs} runs ({Values(c => c.StartupS, " s")}); each: {first.Sources["startup_s"]}",
+                ["move_s"] = $"median of {runs} runs ({Values(c => c.MoveS, " s")}); each: {first.Sources["move_s"]}",
+                ["failover_s"] = $"median of {runs} runs ({Values(c => c.FailoverS, " s")}); each: {first.Sources["failover_s"]}",
+                ["drain_s"] = $"median of {runs} runs ({Values(c => c.DrainS, " s")}); each: {first.Sources["drain_s"]}",
+                ["request_deadline_s"] = first.Sources["request_deadline_s"],
+            },
+        };
+    }
+
+    private static async Task<SiloCalibration> RunOnceAsync(TimeSpan step, Action<string, double> progress)
     {
         progress("starting PostgreSQL and Redis", 0);
         await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB"), ("max_connections", "300")]);
@@ -99,25 +151,29 @@ internal static class CalibrateBench
                 var latencies = Latencies(await driver.OpenLoopAsync(share * capacity, step));
                 curve.Add(new LatencyPoint(share, Math.Round(Percentile(latencies, 0.5), 2), Math.Round(Percentile(latencies, 0.99), 2)));
             }
-            // Joins under a light load: the start-up of each silo, and the longest an order waited while partitions moved to it.
+            // Joins under a light load: the start-up of each silo, and how long the orders of a partition that moved to it waited.
             var startups = new List<double>();
             var moves = new List<double>();
             for (var silos = 2; silos <= 3; silos++)
             {
                 progress($"silo {silos} joining under load", 0.5 + silos * 0.05);
                 var load = driver.OpenLoopAsync(0.2 * capacity, TimeSpan.FromSeconds(60), stopWhen: () => actuator.Silos.Count == silos
-                    && actuator.Silos[^1].ReadyAt is { } ready && DateTimeOffset.UtcNow - ready > TimeSpan.FromSeconds(10));
+                    && actuator.Silos[^1].ReadyAt is { } ready && DateTimeOffset.UtcNow - ready > ChangeWindow);
+                await Task.Delay(TimeSpan.FromSeconds(2)); // a baseline before the change
+                var changeAt = DateTimeOffset.UtcNow;
                 await actuator.ScaleAsync(silos);
                 await ElasticBench.RequireServingAsync(actuator);
                 var orders = await load;
                 var joined = actuator.Silos[^1];
                 startups.Add((joined.ReadyAt!.Value - joined.StartedAt).TotalSeconds);
-                // Partitions move once the silo is ready: the longest wait of an order due from then on.
-                moves.Add(orders.Where(o => o.DueAt >= joined.ReadyAt!.Value).Select(o => o.Ms).DefaultIfEmpty(0).Max() / 1000);
+                // Partitions move once the silo is ready.
+                moves.Add(MoveWait(orders, changeAt, joined.ReadyAt!.Value));
             }
             progress("draining a silo under load", 0.7);
             var drainLoad = driver.OpenLoopAsync(0.2 * capacity, TimeSpan.FromSeconds(20));
+            await Task.Delay(TimeSpan.FromSeconds(2));
             var drainStarted = Stopwatch.StartNew();
+            var drainAt = DateTimeOffset.UtcNow;
             var newest = actuator.Silos[^1];
             await actuator.ScaleAsync(2);
             while (newest.ExitedAt is null && drainStarted.Elapsed < TimeSpan.FromSeconds(60))
@@ -125,7 +181,7 @@ internal static class CalibrateBench
                 await Task.Delay(20);
             }
             var drainS = drainStarted.Elapsed.TotalSeconds;
-            moves.Add((await drainLoad).Select(o => o.Ms).Max() / 1000);
+            moves.Add(MoveWait(await drainLoad, drainAt, drainAt));
             await actuator.DisposeAsync();
             progress("failover (bench failover, 3 rounds)", 0.8);
             var failover = await FailoverBench.RunAsync(new FailoverBenchOptions { Rounds = 3 }, (what, p) => progress($"failover: {what}", 0.8 + p * 0.2));
@@ -148,7 +204,7 @@ internal static class CalibrateBench
                     ["silo_orders_per_s"] = $"closed loop, 64 single orders in flight, {step.TotalSeconds:0} s, one silo with 16 partitions on a PostgreSQL journal; the load generator, PostgreSQL and Redis share the machine",
                     ["latency_curve"] = $"open loop at {string.Join(", ", Shares.Select(s => $"{s:P0}"))} of silo_orders_per_s, {step.TotalSeconds:0} s each, latency from when each order was due",
                     ["startup_s"] = $"median of {startups.Count} silos joining a running cluster under load: process start to ready ({string.Join(", ", startups.Select(s => $"{s:0.0} s"))})",
-                    ["move_s"] = $"median over {moves.Count} membership changes (two joins, one drain) of the longest latency of an order due in the change ({string.Join(", ", moves.Select(s => $"{s:0.000} s"))})",
+                    ["move_s"] = $"median over {moves.Count} membership changes (two joins, one drain) of the wait of a moved partition: per seller the longest latency of an order due in the {ChangeWindow.TotalSeconds:0} s after the change, the median over the sellers above three times the p99 before it ({string.Join(", ", moves.Select(s => $"{s:0.000} s"))})",
                     ["failover_s"] = $"bench failover, 3 rounds of kill -9 with 3 silos and 8 partitions: median time to every partition serving again ({string.Join(", ", failover.Rounds.Select(r => $"{r.ServedAgainS:0.00} s"))})",
                     ["drain_s"] = "one silo drained under load (serve's SIGTERM path): from the scale-in to the process leaving",
                     ["request_deadline_s"] = "ServerOptions.Http.RequestDeadline (configuration, not measured)",
@@ -171,10 +227,11 @@ internal static class CalibrateBench
     {
         private long _sent;
 
-        private async Task<(bool Ok, double Ms)> SendAsync(long dueTicks)
+        private int Seller(long n) => (int)(n % sellers.Length);
+
+        private async Task<(bool Ok, double Ms)> SendAsync(long dueTicks, long n)
         {
             var serving = actuator.Serving;
-            var n = Interlocked.Increment(ref _sent);
             if (serving.Count == 0)
             {
                 return (false, 0);
@@ -182,7 +239,7 @@ internal static class CalibrateBench
             try
             {
                 using var request = ElasticBench.Request(HttpMethod.Post, new Uri(serving[(int)(n % serving.Count)], "/v1/orders"), ElasticBench.AdminKey,
-                    ElasticBench.OrderBody($"cal-{n}", sellers[n % sellers.Length]));
+                    ElasticBench.OrderBody($"cal-{n}", sellers[Seller(n)]));
                 using var response = await http.SendAsync(request);
                 return ((int)response.StatusCode == 201, Stopwatch.GetElapsedTime(dueTicks).TotalMilliseconds);
             }
@@ -201,7 +258,7 @@ internal static class CalibrateBench
             {
                 while (clock.Elapsed < duration)
                 {
-                    if ((await SendAsync(Stopwatch.GetTimestamp())).Ok)
+                    if ((await SendAsync(Stopwatch.GetTimestamp(), Interlocked.Increment(ref _sent))).Ok)
                     {
                         Interlocked.Increment(ref acknowledged);
                     }
@@ -213,12 +270,12 @@ internal static class CalibrateBench
         /// <summary>Orders due at <paramref name="perSecond"/> whatever the answers, until the duration passes or
         /// <paramref name="stopWhen"/> holds: when each was due and its latency in ms (a refused one counts as a wait
         /// of the request deadline at least).</summary>
-        public async Task<List<(DateTimeOffset DueAt, double Ms)>> OpenLoopAsync(double perSecond, TimeSpan duration, Func<bool>? stopWhen = null)
+        public async Task<List<(DateTimeOffset DueAt, int Seller, double Ms)>> OpenLoopAsync(double perSecond, TimeSpan duration, Func<bool>? stopWhen = null)
         {
             var clock = Stopwatch.StartNew();
             var start = Stopwatch.GetTimestamp();
             var startedAt = DateTimeOffset.UtcNow;
-            var pending = new List<(DateTimeOffset DueAt, Task<(bool Ok, double Ms)> Answer)>();
+            var pending = new List<(DateTimeOffset DueAt, int Seller, Task<(bool Ok, double Ms)> Answer)>();
             long sent = 0;
             while (clock.Elapsed < duration && !(stopWhen?.Invoke() ?? false))
             {
@@ -226,12 +283,13 @@ internal static class CalibrateBench
                 for (; sent < due; sent++)
                 {
                     var offset = sent / perSecond;
-                    pending.Add((startedAt + TimeSpan.FromSeconds(offset), SendAsync(start + (long)(offset * Stopwatch.Frequency))));
+                    var n = Interlocked.Increment(ref _sent);
+                    pending.Add((startedAt + TimeSpan.FromSeconds(offset), Seller(n), SendAsync(start + (long)(offset * Stopwatch.Frequency), n)));
                 }
                 await Task.Delay(2);
             }
             await Task.WhenAll(pending.Select(p => p.Answer));
-            return [.. pending.Select(p => (p.DueAt, p.Answer.Result.Ok ? p.Answer.Result.Ms : Math.Max(p.Answer.Result.Ms, 2_000)))];
+            return [.. pending.Select(p => (p.DueAt, p.Seller, p.Answer.Result.Ok ? p.Answer.Result.Ms : Math.Max(p.Answer.Result.Ms, 2_000)))];
         }
     }
 }
