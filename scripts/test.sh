@@ -88,6 +88,34 @@ else
   echo "kubernetes manifest: FAILED"; failed=$((failed + 1))
 fi
 
+# `surge sim day` as a user runs it: the report's keys, three modes, a region loss; a bad region is one line and exit 2.
+sim_check() {
+  local data; data="$(mktemp -d)"
+  local surge="dotnet src/Surge.Cli/bin/Release/net10.0/surge.dll"
+  local ok=1
+  if $surge sim day --regions seoul,tokyo --peak 100000 --json "$data/day.json" > "$data/out.txt" 2>&1 \
+    && node -e '
+      const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const modes = d.modes.map(m => m.mode).join(",");
+      const keys = ["mode", "silo_hours", "silo_hours_ratio", "slo_breach_minutes", "refused", "lost"];
+      if (!(d.wall_s > 0 && d.silos_max > 0 && d.peak_orders_per_s === 100000)) process.exit(1);
+      if (modes !== "fixed-peak,reactive,predictive-reactive" || !d.modes.every(m => keys.every(k => k in m))) process.exit(1);
+      if (!["sync_lost", "async_lost", "rto_s"].every(k => k in d.region_loss) || d.region_loss.sync_lost !== 0) process.exit(1);
+    ' "$data/day.json"; then
+    $surge sim day --regions mars > "$data/bad.txt" 2>&1
+    if [[ $? -eq 2 && "$(wc -l < "$data/bad.txt")" -eq 1 ]] && grep -q "unknown region 'mars'" "$data/bad.txt"; then ok=0; else cat "$data/bad.txt"; fi
+  else
+    cat "$data/out.txt"
+  fi
+  rm -rf "$data"
+  return $ok
+}
+if sim_check; then
+  echo "sim day (CLI): passed"; passed=$((passed + 1))
+else
+  echo "sim day (CLI): FAILED"; failed=$((failed + 1))
+fi
+
 # The failed tests again, last, with their messages: the test hosts' output above can run to many screens.
 failures="$(awk '
   /^[[:space:]]*failed [^ ]+ \([0-9]/ { n = 14 }

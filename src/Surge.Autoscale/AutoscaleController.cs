@@ -175,7 +175,8 @@ public sealed class AutoscaleController
             var needed = SilosFor(point.UpperOrdersPerS, perSilo);
             if (stepped)
             {
-                var steps = Math.Floor((point.At - now) / o.ScaleOutCooldown);
+                // One step fewer than the time allows: the last silos asked for must still start before the need.
+                var steps = Math.Max(0, Math.Floor((point.At - now) / o.ScaleOutCooldown) - 1);
                 needed = (int)Math.Ceiling(needed / Math.Pow(1 + o.ForecastStepMax, steps) - 1e-9);
             }
             silos = Math.Max(silos, needed);

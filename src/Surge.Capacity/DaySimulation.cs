@@ -458,23 +458,31 @@ public static class DaySimulation
     }
 
     /// <summary>The highest utilization at which the calibrated p99 is at most <paramref name="p99BoundMs"/> (read off the curve
-    /// in steps of 0.5 %; the lowest measured point when even that is above the bound).</summary>
+    /// in steps of 0.5 %, up to the first utilization above the bound after one within it). When no utilization meets the
+    /// bound, the one with the lowest p99: the silo breaches the SLO at every load, least there.</summary>
     public static double PlannedUtilization(SiloCalibration silo, double p99BoundMs)
     {
         var model = new LatencyModel(silo.LatencyCurve);
-        var best = silo.LatencyCurve.Min(p => p.Utilization);
-        for (var u = 0.005; u <= 1.0001; u += 0.005)
+        double? best = null;
+        var (lowest, lowestP99) = (0.005, double.MaxValue);
+        for (var k = 1; k <= 200; k++)
         {
-            if (model.At(u).P99Ms <= p99BoundMs)
+            var u = k / 200.0;
+            var p99 = model.At(u).P99Ms;
+            if (p99 < lowestP99)
             {
-                best = Math.Max(best, u);
+                (lowest, lowestP99) = (u, p99);
             }
-            else if (u > best)
+            if (p99 <= p99BoundMs)
+            {
+                best = u;
+            }
+            else if (best is not null)
             {
                 break;
             }
         }
-        return Math.Round(Math.Max(best, 0.005), 3);
+        return Math.Round(best ?? lowest, 3);
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ internal static class SimCommand
         var lossMinutes = new Option<double>("--region-loss-minutes") { Description = "How long the region stays lost.", DefaultValueFactory = _ => 10 };
         lossMinutes.Check(v => v is > 0 and <= 1_440 ? null : "--region-loss-minutes must be between 0 and 1,440");
         var partitions = Output.PositiveOption("--partitions", "Partitions per region", 4_096, 65_536);
-        var lead = Output.PositiveOption("--lead-seconds", "How far ahead the predictive controller reads the forecast", 120, 3_600);
+        var lead = Output.PositiveOption("--lead-seconds", "How far ahead the predictive controller reads the forecast (long enough for its stepped ramp)", 3_600, 86_400);
         var capacity = new Option<double?>("--silo-orders-per-s") { Description = "What-if: orders per second one silo takes, instead of the calibration's." };
         capacity.Check(v => v is null or > 0 ? null : "--silo-orders-per-s must be positive");
         var parameters = ParamsOption();

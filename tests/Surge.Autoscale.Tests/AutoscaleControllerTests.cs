@@ -35,12 +35,12 @@ public class AutoscaleControllerTests
     {
         var stepped = Options with { SilosMax = 200, ForecastStepMax = 0.1, ScaleOutCooldown = TimeSpan.FromMinutes(1), LeadTime = TimeSpan.FromHours(1) };
         LoadForecast[] forecast = [new(T0.AddMinutes(10), 45_000, 50_000)]; // 100 silos, ten steps away
-        var decision = new AutoscaleController(ScalingMode.PredictiveReactive, stepped).Decide(Quiet(T0, 38), forecast);
-        Assert.Equal(39, decision.Silos); // ⌈100 / 1.1^10⌉ = 39: one more now, +10 % a minute after, 100 at the peak
+        var decision = new AutoscaleController(ScalingMode.PredictiveReactive, stepped).Decide(Quiet(T0, 30), forecast);
+        Assert.Equal(33, decision.Silos); // ⌈100 / 1.1^9⌉ = 43 are needed now (one step kept for start-up), 30 + 10 % allowed
 
-        var silos = 39;
+        var silos = 43;
         var controller = new AutoscaleController(ScalingMode.PredictiveReactive, stepped);
-        for (var minute = 0; minute <= 10; minute++)
+        for (var minute = 0; minute <= 9; minute++)
         {
             silos = controller.Decide(Quiet(T0.AddMinutes(minute), silos), forecast).Silos;
         }

@@ -184,3 +184,34 @@ public sealed class DaySimulationTests
         Assert.Throws<ArgumentException>(() => DaySimulation.Run(Small() with { RegionLoss = new RegionLossScenario { Region = "virginia" } }, CellTests.Silo()));
     }
 }
+
+public sealed class PlanningTests
+{
+    private static SiloCalibration Curve(params (double U, double P99)[] points) => CellTests.Silo() with
+    {
+        LatencyCurve = [.. points.Select(p => new LatencyPoint(p.U, p.P99 / 4, p.P99))],
+    };
+
+    [Fact]
+    public void TheSilosArePlanned_AtTheHighestUtilizationWhoseP99MeetsTheBound()
+    {
+        Assert.Equal(0.6, DaySimulation.PlannedUtilization(Curve((0.2, 10), (0.6, 40), (1.0, 80)), 40), 3);
+        Assert.InRange(DaySimulation.PlannedUtilization(Curve((0.2, 10), (0.6, 20), (1.0, 40)), 30), 0.795, 0.8);
+    }
+
+    [Fact]
+    public void ASiloThatAlwaysBreaches_IsPlannedWhereItBreachesLeast()
+    {
+        Assert.Equal(0.6, DaySimulation.PlannedUtilization(Curve((0.2, 100), (0.6, 60), (1.0, 200)), 45), 3);
+    }
+
+    [Fact]
+    public void TheForecastStep_ShrinksAsMovesGetLonger()
+    {
+        var scenario = new DayScenario { TargetUtilization = 0.5 };
+        var quick = DaySimulation.ForecastStep(CellTests.Silo(move: 0.5), scenario);
+        var slow = DaySimulation.ForecastStep(CellTests.Silo(move: 2), scenario);
+        Assert.True(quick > slow && slow > 0, $"{quick} vs {slow}");
+        Assert.Equal(double.PositiveInfinity, DaySimulation.ForecastStep(CellTests.Silo(move: 0), scenario));
+    }
+}

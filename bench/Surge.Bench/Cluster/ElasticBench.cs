@@ -126,16 +126,10 @@ internal static class ElasticBench
     private static async Task<ElasticRun> RunOneAsync(ElasticBenchOptions options, ScalingMode mode, DailyProfile profile, Action<string, double> progress)
     {
         progress("starting PostgreSQL and Redis", 0);
-        await using var postgres = await LocalPostgres.StartAsync([("shared_buffers", "512MB"), ("max_wal_size", "4GB"), ("max_connections", "300")]);
+        await using var postgres = await LocalPostgres.StartAsync(PostgresSettings);
         await using var redis = await LocalRedis.StartAsync([]);
         var dataRoot = Directory.CreateTempSubdirectory("surge-elastic-").FullName;
-        var (executable, prefix) = Programs.Surge();
-        var actuator = new LocalSiloActuator(new LocalSiloOptions
-        {
-            Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
-            Postgres = postgres.ConnectionString, Partitions = options.Partitions, CapacityOrdersPerSecond = options.SiloCapacity, AdminKey = AdminKey,
-            ServeArguments = ["--no-categories"], // eight silos training the category model at once would measure ML.NET, not scaling
-        });
+        var actuator = new LocalSiloActuator(SiloOptions(postgres, redis, dataRoot, options.Partitions, options.SiloCapacity));
         try
         {
             // The first silo activates every partition; the fixed-peak cluster then gets the rest (and their share of the partitions) before the day begins.
@@ -165,6 +159,21 @@ internal static class ElasticBench
             await actuator.DisposeAsync();
             Directory.Delete(dataRoot, recursive: true);
         }
+    }
+
+    /// <summary>PostgreSQL for a cluster of local silos: room for their journals' connections and write bursts.</summary>
+    internal static readonly (string, string)[] PostgresSettings = [("shared_buffers", "512MB"), ("max_wal_size", "4GB"), ("max_connections", "300")];
+
+    /// <summary>Local `surge serve` silos over this PostgreSQL and Redis, each capped at <paramref name="capacity"/> orders/s (0: none).</summary>
+    internal static LocalSiloOptions SiloOptions(LocalPostgres postgres, LocalRedis redis, string dataRoot, int partitions, int capacity = 0)
+    {
+        var (executable, prefix) = Programs.Surge();
+        return new LocalSiloOptions
+        {
+            Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
+            Postgres = postgres.ConnectionString, Partitions = partitions, CapacityOrdersPerSecond = capacity, AdminKey = AdminKey,
+            ServeArguments = ["--no-categories"], // silos training the category model at once would measure ML.NET, not scaling
+        };
     }
 
     internal static async Task RequireServingAsync(LocalSiloActuator actuator)

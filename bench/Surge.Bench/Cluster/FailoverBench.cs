@@ -47,6 +47,9 @@ public sealed record FailoverBenchResult(int Silos, int Partitions, int Sellers,
 /// </summary>
 internal static class FailoverBench
 {
+    /// <summary>Longest the probing before a kill waits, beyond the baseline, for every seller's orders to go through.</summary>
+    private static readonly TimeSpan BaselineMax = TimeSpan.FromSeconds(30);
+
     /// <summary>A probe slower than this counts its seller as delayed by the failover.</summary>
     private static readonly TimeSpan DelayedAfter = TimeSpan.FromMilliseconds(250);
 
@@ -56,12 +59,7 @@ internal static class FailoverBench
         await using var postgres = await LocalPostgres.StartAsync();
         await using var redis = await LocalRedis.StartAsync([]);
         var dataRoot = Directory.CreateTempSubdirectory("surge-failover-").FullName;
-        var (executable, prefix) = Programs.Surge();
-        var actuator = new LocalSiloActuator(new LocalSiloOptions
-        {
-            Executable = executable, ExecutableArguments = prefix, DataRoot = dataRoot, Redis = $"127.0.0.1:{redis.Port}",
-            Postgres = postgres.ConnectionString, Partitions = options.Partitions, AdminKey = ElasticBench.AdminKey, ServeArguments = ["--no-categories"],
-        });
+        var actuator = new LocalSiloActuator(ElasticBench.SiloOptions(postgres, redis, dataRoot, options.Partitions));
         try
         {
             using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(30) }) { Timeout = TimeSpan.FromSeconds(30) };
@@ -156,12 +154,18 @@ internal static class FailoverBench
             }
         })).ToArray();
 
+        // At least the baseline, and until every seller's orders went through (partitions that just moved may take seconds).
         await Task.Delay(options.Baseline);
+        var waited = Stopwatch.StartNew();
+        while (probes.Any(p => !p.Any(probe => probe.Acknowledged is not null)) && waited.Elapsed < BaselineMax)
+        {
+            await Task.Delay(50);
+        }
         if (probes.Any(p => !p.Any(probe => probe.Acknowledged is not null)))
         {
             await stop.CancelAsync();
             await Task.WhenAll(probers);
-            throw new InvalidOperationException("before the kill, not every seller's orders went through");
+            throw new InvalidOperationException($"before the kill, not every seller's orders went through within {(options.Baseline + BaselineMax).TotalSeconds:0} s");
         }
         Volatile.Write(ref killedAt, clock.ElapsedTicks);
         await actuator.KillAsync(victim);
