@@ -88,7 +88,8 @@ else
   echo "kubernetes manifest: FAILED"; failed=$((failed + 1))
 fi
 
-# `surge sim day` as a user runs it: the report's keys, three modes, a region loss; a bad region is one line and exit 2.
+# `surge sim day` as a user runs it: the report's keys, three modes, a region loss, the same report from another
+# process with the same seed; a bad region is one line and exit 2.
 sim_check() {
   local data; data="$(mktemp -d)"
   local surge="dotnet src/Surge.Cli/bin/Release/net10.0/surge.dll"
@@ -101,7 +102,13 @@ sim_check() {
       if (!(d.wall_s > 0 && d.silos_max > 0 && d.peak_orders_per_s === 100000)) process.exit(1);
       if (modes !== "fixed-peak,reactive,predictive-reactive" || !d.modes.every(m => keys.every(k => k in m))) process.exit(1);
       if (!["sync_lost", "async_lost", "rto_s"].every(k => k in d.region_loss) || d.region_loss.sync_lost !== 0) process.exit(1);
-    ' "$data/day.json"; then
+    ' "$data/day.json" \
+    && $surge sim day --regions seoul,tokyo --peak 100000 --json "$data/again.json" > /dev/null 2>&1 \
+    && node -e '
+      // Another process, the same seed: the same report (the wall time aside).
+      const read = f => { const d = JSON.parse(require("fs").readFileSync(f, "utf8")); delete d.wall_s; return JSON.stringify(d); };
+      if (read(process.argv[1]) !== read(process.argv[2])) process.exit(1);
+    ' "$data/day.json" "$data/again.json"; then
     $surge sim day --regions mars > "$data/bad.txt" 2>&1
     if [[ $? -eq 2 && "$(wc -l < "$data/bad.txt")" -eq 1 ]] && grep -q "unknown region 'mars'" "$data/bad.txt"; then ok=0; else cat "$data/bad.txt"; fi
   else

@@ -183,6 +183,16 @@ public static class DaySimulation
     };
 
     /// <summary>The clock hour (sale time zone) at <paramref name="t"/> seconds into a day of <paramref name="daySeconds"/>.</summary>
+    /// <summary>A seed for one stream of random numbers from the scenario's seed: stable across processes and machines
+    /// (HashCode is seeded per process), different for each (purpose, index).</summary>
+    public static int Mix(int seed, int purpose, int index)
+    {
+        var z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)purpose << 32 ^ (ulong)(uint)index;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & int.MaxValue);
+    }
+
     public static double Hour(double t, double daySeconds) => (SaleDay.StartsAtHour + t / daySeconds * 24) % 24;
 
     /// <summary>Orders per second each region offers at time t (seconds from the day's start), scaled so that the busiest
@@ -202,7 +212,7 @@ public static class DaySimulation
         var slotS = scenario.DaySeconds / (24 * 60);
         return [.. scenario.Regions.Select((region, i) =>
         {
-            var seed = scenario.HistorySeed ?? HashCode.Combine(scenario.Seed, region.Name.Length, i) & int.MaxValue;
+            var seed = scenario.HistorySeed ?? Mix(scenario.Seed, 1, i);
             var profile = SaleDay.History(m => rates[i]((m + 0.5) * slotS) * 60, scenario.HistoryDays, seed, scenario.ForecastBias);
             return Enumerable.Range(0, profile.Slots)
                 .Select(m => new LoadForecast(Epoch + TimeSpan.FromSeconds(m * slotS), profile.Mean[m] / 60, profile.Upper[m] / 60)).ToArray();
@@ -347,7 +357,7 @@ public static class DaySimulation
             SloP99Ms = scenario.SloP99Ms,
             SloRefusedShare = scenario.SloRefusedShare,
             ReplicationAddedMs = syncReplication && partners[i] is { } partner ? Regions.RttMs(region.Name, partner.Name) : 0,
-            Seed = HashCode.Combine(scenario.Seed, (int)mode, i, region.Name.Length) & int.MaxValue,
+            Seed = Mix(scenario.Seed, 2 + (int)mode, i),
             Controller = ControllerFor(mode, fixedSilos[i], scenario, perSilo),
         }, forecasts[i], Epoch, rates[i](0))).ToArray();
         var windowCount = (int)Math.Ceiling(scenario.DaySeconds / scenario.SloWindowS);
