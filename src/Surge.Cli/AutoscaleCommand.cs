@@ -32,6 +32,19 @@ internal static class AutoscaleCommand
             DefaultValueFactory = _ => 0.85,
         };
         cpuHigh.Check(value => value is > 0 ? null : "--cpu-high must be a share above 0 (e.g. 0.85)");
+        var scaleInShare = new Option<double>("--scale-in-share")
+        {
+            Description = "Share of the silos one scale-in may drain (0 = one silo at a time; e.g. 0.1 for hundreds of silos).",
+            DefaultValueFactory = _ => 0,
+        };
+        scaleInShare.Check(value => value is >= 0 and < 1 ? null : "--scale-in-share must be a share in [0, 1)");
+        var forecastStep = new Option<double?>("--forecast-step")
+        {
+            Description = "Most one scale-out for the forecast adds, as a share of the silos (e.g. 0.1; none by default): partitions moving to "
+                + "new silos cannot answer for a while, so a big cluster grows ahead of the forecast in steps, started early enough to arrive "
+                + "(needs --lead-seconds long enough for the steps).",
+        };
+        forecastStep.Check(value => value is null or > 0 ? null : "--forecast-step must be a positive share");
         var duration = new Option<int>("--duration-seconds") { Description = "Stop after this many seconds (0 = until Ctrl+C).", DefaultValueFactory = _ => 0 };
         var history = new Option<FileInfo?>("--history") { Description = "Orders per minute of earlier days, CSV `minute,orders` (ISO time, count); needed by --mode predictive." };
         var redis = new Option<string?>("--cluster-redis") { Description = "local: the cluster's Redis (HOST:PORT)." };
@@ -45,7 +58,7 @@ internal static class AutoscaleCommand
         var command = new Command("autoscale", "Size the cluster from the traffic forecast and live signals: decide every interval, start or drain silos "
             + "(local processes or a Kubernetes StatefulSet). Every silo must share SURGE_ADMIN_KEY (local mode passes it on).")
         {
-            actuator, mode, silosMin, silosMax, perSilo, lead, interval, cpuHigh, duration, history, redis, postgres, dataRoot, capacity, ns, statefulSet, silosDns, siloPort,
+            actuator, mode, silosMin, silosMax, perSilo, lead, interval, cpuHigh, scaleInShare, forecastStep, duration, history, redis, postgres, dataRoot, capacity, ns, statefulSet, silosDns, siloPort,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -56,6 +69,7 @@ internal static class AutoscaleCommand
                 {
                     SilosMin = parse.GetValue(silosMin), SilosMax = parse.GetValue(silosMax), SiloOrdersPerSMax = parse.GetValue(perSilo),
                     LeadTime = TimeSpan.FromSeconds(parse.GetValue(lead)), CpuHigh = parse.GetValue(cpuHigh),
+                    ScaleInStepShare = parse.GetValue(scaleInShare), ForecastStepMax = parse.GetValue(forecastStep) ?? double.PositiveInfinity,
                 };
                 var controller = new AutoscaleController(scaling, options);
                 var profile = parse.GetValue(history) is { } file ? OrderHistory.ReadProfile(file.FullName)
