@@ -93,8 +93,10 @@ public sealed record ScalingDecision(int Silos, string Reason);
 /// comes with the signals. Predictive part: enough silos for the forecast's upper bound over the next
 /// <see cref="AutoscaleOptions.LeadTime"/> at the target utilization. Reactive part: enough for the load
 /// measured now at that utilization, one more while silos are saturated (refusing orders, long queues, hot
-/// CPU). Scale-out is immediate up to the cooldown; scale-in goes one silo at a time after a quiet
-/// <see cref="AutoscaleOptions.ScaleInCooldown"/>, never below what the forecast asks for.
+/// CPU). Scale-out is immediate up to the cooldown (a scale-out for the forecast alone grows by at most
+/// <see cref="AutoscaleOptions.ForecastStepMax"/>, its ramp started early enough to arrive); scale-in drains one silo (or
+/// <see cref="AutoscaleOptions.ScaleInStepShare"/> of them) after a quiet <see cref="AutoscaleOptions.ScaleInCooldown"/>,
+/// never below what the forecast asks for.
 /// </summary>
 public sealed class AutoscaleController
 {
