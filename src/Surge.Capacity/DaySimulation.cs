@@ -246,8 +246,8 @@ public static class DaySimulation
             regionLoss = asyncRun.LossFigures(syncRun, scenario);
         }
         var predictive = runs.FirstOrDefault(r => r.Mode == ScalingMode.PredictiveReactive);
-        CapacitySharing? sharing = predictive is null ? null : new CapacitySharing(predictive.SumOfRegionalPeaks, predictive.PeakOfTheSum,
-            Math.Round(1 - (double)predictive.PeakOfTheSum / Math.Max(1, predictive.SumOfRegionalPeaks), 4));
+        CapacitySharing? sharing = predictive is null ? null : new CapacitySharing(predictive.SumOfRegionalPeaks, predictive.SilosPeak,
+            Math.Round(1 - (double)predictive.SilosPeak / Math.Max(1, predictive.SumOfRegionalPeaks), 4));
         return new DayReport
         {
             SilosMax = runs.Max(r => r.SilosPeak),
@@ -275,7 +275,6 @@ public static class DaySimulation
         public double[] P99AtPeakMs { get; init; } = [];
         public int SilosPeak { get; set; }
         public int SumOfRegionalPeaks { get; set; }
-        public int PeakOfTheSum { get; set; }
         public double Lost { get; set; }
         public double AsyncLagMs { get; set; }
         public double RiskPerS { get; set; }
@@ -289,12 +288,14 @@ public static class DaySimulation
 
         public double SiloHours => Cells.Sum(c => c.SiloSeconds(DaySeconds)) / 3600;
 
+        /// <summary>Minutes of the day one SLO window stands for.</summary>
+        private double WindowMinutes(DayScenario scenario) => scenario.SloWindowS / (DaySeconds / (24 * 60));
+
         public double BreachMinutes(DayScenario scenario, int? region = null)
         {
-            var windowMinutes = scenario.SloWindowS / (DaySeconds / (24 * 60));
             var count = Enumerable.Range(0, Windows[0].Length).Count(w =>
                 (region is { } r ? [Windows[r][w]] : Windows.Select(x => x[w])).Any(t => t.Breach(scenario.SloRefusedShare)));
-            return Math.Round(count * windowMinutes, 1);
+            return Math.Round(count * WindowMinutes(scenario), 1);
         }
 
         /// <summary>The first windows that breached (region and clock time), to find out why.</summary>
@@ -328,10 +329,9 @@ public static class DaySimulation
             var (lost, partner) = (Cells[LostRegion].Region, Cells[Partner].Region);
             var cost = sync.Cells.Select((c, i) => (c.Region.Name, Math.Round(sync.P99AtPeakMs[i] - P99AtPeakMs[i], 1))).ToDictionary(x => x.Name, x => x.Item2);
             var p99 = sync.Cells.Select((c, i) => (c.Region.Name, Math.Round(sync.P99AtPeakMs[i], 1))).ToDictionary(x => x.Name, x => x.Item2);
-            var windowMinutes = scenario.SloWindowS / (DaySeconds / (24 * 60));
             var lossWindows = Enumerable.Range(0, Windows[0].Length).Where(w => (w + 1) * scenario.SloWindowS > LossAtS
                 && w * scenario.SloWindowS < LossAtS + RegionLossDurationS + scenario.SloWindowS * 10).ToList();
-            var breachDuring = lossWindows.Count(w => Windows.Any(r => r[w].Breach(scenario.SloRefusedShare))) * windowMinutes;
+            var breachDuring = lossWindows.Count(w => Windows.Any(r => r[w].Breach(scenario.SloRefusedShare))) * WindowMinutes(scenario);
             return new RegionLossFigures(lost.Name, partner.Name, Math.Round(Hour(LossAtS, DaySeconds), 3), RegionLossDurationS,
                 Regions.RttMs(lost.Name, partner.Name), Math.Round(sync.Lost), Math.Round(Lost), Math.Round(AsyncLagMs, 1), Math.Round(RiskPerS),
                 Math.Round(RtoS, 1), Math.Round(RecoveredWithinSloS, 1), Math.Round(LossRefused), Math.Round(breachDuring, 1),
@@ -441,7 +441,6 @@ public static class DaySimulation
                 lastBreachEnd = (w + 1) * scenario.SloWindowS;
             }
         }
-        run.PeakOfTheSum = run.SilosPeak;
         run.SumOfRegionalPeaks = regionalPeaks.Sum();
         if (loss is { } done)
         {

@@ -67,7 +67,7 @@ internal static class CalibrateBench
     private static double MoveWait(List<(DateTimeOffset DueAt, int Seller, double Ms)> orders, DateTimeOffset before, DateTimeOffset from)
     {
         var baseline = Latencies([.. orders.Where(o => o.DueAt < before)]);
-        var bound = Math.Max(100, 3 * Percentile(baseline, 0.99));
+        var bound = Math.Max(100, 3 * ElasticBench.Percentile(baseline, 0.99));
         var moved = orders.Where(o => o.DueAt >= from && o.DueAt < from + ChangeWindow).GroupBy(o => o.Seller)
             .Select(g => g.Max(o => o.Ms)).Where(ms => ms > bound).ToList();
         return moved.Count == 0 ? 0 : Median(moved) / 1000;
@@ -146,7 +146,7 @@ internal static class CalibrateBench
                 progress($"latency at {share:P0} of capacity (open loop)", 0.15 + share * 0.3);
                 await driver.OpenLoopAsync(share * capacity, Settle); // the last step's queues and PostgreSQL's write-back settle first
                 var latencies = Latencies(await driver.OpenLoopAsync(share * capacity, step));
-                curve.Insert(0, new LatencyPoint(share, Math.Round(Percentile(latencies, 0.5), 2), Math.Round(Percentile(latencies, 0.99), 2)));
+                curve.Insert(0, new LatencyPoint(share, Math.Round(ElasticBench.Percentile(latencies, 0.5), 2), Math.Round(ElasticBench.Percentile(latencies, 0.99), 2)));
             }
             // Joins under a light load: the start-up of each silo, and how long the orders of a partition that moved to it waited.
             var startups = new List<double>();
@@ -217,7 +217,6 @@ internal static class CalibrateBench
 
     private static double Median(List<double> values) => MathNet.Numerics.Statistics.Statistics.Median(values);
 
-    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     /// <summary>Single orders to the silos that serve, round robin.</summary>
     private sealed class Driver(HttpClient http, LocalSiloActuator actuator, string[] sellers)

@@ -176,6 +176,10 @@ internal static class ElasticBench
         };
     }
 
+    /// <summary>The nearest-rank percentile <paramref name="p"/> (0..1) of sorted values (0 when there are none).</summary>
+    internal static double Percentile<T>(IReadOnlyList<T> sorted, double p) where T : System.Numerics.INumberBase<T> =>
+        sorted.Count == 0 ? 0 : double.CreateChecked(sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)]);
+
     internal static async Task RequireServingAsync(LocalSiloActuator actuator)
     {
         if (!await actuator.WaitServingAsync(TimeSpan.FromSeconds(120)))
@@ -462,9 +466,8 @@ internal static class ElasticBench
             return new ElasticRun(Name(mode), Math.Round(siloSeconds, 1), Math.Round(siloSeconds * realDay), Math.Round(siloSeconds * realDay / 3600 * options.PricePerSiloHour, 2),
                 breachSeconds, DayMinutes(breachSeconds), DayMinutes(latencySeconds), DayMinutes(refusalSeconds),
                 timeline.Sum(t => (long)t.Offered), timeline.Sum(t => (long)t.Accepted), timeline.Sum(t => (long)t.Refused), Interlocked.Read(ref _inDoubt), lost,
-                Math.Round(Percentile(all.ToArray(), 0.99), 2), actuator.Silos.Count == 0 ? 0 : timeline.Max(t => t.Serving), actuator.Failures, _decisions, timeline);
+                Math.Round(Percentile(all, 0.99), 2), actuator.Silos.Count == 0 ? 0 : timeline.Max(t => t.Serving), actuator.Failures, _decisions, timeline);
         }
 
-        private static double Percentile(float[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
     }
 }
