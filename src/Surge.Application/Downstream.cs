@@ -200,26 +200,58 @@ public sealed class Downstream : IAsyncDisposable
 
     private async Task<PartitionFlow?> ReopenAsync(int partition, Slot slot, PartitionFlow failed)
     {
-        IJournalReader? hold = null;
+        // The failed unit's reader holds the journal at its checkpoint until a new hold is taken: compaction keeps
+        // what the stage still needs. A hold that cannot be taken (the journal's store not answering) is tried again
+        // until it can or the partition closes here — giving up would leave the partition serving with its
+        // downstream stopped, every call on the unit refused, until the partition happened to move.
+        var retry = UnitOpenRetryFirst;
+        IJournalReader hold;
+        while (true)
+        {
+            try
+            {
+                hold = FulfillmentStage.HoldFromCheckpoint(Journals.Checkpoints(partition), slot.Opened.Journal);
+                break;
+            }
+            catch (Exception e) when (!slot.Closing.IsCancellationRequested)
+            {
+                Log.LogWarning(e, "partition {Partition}: its downstream could not be held at its checkpoint to open again; retrying in {Delay}", partition, retry);
+            }
+            try
+            {
+                await Task.Delay(retry, Options.Clock, slot.Closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await CloseFailedAsync(partition, failed).ConfigureAwait(false);
+                return null; // the partition closed here meanwhile: whoever opens it next opens its unit
+            }
+            retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, UnitOpenRetryMax.Ticks));
+        }
+        await CloseFailedAsync(partition, failed).ConfigureAwait(false);
         try
         {
-            hold = FulfillmentStage.HoldFromCheckpoint(Journals.Checkpoints(partition), slot.Opened.Journal);
-            await failed.DisposeAsync().ConfigureAwait(false);
             await Task.Delay(UnitReopenDelay, Options.Clock, slot.Closing.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            hold?.Dispose();
-            return null; // the partition closed here meanwhile: whoever opens it next opens its unit
-        }
-        catch (Exception e)
-        {
-            hold?.Dispose();
-            await failed.DisposeAsync().ConfigureAwait(false);
-            Log.LogError(e, "partition {Partition}: its downstream could not be opened again; it opens when the partition opens next", partition);
+            hold.Dispose();
             return null;
         }
         return await OpenAsync(partition, slot.Opened, hold, slot.Closing.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes a unit whose stage failed; a close that fails too is logged (its stores are opened afresh).</summary>
+    private async Task CloseFailedAsync(int partition, PartitionFlow failed)
+    {
+        try
+        {
+            await failed.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.LogWarning(e, "partition {Partition}: its failed downstream did not close cleanly", partition);
+        }
     }
 
     /// <summary>Pause before a unit whose stage failed is opened again.</summary>

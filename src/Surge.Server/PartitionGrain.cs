@@ -387,10 +387,12 @@ internal sealed partial class PartitionGrain(PartitionHost host, SiloRoster rost
         order.CancelReason, order.PlacedAtMs, order.ExpiresAtMs,
         order.Allocations.Select(a => new LineView(Engine.GetSku(a.Sku).Code, a.Warehouse, a.Quantity)).ToArray());
 
-    /// <summary>This partition's downstream unit, once it has opened (it opens beside the partition, after its activation).</summary>
+    /// <summary>This partition's downstream unit, once it has opened (it opens beside the partition, after its
+    /// activation). A call that finds none — the partition began to leave while the call waited for its unit to open,
+    /// or its unit is being opened again after a failure — is answered "unavailable, retry" (503), not 500.</summary>
     private async Task<Application.PartitionFlow> FlowAsync() =>
         (host.Flow is { } flow ? await flow.UnitAsync(_index) : null)
-        ?? throw new InvalidOperationException($"partition {_index} is active here without its downstream");
+        ?? throw new PartitionUnavailableException($"partition {_index}'s downstream is not open on this silo (the partition is leaving, or its downstream is opening again); retry");
 
     public async Task<Immutable<byte[]>> Shipments(Immutable<long[]> sellerOrders) =>
         Surge.Flow.ShipmentWire.Write((await FlowAsync()).Shipments(sellerOrders.Value)).AsImmutable();

@@ -158,7 +158,7 @@ public sealed class SurgeServer : IAsyncDisposable
         if (options.Cluster is { } cluster)
         {
             var (siloPort, gatewayPort) = (cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort, cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort);
-            builder.UseOrleans(silo => Traced(silo, options.Telemetry)
+            builder.UseOrleans(silo => Configured(silo, options.Telemetry)
                 .UseRedisClustering(cluster.Redis)
                 .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, "surge"))
                 .ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress ?? options.Http.Host), siloPort, gatewayPort,
@@ -174,7 +174,7 @@ public sealed class SurgeServer : IAsyncDisposable
         else
         {
             var (siloPort, gatewayPort) = (FreePort(), FreePort());
-            builder.UseOrleans(silo => Traced(silo, options.Telemetry).UseLocalhostClustering(siloPort, gatewayPort));
+            builder.UseOrleans(silo => Configured(silo, options.Telemetry).UseLocalhostClustering(siloPort, gatewayPort));
         }
         // Partitions spread evenly over the silos (one silo: all of them there).
         builder.Services.AddSingleton<SiloRoster>();
@@ -358,9 +358,19 @@ public sealed class SurgeServer : IAsyncDisposable
             });
     }
 
-    /// <summary>Grain calls carry the caller's trace when tracing is on.</summary>
-    private static Orleans.Hosting.ISiloBuilder Traced(Orleans.Hosting.ISiloBuilder silo, TelemetryOptions telemetry) =>
-        telemetry.Tracing ? silo.AddActivityPropagation() : silo;
+    /// <summary>Every silo: Surge's exceptions cross silos as themselves; grain calls carry the caller's trace when tracing is on.</summary>
+    private static Orleans.Hosting.ISiloBuilder Configured(Orleans.Hosting.ISiloBuilder silo, TelemetryOptions telemetry)
+    {
+        ConfigureGrainExceptions(silo.Services);
+        return telemetry.Tracing ? silo.AddActivityPropagation() : silo;
+    }
+
+    /// <summary>Orleans sends an exception thrown in a grain back to a caller on another silo as its own type only when
+    /// the type's namespace is on a list (System, Microsoft, Azure by default); any other arrives as a stand-in the
+    /// HTTP handler cannot tell from a bug. Surge's are added: a journal that failed or a partition that is leaving on
+    /// the silo that hosts it is answered 503 (retry) by whichever silo took the request, as on the silo itself.</summary>
+    public static void ConfigureGrainExceptions(IServiceCollection services) =>
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Surge"));
 
     /// <summary>Refuses to start with a carrier endpoint the outbound policy would refuse at every delivery (a private
     /// address, not allowed): better one clear line now than dead letters later.</summary>

@@ -184,6 +184,30 @@ public sealed class FlowTests
         Assert.Equal(1, journals.Failures);
     }
 
+    [Fact]
+    public async Task AStageThatCannotBeHeldAtItsCheckpointAtOnce_KeepsTryingToOpenAgain_AndReadsAreNeverAnswered500()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "surge-server-tests", Guid.NewGuid().ToString("N"), "flow");
+        var journals = new FailingOnceFlowJournals(new DirectoryFlowJournals(directory, new Journal.JournalOptions { SegmentBytesMax = 1024 * 1024 }));
+        await using var server = await TestServer.StartAsync(o => o with { Storage = o.Storage with { FlowJournals = journals } });
+        var (_, sellerId) = await server.SellerWithStockAsync("kettle", units: 5);
+        journals.CheckpointFailures = 2; // the unit's stage stops, then its checkpoint store refuses the first two tries to open it again
+        journals.FailNextShipmentAppend = true;
+        var placed = await server.Admin.PostAsync("/v1/orders", TestServer.Order("f2", (sellerId, "kettle", 1)));
+        var id = placed.Json!["id"]!.GetValue<string>();
+        await server.Admin.PostAsync($"/v1/orders/{id}/payment", new { });
+
+        var statuses = new HashSet<HttpStatusCode>();
+        await Poll.UntilAsync(async () =>
+        {
+            var read = await server.Admin.GetAsync($"/v1/orders/{id}");
+            statuses.Add(read.Status);
+            return read.Status == HttpStatusCode.OK && read.Json!["status"]!.GetValue<string>() == "allocated";
+        }, "the paid order is allocated by the unit opened again");
+        Assert.Equal((1, 0), (journals.Failures, journals.CheckpointFailures));
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"a read answered {(int)s}"));
+    }
+
     /// <summary>Flow journals whose shipment store refuses one append when told to (a disk or database error).</summary>
     private sealed class FailingOnceFlowJournals(IFlowJournals inner) : IFlowJournals
     {
@@ -197,7 +221,28 @@ public sealed class FlowTests
         public Journal.IJournal OpenStore(int partition, string name) =>
             name == "shipments" ? new FailingJournal(this, inner.OpenStore(partition, name)) : inner.OpenStore(partition, name);
 
-        public Journal.IJournalStorage Checkpoints(int partition) => inner.Checkpoints(partition);
+        private int _checkpointFailures;
+
+        /// <summary>Calls for the checkpoint store still to refuse (the store not answering for a while).</summary>
+        public int CheckpointFailures
+        {
+            get => Volatile.Read(ref _checkpointFailures);
+            set => Volatile.Write(ref _checkpointFailures, value);
+        }
+
+        public Journal.IJournalStorage Checkpoints(int partition)
+        {
+            var left = Volatile.Read(ref _checkpointFailures);
+            while (left > 0)
+            {
+                if (Interlocked.CompareExchange(ref _checkpointFailures, left - 1, left) == left)
+                {
+                    throw new IOException("injected: the checkpoint store did not answer");
+                }
+                left = Volatile.Read(ref _checkpointFailures);
+            }
+            return inner.Checkpoints(partition);
+        }
 
         private sealed class FailingJournal(FailingOnceFlowJournals owner, Journal.IJournal journal) : Journal.IJournal
         {

@@ -111,9 +111,10 @@ public static class Problems
     public static readonly TimeSpan UnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
     /// <summary>Failures of a partition elsewhere in the cluster or of its journal: a grain call that timed out, a silo
-    /// that left, a journal fenced or failed. Not bugs of the request: answered 503.</summary>
+    /// that left, a journal fenced or failed, a partition still opening or leaving. Not bugs of the request: answered
+    /// 503. Surge's own exceptions cross from a grain on another silo as themselves (<see cref="SurgeServer.ConfigureGrainExceptions"/>).</summary>
     public static bool IsUnavailable(Exception e) => e is TimeoutException or Orleans.Runtime.SiloUnavailableException
-        or Orleans.Runtime.OrleansMessageRejectionException or Surge.Journal.JournalException;
+        or Orleans.Runtime.OrleansMessageRejectionException or Surge.Journal.JournalException or PartitionUnavailableException;
 
     /// <summary>Turns every failure into problem+json: the API's own problems, broken JSON (400), valid JSON
     /// of the wrong shape (422), Kestrel's bad requests (e.g. 413), overload (429/503 with Retry-After).
