@@ -19,7 +19,7 @@ public sealed partial class Api
         v1.MapGet("/carriers", Handler(ListCarriers)).WithName("listCarriers").WithSummary("Carriers and their delivery health: breaker, queue, dead letters (admin)")
             .WithTags("carriers").Produces<CarrierList>(200).Problems(401, 403);
         v1.MapGet("/carriers/{id}/dead-letters", Handler(ListDeadLetters)).WithName("listDeadLetters").WithSummary("Shipments a carrier never accepted (admin)")
-            .WithTags("carriers").Produces<DeadLetterList>(200).Problems(401, 403, 404);
+            .WithTags("carriers").Produces<DeadLetterList>(200).Problems(401, 403, 404, 503);
         v1.MapPost("/carriers/{id}/dead-letters/redrive", Handler(Redrive)).WithName("redriveDeadLetters")
             .WithSummary("Send dead-lettered shipments again: all of the carrier's, or those listed (admin)").WithTags("carriers")
             .Accepts<RedriveRequest>("application/json").Example("""{"shipment_ids":["shp_1"]}""").Produces<RedriveResponse>(200).Problems(400, 401, 403, 404, 422);

@@ -12,7 +12,7 @@ public sealed partial class Api
             .Accepts<PlaceOrdersRequest>("application/json").Example("""{"orders":[{"buyer_id":"buyer-42","ship_to":{"country":"KR","region":"seoul"},"lines":[{"seller_id":"sel_1","sku":"mug-blue","quantity":1}],"idempotency_key":"cart-42-1"}]}""").Produces<OrderBatchResponse>(200).Problems(400, 401, 403, 413, 422, 503)
             .Idempotent(200);
         v1.MapGet("/orders/{id}", Handler(GetOrder)).WithName("getOrder").WithSummary("An order and its seller orders").WithTags("orders")
-            .Produces<OrderBody>(200).Problems(401, 403, 404);
+            .Produces<OrderBody>(200).Problems(401, 403, 404, 503);
         v1.MapPost("/orders/{id}/payment", Handler(PayOrder)).WithName("payOrder").WithSummary("Confirm payment of every seller order of an order").WithTags("orders")
             .Produces<OrderBody>(200).Problems(401, 403, 404, 409, 429, 503)
             .Idempotent(200);

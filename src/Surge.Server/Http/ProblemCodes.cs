@@ -69,7 +69,7 @@ public static class ProblemCodes
         ["node_saturated"] = "the node's queues are full; retry after Retry-After (503)",
         ["silo_capacity"] = "the node's capacity cap is reached; retry after Retry-After (503)",
         ["deadline_exceeded"] = "not answered within the request deadline; the order may still be placed, retry with the same Idempotency-Key (503)",
-        ["partition_unavailable"] = "a partition did not answer (moving, or its silo died); retry after Retry-After (503)",
+        ["partition_unavailable"] = "a partition did not answer (moving, its silo died, its journal failed, or its downstream is opening); retry after Retry-After (503)",
         ["internal_error"] = "a bug: logged, answered without details (500)",
     };
 }
