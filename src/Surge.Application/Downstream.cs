@@ -213,8 +213,9 @@ public sealed class Downstream : IAsyncDisposable
                 hold = FulfillmentStage.HoldFromCheckpoint(Journals.Checkpoints(partition), slot.Opened.Journal);
                 break;
             }
-            catch (Exception e) when (!slot.Closing.IsCancellationRequested)
+            catch (Exception e)
             {
+                // Closing meanwhile: the wait below ends at once.
                 Log.LogWarning(e, "partition {Partition}: its downstream could not be held at its checkpoint to open again; retrying in {Delay}", partition, retry);
             }
             try
