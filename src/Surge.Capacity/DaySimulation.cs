@@ -136,6 +136,11 @@ public sealed record RegionLossFigures(string Region, string Partner, double AtH
 /// moment, summed, against the most needed at one moment by all together (predictive + reactive).</summary>
 public sealed record CapacitySharing(int SumOfRegionalPeaks, int PeakOfTheSum, double Saving);
 
+/// <summary>Reactive alone given at least the silo-hours predictive + reactive used: its controller planned at a lower
+/// <paramref name="TargetUtilization"/> (more silos kept for the same load) until it cost as much. Compares the two
+/// modes at the same cost, not each at its own.</summary>
+public sealed record SameCostFigures(double TargetUtilization, double SiloHours, double SiloHoursRatio, double SloBreachMinutes, double Refused, double Lost);
+
 /// <summary>One minute (window) of one region in one mode, for the plots.</summary>
 public sealed record WindowPoint(double Hour, double OrdersPerS, double ForecastUpperPerS, int SilosAlive, int SilosServing, bool Breach);
 
@@ -155,6 +160,9 @@ public sealed record DayReport
     public IReadOnlyList<ModeFigures> Modes { get; init; } = [];
     public RegionLossFigures? RegionLoss { get; init; }
     public CapacitySharing? CapacitySharing { get; init; }
+
+    /// <summary>Reactive at the cost of predictive + reactive (both modes run; null otherwise).</summary>
+    public SameCostFigures? ReactiveAtSameCost { get; init; }
 
     /// <summary>Per mode, per region, one point per SLO window (not written to JSON by default: plots).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -246,6 +254,9 @@ public static class DaySimulation
             regionLoss = asyncRun.LossFigures(syncRun, scenario);
         }
         var predictive = runs.FirstOrDefault(r => r.Mode == ScalingMode.PredictiveReactive);
+        var reactive = runs.FirstOrDefault(r => r.Mode == ScalingMode.Reactive);
+        var sameCost = predictive is null || reactive is null ? null
+            : ReactiveAtCost(scenario, silo, rates, forecasts, fixedSilos, reactive, predictive.SiloHours, fixedRun?.SiloHours);
         CapacitySharing? sharing = predictive is null ? null : new CapacitySharing(predictive.SumOfRegionalPeaks, predictive.SilosPeak,
             Math.Round(1 - (double)predictive.SilosPeak / Math.Max(1, predictive.SumOfRegionalPeaks), 4));
         return new DayReport
@@ -259,6 +270,7 @@ public static class DaySimulation
             Modes = modes,
             RegionLoss = regionLoss,
             CapacitySharing = sharing,
+            ReactiveAtSameCost = sameCost,
             Timelines = runs.ToDictionary(r => Name(r.Mode), r => (IReadOnlyDictionary<string, WindowPoint[]>)r.Timeline),
             Decisions = runs.SelectMany(r => r.Cells.Select(c => ($"{Name(r.Mode)}/{c.Region.Name}", (IReadOnlyList<string>)c.Decisions.Take(40).ToList())))
                 .ToDictionary(x => x.Item1, x => x.Item2),
@@ -337,6 +349,42 @@ public static class DaySimulation
                 Math.Round(RtoS, 1), Math.Round(RecoveredWithinSloS, 1), Math.Round(LossRefused), Math.Round(breachDuring, 1),
                 sync.BreachMinutes(scenario), cost, p99);
         }
+    }
+
+    /// <summary>Halvings of the target-utilization interval when reactive is given the cost of predictive + reactive.</summary>
+    private const int SameCostSearchSteps = 8;
+
+    /// <summary>Lowest target utilization the same-cost search tries (a silo kept at a twentieth of its capacity).</summary>
+    private const double SameCostUtilizationMin = 0.05;
+
+    /// <summary>Reactive with the least headroom that still costs at least <paramref name="hours"/> silo-hours: a
+    /// bisection on its target utilization (lower keeps more silos; cost falls as it rises).</summary>
+    private static SameCostFigures ReactiveAtCost(DayScenario scenario, SiloCalibration silo, Func<double, double>[] rates, LoadForecast[][] forecasts,
+        int[] fixedSilos, DayRun reactive, double hours, double? fixedHours)
+    {
+        var (high, low) = (scenario.TargetUtilization!.Value, SameCostUtilizationMin);
+        DayRun Run(double utilization) =>
+            RunDay(scenario with { TargetUtilization = utilization }, silo, ScalingMode.Reactive, rates, forecasts, fixedSilos, loss: null, syncReplication: false);
+        var (best, bestUtilization) = (reactive, high);
+        if (reactive.SiloHours < hours)
+        {
+            (best, bestUtilization) = (Run(low), low);
+            for (var step = 0; step < SameCostSearchSteps && best.SiloHours >= hours; step++)
+            {
+                var middle = (low + high) / 2;
+                var run = Run(middle);
+                if (run.SiloHours >= hours)
+                {
+                    (best, bestUtilization, low) = (run, middle, middle);
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+        }
+        var figures = best.Figures(fixedHours, scenario);
+        return new SameCostFigures(Math.Round(bestUtilization, 4), figures.SiloHours, figures.SiloHoursRatio, figures.SloBreachMinutes, figures.Refused, figures.Lost);
     }
 
     private static DayRun RunDay(DayScenario scenario, SiloCalibration silo, ScalingMode mode, Func<double, double>[] rates, LoadForecast[][] forecasts,

@@ -147,6 +147,11 @@ internal static class SimCommand
             AnsiConsole.MarkupLineInterpolated(
                 $"  RTO {loss.RtoS:0.#} s; {loss.Refused:N0} orders refused while it lasted; SLO met again {loss.RecoveredWithinSloS:0} s after the loss; {loss.SloBreachMinutes:0.#} breach minutes around it");
         }
+        if (report.ReactiveAtSameCost is { } same)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"Reactive at the cost of predictive + reactive (planned at {same.TargetUtilization:P0} of a silo): {same.SiloHoursRatio:P1} of fixed peak, {same.SloBreachMinutes:0.#} SLO-breach minutes, {same.Refused:N0} refused, {same.Lost:N0} lost.");
+        }
         if (report.CapacitySharing is { } sharing)
         {
             AnsiConsole.MarkupLineInterpolated(

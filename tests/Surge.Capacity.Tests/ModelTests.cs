@@ -161,6 +161,26 @@ public sealed class DaySimulationTests
     }
 
     [Fact]
+    public void ReactiveAtTheSameCost_IsGivenAtLeastPredictivesSiloHours_ByPlanningBelowTheTarget()
+    {
+        var report = DaySimulation.Run(Small() with { RegionLoss = null }, CellTests.Silo(startup: 5));
+        var byMode = report.Modes.ToDictionary(m => m.Mode);
+        var same = report.ReactiveAtSameCost!;
+        var (reactive, predictive) = (byMode["reactive"].SiloHours, byMode["predictive-reactive"].SiloHours);
+        Assert.True(same.SiloHours >= predictive, $"{same.SiloHours} silo-hours for reactive, {predictive} for predictive + reactive");
+        if (reactive < predictive)
+        {
+            Assert.True(same.TargetUtilization < report.TargetUtilization, $"planned at {same.TargetUtilization}, not below {report.TargetUtilization}");
+            Assert.True(same.SiloHours <= predictive * 1.1, $"the search stopped at {same.SiloHours} silo-hours, not near {predictive}");
+        }
+        else
+        {
+            Assert.Equal((report.TargetUtilization, reactive), (same.TargetUtilization, same.SiloHours));
+        }
+        Assert.Null(DaySimulation.Run(Small() with { RegionLoss = null, Modes = [ScalingMode.Reactive] }, CellTests.Silo(startup: 5)).ReactiveAtSameCost);
+    }
+
+    [Fact]
     public void ARegionLoss_LosesNothingSynchronously_AndTheLagsWorthAsynchronously()
     {
         var report = DaySimulation.Run(Small() with { Modes = [ScalingMode.PredictiveReactive] }, CellTests.Silo(startup: 5, failover: 1));
