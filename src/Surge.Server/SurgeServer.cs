@@ -365,10 +365,11 @@ public sealed class SurgeServer : IAsyncDisposable
         return telemetry.Tracing ? silo.AddActivityPropagation() : silo;
     }
 
-    /// <summary>Orleans sends an exception thrown in a grain back to a caller on another silo as its own type only when
-    /// the type's namespace is on a list (System, Microsoft, Azure by default); any other arrives as a stand-in the
-    /// HTTP handler cannot tell from a bug. Surge's are added: a journal that failed or a partition that is leaving on
-    /// the silo that hosts it is answered 503 (retry) by whichever silo took the request, as on the silo itself.</summary>
+    /// <summary>Orleans sends an exception thrown in a grain back to a caller on another silo only when the type's
+    /// namespace is on a list (System, Microsoft, Azure by default); any other cannot be serialized, and the caller
+    /// gets a failure the HTTP handler cannot tell from a bug (500). Surge's are added: a journal that failed or a
+    /// partition that is leaving on the silo that hosts it is answered 503 (retry) by whichever silo took the request,
+    /// as on the silo itself. The silos of a cluster trust each other (see docs/SECURITY.md).</summary>
     public static void ConfigureGrainExceptions(IServiceCollection services) =>
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Surge"));
 
