@@ -486,7 +486,7 @@ internal static class ChaosBench
             await Task.WhenAll(_wakers);
             _desired = options.Silos;
             await actuator.ScaleAsync(_desired, CancellationToken.None);
-            await ElasticBench.RequireServingAsync(actuator);
+            await ElasticBench.RequireServingAsync(actuator, replaceTo: _desired);
         }
 
         private async Task WakeAsync(LocalSilo silo, TimeSpan after)

@@ -180,12 +180,35 @@ internal static class ElasticBench
     internal static double Percentile<T>(IReadOnlyList<T> sorted, double p) where T : System.Numerics.INumberBase<T> =>
         sorted.Count == 0 ? 0 : double.CreateChecked(sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)]);
 
-    internal static async Task RequireServingAsync(LocalSiloActuator actuator)
+    /// <summary>Longest wait for the silos asked for to serve.</summary>
+    private static readonly TimeSpan ServingTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>Silos that died while starting and are replaced before <see cref="RequireServingAsync"/> gives up.</summary>
+    private const int StartReplacementsMax = 3;
+
+    /// <summary>Waits until every silo asked for serves. With <paramref name="replaceTo"/>, a silo that dies while it
+    /// starts (on a loaded machine: declared dead by the others before it was ready) is replaced, up to
+    /// <see cref="StartReplacementsMax"/> times, keeping the cluster at that size. The error names the silo that did
+    /// not start, with its last lines.</summary>
+    internal static async Task RequireServingAsync(LocalSiloActuator actuator, int? replaceTo = null)
     {
-        if (!await actuator.WaitServingAsync(TimeSpan.FromSeconds(120)))
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var replaced = 0; ; replaced++)
         {
-            var failed = actuator.Silos.FirstOrDefault(s => s.ExitedAt is not null && !s.Draining) ?? actuator.Silos[^1];
-            throw new InvalidOperationException($"silo {failed.Number} did not start:\n{failed.Output}");
+            var starting = actuator.Silos.Where(s => s.ReadyAt is null && !s.Draining && !s.Killed && s.ExitedAt is null).ToList();
+            var left = ServingTimeout - clock.Elapsed;
+            if (left > TimeSpan.Zero && await actuator.WaitServingAsync(left))
+            {
+                return;
+            }
+            var failed = starting.FirstOrDefault(s => s.ExitedAt is not null) ?? starting.FirstOrDefault();
+            if (replaceTo is { } silos && failed?.ExitedAt is not null && replaced < StartReplacementsMax && clock.Elapsed < ServingTimeout)
+            {
+                await actuator.ScaleAsync(silos);
+                continue;
+            }
+            throw new InvalidOperationException(failed is null ? $"the silos did not serve within {ServingTimeout.TotalSeconds:0} s"
+                : $"silo {failed.Number} did not start ({(failed.ExitedAt is null ? $"not ready within {ServingTimeout.TotalSeconds:0} s" : "it exited")}):\n{failed.Output}");
         }
     }
 
