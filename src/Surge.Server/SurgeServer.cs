@@ -367,11 +367,16 @@ public sealed class SurgeServer : IAsyncDisposable
 
     /// <summary>Orleans sends an exception thrown in a grain back to a caller on another silo only when the type's
     /// namespace is on a list (System, Microsoft, Azure by default); any other cannot be serialized, and the caller
-    /// gets a failure the HTTP handler cannot tell from a bug (500). Surge's are added: a journal that failed or a
-    /// partition that is leaving on the silo that hosts it is answered 503 (retry) by whichever silo took the request,
-    /// as on the silo itself. The silos of a cluster trust each other (see docs/SECURITY.md).</summary>
+    /// gets a failure the HTTP handler cannot tell from a bug (500). Surge's are added, and Npgsql's (a journal failure
+    /// carries PostgreSQL's as its inner exception, and one part that cannot be sent fails the whole): a journal that
+    /// failed or a partition that is leaving on the silo that hosts it is answered 503 (retry) by whichever silo took
+    /// the request, as on the silo itself. The silos of a cluster trust each other (see docs/SECURITY.md).</summary>
     public static void ConfigureGrainExceptions(IServiceCollection services) =>
-        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Surge"));
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o =>
+        {
+            o.SupportedNamespacePrefixes.Add("Surge");
+            o.SupportedNamespacePrefixes.Add("Npgsql");
+        });
 
     /// <summary>Refuses to start with a carrier endpoint the outbound policy would refuse at every delivery (a private
     /// address, not allowed): better one clear line now than dead letters later.</summary>

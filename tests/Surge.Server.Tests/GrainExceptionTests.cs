@@ -22,6 +22,8 @@ public sealed class GrainExceptionTests
     [
         new Journal.JournalUnavailableException("the database did not answer", new InvalidOperationException("inner")),
         new Journal.JournalWriteException("the write failed"),
+        new Journal.JournalUnavailableException("PostgreSQL refused the connection", new Npgsql.NpgsqlException("the server closed the connection")),
+        new Journal.JournalWriteException("the commit failed", new Npgsql.PostgresException("sorry, too many clients already", "FATAL", "FATAL", "53300")),
         new Surge.Journal.Postgres.JournalFencedException("another activation took partition 3 over"),
         new PartitionUnavailableException("partition 3's downstream is not open here"),
     ];
