@@ -45,9 +45,10 @@ internal static class FlowBench
     public static async Task<FlowBenchResult> RunAsync(FlowBenchOptions options, Action<string, double> progress)
     {
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        var carrierPort = SurgeServer.FreePort();
         // No callbacks: tracking events are not part of this drain.
-        using var carrier = await Programs.StartCarrierSimAsync(["--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0"]);
+        var (carrier, carrierPort) = await Programs.StartCarrierSimAsync(port =>
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", secret, "--latency-ms", "0"]);
+        using var carrierProcess = carrier;
         var directory = Path.Combine(Path.GetTempPath(), $"surge-bench-flow-{Environment.ProcessId}");
         try
         {

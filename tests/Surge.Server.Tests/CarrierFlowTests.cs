@@ -33,10 +33,10 @@ public sealed class CarrierFlowTests
 
     private static async Task<Setup> StartAsync(string[] simArgs, DispatchOptions? dispatch = null)
     {
-        var (serverPort, carrierPort) = (SurgeServer.FreePort(), SurgeServer.FreePort());
+        var serverPort = SurgeServer.FreePort();
         var capture = Path.Combine(Path.GetTempPath(), $"surge-capture-{Guid.NewGuid():N}.jsonl");
-        var carrier = await CliProcess.StartAsync(
-            ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
+        var (carrier, carrierPort) = await CliProcess.StartOnFreePortAsync(port =>
+            ["carrier-sim", "--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
                 "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--capture", capture, .. simArgs],
             "carrier-sim: ready");
         var server = await TestServer.StartAsync(o => o with { Http = o.Http with { Port = serverPort }, Flow = o.Flow with { Rules = Rules(carrierPort), Dispatch = dispatch ?? o.Flow.Dispatch } });
@@ -195,13 +195,14 @@ public sealed class CarrierFlowTests
         const string AdminKey = "ak_dispatch_crash_test";
         var directory = Path.Combine(Path.GetTempPath(), "surge-dispatch-crash", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var (serverPort, carrierPort) = (SurgeServer.FreePort(), SurgeServer.FreePort());
+        var serverPort = SurgeServer.FreePort();
         var capture = Path.Combine(directory, "capture.jsonl");
         // The carrier answers each manifest 1.5 s after receiving it: the server is killed while it waits.
-        using var carrier = await CliProcess.StartAsync(
-            ["carrier-sim", "--port", carrierPort.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
+        var (carrier, carrierPort) = await CliProcess.StartOnFreePortAsync(port =>
+            ["carrier-sim", "--port", port.ToString(CultureInfo.InvariantCulture), "--carrier-id", CarrierId, "--secret", Secret,
                 "--callback", $"http://127.0.0.1:{serverPort}/", "--step-ms", "100", "--latency-ms", "1500", "--capture", capture],
             "carrier-sim: ready");
+        using var carrierProcess = carrier;
         var rules = Path.Combine(directory, "rules.json");
         await File.WriteAllTextAsync(rules, System.Text.Json.JsonSerializer.Serialize(Rules(carrierPort), FulfillmentRules.JsonOptions),
             TestContext.Current.CancellationToken);

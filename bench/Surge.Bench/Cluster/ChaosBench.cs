@@ -127,10 +127,13 @@ internal static class ChaosBench
         await using var redis = await LocalRedis.StartAsync([]);
         var root = Directory.CreateTempSubdirectory("surge-chaos-").FullName;
         var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        var carrierPort = SurgeServer.FreePort();
         var capture = Path.Combine(root, "carrier-capture.jsonl");
         var callbacks = Path.Combine(root, "callbacks.txt");
         await File.WriteAllTextAsync(callbacks, "");
+        var (carrier, carrierPort) = await Programs.StartCarrierSimAsync(port => ["--port", $"{port}", "--carrier-id", CarrierId, "--secret", secret,
+            "--callback-file", callbacks, "--capture", capture, "--failure-rate", $"{options.CarrierFailureRate}", "--seed", $"{options.Seed}",
+            "--step-ms", $"{(int)options.CarrierStep.TotalMilliseconds}", "--latency-ms", "2"]);
+        using var carrierProcess = carrier;
         var rules = Path.Combine(root, "rules.json");
         await File.WriteAllTextAsync(rules, JsonSerializer.Serialize(new FulfillmentRules
         {
@@ -145,9 +148,6 @@ internal static class ChaosBench
             ],
             Delivery = new DispatchOptions { RetryDelayMax = options.RetryDelayMax },
         }, FulfillmentRules.JsonOptions));
-        using var carrier = await Programs.StartCarrierSimAsync(["--port", $"{carrierPort}", "--carrier-id", CarrierId, "--secret", secret,
-            "--callback-file", callbacks, "--capture", capture, "--failure-rate", $"{options.CarrierFailureRate}", "--seed", $"{options.Seed}",
-            "--step-ms", $"{(int)options.CarrierStep.TotalMilliseconds}", "--latency-ms", "2"]);
         var (executable, prefix) = Programs.Surge();
         var actuator = new LocalSiloActuator(new LocalSiloOptions
         {

@@ -14,34 +14,51 @@ internal static class Programs
     /// <summary>`surge-carrier-sim`.</summary>
     public static (string Executable, string[] Prefix) CarrierSim() => Dotnet(typeof(CarrierSim.CarrierSimCommand).Assembly);
 
-    /// <summary>Starts `surge-carrier-sim` with <paramref name="arguments"/> and returns once it prints that it is ready
-    /// (its output is drained from then on); throws with its errors when it does not start within 30 s.</summary>
-    public static async Task<Process> StartCarrierSimAsync(IEnumerable<string> arguments)
+    /// <summary>Starts of <see cref="StartCarrierSimAsync"/> before a taken port is an error.</summary>
+    private const int PortAttemptsMax = 3;
+
+    /// <summary>Starts `surge-carrier-sim` with the arguments for a port picked free (<see cref="global::Surge.Server.SurgeServer.FreePort"/>)
+    /// and returns once it prints that it is ready (its output is drained from then on), with the port; throws with its
+    /// errors when it does not start within 30 s. The sim binds the port a moment after the pick, and an outgoing
+    /// connection of another process may get it meanwhile as its local end: a start that finds it taken is tried
+    /// again on another port.</summary>
+    public static async Task<(Process Process, int Port)> StartCarrierSimAsync(Func<int, IEnumerable<string>> arguments)
     {
         var (executable, prefix) = CarrierSim();
-        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in prefix.Concat(arguments))
+        for (var attempt = 1; ; attempt++)
         {
-            start.ArgumentList.Add(arg);
-        }
-        var process = Process.Start(start)!;
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            var line = await process.StandardOutput.ReadLineAsync();
-            if (line is null)
+            var port = global::Surge.Server.SurgeServer.FreePort();
+            var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in prefix.Concat(arguments(port)))
             {
-                break;
+                start.ArgumentList.Add(arg);
             }
-            if (line == "carrier-sim: ready")
+            var process = Process.Start(start)!;
+            var errors = process.StandardError.ReadToEndAsync();
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(30))
             {
-                _ = process.StandardOutput.ReadToEndAsync(); // keep draining its output
-                _ = process.StandardError.ReadToEndAsync();
-                return process;
+                var line = await process.StandardOutput.ReadLineAsync();
+                if (line is null)
+                {
+                    break;
+                }
+                if (line == "carrier-sim: ready")
+                {
+                    _ = process.StandardOutput.ReadToEndAsync(); // keep draining its output
+                    return (process, port);
+                }
             }
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            var error = await errors;
+            process.Dispose();
+            if (attempt < PortAttemptsMax && error.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            throw new InvalidOperationException("surge carrier-sim did not start: " + error);
         }
-        process.Kill(entireProcessTree: true);
-        throw new InvalidOperationException("surge carrier-sim did not start: " + await process.StandardError.ReadToEndAsync());
     }
 
     private static (string, string[]) Dotnet(Assembly program)
