@@ -160,7 +160,7 @@ public sealed class Downstream : IAsyncDisposable
                     {
                         break;
                     }
-                    retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, UnitOpenRetryMax.Ticks));
+                    retry = NextRetry(retry);
                     continue;
                 }
                 lock (_lifecycle)
@@ -227,7 +227,7 @@ public sealed class Downstream : IAsyncDisposable
                 await CloseFailedAsync(partition, failed).ConfigureAwait(false);
                 return null; // the partition closed here meanwhile: whoever opens it next opens its unit
             }
-            retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, UnitOpenRetryMax.Ticks));
+            retry = NextRetry(retry);
         }
         await CloseFailedAsync(partition, failed).ConfigureAwait(false);
         try
@@ -260,6 +260,8 @@ public sealed class Downstream : IAsyncDisposable
 
     /// <summary>Waits between tries to open a unit: doubling from the first to the most.</summary>
     private static readonly TimeSpan UnitOpenRetryFirst = TimeSpan.FromMilliseconds(100), UnitOpenRetryMax = TimeSpan.FromSeconds(5);
+
+    private static TimeSpan NextRetry(TimeSpan retry) => TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, UnitOpenRetryMax.Ticks));
 
     /// <summary>Called by the host before a partition's journal closes here (it moves to another silo, or this one
     /// stops): stops its unit (the stage saves its checkpoint) and closes its stores; a unit still opening is given up.</summary>

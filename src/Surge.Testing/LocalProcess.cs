@@ -42,6 +42,32 @@ public static class LocalProcess
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Tries of <see cref="OnFreePortAsync"/> before a taken port is an error.</summary>
+    public const int PortAttemptsMax = 3;
+
+    /// <summary>Whether a program's output says the port it was given to listen on was taken.</summary>
+    public static bool SaysPortTaken(string output) => output.Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Starts something that listens on a port picked free (<see cref="FreePort"/>). The program binds it a
+    /// moment after the pick, and an outgoing connection of another process may get it meanwhile as its local end (both
+    /// come from the kernel's ephemeral range): a start that throws <see cref="PortTakenException"/> is tried again on
+    /// another port, up to <see cref="PortAttemptsMax"/> times.</summary>
+    public static async Task<(T Started, int Port)> OnFreePortAsync<T>(Func<int, Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            try
+            {
+                return (await start(port).ConfigureAwait(false), port);
+            }
+            catch (PortTakenException) when (attempt < PortAttemptsMax)
+            {
+                // Picked again.
+            }
+        }
+    }
+
     /// <summary>The first existing path among <paramref name="candidates"/>, or an error naming the Debian package.</summary>
     public static string Find(string package, params string[] candidates) =>
         candidates.FirstOrDefault(File.Exists)
@@ -49,3 +75,6 @@ public static class LocalProcess
 
     public static bool IsRoot => Environment.UserName == "root";
 }
+
+/// <summary>A program could not bind the port it was given: another process took it after it was picked.</summary>
+public sealed class PortTakenException(string message) : Exception(message);

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Surge.Server;
+using Surge.Testing;
 
 namespace Surge.Server.Tests;
 
@@ -196,7 +197,7 @@ public static class CliProcess
             lock (output)
             {
                 var text = output.ToString();
-                if (text.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+                if (LocalProcess.SaysPortTaken(text))
                 {
                     throw new PortTakenException($"surge {string.Join(' ', args)}: its port was taken:\n{text}");
                 }
@@ -206,28 +207,10 @@ public static class CliProcess
         return process;
     }
 
-    /// <summary>Starts of <see cref="StartOnFreePortAsync"/> before a taken port fails the test.</summary>
-    private const int PortAttemptsMax = 3;
-
-    /// <summary>Starts `surge ARGS(port)` listening on a port picked free (<see cref="SurgeServer.FreePort"/>). The child
-    /// binds it a moment after the pick, and meanwhile an outgoing connection of a test running beside it may get the
-    /// same port as its local end (both come from the kernel's ephemeral range): a start that finds its port taken is
-    /// tried again on another.</summary>
-    public static async Task<(Process Process, int Port)> StartOnFreePortAsync(Func<int, IEnumerable<string>> args, string readyLine)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = SurgeServer.FreePort();
-            try
-            {
-                return (await StartAsync(args(port), readyLine), port);
-            }
-            catch (PortTakenException) when (attempt < PortAttemptsMax)
-            {
-                // Picked again below.
-            }
-        }
-    }
+    /// <summary>Starts `surge ARGS(port)` listening on a port picked free, tried again on another when it was taken
+    /// meanwhile (<see cref="LocalProcess.OnFreePortAsync"/>).</summary>
+    public static Task<(Process Process, int Port)> StartOnFreePortAsync(Func<int, IEnumerable<string>> args, string readyLine) =>
+        LocalProcess.OnFreePortAsync(port => StartAsync(args(port), readyLine));
 
     /// <summary>Runs `surge ARGS` to its end (at most <paramref name="timeout"/>); returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<string> args, TimeSpan timeout)
@@ -365,6 +348,3 @@ public sealed class ClusterProcesses
 {
     public const string Name = "cluster processes";
 }
-
-/// <summary>A child process could not bind the port it was given: another process took it after it was picked.</summary>
-public sealed class PortTakenException(string message) : Exception(message);
